@@ -1,0 +1,30 @@
+//! # tongbu-media — the sans-I/O selective-forwarding core
+//!
+//! Owns what happens to a media packet between the moment it leaves a publisher and the moment it
+//! is handed to a subscriber's transport: which subscribers get it ([`Router`]), how its sequence
+//! number and timestamp are rewritten so that each subscriber sees one continuous stream
+//! ([`StreamRewriter`]), when a new subscriber may start (on a keyframe, see [`vp8`]), and how
+//! keyframe requests from many subscribers are folded into few for the publisher
+//! ([`KeyframeRequests`]).
+//!
+//! It must not touch sockets, tasks, locks, clocks or any WebRTC stack: every call takes the
+//! packet and the current [`std::time::Instant`] as input and returns packets and
+//! [`RouterEvent`]s as output, so it is tested and benched without a network. SRTP, ICE, DTLS,
+//! RTCP reports and NACK retransmission belong to the WebRTC edge (`tongbu-rtc`).
+
+pub mod ids;
+pub mod keyframe_requests;
+pub mod packet;
+pub mod publisher;
+pub mod rewriter;
+pub mod router;
+pub mod subscriber;
+pub mod vp8;
+
+pub use ids::{ParticipantId, SinkId, TrackId};
+pub use keyframe_requests::KeyframeRequests;
+pub use packet::{Codec, Forward, MediaKind, RtpIn};
+pub use publisher::PublishedTrack;
+pub use rewriter::StreamRewriter;
+pub use router::{Router, RouterError, RouterEvent, RouterStats};
+pub use subscriber::Subscription;

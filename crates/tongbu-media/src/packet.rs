@@ -1,0 +1,70 @@
+//! The packets that go in and out of the router.
+
+use std::sync::Arc;
+
+use crate::SinkId;
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// The codecs the router forwards. Forwarding never decodes, so a subscriber must have negotiated
+/// the publisher's codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    Opus,
+    Vp8,
+}
+
+impl Codec {
+    /// RTP clock rate of the codec.
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Codec::Opus => 48_000,
+            Codec::Vp8 => 90_000,
+        }
+    }
+
+    /// Audio or video.
+    pub fn kind(self) -> MediaKind {
+        match self {
+            Codec::Opus => MediaKind::Audio,
+            Codec::Vp8 => MediaKind::Video,
+        }
+    }
+}
+
+/// An RTP packet received from a publisher, after SRTP decryption and header parsing by the edge.
+/// The payload is shared, never copied, with every subscriber it is forwarded to.
+#[derive(Debug, Clone)]
+pub struct RtpIn {
+    /// RTP sequence number as sent by the publisher.
+    pub seq: u16,
+    /// RTP timestamp as sent by the publisher.
+    pub timestamp: u32,
+    /// RTP marker bit (end of a video frame).
+    pub marker: bool,
+    /// The RTP payload (codec data), without the RTP header.
+    pub payload: Arc<[u8]>,
+}
+
+/// One packet to send to one subscriber: the output of [`crate::Router::forward`].
+#[derive(Debug, Clone)]
+pub struct Forward {
+    /// The subscription's sink, as given to [`crate::Router::subscribe`].
+    pub sink: SinkId,
+    /// Extended (64-bit) outgoing sequence number; its low 16 bits go in the header, the rest is
+    /// the SRTP rollover counter. Continuous per sink.
+    pub seq: u64,
+    /// Outgoing RTP timestamp, continuous per sink.
+    pub timestamp: u32,
+    /// Outgoing payload type as negotiated with the subscriber.
+    pub pt: u8,
+    /// RTP marker bit.
+    pub marker: bool,
+    /// The shared payload.
+    pub payload: Arc<[u8]>,
+}

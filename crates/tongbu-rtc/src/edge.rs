@@ -1,0 +1,995 @@
+//! The edge's event loop: one task owning the UDP socket, every transport and the router.
+//!
+//! Input is datagrams, commands from signaling and time; output is datagrams and
+//! [`EdgeEvent`]s to each participant's signaling connection. Nothing here takes a lock.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::Codec as StrCodec;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind as StrKind, Mid};
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tongbu_media::{
+    Codec, Forward, MediaKind, ParticipantId, Router, RouterEvent, RouterStats, RtpIn, SinkId,
+    TrackId,
+};
+use tracing::{debug, info, info_span, warn};
+
+use crate::demux::{Demux, PeerKey};
+use crate::participant::{OutState, OutTrack, Participant};
+use crate::timers::Timers;
+
+/// Where the edge listens and what it tells peers.
+#[derive(Debug, Clone, Copy)]
+pub struct EdgeConfig {
+    /// The one UDP socket for all media.
+    pub bind: SocketAddr,
+    /// The address put in ICE candidates (the public IP for clients behind NAT). Its port is
+    /// replaced by the bound port.
+    pub public_ip: std::net::IpAddr,
+}
+
+/// Errors the edge reports to signaling. Each says what the client should do.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("cannot bind the media UDP socket on {addr}: {source}; is the port free (TONGBU_MEDIA_UDP_PORT)?")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("participant has not joined the media session")]
+    NotJoined,
+    #[error("the SDP could not be parsed: {0}")]
+    BadSdp(String),
+    #[error("the SDP was refused: {0}")]
+    Rejected(String),
+    #[error("no offer is waiting for an answer")]
+    NoPendingOffer,
+    #[error("the media edge has stopped")]
+    Closed,
+}
+
+/// A published track as the edge announces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedTrackInfo {
+    pub track: TrackId,
+    pub owner: ParticipantId,
+    pub kind: MediaKind,
+}
+
+/// What the edge tells a participant's signaling connection.
+#[derive(Debug, Clone)]
+pub enum EdgeEvent {
+    /// An SDP offer for the participant's `recv` transport, with the track each media line carries.
+    RecvOffer {
+        sdp: String,
+        tracks: Vec<(String, PublishedTrackInfo)>,
+    },
+    /// Someone in the session published a track.
+    TrackPublished(PublishedTrackInfo),
+    /// A track is gone.
+    TrackUnpublished(PublishedTrackInfo),
+    /// A transport's connection changed state (`connected`, `disconnected`).
+    Connection { send: bool, state: &'static str },
+}
+
+/// Counters of the edge.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EdgeStats {
+    pub participants: usize,
+    pub transports: usize,
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    /// Datagrams from an address no transport knows (dropped).
+    pub dropped_unknown_source: u64,
+    /// Datagrams a transport could not parse (dropped).
+    pub dropped_malformed: u64,
+    /// RTP packets received from publishers.
+    pub rtp_in: u64,
+    /// RTP from a stream that maps to no published track (dropped).
+    pub dropped_unmapped_rtp: u64,
+    pub send_errors: u64,
+    pub router: RouterStats,
+}
+
+enum Command {
+    Join {
+        participant: ParticipantId,
+        session: i64,
+        events: mpsc::UnboundedSender<EdgeEvent>,
+        reply: oneshot::Sender<Vec<PublishedTrackInfo>>,
+    },
+    Offer {
+        participant: ParticipantId,
+        sdp: String,
+        reply: oneshot::Sender<Result<String, EdgeError>>,
+    },
+    Answer {
+        participant: ParticipantId,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), EdgeError>>,
+    },
+    Leave {
+        participant: ParticipantId,
+    },
+    Stats {
+        reply: oneshot::Sender<EdgeStats>,
+    },
+}
+
+/// How signaling talks to the edge. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EdgeHandle {
+    commands: mpsc::Sender<Command>,
+    local: SocketAddr,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl EdgeHandle {
+    /// The bound media socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, EdgeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| EdgeError::Closed)?;
+        rx.await.map_err(|_| EdgeError::Closed)
+    }
+
+    /// A participant joins a session's media. Returns the tracks already published there.
+    pub async fn join(
+        &self,
+        participant: ParticipantId,
+        session: i64,
+        events: mpsc::UnboundedSender<EdgeEvent>,
+    ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
+        self.call(|reply| Command::Join {
+            participant,
+            session,
+            events,
+            reply,
+        })
+        .await
+    }
+
+    /// The participant's offer for its `send` transport; returns the answer.
+    pub async fn offer(&self, participant: ParticipantId, sdp: String) -> Result<String, EdgeError> {
+        self.call(|reply| Command::Offer {
+            participant,
+            sdp,
+            reply,
+        })
+        .await?
+    }
+
+    /// The participant's answer to the `recv` offer.
+    pub async fn answer(&self, participant: ParticipantId, sdp: String) -> Result<(), EdgeError> {
+        self.call(|reply| Command::Answer {
+            participant,
+            sdp,
+            reply,
+        })
+        .await?
+    }
+
+    /// The participant left: its tracks are unpublished, its transports closed.
+    pub async fn leave(&self, participant: ParticipantId) {
+        let _ = self.commands.send(Command::Leave { participant }).await;
+    }
+
+    /// Current counters.
+    pub async fn stats(&self) -> Result<EdgeStats, EdgeError> {
+        self.call(|reply| Command::Stats { reply }).await
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransportRole {
+    Send,
+    Recv,
+}
+
+struct Peer {
+    rtc: Rtc,
+    participant: ParticipantId,
+    role: TransportRole,
+    ufrag: String,
+    addrs: Vec<SocketAddr>,
+    connected: bool,
+    /// Send transports: incoming SSRC → published track (filled lazily from the mid).
+    track_by_ssrc: HashMap<Ssrc, TrackId>,
+    track_by_mid: HashMap<Mid, TrackId>,
+    mid_by_track: HashMap<TrackId, Mid>,
+    /// Recv transports: media line → sink, for keyframe requests.
+    sink_by_mid: HashMap<Mid, SinkId>,
+}
+
+/// The media edge. [`Edge::start`] binds the socket and spawns its task.
+pub struct Edge {
+    local: SocketAddr,
+    candidate: SocketAddr,
+    peers: HashMap<PeerKey, Peer>,
+    participants: HashMap<ParticipantId, Participant>,
+    sessions: HashMap<i64, Vec<ParticipantId>>,
+    demux: Demux,
+    timers: Timers,
+    router: Router,
+    sinks: HashMap<SinkId, (PeerKey, Mid)>,
+    next_key: u64,
+    next_track: u64,
+    next_sink: u64,
+    forwards: Vec<Forward>,
+    events: Vec<Event>,
+    outbox: Vec<Transmit>,
+    dirty: Vec<PeerKey>,
+    stats: EdgeStats,
+}
+
+impl Edge {
+    /// Binds the media socket and runs the edge on the current tokio runtime.
+    pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, tokio::task::JoinHandle<()>), EdgeError> {
+        let socket = UdpSocket::bind(config.bind)
+            .await
+            .map_err(|source| EdgeError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let local = socket.local_addr().map_err(|source| EdgeError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let candidate = SocketAddr::new(config.public_ip, local.port());
+        let (tx, rx) = mpsc::channel(1024);
+        let edge = Edge {
+            local,
+            candidate,
+            peers: HashMap::new(),
+            participants: HashMap::new(),
+            sessions: HashMap::new(),
+            demux: Demux::default(),
+            timers: Timers::default(),
+            router: Router::new(),
+            sinks: HashMap::new(),
+            next_key: 1,
+            next_track: 1,
+            next_sink: 1,
+            forwards: Vec::with_capacity(1024),
+            events: Vec::with_capacity(16),
+            outbox: Vec::with_capacity(1024),
+            dirty: Vec::with_capacity(1024),
+            stats: EdgeStats::default(),
+        };
+        info!(%local, %candidate, "media edge listening (UDP)");
+        let task = tokio::spawn(edge.run(Arc::new(socket), rx));
+        Ok((
+            EdgeHandle {
+                commands: tx,
+                local,
+            },
+            task,
+        ))
+    }
+
+    async fn run(mut self, socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(c) => self.on_command(c, Instant::now()),
+                    None => break,
+                },
+                r = socket.recv_from(&mut buf) => {
+                    match r {
+                        Ok((n, src)) => self.on_datagram(src, &buf[..n], Instant::now()),
+                        Err(e) => debug!("media socket receive error: {e}"),
+                    }
+                    // Drain what else is queued before sending, so sends go out in batches.
+                    for _ in 0..64 {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, src)) => self.on_datagram(src, &buf[..n], Instant::now()),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => self.on_timeout(Instant::now()),
+            }
+            self.flush(&socket).await;
+        }
+        info!("media edge stopped");
+    }
+
+    fn next_deadline(&mut self) -> Instant {
+        let idle = Instant::now() + Duration::from_millis(500);
+        let t = self.timers.next().unwrap_or(idle).min(idle);
+        self.router.poll_timeout().map_or(t, |r| r.min(t))
+    }
+
+    async fn flush(&mut self, socket: &UdpSocket) {
+        let mut outbox = std::mem::take(&mut self.outbox);
+        for t in outbox.drain(..) {
+            match socket.send_to(&t.contents, t.destination).await {
+                Ok(_) => self.stats.datagrams_out += 1,
+                Err(_) => self.stats.send_errors += 1,
+            }
+        }
+        self.outbox = outbox;
+    }
+
+    // ---- input -------------------------------------------------------------------------
+
+    fn on_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+        self.stats.datagrams_in += 1;
+        let mut learned = None;
+        let Some(key) = self.demux.lookup(source, data, &mut learned) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&key) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        if let Some(a) = learned {
+            peer.addrs.push(a);
+        }
+        let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, data) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        if let Err(e) = peer.rtc.handle_input(Input::Receive(now, receive)) {
+            self.stats.dropped_malformed += 1;
+            debug!(peer = key.0, "datagram refused: {e}");
+        }
+        self.drive(key, now);
+        self.drive_dirty(now);
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        while let Some(key) = self.timers.pop_due(now) {
+            if let Some(peer) = self.peers.get_mut(&key) {
+                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                    debug!(peer = key.0, "timeout handling failed: {e}");
+                }
+                self.drive(key, now);
+            }
+        }
+        self.router.handle_timeout(now);
+        self.router_events(now);
+        self.drive_dirty(now);
+    }
+
+    fn on_command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::Join {
+                participant,
+                session,
+                events,
+                reply,
+            } => {
+                let _s = info_span!("participant", id = participant.0, session).entered();
+                let existing = self.join(participant, session, events, now);
+                let _ = reply.send(existing);
+            }
+            Command::Offer {
+                participant,
+                sdp,
+                reply,
+            } => {
+                let _s = info_span!("participant", id = participant.0).entered();
+                let r = self.offer(participant, &sdp, now);
+                let _ = reply.send(r);
+            }
+            Command::Answer {
+                participant,
+                sdp,
+                reply,
+            } => {
+                let _s = info_span!("participant", id = participant.0).entered();
+                let r = self.answer(participant, &sdp, now);
+                let _ = reply.send(r);
+            }
+            Command::Leave { participant } => {
+                let _s = info_span!("participant", id = participant.0).entered();
+                self.leave(participant, now);
+            }
+            Command::Stats { reply } => {
+                let mut s = self.stats;
+                s.participants = self.participants.len();
+                s.transports = self.peers.len();
+                s.router = self.router.stats();
+                let _ = reply.send(s);
+            }
+        }
+        self.drive_dirty(now);
+    }
+
+    // ---- participants ------------------------------------------------------------------
+
+    fn join(
+        &mut self,
+        id: ParticipantId,
+        session: i64,
+        events: mpsc::UnboundedSender<EdgeEvent>,
+        now: Instant,
+    ) -> Vec<PublishedTrackInfo> {
+        if self.participants.contains_key(&id) {
+            self.leave(id, now);
+        }
+        let mut p = Participant::new(id, session, events);
+        let members = self.sessions.entry(session).or_default();
+        let mut existing = Vec::new();
+        for other in members.iter() {
+            let Some(o) = self.participants.get(other) else {
+                continue;
+            };
+            for &track in &o.published {
+                if let Some(t) = self.router.track(track) {
+                    existing.push(PublishedTrackInfo {
+                        track,
+                        owner: o.id,
+                        kind: t.codec().kind(),
+                    });
+                }
+            }
+        }
+        members.push(id);
+        for &info in &existing {
+            let out = self.new_out_track(info);
+            p.out.push(out);
+        }
+        info!(tracks = existing.len(), "joined media");
+        self.participants.insert(id, p);
+        self.renegotiate(id, now);
+        existing
+    }
+
+    fn new_out_track(&mut self, info: PublishedTrackInfo) -> OutTrack {
+        let sink = SinkId(self.next_sink);
+        self.next_sink += 1;
+        OutTrack {
+            track: info.track,
+            owner: info.owner,
+            kind: info.kind,
+            sink,
+            state: OutState::ToOpen,
+            subscribed: false,
+            cancelled: false,
+        }
+    }
+
+    fn leave(&mut self, id: ParticipantId, now: Instant) {
+        let Some(p) = self.participants.remove(&id) else {
+            return;
+        };
+        if let Some(m) = self.sessions.get_mut(&p.session) {
+            m.retain(|&x| x != id);
+            if m.is_empty() {
+                self.sessions.remove(&p.session);
+            }
+        }
+        for &track in &p.published {
+            self.unpublish(p.session, track, now);
+        }
+        for sink in self.router.unsubscribe_all(id) {
+            self.sinks.remove(&sink);
+        }
+        for o in &p.out {
+            self.sinks.remove(&o.sink);
+        }
+        for key in [p.send, p.recv].into_iter().flatten() {
+            if let Some(mut peer) = self.peers.remove(&key) {
+                peer.rtc.disconnect();
+                self.demux.remove(&peer.ufrag, &peer.addrs);
+                self.timers.remove(key);
+            }
+        }
+        info!("left media");
+    }
+
+    fn new_peer(&mut self, participant: ParticipantId, role: TransportRole, now: Instant) -> PeerKey {
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .build(now);
+        match Candidate::host(self.candidate, "udp") {
+            Ok(c) => {
+                rtc.add_local_candidate(c);
+            }
+            Err(e) => warn!("invalid ICE candidate address {}: {e}", self.candidate),
+        }
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag.clone();
+        let key = PeerKey(self.next_key);
+        self.next_key += 1;
+        self.demux.add(ufrag.clone(), key);
+        self.peers.insert(
+            key,
+            Peer {
+                rtc,
+                participant,
+                role,
+                ufrag,
+                addrs: Vec::new(),
+                connected: false,
+                track_by_ssrc: HashMap::new(),
+                track_by_mid: HashMap::new(),
+                mid_by_track: HashMap::new(),
+                sink_by_mid: HashMap::new(),
+            },
+        );
+        key
+    }
+
+    fn offer(&mut self, id: ParticipantId, sdp: &str, now: Instant) -> Result<String, EdgeError> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| EdgeError::BadSdp(e.to_string()))?;
+        let existing = self.participants.get(&id).ok_or(EdgeError::NotJoined)?.send;
+        let key = match existing {
+            Some(k) => k,
+            None => {
+                let k = self.new_peer(id, TransportRole::Send, now);
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.send = Some(k);
+                }
+                k
+            }
+        };
+        let peer = self.peers.get_mut(&key).ok_or(EdgeError::NotJoined)?;
+        let answer = peer
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| EdgeError::Rejected(e.to_string()))?;
+        self.drive(key, now);
+        Ok(answer.to_sdp_string())
+    }
+
+    fn answer(&mut self, id: ParticipantId, sdp: &str, now: Instant) -> Result<(), EdgeError> {
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| EdgeError::BadSdp(e.to_string()))?;
+        let p = self.participants.get_mut(&id).ok_or(EdgeError::NotJoined)?;
+        let key = p.recv.ok_or(EdgeError::NoPendingOffer)?;
+        let pending = p.pending.take().ok_or(EdgeError::NoPendingOffer)?;
+        let peer = self.peers.get_mut(&key).ok_or(EdgeError::NotJoined)?;
+        peer.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| EdgeError::Rejected(e.to_string()))?;
+        let opened = p.answer_accepted();
+        peer.sink_by_mid.retain(|m, _| p.out.iter().any(|o| o.mid() == Some(*m)));
+        for i in opened {
+            let o = &p.out[i];
+            if let Some(mid) = o.mid() {
+                self.sinks.insert(o.sink, (key, mid));
+                peer.sink_by_mid.insert(mid, o.sink);
+            }
+        }
+        self.drive(key, now);
+        self.subscribe_open(id, now);
+        self.renegotiate(id, now);
+        Ok(())
+    }
+
+    /// Subscribes the open, not yet subscribed tracks of a participant whose `recv` transport is
+    /// connected.
+    fn subscribe_open(&mut self, id: ParticipantId, now: Instant) {
+        let Some(p) = self.participants.get_mut(&id) else {
+            return;
+        };
+        let Some(key) = p.recv else {
+            return;
+        };
+        let Some(peer) = self.peers.get(&key) else {
+            return;
+        };
+        if !peer.connected {
+            return;
+        }
+        for o in p.out.iter_mut() {
+            let OutState::Open(mid) = o.state else {
+                continue;
+            };
+            if o.subscribed {
+                continue;
+            }
+            let codec = codec_of(o.kind);
+            let Some(pt) = payload_type(&peer.rtc, mid, codec) else {
+                warn!(track = o.track.0, "subscriber did not negotiate {codec:?}; not forwarding");
+                continue;
+            };
+            match self.router.subscribe(o.track, id, o.sink, pt, now) {
+                Ok(()) => o.subscribed = true,
+                Err(e) => debug!("subscribe failed: {e}"),
+            }
+        }
+        self.router_events(now);
+    }
+
+    /// Sends a new `recv` offer if the participant's outgoing tracks changed and no offer is
+    /// pending.
+    fn renegotiate(&mut self, id: ParticipantId, now: Instant) {
+        let needs = self.participants.get(&id).is_some_and(|p| p.needs_offer());
+        if !needs {
+            return;
+        }
+        let existing = self.participants.get(&id).and_then(|p| p.recv);
+        let key = match existing {
+            Some(k) => k,
+            None => {
+                let k = self.new_peer(id, TransportRole::Recv, now);
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.recv = Some(k);
+                }
+                k
+            }
+        };
+        let (Some(p), Some(peer)) = (self.participants.get_mut(&id), self.peers.get_mut(&key))
+        else {
+            return;
+        };
+        let mut api = peer.rtc.sdp_api();
+        for o in p.out.iter_mut() {
+            match o.state {
+                OutState::ToOpen => {
+                    let kind = match o.kind {
+                        MediaKind::Audio => StrKind::Audio,
+                        MediaKind::Video => StrKind::Video,
+                    };
+                    let mid = api.add_media(
+                        kind,
+                        Direction::SendOnly,
+                        Some(format!("p{}", o.owner.0)),
+                        Some(format!("t{}", o.track.0)),
+                        None,
+                    );
+                    o.state = OutState::Negotiating(mid);
+                }
+                OutState::ToStop(mid) => {
+                    api.stop_media(mid);
+                    o.state = OutState::NegotiatingStop(mid);
+                }
+                _ => {}
+            }
+        }
+        if !api.has_changes() {
+            return;
+        }
+        let Some((offer, pending)) = api.apply() else {
+            return;
+        };
+        p.pending = Some(pending);
+        let tracks = p
+            .out
+            .iter()
+            .filter_map(|o| match o.state {
+                OutState::Negotiating(m) | OutState::Open(m) => Some((
+                    m.to_string(),
+                    PublishedTrackInfo {
+                        track: o.track,
+                        owner: o.owner,
+                        kind: o.kind,
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        let _ = p.events.send(EdgeEvent::RecvOffer {
+            sdp: offer.to_sdp_string(),
+            tracks,
+        });
+        self.drive(key, now);
+    }
+
+    fn publish(&mut self, key: PeerKey, mid: Mid, kind: MediaKind, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        if peer.track_by_mid.contains_key(&mid) {
+            return;
+        }
+        let owner = peer.participant;
+        let track = TrackId(self.next_track);
+        self.next_track += 1;
+        if let Err(e) = self.router.publish(track, owner, codec_of(kind)) {
+            warn!("publish failed: {e}");
+            return;
+        }
+        peer.track_by_mid.insert(mid, track);
+        peer.mid_by_track.insert(track, mid);
+        let Some(p) = self.participants.get_mut(&owner) else {
+            return;
+        };
+        p.published.push(track);
+        let session = p.session;
+        let info = PublishedTrackInfo { track, owner, kind };
+        info!(participant = owner.0, track = track.0, ?kind, "track published");
+        let members = self.sessions.get(&session).cloned().unwrap_or_default();
+        for m in members {
+            let out = (m != owner).then(|| self.new_out_track(info));
+            if let Some(q) = self.participants.get_mut(&m) {
+                let _ = q.events.send(EdgeEvent::TrackPublished(info));
+                if let Some(o) = out {
+                    q.out.push(o);
+                }
+            }
+            if m != owner {
+                self.renegotiate(m, now);
+            }
+        }
+    }
+
+    fn unpublish(&mut self, session: i64, track: TrackId, now: Instant) {
+        let Some(t) = self.router.track(track) else {
+            return;
+        };
+        let info = PublishedTrackInfo {
+            track,
+            owner: t.owner(),
+            kind: t.codec().kind(),
+        };
+        for sink in self.router.unpublish(track).unwrap_or_default() {
+            self.sinks.remove(&sink);
+        }
+        let members = self.sessions.get(&session).cloned().unwrap_or_default();
+        for m in members {
+            if let Some(q) = self.participants.get_mut(&m) {
+                q.track_gone(track);
+                let _ = q.events.send(EdgeEvent::TrackUnpublished(info));
+            }
+            self.renegotiate(m, now);
+        }
+        info!(track = track.0, "track unpublished");
+    }
+
+    // ---- driving str0m -----------------------------------------------------------------
+
+    /// Polls one transport until it has nothing more to say, then handles its events.
+    fn drive(&mut self, key: PeerKey, now: Instant) {
+        let mut events = std::mem::take(&mut self.events);
+        let mut alive = true;
+        if let Some(peer) = self.peers.get_mut(&key) {
+            loop {
+                match peer.rtc.poll_output() {
+                    Ok(Output::Timeout(t)) => {
+                        self.timers.set(key, t);
+                        break;
+                    }
+                    Ok(Output::Transmit(t)) => self.outbox.push(t),
+                    Ok(Output::Event(e)) => events.push(e),
+                    Err(e) => {
+                        debug!(peer = key.0, "transport failed: {e}");
+                        alive = false;
+                        break;
+                    }
+                }
+            }
+            alive &= peer.rtc.is_alive();
+        }
+        for e in events.drain(..) {
+            self.on_event(key, e, now);
+        }
+        self.events = events;
+        if !alive {
+            self.transport_closed(key);
+        }
+    }
+
+    fn drive_dirty(&mut self, now: Instant) {
+        while let Some(key) = self.dirty.pop() {
+            self.drive(key, now);
+        }
+    }
+
+    fn transport_closed(&mut self, key: PeerKey) {
+        let Some(peer) = self.peers.get(&key) else {
+            return;
+        };
+        let id = peer.participant;
+        let send = peer.role == TransportRole::Send;
+        if let Some(p) = self.participants.get(&id) {
+            let _ = p.events.send(EdgeEvent::Connection {
+                send,
+                state: "closed",
+            });
+        }
+    }
+
+    fn on_event(&mut self, key: PeerKey, event: Event, now: Instant) {
+        match event {
+            Event::RtpPacket(pkt) => self.on_rtp(key, pkt, now),
+            Event::KeyframeRequest(req) => {
+                let sink = self
+                    .peers
+                    .get(&key)
+                    .and_then(|p| p.sink_by_mid.get(&req.mid).copied());
+                if let Some(sink) = sink {
+                    let _ = self.router.request_keyframe(sink, now);
+                    self.router_events(now);
+                }
+            }
+            Event::MediaAdded(m) => {
+                let is_send = self.peers.get(&key).is_some_and(|p| p.role == TransportRole::Send);
+                if is_send && m.direction.is_receiving() {
+                    let kind = match m.kind {
+                        StrKind::Audio => MediaKind::Audio,
+                        StrKind::Video => MediaKind::Video,
+                    };
+                    self.publish(key, m.mid, kind, now);
+                }
+            }
+            Event::MediaChanged(m) => {
+                let gone = self.peers.get(&key).and_then(|p| {
+                    (p.role == TransportRole::Send && !m.direction.is_receiving())
+                        .then(|| p.track_by_mid.get(&m.mid).copied())
+                        .flatten()
+                        .map(|t| (p.participant, t))
+                });
+                if let Some((owner, track)) = gone {
+                    if let Some(peer) = self.peers.get_mut(&key) {
+                        peer.track_by_mid.remove(&m.mid);
+                        peer.mid_by_track.remove(&track);
+                        peer.track_by_ssrc.retain(|_, t| *t != track);
+                    }
+                    let session = self.participants.get_mut(&owner).map(|p| {
+                        p.published.retain(|&t| t != track);
+                        p.session
+                    });
+                    if let Some(s) = session {
+                        self.unpublish(s, track, now);
+                    }
+                }
+            }
+            Event::Connected => {
+                let Some(peer) = self.peers.get_mut(&key) else {
+                    return;
+                };
+                peer.connected = true;
+                let (id, role) = (peer.participant, peer.role);
+                info!(participant = id.0, ?role, "transport connected");
+                if let Some(p) = self.participants.get(&id) {
+                    let _ = p.events.send(EdgeEvent::Connection {
+                        send: role == TransportRole::Send,
+                        state: "connected",
+                    });
+                }
+                if role == TransportRole::Recv {
+                    self.subscribe_open(id, now);
+                }
+            }
+            Event::IceConnectionStateChange(s) => {
+                if s == IceConnectionState::Disconnected {
+                    if let Some(peer) = self.peers.get(&key) {
+                        let id = peer.participant;
+                        let send = peer.role == TransportRole::Send;
+                        if let Some(p) = self.participants.get(&id) {
+                            let _ = p.events.send(EdgeEvent::Connection {
+                                send,
+                                state: "disconnected",
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_rtp(&mut self, key: PeerKey, pkt: str0m::rtp::RtpPacket, now: Instant) {
+        self.stats.rtp_in += 1;
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let ssrc = pkt.header.ssrc;
+        let track = match peer.track_by_ssrc.get(&ssrc) {
+            Some(&t) => Some(t),
+            None => {
+                let mid = peer.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid());
+                let t = mid.and_then(|m| peer.track_by_mid.get(&m).copied());
+                if let Some(t) = t {
+                    peer.track_by_ssrc.insert(ssrc, t);
+                }
+                t
+            }
+        };
+        let Some(track) = track else {
+            self.stats.dropped_unmapped_rtp += 1;
+            return;
+        };
+        let rtp = RtpIn {
+            seq: pkt.header.sequence_number,
+            timestamp: pkt.header.timestamp,
+            marker: pkt.header.marker,
+            payload: pkt.payload,
+        };
+        let mut forwards = std::mem::take(&mut self.forwards);
+        forwards.clear();
+        if self.router.forward(track, &rtp, now, &mut forwards).is_ok() {
+            for f in forwards.drain(..) {
+                let Some(&(sub_key, mid)) = self.sinks.get(&f.sink) else {
+                    continue;
+                };
+                let Some(sub) = self.peers.get_mut(&sub_key) else {
+                    continue;
+                };
+                if let Some(tx) = sub.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                    let video = f.pt != 111 && !f.payload.is_empty() && rtp_is_video(&f);
+                    tx.write_rtp(
+                        RtpWrite::new(f.pt.into(), SeqNo::from(f.seq), f.timestamp, pkt.timestamp, f.payload)
+                            .marker(f.marker)
+                            .nackable(video),
+                    );
+                    self.dirty.push(sub_key);
+                }
+            }
+        }
+        self.forwards = forwards;
+        self.dirty.dedup();
+    }
+
+    fn router_events(&mut self, _now: Instant) {
+        while let Some(ev) = self.router.poll_event() {
+            match ev {
+                RouterEvent::RequestKeyframe { track, owner } => {
+                    let Some(key) = self.participants.get(&owner).and_then(|p| p.send) else {
+                        continue;
+                    };
+                    let Some(peer) = self.peers.get_mut(&key) else {
+                        continue;
+                    };
+                    let Some(&mid) = peer.mid_by_track.get(&track) else {
+                        continue;
+                    };
+                    if let Some(rx) = peer.rtc.direct_api().stream_rx_by_mid(mid, None) {
+                        rx.request_keyframe(KeyframeRequestKind::Pli);
+                        self.dirty.push(key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn codec_of(kind: MediaKind) -> Codec {
+    match kind {
+        MediaKind::Audio => Codec::Opus,
+        MediaKind::Video => Codec::Vp8,
+    }
+}
+
+fn rtp_is_video(_f: &Forward) -> bool {
+    true
+}
+
+/// The payload type a transport negotiated for `codec` on media line `mid`.
+fn payload_type(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<u8> {
+    let want = match codec {
+        Codec::Opus => StrCodec::Opus,
+        Codec::Vp8 => StrCodec::Vp8,
+    };
+    let media = rtc.media(mid)?;
+    let remote = media.remote_pts();
+    rtc.codec_config()
+        .params()
+        .iter()
+        .filter(|p| p.spec().codec == want)
+        .map(|p| p.pt())
+        .find(|pt| remote.is_empty() || remote.contains(pt))
+        .map(|pt| *pt)
+}

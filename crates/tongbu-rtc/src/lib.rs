@@ -1,0 +1,20 @@
+//! # tongbu-rtc — the WebRTC edge
+//!
+//! Owns the one UDP socket every peer shares, one str0m [`str0m::Rtc`] per transport (RTP mode,
+//! ICE-lite), the demultiplexing of datagrams to transports ([`demux`]: ICE ufrag on STUN, then
+//! remote address, both hash lookups), timers ([`timers`]), and SDP negotiation of each
+//! participant's `send` and `recv` transports ([`participant`]). It feeds received RTP to the
+//! media core's [`tongbu_media::Router`] and writes what the router returns to the subscribers'
+//! transports, which encrypt and send it.
+//!
+//! It must not decide policy (who may publish, session lifecycle: that is the server's) nor look
+//! inside media payloads (that is the media core's). It runs as one task: the per-packet path
+//! takes no lock.
+
+pub mod demux;
+pub mod edge;
+pub mod participant;
+pub mod timers;
+
+pub use edge::{Edge, EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, PublishedTrackInfo};
+pub use tongbu_media::{MediaKind, ParticipantId, TrackId};

@@ -1,0 +1,184 @@
+//! Signed join tokens (JWT, HS256): one session, one role, one classroom or person, an expiry.
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::{ClassroomId, Role, SessionId};
+
+/// What a join token says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JoinClaims {
+    /// The one session this token opens.
+    pub sid: SessionId,
+    pub role: Role,
+    /// The classroom joining, for host and classroom roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classroom: Option<ClassroomId>,
+    /// Name shown to the others.
+    pub name: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: i64,
+}
+
+/// Why a token was refused. The message is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the join link has expired; ask the teacher or the operator for a new one")]
+    Expired,
+    #[error("the join link is not valid (tampered or signed by another server); ask for a new one")]
+    BadSignature,
+    #[error("the join link is malformed: {0}")]
+    Malformed(String),
+}
+
+/// The secret that signs and verifies join tokens.
+#[derive(Clone)]
+pub struct TokenKey {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(<secret>)")
+    }
+}
+
+impl TokenKey {
+    /// A key from secret bytes (at least 32 of them).
+    pub fn from_secret(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// Signs claims into a token.
+    pub fn issue(&self, claims: &JoinClaims) -> String {
+        // HS256 over serializable claims cannot fail.
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .unwrap_or_else(|e| panic!("signing a join token failed: {e}"))
+    }
+
+    /// Verifies a token's signature and expiry and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<JoinClaims, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp"]);
+        decode::<JoinClaims>(token, &self.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::InvalidSignature => TokenError::BadSignature,
+                    _ => TokenError::Malformed(e.to_string()),
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> JoinClaims {
+        JoinClaims {
+            sid: SessionId(1),
+            role: Role::Classroom,
+            classroom: Some(ClassroomId(3)),
+            name: "四子王旗第一中学 · 初二(1)班".into(),
+            exp,
+        }
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn round_trip() {
+        let key = TokenKey::from_secret(&[7; 32]);
+        let c = claims(now() + 60);
+        assert_eq!(key.verify(&key.issue(&c)), Ok(c));
+    }
+
+    #[test]
+    fn expired_tampered_and_foreign_tokens_are_refused_with_a_reason() {
+        let key = TokenKey::from_secret(&[7; 32]);
+        assert_eq!(key.verify(&key.issue(&claims(now() - 5))), Err(TokenError::Expired));
+        let other = TokenKey::from_secret(&[8; 32]);
+        assert_eq!(
+            key.verify(&other.issue(&claims(now() + 60))),
+            Err(TokenError::BadSignature)
+        );
+        // Change the role inside the payload, keep the signature.
+        let t = key.issue(&claims(now() + 60));
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged_payload = {
+            use std::fmt::Write;
+            let json = serde_json::to_string(&JoinClaims {
+                role: Role::Host,
+                ..claims(now() + 60)
+            })
+            .unwrap();
+            // base64url without padding, by hand to keep the test free of extra crates
+            const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let b = json.as_bytes();
+            let mut s = String::new();
+            for c in b.chunks(3) {
+                let n = (u32::from(c[0]) << 16)
+                    | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                    | u32::from(*c.get(2).unwrap_or(&0));
+                for k in 0..=c.len() {
+                    let _ = s.write_char(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
+                }
+            }
+            s
+        };
+        let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert_eq!(key.verify(&forged), Err(TokenError::BadSignature));
+        assert!(matches!(key.verify("nonsense"), Err(TokenError::Malformed(_))));
+    }
+}
+
+impl TokenKey {
+    /// Reads the signing secret from `path`, creating a random one (mode 0600) if absent, so that
+    /// links survive a restart.
+    pub fn load_or_create(path: &std::path::Path) -> Result<Self, crate::ScheduleError> {
+        let io_err = |source| crate::ScheduleError::DataDir {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read(path) {
+            Ok(secret) if secret.len() >= 32 => return Ok(Self::from_secret(&secret)),
+            Ok(_) | Err(_) if path.exists() => {
+                return Err(io_err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the token key file is shorter than 32 bytes; delete it to make a new one",
+                )))
+            }
+            _ => {}
+        }
+        let secret: [u8; 32] = rand::random();
+        write_private(path, &secret).map_err(io_err)?;
+        Ok(Self::from_secret(&secret))
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}

@@ -1,0 +1,247 @@
+//! Configuration: `tongbu.toml` (path by `--config`), every key overridable by an environment
+//! variable `TONGBU_<SECTION>_<KEY>`. A bad value stops the start with the key's name and what
+//! was expected.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("config file {path} is not valid TOML: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("invalid value {value:?} for {key}: expected {expected}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// HTTP listen address (REST, WebSocket, web client). `TONGBU_HTTP_ADDR`.
+    pub http_addr: SocketAddr,
+    /// The one UDP port for all media. `TONGBU_MEDIA_UDP_PORT`; 0 picks a free port.
+    pub media_udp_port: u16,
+    /// Address the media socket binds to. `TONGBU_MEDIA_BIND_IP`; default: the HTTP address's IP.
+    pub media_bind_ip: IpAddr,
+    /// Address put in ICE candidates. `TONGBU_PUBLIC_IP` (or `TONGBU_MEDIA_PUBLIC_IP`);
+    /// default: the media bind address.
+    pub public_ip: IpAddr,
+    /// SQLite file and keys. `TONGBU_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
+    pub web_dir: PathBuf,
+    /// Seed a sample lesson and serve join links on the landing page. `TONGBU_DEMO_ENABLED`.
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        Self {
+            http_addr: SocketAddr::new(ip, 8080),
+            media_udp_port: 3478,
+            media_bind_ip: ip,
+            public_ip: ip,
+            data_dir: PathBuf::from("data"),
+            web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
+            demo: true,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    http: FileHttp,
+    #[serde(default)]
+    media: FileMedia,
+    #[serde(default)]
+    data: FileData,
+    #[serde(default)]
+    demo: FileDemo,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    addr: Option<String>,
+    web_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMedia {
+    udp_port: Option<toml::Value>,
+    bind_ip: Option<String>,
+    public_ip: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileData {
+    dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDemo {
+    enabled: Option<bool>,
+}
+
+impl Config {
+    /// Loads the file (if given), then applies environment overrides from `env`.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let f: FileConfig = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let mut c = Config::default();
+        let pick = |key: &str, file: Option<String>| env(key).or(file);
+
+        if let Some(v) = pick("TONGBU_HTTP_ADDR", f.http.addr) {
+            c.http_addr = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "TONGBU_HTTP_ADDR (http.addr)",
+                value: v,
+                expected: "an IP address and port such as 127.0.0.1:8080",
+            })?;
+        }
+        c.media_bind_ip = c.http_addr.ip();
+        if let Some(v) = pick("TONGBU_HTTP_WEB_DIR", f.http.web_dir) {
+            c.web_dir = PathBuf::from(v);
+        }
+        let port = f.media.udp_port.map(|v| match v {
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        });
+        if let Some(v) = pick("TONGBU_MEDIA_UDP_PORT", port) {
+            c.media_udp_port = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "TONGBU_MEDIA_UDP_PORT (media.udp_port)",
+                value: v,
+                expected: "a UDP port number from 0 to 65535",
+            })?;
+        }
+        if let Some(v) = pick("TONGBU_MEDIA_BIND_IP", f.media.bind_ip) {
+            c.media_bind_ip = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "TONGBU_MEDIA_BIND_IP (media.bind_ip)",
+                value: v,
+                expected: "an IP address such as 0.0.0.0 or 127.0.0.1",
+            })?;
+        }
+        c.public_ip = c.media_bind_ip;
+        let public = env("TONGBU_PUBLIC_IP")
+            .or_else(|| env("TONGBU_MEDIA_PUBLIC_IP"))
+            .or(f.media.public_ip);
+        if let Some(v) = public {
+            c.public_ip = v.parse().map_err(|_| ConfigError::Invalid {
+                key: "TONGBU_PUBLIC_IP (media.public_ip)",
+                value: v,
+                expected: "the IP address clients reach the server at, such as 203.0.113.7",
+            })?;
+        }
+        if c.public_ip.is_unspecified() {
+            return Err(ConfigError::Invalid {
+                key: "TONGBU_PUBLIC_IP (media.public_ip)",
+                value: c.public_ip.to_string(),
+                expected: "a concrete address clients can reach (set it when binding 0.0.0.0)",
+            });
+        }
+        if let Some(v) = pick("TONGBU_DATA_DIR", f.data.dir) {
+            if v.trim().is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "TONGBU_DATA_DIR (data.dir)",
+                    value: v,
+                    expected: "a directory path for the SQLite file and keys",
+                });
+            }
+            c.data_dir = PathBuf::from(v);
+        }
+        let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
+        if let Some(v) = demo {
+            c.demo = match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "TONGBU_DEMO_ENABLED (demo.enabled)",
+                        value: v,
+                        expected: "true or false",
+                    })
+                }
+            };
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_loopback_8080() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.http_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.public_ip, c.media_bind_ip);
+    }
+
+    #[test]
+    fn environment_overrides_and_names_the_bad_key() {
+        let c = Config::load(
+            None,
+            env(&[("TONGBU_MEDIA_UDP_PORT", "40000"), ("TONGBU_PUBLIC_IP", "203.0.113.7")]),
+        )
+        .unwrap();
+        assert_eq!(c.media_udp_port, 40000);
+        assert_eq!(c.public_ip.to_string(), "203.0.113.7");
+        let e = Config::load(None, env(&[("TONGBU_MEDIA_UDP_PORT", "70000")])).unwrap_err();
+        assert!(e.to_string().contains("TONGBU_MEDIA_UDP_PORT"), "{e}");
+        let e = Config::load(None, env(&[("TONGBU_HTTP_ADDR", "localhost")])).unwrap_err();
+        assert!(e.to_string().contains("TONGBU_HTTP_ADDR"), "{e}");
+    }
+
+    #[test]
+    fn file_values_apply_and_unknown_keys_fail() {
+        let dir = std::env::temp_dir().join(format!("tongbu-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("tongbu.toml");
+        std::fs::write(&p, "[media]\nudp_port = 5000\n[data]\ndir = \"/tmp/x\"\n").unwrap();
+        let c = Config::load(Some(&p), env(&[])).unwrap();
+        assert_eq!(c.media_udp_port, 5000);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        std::fs::write(&p, "[media]\nudp_prot = 5000\n").unwrap();
+        let e = Config::load(Some(&p), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("udp_prot"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

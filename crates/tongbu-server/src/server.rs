@@ -1,0 +1,126 @@
+//! Starting the server: data directory, store, keys, media edge, HTTP.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tongbu_rtc::{Edge, EdgeConfig, EdgeError, EdgeHandle};
+use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
+use tongbu_schedule::{ScheduleError, Store, TokenKey};
+use tracing::info;
+
+use crate::room::Rooms;
+use crate::{web, ws, Config};
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot create the data directory {path} (TONGBU_DATA_DIR): {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
+    #[error("cannot listen on {addr} (TONGBU_HTTP_ADDR): {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub tokens: TokenKey,
+    pub edge: EdgeHandle,
+    pub rooms: Rooms,
+    pub next_participant: AtomicU64,
+    pub demo: Option<DemoLesson>,
+}
+
+/// A running server.
+pub struct Server {
+    pub http_addr: SocketAddr,
+    pub media_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub(crate) fn now_utc() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Server {
+    /// Opens the store, starts the media edge and the HTTP listener.
+    pub async fn start(config: Config) -> Result<Self, ServerError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = Arc::new(Store::open(&config.data_dir.join("tongbu.sqlite"))?);
+        let tokens = TokenKey::load_or_create(&config.data_dir.join("token.key"))?;
+        let demo = if config.demo {
+            let d = ensure_demo_lesson(&store, now_utc())?;
+            info!(session = d.session.id.0, title = %d.session.title, "demo lesson ready");
+            Some(d)
+        } else {
+            None
+        };
+        let (edge, _edge_task) = Edge::start(EdgeConfig {
+            bind: SocketAddr::new(config.media_bind_ip, config.media_udp_port),
+            public_ip: config.public_ip,
+        })
+        .await?;
+        let media_addr = edge.local_addr();
+        let listener = tokio::net::TcpListener::bind(config.http_addr)
+            .await
+            .map_err(|source| ServerError::Http {
+                addr: config.http_addr,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| ServerError::Http {
+            addr: config.http_addr,
+            source,
+        })?;
+        let state = Arc::new(AppState {
+            config,
+            store,
+            tokens,
+            edge,
+            rooms: Rooms::default(),
+            next_participant: AtomicU64::new(1),
+            demo,
+        });
+        let app = Router::new()
+            .route("/ws", get(ws::handler))
+            .route("/api/demo", get(web::demo))
+            .route("/api/health", get(web::health))
+            .fallback(get(web::static_file))
+            .with_state(state.clone());
+        info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
+        let http = tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self {
+            http_addr,
+            media_addr,
+            state,
+            http,
+        })
+    }
+
+    /// Runs until the HTTP server stops.
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.http.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}

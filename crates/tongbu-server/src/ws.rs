@@ -1,0 +1,362 @@
+//! One WebSocket signaling connection: token check, `join`, then messages both ways until the
+//! participant leaves. A bad message gets an `error` and the connection goes on.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::response::Response;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tongbu_rtc::{EdgeEvent, MediaKind, ParticipantId, PublishedTrackInfo};
+use tongbu_schedule::{JoinClaims, SessionId, SessionState};
+use tongbu_signal::{
+    parse_client_message, ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SessionInfo,
+    TrackInfo, TrackKind, TransportKind, PROTOCOL_VERSION,
+};
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::server::AppState;
+
+/// Longest chat message accepted, in characters.
+const MAX_CHAT_CHARS: usize = 2000;
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+/// `GET /ws?token=…`
+pub async fn handler(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.on_upgrade(move |socket| connection(socket, app, q.token))
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+    socket.send(Message::Text(msg.to_json().into())).await.is_ok()
+}
+
+async fn refuse(mut socket: WebSocket, code: ErrorCode, message: String) {
+    let _ = send(&mut socket, &ServerMessage::error(code, message)).await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>) {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return refuse(
+            socket,
+            ErrorCode::InvalidToken,
+            "no join token: open the link you were given, it ends with ?token=…".into(),
+        )
+        .await;
+    };
+    let claims = match app.tokens.verify(&token) {
+        Ok(c) => c,
+        Err(e) => return refuse(socket, ErrorCode::InvalidToken, e.to_string()).await,
+    };
+    let session = match app.store.session(claims.sid) {
+        Ok(s) => s,
+        Err(e) => {
+            return refuse(socket, ErrorCode::SessionClosed, format!("this session is unknown: {e}"))
+                .await
+        }
+    };
+    if session.state.is_over() {
+        return refuse(
+            socket,
+            ErrorCode::SessionClosed,
+            format!("\"{}\" has ended; no more joins", session.title),
+        )
+        .await;
+    }
+    let id = app.next_participant.fetch_add(1, Ordering::Relaxed);
+    let span = info_span!("participant", id, session = claims.sid.0, role = %claims.role);
+    Participant {
+        app,
+        claims,
+        id,
+        title: session.title,
+    }
+    .run(socket)
+    .instrument(span)
+    .await
+}
+
+struct Participant {
+    app: Arc<AppState>,
+    claims: JoinClaims,
+    id: u64,
+    title: String,
+}
+
+impl Participant {
+    fn sid(&self) -> SessionId {
+        self.claims.sid
+    }
+
+    async fn run(self, mut socket: WebSocket) {
+        // Before anything else: `join` with the protocol version.
+        loop {
+            let Some(Ok(msg)) = socket.recv().await else {
+                return;
+            };
+            let text = match msg {
+                Message::Text(t) => t,
+                Message::Close(_) => return,
+                Message::Binary(_) => {
+                    let m = ServerMessage::error(ErrorCode::MalformedJson, "send JSON text frames");
+                    if !send(&mut socket, &m).await {
+                        return;
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            let reply = match parse_client_message(text.as_str()) {
+                Ok(ClientMessage::Join { version }) if version == PROTOCOL_VERSION => break,
+                Ok(ClientMessage::Join { version }) => ServerMessage::error(
+                    ErrorCode::UnsupportedVersion,
+                    format!("this server speaks protocol version {PROTOCOL_VERSION}, not {version}; reload the page"),
+                ),
+                Ok(_) => ServerMessage::error(
+                    ErrorCode::OutOfOrder,
+                    "send {\"type\":\"join\",\"version\":1} first",
+                ),
+                Err(e) => ServerMessage::error(e.code(), e.to_string()),
+            };
+            if !send(&mut socket, &reply).await {
+                return;
+            }
+        }
+
+        let school = self
+            .claims
+            .classroom
+            .and_then(|c| self.app.store.classroom(c).ok())
+            .map(|c| c.school_name);
+        let me = ParticipantInfo {
+            id: self.id,
+            name: self.claims.name.clone(),
+            role: self.claims.role,
+            school,
+            hand_raised: false,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<ServerMessage>();
+        let (roster, spotlight) = self.app.rooms.join(self.sid(), me.clone(), tx);
+        let (etx, mut erx) = mpsc::unbounded_channel::<EdgeEvent>();
+        let tracks = match self.app.edge.join(ParticipantId(self.id), self.sid().0, etx).await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!("media edge refused join: {e}");
+                self.app.rooms.leave(self.sid(), self.id);
+                return refuse(socket, ErrorCode::Internal, e.to_string()).await;
+            }
+        };
+        let state = self
+            .app
+            .store
+            .session(self.sid())
+            .map(|s| s.state)
+            .unwrap_or(SessionState::Open);
+        info!(name = %me.name, "joined");
+        let joined = ServerMessage::Joined {
+            version: PROTOCOL_VERSION,
+            you: me,
+            session: SessionInfo {
+                id: self.sid().0,
+                title: self.title.clone(),
+                state,
+            },
+            roster,
+            tracks: tracks.iter().map(|t| track_info(*t, None)).collect(),
+        };
+        let mut open = send(&mut socket, &joined).await;
+        if open && spotlight.is_some() {
+            open = send(&mut socket, &ServerMessage::Spotlight { participant: spotlight }).await;
+        }
+
+        while open {
+            tokio::select! {
+                msg = socket.recv() => match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        if let Some(reply) = self.handle(t.as_str()).await {
+                            open = send(&mut socket, &reply).await;
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let m = ServerMessage::error(ErrorCode::MalformedJson, "send JSON text frames");
+                        open = send(&mut socket, &m).await;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
+                    Some(Ok(_)) => {}
+                },
+                Some(m) = rx.recv() => open = send(&mut socket, &m).await,
+                Some(e) = erx.recv() => {
+                    if let Some(m) = edge_message(e) {
+                        open = send(&mut socket, &m).await;
+                    }
+                }
+            }
+        }
+        self.app.rooms.leave(self.sid(), self.id);
+        self.app.edge.leave(ParticipantId(self.id)).await;
+        info!("left");
+    }
+
+    /// Handles one text frame; returns the direct reply, if any.
+    async fn handle(&self, text: &str) -> Option<ServerMessage> {
+        let msg = match parse_client_message(text) {
+            Ok(m) => m,
+            Err(e) => return Some(ServerMessage::error(e.code(), e.to_string())),
+        };
+        let role = self.claims.role;
+        let forbidden = |what: &str| {
+            Some(ServerMessage::error(
+                ErrorCode::Forbidden,
+                format!("a {role} may not {what}"),
+            ))
+        };
+        match msg {
+            ClientMessage::Join { .. } => Some(ServerMessage::error(
+                ErrorCode::OutOfOrder,
+                "already joined",
+            )),
+            ClientMessage::Offer { transport, sdp } => {
+                if transport != TransportKind::Send {
+                    return Some(ServerMessage::error(
+                        ErrorCode::InvalidMessage,
+                        "offers are for the send transport; the server offers on recv",
+                    ));
+                }
+                if !role.may_publish() {
+                    return forbidden("publish without being granted the floor");
+                }
+                Some(match self.app.edge.offer(ParticipantId(self.id), sdp).await {
+                    Ok(sdp) => ServerMessage::Answer {
+                        transport: TransportKind::Send,
+                        sdp,
+                    },
+                    Err(e) => ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string()),
+                })
+            }
+            ClientMessage::Answer { transport, sdp } => {
+                if transport != TransportKind::Recv {
+                    return Some(ServerMessage::error(
+                        ErrorCode::InvalidMessage,
+                        "answers are for the recv transport",
+                    ));
+                }
+                match self.app.edge.answer(ParticipantId(self.id), sdp).await {
+                    Ok(()) => None,
+                    Err(e) => Some(ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string())),
+                }
+            }
+            // ICE-lite: the server learns the client's address from its connectivity checks.
+            ClientMessage::Candidate { .. } => None,
+            ClientMessage::SetPreferences { .. } => None,
+            ClientMessage::RaiseHand { raised } => {
+                self.app.rooms.set_hand(self.sid(), self.id, raised);
+                None
+            }
+            ClientMessage::Chat { text } => {
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > MAX_CHAT_CHARS {
+                    return Some(ServerMessage::error(
+                        ErrorCode::InvalidMessage,
+                        format!("chat text must be 1 to {MAX_CHAT_CHARS} characters"),
+                    ));
+                }
+                self.app.rooms.broadcast(
+                    self.sid(),
+                    &ServerMessage::Chat {
+                        from: self.id,
+                        name: self.claims.name.clone(),
+                        text: text.to_string(),
+                    },
+                );
+                None
+            }
+            ClientMessage::Mute { participant } => {
+                if !role.may_moderate() {
+                    return forbidden("mute others");
+                }
+                if !self.app.rooms.contains(self.sid(), participant) {
+                    return Some(ServerMessage::error(
+                        ErrorCode::InvalidMessage,
+                        format!("participant {participant} is not in this session"),
+                    ));
+                }
+                self.app
+                    .rooms
+                    .broadcast(self.sid(), &ServerMessage::Muted { participant });
+                None
+            }
+            ClientMessage::Spotlight { participant } => {
+                if !role.may_moderate() {
+                    return forbidden("spotlight a classroom");
+                }
+                if !self.app.rooms.set_spotlight(self.sid(), participant) {
+                    return Some(ServerMessage::error(
+                        ErrorCode::InvalidMessage,
+                        "that participant is not in this session",
+                    ));
+                }
+                None
+            }
+            ClientMessage::Start => self.transition(SessionState::Live, "start the session"),
+            ClientMessage::End => self.transition(SessionState::Ended, "end the session"),
+        }
+    }
+
+    /// Persists a state change, then announces it.
+    fn transition(&self, state: SessionState, what: &str) -> Option<ServerMessage> {
+        if !self.claims.role.may_moderate() {
+            return Some(ServerMessage::error(
+                ErrorCode::Forbidden,
+                format!("a {} may not {what}", self.claims.role),
+            ));
+        }
+        if let Err(e) = self.app.store.set_session_state(self.sid(), state) {
+            return Some(ServerMessage::error(ErrorCode::Internal, e.to_string()));
+        }
+        info!(state = state.as_str(), "session state changed");
+        self.app
+            .rooms
+            .broadcast(self.sid(), &ServerMessage::SessionState { state });
+        None
+    }
+}
+
+fn track_info(t: PublishedTrackInfo, mid: Option<String>) -> TrackInfo {
+    TrackInfo {
+        id: t.track.0,
+        participant: t.owner.0,
+        kind: match t.kind {
+            MediaKind::Audio => TrackKind::Audio,
+            MediaKind::Video => TrackKind::Video,
+        },
+        mid,
+    }
+}
+
+fn edge_message(e: EdgeEvent) -> Option<ServerMessage> {
+    Some(match e {
+        EdgeEvent::RecvOffer { sdp, tracks } => ServerMessage::Offer {
+            transport: TransportKind::Recv,
+            sdp,
+            tracks: tracks
+                .into_iter()
+                .map(|(mid, t)| track_info(t, Some(mid)))
+                .collect(),
+        },
+        EdgeEvent::TrackPublished(t) => ServerMessage::TrackPublished {
+            track: track_info(t, None),
+        },
+        EdgeEvent::TrackUnpublished(t) => ServerMessage::TrackUnpublished { track: t.track.0 },
+        EdgeEvent::Connection { .. } => return None,
+    })
+}

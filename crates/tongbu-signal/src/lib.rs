@@ -1,0 +1,21 @@
+//! # tongbu-signal — the signaling protocol
+//!
+//! Owns the JSON messages a client and the server exchange over `GET /ws?token=…`: their types,
+//! the protocol version, and the strict parsing that turns a bad message into an
+//! [`ErrorCode`] instead of a dropped connection. The protocol is written down in
+//! `docs/PROTOCOL.md`; this crate is its executable form.
+//!
+//! It must not touch sockets, media or storage: the server's WebSocket handler feeds it text and
+//! sends what it returns.
+
+pub mod message;
+pub mod parse;
+
+pub use message::{
+    ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SessionInfo, TrackInfo, TrackKind,
+    TransportKind,
+};
+pub use parse::{parse_client_message, ProtocolError};
+
+/// The protocol version this server speaks. A client states it in `join`.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,205 @@
+//! The messages. Every message is a JSON object with a `type` field.
+
+use serde::{Deserialize, Serialize};
+use tongbu_schedule::{Role, SessionState};
+
+/// Which of a participant's two transports an SDP belongs to.
+///
+/// A participant publishes on its `send` transport (the client offers, the server answers) and
+/// receives on its `recv` transport (the server offers, the client answers). With one offerer
+/// per transport, offers never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    Send,
+    Recv,
+}
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackKind {
+    Audio,
+    Video,
+}
+
+/// Someone in the session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantInfo {
+    pub id: u64,
+    pub name: String,
+    pub role: Role,
+    /// The classroom's school, when the participant is a classroom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school: Option<String>,
+    #[serde(default)]
+    pub hand_raised: bool,
+}
+
+/// A published track as the receiving client sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackInfo {
+    pub id: u64,
+    /// Who publishes it.
+    pub participant: u64,
+    pub kind: TrackKind,
+    /// The media line that carries it on the receiver's `recv` transport, once negotiated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mid: Option<String>,
+}
+
+/// The session a participant joined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub title: String,
+    pub state: SessionState,
+}
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// First message: the protocol version the client speaks.
+    Join { version: u32 },
+    /// SDP offer for the client's `send` transport (publish, or change what it publishes).
+    Offer { transport: TransportKind, sdp: String },
+    /// SDP answer to the server's offer on the `recv` transport.
+    Answer { transport: TransportKind, sdp: String },
+    /// A trickled ICE candidate. The server is ICE-lite and learns the client's address from its
+    /// connectivity checks, so candidates are accepted and need not be sent.
+    Candidate {
+        transport: TransportKind,
+        candidate: String,
+    },
+    /// The highest video layer the client wants (0 = lowest).
+    SetPreferences { max_layer: u8 },
+    RaiseHand { raised: bool },
+    Chat { text: String },
+    /// Host only: mute a participant's audio for everyone.
+    Mute { participant: u64 },
+    /// Host only: spotlight a classroom (`null` clears the spotlight).
+    Spotlight { participant: Option<u64> },
+    /// Host only: the lesson starts.
+    Start,
+    /// Host only: the lesson ends for everyone.
+    End,
+}
+
+impl ClientMessage {
+    /// Every `type` a client may send.
+    pub const TYPES: &'static [&'static str] = &[
+        "join",
+        "offer",
+        "answer",
+        "candidate",
+        "set_preferences",
+        "raise_hand",
+        "chat",
+        "mute",
+        "spotlight",
+        "start",
+        "end",
+    ];
+}
+
+/// Machine-readable error codes. The accompanying message says what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not a JSON object.
+    MalformedJson,
+    /// `type` missing or not one of the known types.
+    UnknownType,
+    /// A known type with missing or mistyped fields.
+    InvalidMessage,
+    /// The client speaks another protocol version.
+    UnsupportedVersion,
+    /// The message came before `join`, or `join` came twice.
+    OutOfOrder,
+    /// The participant's role may not do this.
+    Forbidden,
+    /// The SDP could not be used.
+    NegotiationFailed,
+    /// The join token was refused.
+    InvalidToken,
+    /// The session is not open for joining now.
+    SessionClosed,
+    /// Something failed on the server; the session goes on.
+    Internal,
+}
+
+/// Server → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Joined {
+        version: u32,
+        you: ParticipantInfo,
+        session: SessionInfo,
+        roster: Vec<ParticipantInfo>,
+        tracks: Vec<TrackInfo>,
+    },
+    /// SDP offer on the `recv` transport; `tracks` says which publisher each media line carries.
+    Offer {
+        transport: TransportKind,
+        sdp: String,
+        tracks: Vec<TrackInfo>,
+    },
+    Answer {
+        transport: TransportKind,
+        sdp: String,
+    },
+    ParticipantJoined {
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        participant: u64,
+    },
+    TrackPublished {
+        track: TrackInfo,
+    },
+    TrackUnpublished {
+        track: u64,
+    },
+    SessionState {
+        state: SessionState,
+    },
+    Chat {
+        from: u64,
+        name: String,
+        text: String,
+    },
+    HandRaised {
+        participant: u64,
+        raised: bool,
+    },
+    Muted {
+        participant: u64,
+    },
+    Spotlight {
+        participant: Option<u64>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// An error message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON text of this message.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: no maps with non-string keys, no foreign types.
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"type":"error","code":"internal","message":"encoding failed: {e}"}}"#)
+        })
+    }
+}

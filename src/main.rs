@@ -1,0 +1,94 @@
+//! `tongbu`: the server binary. Parses the command line and configuration, then starts the
+//! server; everything else lives in crates/.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tongbu_server::{Config, Server};
+
+const USAGE: &str = "usage: tongbu [--config tongbu.toml] [--http-addr ADDR] [--media-udp-port PORT] [--data-dir DIR]
+
+Every setting can also be given as an environment variable TONGBU_<SECTION>_<KEY>,
+e.g. TONGBU_HTTP_ADDR=127.0.0.1:8080 TONGBU_MEDIA_UDP_PORT=3478 TONGBU_PUBLIC_IP=203.0.113.7
+TONGBU_DATA_DIR=data. Flags win over the environment, which wins over the file.";
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,str0m=warn,dimpl=warn".into()),
+        )
+        .init();
+
+    let mut args = std::env::args().skip(1);
+    let mut file: Option<PathBuf> = None;
+    let mut flags: Vec<(&'static str, String)> = Vec::new();
+    while let Some(a) = args.next() {
+        let key = match a.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--config" => None,
+            "--http-addr" => Some("TONGBU_HTTP_ADDR"),
+            "--media-udp-port" => Some("TONGBU_MEDIA_UDP_PORT"),
+            "--data-dir" => Some("TONGBU_DATA_DIR"),
+            other => {
+                eprintln!("unknown argument {other:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        };
+        let Some(value) = args.next() else {
+            eprintln!("{a} needs a value\n{USAGE}");
+            return ExitCode::from(2);
+        };
+        match key {
+            None => file = Some(PathBuf::from(value)),
+            Some(k) => flags.push((k, value)),
+        }
+    }
+    let env = |k: &str| {
+        flags
+            .iter()
+            .find(|(fk, _)| *fk == k)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(k).ok())
+    };
+    let config = match Config::load(file.as_deref(), env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tongbu: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tongbu: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Server::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("tongbu: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!(
+            "Tongbu is running. Open http://{}/ (media: UDP {})",
+            server.http_addr, server.media_addr
+        );
+        tokio::select! {
+            r = server.wait() => {
+                if let Err(e) = r {
+                    eprintln!("tongbu: HTTP server stopped: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            _ = tokio::signal::ctrl_c() => println!("stopping"),
+        }
+        ExitCode::SUCCESS
+    })
+}
