@@ -1,0 +1,109 @@
+// Shared test harness: starts a Tongbu server on free ports with a fresh data directory, and
+// Debian's Chromium with a fake camera and microphone. Loopback only.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, '..', '..');
+export const artifacts = join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+export async function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tongbu-e2e-'));
+  const bin = process.env.TONGBU_BIN || join(root, 'target', 'debug', 'tongbu');
+  const child = spawn(bin, [], {
+    env: {
+      ...process.env,
+      TONGBU_HTTP_ADDR: '127.0.0.1:0',
+      TONGBU_MEDIA_UDP_PORT: '0',
+      TONGBU_DATA_DIR: dataDir,
+      TONGBU_HTTP_WEB_DIR: join(root, 'web-client'),
+      RUST_LOG: process.env.RUST_LOG || 'info,str0m=warn,dimpl=warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 20000);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/Open (http:\/\/[0-9.:]+)\//);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+  });
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'tongbu-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1366, height: 768 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Decoded-frame count and size of a <video> in the page. */
+export async function videoState(page, selector) {
+  return page.evaluate((sel) => {
+    const v = document.querySelector(sel);
+    if (!v) return null;
+    const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : { totalVideoFrames: 0 };
+    return { width: v.videoWidth, height: v.videoHeight, frames: q.totalVideoFrames };
+  }, selector);
+}
+
+/** Waits until the video has a size and its decoded-frame count rises. */
+export async function waitForLiveVideo(page, selector, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  let first = null;
+  let last = null;
+  while (Date.now() < deadline) {
+    last = await videoState(page, selector);
+    if (last && last.width > 0 && last.frames > 0) {
+      if (first === null) first = last.frames;
+      else if (last.frames > first) return last;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`video ${selector} not live within ${timeoutMs} ms; last state ${JSON.stringify(last)}`);
+}

@@ -1,0 +1,268 @@
+// The lesson page: one page for every role; the layout follows the role.
+// Host: the remote classrooms in a grid (a spotlighted one on the stage), start/end.
+// Classroom and observer: the teacher on the stage, other classrooms small, raise hand.
+
+import { TongbuClient } from './protocol.js';
+import { applyI18n, t, toggleLang } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.search).get('token') || '';
+const client = new TongbuClient(token);
+
+const ui = {
+  me: null,
+  role: null,
+  roster: new Map(), // id -> participant info
+  streams: new Map(), // participant id -> MediaStream
+  spotlight: null,
+  state: null,
+  hand: false,
+  ended: false,
+};
+
+function hostId() {
+  for (const p of ui.roster.values()) if (p.role === 'host') return p.id;
+  return null;
+}
+
+function displayName(p) {
+  return p ? p.name : '';
+}
+
+function banner(text) {
+  const b = $('banner');
+  b.textContent = text || '';
+  b.hidden = !text;
+}
+
+function setConn(key) {
+  $('conn').dataset.i18n = key;
+  $('conn').dataset.state = key;
+  $('conn').textContent = t(key);
+}
+
+function setState(state) {
+  ui.state = state;
+  $('state').dataset.state = state;
+  $('state').textContent = t('state_' + state);
+  const host = ui.role === 'host';
+  $('start').hidden = !host || state === 'live' || ui.ended;
+  $('end').hidden = !host || ui.ended;
+  if (state === 'ended' || state === 'report') {
+    ui.ended = true;
+    banner(t('lesson_ended'));
+    document.body.dataset.ended = 'true';
+    for (const b of document.querySelectorAll('.controls button, #chat-form button')) b.disabled = true;
+    client.close();
+  }
+}
+
+function play(video) {
+  const p = video.play();
+  if (p) p.catch(() => ($('sound').hidden = false));
+}
+
+function tile(pid) {
+  let el = document.querySelector(`#grid [data-participant="${pid}"]`);
+  if (el) return el;
+  const p = ui.roster.get(pid);
+  el = document.createElement('figure');
+  el.className = 'tile';
+  el.dataset.participant = pid;
+  el.dataset.role = p ? p.role : '';
+  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="name"></span><span class="hand" hidden>✋</span></figcaption>';
+  el.querySelector('.name').textContent = displayName(p);
+  if (ui.role === 'host') {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'spot ghost';
+    b.addEventListener('click', () => client.spotlight(ui.spotlight === pid ? null : pid));
+    el.append(b);
+  }
+  $('grid').append(el);
+  refreshTiles();
+  return el;
+}
+
+function refreshTiles() {
+  for (const el of document.querySelectorAll('#grid .tile')) {
+    const pid = Number(el.dataset.participant);
+    const p = ui.roster.get(pid);
+    el.classList.toggle('spotlit', ui.spotlight === pid);
+    el.querySelector('.hand').hidden = !(p && p.hand_raised);
+    const b = el.querySelector('.spot');
+    if (b) b.textContent = ui.spotlight === pid ? t('unspotlight') : t('spotlight');
+  }
+  const h = hostId();
+  if (ui.role === 'host') {
+    $('stage-caption').textContent = ui.spotlight ? displayName(ui.roster.get(ui.spotlight)) : '';
+    $('stage-empty').textContent = ui.spotlight ? '' : t('waiting_classrooms');
+    $('stage-empty').hidden = !!(ui.spotlight && ui.streams.get(ui.spotlight));
+  } else {
+    $('stage-caption').textContent = h ? `${t('teacher')} · ${displayName(ui.roster.get(h))}` : '';
+    $('stage-empty').textContent = t('waiting_teacher');
+    $('stage-empty').hidden = !!(h && ui.streams.get(h));
+  }
+  document.body.classList.toggle('has-spotlight', ui.spotlight != null);
+}
+
+function attach(pid) {
+  const stream = ui.streams.get(pid);
+  if (!stream) return;
+  const isHost = pid === hostId();
+  if (isHost && ui.role !== 'host') {
+    const v = $('stage-video');
+    if (v.srcObject !== stream) {
+      v.srcObject = stream;
+      play(v);
+    }
+  } else {
+    const v = tile(pid).querySelector('video');
+    if (v.srcObject !== stream) {
+      v.srcObject = stream;
+      play(v);
+    }
+    if (ui.role === 'host') {
+      const sv = $('stage-video');
+      const want = ui.spotlight != null ? ui.streams.get(ui.spotlight) || null : null;
+      if (sv.srcObject !== want) {
+        sv.srcObject = want;
+        sv.muted = true; // the grid tile already plays its sound
+        if (want) play(sv);
+      }
+    }
+  }
+  refreshTiles();
+}
+
+function removeParticipant(pid) {
+  ui.roster.delete(pid);
+  ui.streams.delete(pid);
+  const el = document.querySelector(`#grid [data-participant="${pid}"]`);
+  if (el) el.remove();
+  if (pid === hostId()) $('stage-video').srcObject = null;
+  refreshTiles();
+}
+
+function chatLine(name, text) {
+  const li = document.createElement('li');
+  const b = document.createElement('b');
+  b.textContent = name + '：';
+  li.append(b, document.createTextNode(text));
+  $('chat-log').append(li);
+  li.scrollIntoView({ block: 'end' });
+}
+
+client.addEventListener('participant_joined', (e) => {
+  ui.roster.set(e.detail.participant.id, e.detail.participant);
+  refreshTiles();
+});
+client.addEventListener('participant_left', (e) => removeParticipant(e.detail.participant));
+client.addEventListener('track', (e) => {
+  const { participant, track } = e.detail;
+  let s = ui.streams.get(participant);
+  if (!s) {
+    s = new MediaStream();
+    ui.streams.set(participant, s);
+  }
+  s.addTrack(track);
+  track.addEventListener('ended', () => s.removeTrack(track));
+  attach(participant);
+});
+client.addEventListener('track_unpublished', () => refreshTiles());
+client.addEventListener('session_state', (e) => setState(e.detail.state));
+client.addEventListener('chat', (e) => {
+  const p = ui.roster.get(e.detail.from);
+  chatLine(p ? p.name : e.detail.name, e.detail.text);
+});
+client.addEventListener('hand_raised', (e) => {
+  const p = ui.roster.get(e.detail.participant);
+  if (p) {
+    p.hand_raised = e.detail.raised;
+    if (e.detail.raised && ui.role === 'host') chatLine(p.name, t('hand_raised'));
+  }
+  refreshTiles();
+});
+client.addEventListener('spotlight', (e) => {
+  ui.spotlight = e.detail.participant;
+  for (const pid of ui.streams.keys()) attach(pid);
+  refreshTiles();
+});
+client.addEventListener('error', (e) => console.warn('server error', e.detail));
+client.addEventListener('connection', (e) => {
+  const s = e.detail.state;
+  if (s === 'connected') setConn('connected');
+  else if (s === 'disconnected' || s === 'failed') setConn('reconnecting');
+});
+client.addEventListener('close', () => {
+  if (ui.ended) return;
+  setConn('reconnecting');
+  // Rejoin with the same link after a short pause.
+  setTimeout(() => location.reload(), 3000);
+});
+
+$('lang').addEventListener('click', () => {
+  toggleLang();
+  setState(ui.state || 'open');
+  setConn($('conn').dataset.state || 'connecting');
+  refreshTiles();
+});
+$('start').addEventListener('click', () => client.start());
+$('end').addEventListener('click', () => client.end());
+$('hand').addEventListener('click', () => {
+  ui.hand = !ui.hand;
+  client.raiseHand(ui.hand);
+  $('hand').setAttribute('aria-pressed', String(ui.hand));
+  $('hand').dataset.i18n = ui.hand ? 'lower_hand' : 'raise_hand';
+  $('hand').textContent = t($('hand').dataset.i18n);
+});
+$('sound').addEventListener('click', () => {
+  for (const v of document.querySelectorAll('video:not(#self-video)')) v.play().catch(() => {});
+  $('sound').hidden = true;
+});
+$('chat-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = $('chat-input').value.trim();
+  if (text) client.chat(text);
+  $('chat-input').value = '';
+});
+
+async function main() {
+  applyI18n();
+  setConn('connecting');
+  let joined;
+  try {
+    joined = await client.connect();
+  } catch (e) {
+    setConn('disconnected');
+    banner(t('join_error') + e.message);
+    ui.ended = true;
+    return;
+  }
+  ui.me = joined.you;
+  ui.role = joined.you.role;
+  document.body.dataset.role = ui.role;
+  for (const p of joined.roster) ui.roster.set(p.id, p);
+  $('title').textContent = joined.session.title;
+  $('me').textContent = `${t('role_' + ui.role)} · ${joined.you.name}`;
+  $('hand').hidden = ui.role !== 'classroom';
+  setState(joined.session.state);
+  refreshTiles();
+  if (ui.role === 'host' || ui.role === 'classroom') {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        audio: true,
+        video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } },
+      });
+      $('self-video').srcObject = stream;
+      await client.publish(stream);
+    } catch (e) {
+      banner(t('camera_error') + e.message);
+    }
+  } else {
+    $('self').hidden = true;
+  }
+  setConn('connected');
+}
+
+main();

@@ -1,0 +1,129 @@
+// Tongbu signaling client: the browser side of docs/PROTOCOL.md, with no UI in it.
+//
+// A participant has two peer connections: `send` (we offer, the server answers) to publish,
+// and `recv` (the server offers, we answer) to receive. One offerer per connection, so offers
+// never collide. Every server message is re-dispatched as an event named by its `type`.
+
+export const PROTOCOL_VERSION = 1;
+
+export class TongbuClient extends EventTarget {
+  constructor(token, { url } = {}) {
+    super();
+    this.token = token;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.url = url || `${proto}//${location.host}/ws?token=${encodeURIComponent(token)}`;
+    this.ws = null;
+    this.sendPc = null;
+    this.recvPc = null;
+    this.recvTracks = new Map(); // mid -> track info {id, participant, kind}
+    this.pendingAnswer = null;
+    this.recvChain = Promise.resolve();
+    this.joined = null;
+  }
+
+  /** Opens the connection and joins; resolves with the `joined` message. */
+  connect() {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      let joined = false;
+      ws.onopen = () => this.send({ type: 'join', version: PROTOCOL_VERSION });
+      ws.onerror = () => {
+        if (!joined) reject(new Error('connection failed'));
+      };
+      ws.onclose = (ev) => {
+        this.dispatchEvent(new CustomEvent('close', { detail: { code: ev.code, joined } }));
+        if (!joined) reject(new Error('connection closed before joining'));
+      };
+      ws.onmessage = (ev) => {
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          return;
+        }
+        if (msg.type === 'joined') {
+          joined = true;
+          this.joined = msg;
+          resolve(msg);
+        } else if (msg.type === 'error' && !joined) {
+          const err = new Error(msg.message);
+          err.code = msg.code;
+          reject(err);
+        }
+        this.handle(msg);
+      };
+    });
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  handle(msg) {
+    if (msg.type === 'answer' && msg.transport === 'send' && this.pendingAnswer) {
+      const { resolve } = this.pendingAnswer;
+      this.pendingAnswer = null;
+      resolve(msg.sdp);
+    } else if (msg.type === 'offer' && msg.transport === 'recv') {
+      // Serialize: a new offer waits until the previous one is answered.
+      this.recvChain = this.recvChain.then(() => this.answerRecv(msg)).catch((e) =>
+        this.dispatchEvent(new CustomEvent('negotiation-error', { detail: e })));
+    } else if (msg.type === 'error' && this.pendingAnswer && msg.code === 'negotiation_failed') {
+      const { reject } = this.pendingAnswer;
+      this.pendingAnswer = null;
+      reject(new Error(msg.message));
+    }
+    this.dispatchEvent(new CustomEvent(msg.type, { detail: msg }));
+  }
+
+  /** Publishes the tracks of a MediaStream (camera + microphone). */
+  async publish(stream) {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    this.sendPc = pc;
+    for (const track of stream.getTracks()) {
+      pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    }
+    pc.onconnectionstatechange = () =>
+      this.dispatchEvent(new CustomEvent('connection', { detail: { transport: 'send', state: pc.connectionState } }));
+    await pc.setLocalDescription(await pc.createOffer());
+    const answer = new Promise((resolve, reject) => (this.pendingAnswer = { resolve, reject }));
+    this.send({ type: 'offer', transport: 'send', sdp: pc.localDescription.sdp });
+    await pc.setRemoteDescription({ type: 'answer', sdp: await answer });
+    return pc;
+  }
+
+  async answerRecv(msg) {
+    for (const t of msg.tracks || []) this.recvTracks.set(t.mid, t);
+    if (!this.recvPc) {
+      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+      this.recvPc = pc;
+      pc.ontrack = (ev) => {
+        const info = this.recvTracks.get(ev.transceiver.mid) || {};
+        const streamId = ev.streams[0] ? ev.streams[0].id : '';
+        const participant = info.participant ?? Number(streamId.replace(/^p/, ''));
+        this.dispatchEvent(new CustomEvent('track', {
+          detail: { participant, kind: ev.track.kind, track: ev.track, mid: ev.transceiver.mid },
+        }));
+      };
+      pc.onconnectionstatechange = () =>
+        this.dispatchEvent(new CustomEvent('connection', { detail: { transport: 'recv', state: pc.connectionState } }));
+    }
+    const pc = this.recvPc;
+    await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.send({ type: 'answer', transport: 'recv', sdp: pc.localDescription.sdp });
+  }
+
+  raiseHand(raised) { this.send({ type: 'raise_hand', raised }); }
+  chat(text) { this.send({ type: 'chat', text }); }
+  spotlight(participant) { this.send({ type: 'spotlight', participant }); }
+  mute(participant) { this.send({ type: 'mute', participant }); }
+  start() { this.send({ type: 'start' }); }
+  end() { this.send({ type: 'end' }); }
+
+  close() {
+    for (const pc of [this.sendPc, this.recvPc]) if (pc) pc.close();
+    if (this.ws) this.ws.close();
+  }
+}
