@@ -1,1 +1,42 @@
-//! placeholder
+//! # tongbu-load — test clients and load generation on a second WebRTC stack
+//!
+//! Owns the synthetic participants that the end-to-end tests (and the load tool) put in front
+//! of a Tongbu server: a [`Publisher`] that sends real VP8 (from an IVF file) and real opus audio
+//! as RTP, and a [`Subscriber`] that receives and records every packet. They are built on the
+//! `webrtc` crate (webrtc-rs), not on str0m, so every test is an interop test between two
+//! independent WebRTC implementations. They speak the signaling protocol through
+//! [`SignalClient`].
+//!
+//! It must not depend on the server's crates beyond the wire protocol (`tongbu-signal`): a test
+//! client knows only what a real client knows.
+
+pub mod media;
+pub mod peer;
+pub mod publisher;
+pub mod signal;
+pub mod subscriber;
+
+pub use publisher::{Publisher, SentPacket};
+pub use signal::{SignalClient, SignalError};
+pub use subscriber::{ReceivedPacket, Subscriber};
+
+/// Errors of the test clients.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Signal(#[from] SignalError),
+    #[error("webrtc: {0}")]
+    Webrtc(String),
+    #[error("media source: {0}")]
+    Media(String),
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    #[error("server refused: {0}")]
+    Refused(String),
+}
+
+impl ClientError {
+    pub(crate) fn webrtc(e: impl std::fmt::Display) -> Self {
+        ClientError::Webrtc(e.to_string())
+    }
+}

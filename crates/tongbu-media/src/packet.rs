@@ -65,6 +65,8 @@ pub struct Forward {
     pub pt: u8,
     /// RTP marker bit.
     pub marker: bool,
+    /// Audio or video (video is retransmitted on NACK, audio is not worth it).
+    pub kind: MediaKind,
     /// The shared payload.
     pub payload: Arc<[u8]>,
 }

@@ -209,6 +209,7 @@ impl Router {
         };
         t.packets += 1;
         t.bytes += packet.payload.len() as u64;
+        let kind = t.codec.kind();
         let keyframe = t.codec == Codec::Vp8 && vp8::is_keyframe_start(&packet.payload);
         if keyframe {
             t.keyframes.keyframe_received();
@@ -237,6 +238,7 @@ impl Router {
                 timestamp,
                 pt: s.pt,
                 marker: packet.marker,
+                kind,
                 payload: packet.payload.clone(),
             });
         }

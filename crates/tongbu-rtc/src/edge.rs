@@ -929,7 +929,7 @@ impl Edge {
                     continue;
                 };
                 if let Some(tx) = sub.rtc.direct_api().stream_tx_by_mid(mid, None) {
-                    let video = f.pt != 111 && !f.payload.is_empty() && rtp_is_video(&f);
+                    let video = f.kind == MediaKind::Video;
                     tx.write_rtp(
                         RtpWrite::new(f.pt.into(), SeqNo::from(f.seq), f.timestamp, pkt.timestamp, f.payload)
                             .marker(f.marker)
@@ -971,10 +971,6 @@ fn codec_of(kind: MediaKind) -> Codec {
         MediaKind::Audio => Codec::Opus,
         MediaKind::Video => Codec::Vp8,
     }
-}
-
-fn rtp_is_video(_f: &Forward) -> bool {
-    true
 }
 
 /// The payload type a transport negotiated for `codec` on media line `mid`.

@@ -16,6 +16,7 @@ pub use message::{
     TransportKind,
 };
 pub use parse::{parse_client_message, ProtocolError};
+pub use tongbu_schedule::{Role, SessionState};
 
 /// The protocol version this server speaks. A client states it in `join`.
 pub const PROTOCOL_VERSION: u32 = 1;

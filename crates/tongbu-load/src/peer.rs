@@ -1,0 +1,227 @@
+//! A webrtc-rs peer connection set up the way every test client needs it: VP8 (with RTX) and
+//! opus, loopback only, no mDNS, events delivered to channels.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::sansio::Protocol;
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    configure_rtcp_reports, register_default_interceptors, MediaEngine, PeerConnection,
+    PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceGatheringState, RTCPeerConnectionState, SettingEngineBuilder,
+};
+use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+
+use crate::ClientError;
+
+pub const VP8_PT: u8 = 96;
+pub const RTX_PT: u8 = 97;
+pub const OPUS_PT: u8 = 111;
+
+fn fb(typ: &str, parameter: &str) -> RTCPFeedback {
+    RTCPFeedback {
+        typ: typ.into(),
+        parameter: parameter.into(),
+    }
+}
+
+fn media_engine() -> Result<MediaEngine, ClientError> {
+    use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
+    let mut me = MediaEngine::default();
+    me.register_codec(
+        RTCRtpCodecParameters {
+            payload_type: VP8_PT,
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_VP8.into(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
+            },
+        },
+        RtpCodecKind::Video,
+    )
+    .map_err(ClientError::webrtc)?;
+    me.register_codec(
+        RTCRtpCodecParameters {
+            payload_type: RTX_PT,
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_RTX.into(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: format!("apt={VP8_PT}"),
+                rtcp_feedback: vec![],
+            },
+        },
+        RtpCodecKind::Video,
+    )
+    .map_err(ClientError::webrtc)?;
+    me.register_codec(
+        RTCRtpCodecParameters {
+            payload_type: OPUS_PT,
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.into(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+                rtcp_feedback: vec![],
+            },
+        },
+        RtpCodecKind::Audio,
+    )
+    .map_err(ClientError::webrtc)?;
+    Ok(me)
+}
+
+/// Which interceptors a client runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sends media: answers NACKs, sends reports, and surfaces PLI/FIR to the application.
+    Publisher,
+    /// Receives media: sends receiver reports only. It sends its own NACKs and PLIs when a test
+    /// asks, so that what the server answers is exactly what the test requested.
+    Subscriber,
+}
+
+/// Connection events of one peer connection.
+pub struct Events {
+    pub gathered: watch::Receiver<u64>,
+    pub state: watch::Receiver<RTCPeerConnectionState>,
+    pub tracks: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+}
+
+struct Handler {
+    gathered: watch::Sender<u64>,
+    state: watch::Sender<RTCPeerConnectionState>,
+    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, s: RTCIceGatheringState) {
+        if s == RTCIceGatheringState::Complete {
+            self.gathered.send_modify(|n| *n += 1);
+        }
+    }
+    async fn on_connection_state_change(&self, s: RTCPeerConnectionState) {
+        self.state.send_replace(s);
+    }
+    async fn on_track(&self, t: Arc<dyn TrackRemote>) {
+        let _ = self.tracks.send(t);
+    }
+}
+
+/// Builds a peer connection bound to 127.0.0.1 only.
+pub async fn build(role: Role) -> Result<(Arc<dyn PeerConnection>, Events), ClientError> {
+    let mut me = media_engine()?;
+    let registry = match role {
+        Role::Publisher => register_default_interceptors(Registry::new(), &mut me)
+            .map_err(ClientError::webrtc)?
+            .with(Slot::from(14_000), KeyframeRequestsToApp::default()),
+        Role::Subscriber => configure_rtcp_reports(Registry::new()),
+    };
+    let se = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build();
+    let (gtx, grx) = watch::channel(0u64);
+    let (stx, srx) = watch::channel(RTCPeerConnectionState::New);
+    let (ttx, trx) = mpsc::unbounded_channel();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(me)
+        .with_setting_engine(se)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Handler {
+            gathered: gtx,
+            state: stx,
+            tracks: ttx,
+        }))
+        .with_udp_addrs(vec!["127.0.0.1:0"])
+        .build()
+        .await
+        .map_err(ClientError::webrtc)?;
+    Ok((
+        Arc::new(pc),
+        Events {
+            gathered: grx,
+            state: srx,
+            tracks: trx,
+        },
+    ))
+}
+
+/// Waits for ICE gathering to complete after a `set_local_description`.
+pub async fn wait_gathered(rx: &mut watch::Receiver<u64>, before: u64) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|n| *n > before)).await;
+}
+
+/// Waits until the connection is connected.
+pub async fn wait_connected(
+    rx: &mut watch::Receiver<RTCPeerConnectionState>,
+    within: Duration,
+) -> Result<(), ClientError> {
+    match tokio::time::timeout(within, rx.wait_for(|s| *s == RTCPeerConnectionState::Connected))
+        .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(ClientError::Timeout("the peer connection to connect")),
+    }
+}
+
+/// Interceptor that hands PLI and FIR received for our send tracks to the application (the
+/// default chain consumes all inbound RTCP).
+#[derive(Default)]
+struct KeyframeRequestsToApp {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut m: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(pkts) = &m.message.packet {
+            let keep: Vec<Box<dyn rtc::rtcp::Packet>> = pkts
+                .iter()
+                .filter(|p| {
+                    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
+                })
+                .cloned()
+                .collect();
+            if keep.is_empty() {
+                return Ok(());
+            }
+            m.message.packet = Packet::Rtcp(keep);
+            m.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(m);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(m);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequestsToApp {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+}

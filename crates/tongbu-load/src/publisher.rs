@@ -1,0 +1,289 @@
+//! A synthetic publisher: joins over signaling, publishes a real VP8 clip and a real opus tone
+//! as RTP, records every packet it sent, and counts the keyframe requests it receives (answering
+//! each with a keyframe, as a real encoder does).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tongbu_signal::{ClientMessage, ServerMessage, TransportKind};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+
+use crate::media::{packetize_vp8, IvfFrames, OpusTone};
+use crate::peer::{self, Role, OPUS_PT, VP8_PT};
+use crate::{ClientError, SignalClient};
+
+const VIDEO_SSRC: u32 = 0x7B00_0001;
+const AUDIO_SSRC: u32 = 0x7B00_0002;
+/// First sequence numbers: close to the 16-bit wrap, so every test crosses it.
+const FIRST_VIDEO_SEQ: u16 = 65_300;
+const FIRST_AUDIO_SEQ: u16 = 65_450;
+const MTU: usize = 1_200;
+
+/// One RTP packet as the publisher sent it.
+#[derive(Debug, Clone)]
+pub struct SentPacket {
+    pub seq: u16,
+    pub timestamp: u32,
+    pub payload: Bytes,
+    pub at: Instant,
+}
+
+type Log = Arc<Mutex<Vec<SentPacket>>>;
+
+/// A publishing test client.
+pub struct Publisher {
+    pub participant: u64,
+    pc: Arc<dyn PeerConnection>,
+    video: Log,
+    audio: Log,
+    keyframe_requests: Arc<AtomicU64>,
+    running: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+    pub messages: mpsc::UnboundedReceiver<ServerMessage>,
+}
+
+fn local_track(kind: RtpCodecKind, ssrc: u32, mime: &str, clock_rate: u32, channels: u16) -> Arc<TrackLocalStaticRTP> {
+    let name = if kind == RtpCodecKind::Video { "video" } else { "audio" };
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        "publisher".into(),
+        name.into(),
+        name.into(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: mime.into(),
+                clock_rate,
+                channels,
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+    )))
+}
+
+fn rtp(pt: u8, ssrc: u32, seq: u16, ts: u32, marker: bool, payload: Bytes) -> rtc::rtp::Packet {
+    rtc::rtp::Packet {
+        header: rtc::rtp::Header {
+            version: 2,
+            marker,
+            payload_type: pt,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc,
+            ..Default::default()
+        },
+        payload,
+    }
+}
+
+impl Publisher {
+    /// Joins with the signaling URL (which carries the token) and starts publishing `ivf`.
+    pub async fn connect(ws_url: &str, ivf: &[u8]) -> Result<Self, ClientError> {
+        use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+        let mut frames = IvfFrames::parse(ivf).map_err(ClientError::Media)?;
+        let mut tone = OpusTone::new(32_000).map_err(ClientError::Media)?;
+
+        let mut signal = SignalClient::connect(ws_url).await?;
+        let ServerMessage::Joined { you, .. } = signal.join().await? else {
+            return Err(ClientError::Refused("no joined message".into()));
+        };
+        let (pc, mut events) = peer::build(Role::Publisher).await?;
+        let vtrack = local_track(RtpCodecKind::Video, VIDEO_SSRC, MIME_TYPE_VP8, 90_000, 0);
+        let atrack = local_track(RtpCodecKind::Audio, AUDIO_SSRC, MIME_TYPE_OPUS, 48_000, 2);
+        for t in [vtrack.clone(), atrack.clone()] {
+            pc.add_transceiver_from_track(
+                t as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(ClientError::webrtc)?;
+        }
+        let offer = pc.create_offer(None).await.map_err(ClientError::webrtc)?;
+        let before = *events.gathered.borrow_and_update();
+        pc.set_local_description(offer)
+            .await
+            .map_err(ClientError::webrtc)?;
+        peer::wait_gathered(&mut events.gathered, before).await;
+        let sdp = pc
+            .local_description()
+            .await
+            .ok_or(ClientError::Timeout("a local description"))?
+            .sdp;
+        signal.send(&ClientMessage::Offer {
+            transport: TransportKind::Send,
+            sdp,
+        });
+        let answer = signal
+            .recv_until(Duration::from_secs(10), |m| match m {
+                ServerMessage::Answer {
+                    transport: TransportKind::Send,
+                    sdp,
+                } => Some(Ok(sdp.clone())),
+                ServerMessage::Error { message, .. } => Some(Err(message.clone())),
+                _ => None,
+            })
+            .await?
+            .map_err(ClientError::Refused)?;
+        pc.set_remote_description(RTCSessionDescription::answer(answer).map_err(ClientError::webrtc)?)
+            .await
+            .map_err(ClientError::webrtc)?;
+        peer::wait_connected(&mut events.state, Duration::from_secs(10)).await?;
+
+        let video: Log = Arc::default();
+        let audio: Log = Arc::default();
+        let keyframe_requests = Arc::new(AtomicU64::new(0));
+        let want_keyframe = Arc::new(AtomicBool::new(false));
+        let running = Arc::new(AtomicBool::new(true));
+        let mut tasks = Vec::new();
+
+        // Keyframe requests from the server.
+        {
+            let vtrack = vtrack.clone();
+            let count = keyframe_requests.clone();
+            let want = want_keyframe.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(ev) = vtrack.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(pkts) = ev {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        want.store(true, Ordering::SeqCst);
+                        drop(pkts);
+                    }
+                }
+            }));
+        }
+        // Video at the clip's frame rate.
+        {
+            let log = video.clone();
+            let running = running.clone();
+            let want = want_keyframe.clone();
+            let period = Duration::from_secs_f64(1.0 / frames.fps.clamp(1.0, 60.0));
+            let ticks = (90_000.0 / frames.fps.clamp(1.0, 60.0)) as u32;
+            tasks.push(tokio::spawn(async move {
+                let mut seq = FIRST_VIDEO_SEQ;
+                let mut ts: u32 = 1_000;
+                let mut picture_id: u16 = 0;
+                let mut tick = tokio::time::interval(period);
+                while running.load(Ordering::SeqCst) {
+                    tick.tick().await;
+                    if want.swap(false, Ordering::SeqCst) {
+                        frames.restart();
+                    }
+                    let (frame, _key) = frames.next_frame();
+                    let payloads = packetize_vp8(&frame, picture_id, MTU);
+                    picture_id = (picture_id + 1) & 0x7FFF;
+                    let last = payloads.len() - 1;
+                    for (i, p) in payloads.into_iter().enumerate() {
+                        let pkt = rtp(VP8_PT, VIDEO_SSRC, seq, ts, i == last, p.clone());
+                        if vtrack.write_rtp(pkt).await.is_err() {
+                            return;
+                        }
+                        if let Ok(mut l) = log.lock() {
+                            l.push(SentPacket {
+                                seq,
+                                timestamp: ts,
+                                payload: p,
+                                at: Instant::now(),
+                            });
+                        }
+                        seq = seq.wrapping_add(1);
+                    }
+                    ts = ts.wrapping_add(ticks);
+                }
+            }));
+        }
+        // Audio, 20 ms frames.
+        {
+            let log = audio.clone();
+            let running = running.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seq = FIRST_AUDIO_SEQ;
+                let mut ts: u32 = 5_000;
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                while running.load(Ordering::SeqCst) {
+                    tick.tick().await;
+                    let Ok(p) = tone.next_frame() else {
+                        return;
+                    };
+                    let pkt = rtp(OPUS_PT, AUDIO_SSRC, seq, ts, false, p.clone());
+                    if atrack.write_rtp(pkt).await.is_err() {
+                        return;
+                    }
+                    if let Ok(mut l) = log.lock() {
+                        l.push(SentPacket {
+                            seq,
+                            timestamp: ts,
+                            payload: p,
+                            at: Instant::now(),
+                        });
+                    }
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(OpusTone::SAMPLES_PER_FRAME as u32);
+                }
+            }));
+        }
+        // Other signaling messages, for the test to look at.
+        let (mtx, messages) = mpsc::unbounded_channel();
+        let (_out, mut incoming) = signal.into_parts();
+        tasks.push(tokio::spawn(async move {
+            let _keep_open = _out;
+            while let Some(m) = incoming.recv().await {
+                if mtx.send(m).is_err() {
+                    break;
+                }
+            }
+        }));
+
+        Ok(Self {
+            participant: you.id,
+            pc,
+            video,
+            audio,
+            keyframe_requests,
+            running,
+            tasks,
+            messages,
+        })
+    }
+
+    /// Video packets sent so far.
+    pub fn video_sent(&self) -> Vec<SentPacket> {
+        self.video.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Audio packets sent so far.
+    pub fn audio_sent(&self) -> Vec<SentPacket> {
+        self.audio.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Keyframe requests (PLI/FIR) received from the server.
+    pub fn keyframe_requests(&self) -> u64 {
+        self.keyframe_requests.load(Ordering::SeqCst)
+    }
+
+    /// Stops sending, leaves, and closes the connection.
+    pub async fn close(self) {
+        self.running.store(false, Ordering::SeqCst);
+        let _ = self.pc.close().await;
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! A synthetic subscriber: joins, answers the server's offers, and records every RTP packet it
+//! receives per track. It can send PLI and NACK like a browser does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+    nack_pairs_from_sequence_numbers, TransportLayerNack,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tongbu_signal::{ClientMessage, ServerMessage, TransportKind};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+
+use crate::peer::{self, Role};
+use crate::{ClientError, SignalClient};
+
+/// One RTP packet as the subscriber received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedPacket {
+    pub seq: u16,
+    pub timestamp: u32,
+    pub payload_type: u8,
+    pub payload: Bytes,
+    pub at: Instant,
+}
+
+#[derive(Default)]
+struct TrackLog {
+    video: bool,
+    stream_id: String,
+    packets: Vec<ReceivedPacket>,
+}
+
+type Logs = Arc<Mutex<HashMap<u32, TrackLog>>>;
+
+/// A receiving test client.
+pub struct Subscriber {
+    pub participant: u64,
+    /// When `joined` arrived.
+    pub joined_at: Instant,
+    pc: Arc<dyn PeerConnection>,
+    logs: Logs,
+    remotes: Arc<Mutex<Vec<(bool, u32, Arc<dyn TrackRemote>)>>>,
+    tasks: Vec<JoinHandle<()>>,
+    pub messages: mpsc::UnboundedReceiver<ServerMessage>,
+}
+
+impl Subscriber {
+    /// Joins with the signaling URL (which carries the token) and receives what is published.
+    pub async fn connect(ws_url: &str) -> Result<Self, ClientError> {
+        let mut signal = SignalClient::connect(ws_url).await?;
+        let ServerMessage::Joined { you, .. } = signal.join().await? else {
+            return Err(ClientError::Refused("no joined message".into()));
+        };
+        let joined_at = Instant::now();
+        let (pc, mut events) = peer::build(Role::Subscriber).await?;
+        let logs: Logs = Arc::default();
+        let remotes: Arc<Mutex<Vec<(bool, u32, Arc<dyn TrackRemote>)>>> = Arc::default();
+        let mut tasks = Vec::new();
+
+        // Record every track's packets, one task per track so none waits for another.
+        {
+            let logs = logs.clone();
+            let remotes = remotes.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(t) = events.tracks.recv().await {
+                    let logs = logs.clone();
+                    let remotes = remotes.clone();
+                    tokio::spawn(async move {
+                        let video = t.kind().await == RtpCodecKind::Video;
+                        let ssrc = t.ssrcs().await.first().copied().unwrap_or(0);
+                        let stream_id = t.stream_id().await.to_string();
+                        if let Ok(mut r) = remotes.lock() {
+                            r.push((video, ssrc, t.clone()));
+                        }
+                        while let Some(ev) = t.poll().await {
+                            match ev {
+                                TrackRemoteEvent::OnRtpPacket(p) => {
+                                    let rp = ReceivedPacket {
+                                        seq: p.header.sequence_number,
+                                        timestamp: p.header.timestamp,
+                                        payload_type: p.header.payload_type,
+                                        payload: p.payload,
+                                        at: Instant::now(),
+                                    };
+                                    if let Ok(mut l) = logs.lock() {
+                                        let log = l.entry(ssrc).or_default();
+                                        log.video = video;
+                                        log.stream_id.clone_from(&stream_id);
+                                        log.packets.push(rp);
+                                    }
+                                }
+                                TrackRemoteEvent::OnEnded => break,
+                                _ => {}
+                            }
+                        }
+                    });
+                }
+            }));
+        }
+
+        // Answer the server's offers on the recv transport; pass everything else on.
+        let (mtx, messages) = mpsc::unbounded_channel();
+        {
+            let pc = pc.clone();
+            let mut gathered = events.gathered.clone();
+            let (out, mut incoming) = signal.into_parts();
+            let signal_out = out.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(m) = incoming.recv().await {
+                    if let ServerMessage::Offer {
+                        transport: TransportKind::Recv,
+                        sdp,
+                        ..
+                    } = &m
+                    {
+                        match answer(&pc, &mut gathered, sdp.clone()).await {
+                            Ok(sdp) => {
+                                let msg = ClientMessage::Answer {
+                                    transport: TransportKind::Recv,
+                                    sdp,
+                                };
+                                if let Ok(text) = serde_json::to_string(&msg) {
+                                    let _ = signal_out.send(
+                                        tokio_tungstenite::tungstenite::Message::Text(text.into()),
+                                    );
+                                }
+                            }
+                            Err(e) => tracing::warn!("cannot answer the server's offer: {e}"),
+                        }
+                    }
+                    if mtx.send(m).is_err() {
+                        break;
+                    }
+                }
+                drop(out);
+            }));
+        }
+
+        Ok(Self {
+            participant: you.id,
+            joined_at,
+            pc,
+            logs,
+            remotes,
+            tasks,
+            messages,
+        })
+    }
+
+    /// Packets received on the first video (or audio) track, in arrival order.
+    pub fn packets(&self, video: bool) -> Vec<ReceivedPacket> {
+        self.logs
+            .lock()
+            .ok()
+            .and_then(|l| {
+                l.values()
+                    .find(|t| t.video == video)
+                    .map(|t| t.packets.clone())
+            })
+            .unwrap_or_default()
+    }
+
+    /// The stream id (`p<publisher>`) of the first track of a kind.
+    pub fn stream_id(&self, video: bool) -> Option<String> {
+        self.logs
+            .lock()
+            .ok()
+            .and_then(|l| l.values().find(|t| t.video == video).map(|t| t.stream_id.clone()))
+    }
+
+    fn video_remote(&self) -> Option<(u32, Arc<dyn TrackRemote>)> {
+        self.remotes
+            .lock()
+            .ok()?
+            .iter()
+            .find(|(v, _, _)| *v)
+            .map(|(_, s, t)| (*s, t.clone()))
+    }
+
+    /// Sends a PLI for the video track.
+    pub async fn send_pli(&self) -> Result<(), ClientError> {
+        let (ssrc, t) = self
+            .video_remote()
+            .ok_or(ClientError::Timeout("a video track"))?;
+        t.write_rtcp(vec![Box::new(PictureLossIndication {
+            sender_ssrc: 1,
+            media_ssrc: ssrc,
+        })])
+        .await
+        .map_err(ClientError::webrtc)
+    }
+
+    /// Sends a NACK for the given video sequence numbers (ascending).
+    pub async fn send_nack(&self, seqs: &[u16]) -> Result<(), ClientError> {
+        let (ssrc, t) = self
+            .video_remote()
+            .ok_or(ClientError::Timeout("a video track"))?;
+        t.write_rtcp(vec![Box::new(TransportLayerNack {
+            sender_ssrc: 1,
+            media_ssrc: ssrc,
+            nacks: nack_pairs_from_sequence_numbers(seqs),
+        })])
+        .await
+        .map_err(ClientError::webrtc)
+    }
+
+    /// Waits until at least `n` packets of a kind have arrived.
+    pub async fn wait_for_packets(&self, video: bool, n: usize, within: Duration) -> Result<(), ClientError> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.packets(video).len() >= n {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(ClientError::Timeout("packets to arrive"))
+    }
+
+    /// Leaves and closes the connection.
+    pub async fn close(self) {
+        let _ = self.pc.close().await;
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn answer(
+    pc: &Arc<dyn PeerConnection>,
+    gathered: &mut tokio::sync::watch::Receiver<u64>,
+    offer: String,
+) -> Result<String, ClientError> {
+    pc.set_remote_description(RTCSessionDescription::offer(offer).map_err(ClientError::webrtc)?)
+        .await
+        .map_err(ClientError::webrtc)?;
+    let answer = pc.create_answer(None).await.map_err(ClientError::webrtc)?;
+    let before = *gathered.borrow_and_update();
+    pc.set_local_description(answer)
+        .await
+        .map_err(ClientError::webrtc)?;
+    peer::wait_gathered(gathered, before).await;
+    Ok(pc
+        .local_description()
+        .await
+        .ok_or(ClientError::Timeout("a local description"))?
+        .sdp)
+}

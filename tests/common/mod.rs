@@ -1,0 +1,90 @@
+//! Shared set-up of the end-to-end tests: a real server on loopback (ephemeral ports, its own
+//! SQLite file in a temporary directory) and join links for the demo lesson.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tongbu_schedule::{ClassroomId, JoinClaims, Role};
+use tongbu_server::{Config, Server};
+
+pub struct TestServer {
+    pub server: Server,
+    pub data_dir: PathBuf,
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let data_dir = std::env::temp_dir().join(format!(
+            "tongbu-test-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let config = Config {
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            media_udp_port: 0,
+            data_dir: data_dir.clone(),
+            ..Config::default()
+        };
+        let server = Server::start(config).await.expect("server starts");
+        Self { server, data_dir }
+    }
+
+    fn demo(&self) -> &tongbu_schedule::demo::DemoLesson {
+        self.server.state.demo.as_ref().expect("demo lesson")
+    }
+
+    /// A token for the demo lesson.
+    pub fn token(&self, role: Role, classroom: Option<ClassroomId>, name: &str, exp: i64) -> String {
+        self.server.state.tokens.issue(&JoinClaims {
+            sid: self.demo().session.id,
+            role,
+            classroom,
+            name: name.into(),
+            exp,
+        })
+    }
+
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("ws://{}/ws?token={}", self.server.http_addr, token)
+    }
+
+    /// The host classroom's join URL.
+    pub fn host_url(&self) -> String {
+        let host = self.demo().host;
+        self.ws_url(&self.token(Role::Host, Some(host), "北京一零一中学怀柔校区", now() + 3600))
+    }
+
+    /// The join URL of remote classroom `i` (0-based; the demo has three).
+    pub fn classroom_url(&self, i: usize) -> String {
+        let c = self.demo().classrooms[i % self.demo().classrooms.len()];
+        self.ws_url(&self.token(Role::Classroom, Some(c), &format!("classroom {i}"), now() + 3600))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now() as u64);
+    h.finish()
+}
+
+/// The real VP8 clip the synthetic publisher sends.
+pub fn test_clip() -> Vec<u8> {
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/media/testsrc-320x240-15fps.ivf"))
+        .expect("tests/media/testsrc-320x240-15fps.ivf")
+}

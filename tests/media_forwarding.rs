@@ -1,0 +1,177 @@
+//! Real WebRTC peers on loopback: a webrtc-rs publisher sends VP8 + opus through the server
+//! (str0m) to webrtc-rs subscribers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{test_clip, TestServer};
+use tongbu_load::{Publisher, ReceivedPacket, SentPacket, Subscriber};
+
+/// What a subscriber got, compared with what the publisher sent.
+struct Delivery {
+    received: usize,
+    expected: usize,
+    gaps: usize,
+}
+
+/// Checks one subscriber's copy of one track: byte-identical payloads, continuous sequence
+/// numbers, and how much of what was sent (up to `cutoff`) arrived.
+fn compare(sent: &[SentPacket], recv: &[ReceivedPacket], cutoff: Instant, what: &str) -> Delivery {
+    assert!(!recv.is_empty(), "{what}: nothing received");
+    // Extend the 16-bit sequence numbers in arrival order.
+    let mut ext = Vec::with_capacity(recv.len());
+    let mut last: i64 = i64::from(recv[0].seq);
+    for p in recv {
+        let d = i64::from(p.seq.wrapping_sub(last as u16) as i16);
+        last += d;
+        ext.push(last);
+    }
+    let mut order: Vec<usize> = (0..recv.len()).collect();
+    order.sort_by_key(|&i| ext[i]);
+    let first = order[0];
+    let base = ext[first];
+    let i0 = sent
+        .iter()
+        .position(|s| s.payload == recv[first].payload)
+        .unwrap_or_else(|| panic!("{what}: first received payload was never sent"));
+    let mut seen = std::collections::HashSet::new();
+    for (i, p) in recv.iter().enumerate() {
+        assert!(seen.insert(ext[i]), "{what}: sequence number {} received twice", p.seq);
+        let idx = i0 + (ext[i] - base) as usize;
+        let s = sent
+            .get(idx)
+            .unwrap_or_else(|| panic!("{what}: packet {} maps past the end of what was sent", p.seq));
+        assert_eq!(s.payload, p.payload, "{what}: payload of packet {} differs", p.seq);
+    }
+    let expected = sent[i0..].iter().filter(|s| s.at <= cutoff).count();
+    let received = recv
+        .iter()
+        .zip(&ext)
+        .filter(|(_, &e)| sent[i0 + (e - base) as usize].at <= cutoff)
+        .count();
+    let span = (ext[order[order.len() - 1]] - base + 1) as usize;
+    Delivery {
+        received,
+        expected,
+        gaps: span - recv.len(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_subscribers_receive_the_publishers_media_intact() {
+    let server = TestServer::start().await;
+    let publisher = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("publisher connects");
+    let mut subscribers = Vec::new();
+    for i in 0..3 {
+        subscribers.push(
+            Subscriber::connect(&server.classroom_url(i))
+                .await
+                .expect("subscriber connects"),
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Packets sent in the last 300 ms may still be in flight.
+    let cutoff = Instant::now() - Duration::from_millis(300);
+    let video = publisher.video_sent();
+    let audio = publisher.audio_sent();
+
+    for (i, s) in subscribers.iter().enumerate() {
+        for (is_video, sent, pt) in [(true, &video, 96u8), (false, &audio, 111u8)] {
+            let what = format!("subscriber {i} {}", if is_video { "video" } else { "audio" });
+            let recv = s.packets(is_video);
+            assert!(!recv.is_empty(), "{what}: nothing received");
+            let first_after = recv[0].at.saturating_duration_since(s.joined_at);
+            assert!(
+                first_after < Duration::from_secs(2),
+                "{what}: first packet {first_after:?} after joining"
+            );
+            assert!(recv.iter().all(|p| p.payload_type == pt), "{what}: payload type");
+            assert_eq!(
+                s.stream_id(is_video).as_deref(),
+                Some(format!("p{}", publisher.participant).as_str()),
+                "{what}: stream names its publisher"
+            );
+            let d = compare(sent, &recv, cutoff, &what);
+            eprintln!(
+                "{what}: {}/{} packets, {} gaps, first after {first_after:?}",
+                d.received, d.expected, d.gaps
+            );
+            assert!(d.expected > 20, "{what}: only {} packets were sent", d.expected);
+            assert!(
+                d.received * 100 >= d.expected * 99,
+                "{what}: {} of {} packets arrived (< 99%)",
+                d.received,
+                d.expected
+            );
+            assert!(
+                d.gaps * 100 <= d.expected,
+                "{what}: {} gaps in the sequence numbers",
+                d.gaps
+            );
+        }
+    }
+    for s in subscribers {
+        s.close().await;
+    }
+    publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyframe_requests_are_aggregated_and_nacks_are_answered() {
+    let server = TestServer::start().await;
+    let publisher = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("publisher connects");
+    let mut subscribers = Vec::new();
+    for i in 0..3 {
+        subscribers.push(
+            Subscriber::connect(&server.classroom_url(i))
+                .await
+                .expect("subscriber connects"),
+        );
+    }
+    for s in &subscribers {
+        s.wait_for_packets(true, 20, Duration::from_secs(5))
+            .await
+            .expect("video flows");
+    }
+    // Let the keyframe requests of the joins settle.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // Three subscribers lose a picture at the same moment: the publisher is asked once.
+    let before = publisher.keyframe_requests();
+    let (a, b, c) = tokio::join!(
+        subscribers[0].send_pli(),
+        subscribers[1].send_pli(),
+        subscribers[2].send_pli()
+    );
+    a.and(b).and(c).expect("PLIs sent");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = publisher.keyframe_requests();
+    eprintln!("keyframe requests at the publisher: {before} before, {after} after 3 PLIs");
+    assert_eq!(after - before, 1, "three PLIs within 500 ms reach the publisher as one");
+
+    // A subscriber asks for a packet again: it arrives again, byte-identical, same number.
+    let s = &subscribers[0];
+    let got = s.packets(true);
+    let wanted = got[got.len() - 10].clone();
+    let asked_at = Instant::now();
+    s.send_nack(&[wanted.seq]).await.expect("NACK sent");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let again: Vec<ReceivedPacket> = s
+        .packets(true)
+        .into_iter()
+        .filter(|p| p.seq == wanted.seq && p.at >= asked_at)
+        .collect();
+    assert_eq!(again.len(), 1, "the NACKed packet is retransmitted once");
+    assert_eq!(again[0].payload, wanted.payload, "retransmission is byte-identical");
+    assert_eq!(again[0].timestamp, wanted.timestamp);
+
+    for s in subscribers {
+        s.close().await;
+    }
+    publisher.close().await;
+}

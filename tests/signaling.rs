@@ -1,0 +1,137 @@
+//! Malformed or unauthorised signaling gets a clear error and the server keeps serving.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{now, TestServer};
+use tongbu_load::{SignalClient, SignalError};
+use tongbu_schedule::Role;
+use tongbu_signal::{ClientMessage, ErrorCode, ServerMessage, SessionState};
+
+const T: Duration = Duration::from_secs(5);
+
+/// The next error, skipping news about others (joins, tracks) that may arrive in between.
+async fn expect_error(c: &mut SignalClient, code: ErrorCode) -> String {
+    loop {
+        match c.recv(T).await.expect("a reply") {
+            ServerMessage::Error { code: got, message } => {
+                assert_eq!(got, code, "error code (message: {message})");
+                assert!(!message.is_empty());
+                return message;
+            }
+            ServerMessage::ParticipantJoined { .. } | ServerMessage::ParticipantLeft { .. } => {}
+            other => panic!("expected error {code:?}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_refused_with_a_reason() {
+    let server = TestServer::start().await;
+    let base = format!("ws://{}/ws", server.server.http_addr);
+
+    let mut c = SignalClient::connect(&base).await.unwrap();
+    let m = expect_error(&mut c, ErrorCode::InvalidToken).await;
+    assert!(m.contains("token"), "{m}");
+
+    let expired = server.token(Role::Classroom, None, "late", now() - 10);
+    let mut c = SignalClient::connect(&server.ws_url(&expired)).await.unwrap();
+    let m = expect_error(&mut c, ErrorCode::InvalidToken).await;
+    assert!(m.contains("expired"), "{m}");
+
+    let good = server.token(Role::Host, None, "x", now() + 60);
+    let mut tampered = good.clone();
+    tampered.pop();
+    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    let mut c = SignalClient::connect(&server.ws_url(&tampered)).await.unwrap();
+    let m = expect_error(&mut c, ErrorCode::InvalidToken).await;
+    assert!(m.contains("not valid"), "{m}");
+
+    let mut c = SignalClient::connect(&server.ws_url("garbage")).await.unwrap();
+    expect_error(&mut c, ErrorCode::InvalidToken).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_get_errors_and_the_session_goes_on() {
+    let server = TestServer::start().await;
+    let mut a = SignalClient::connect(&server.classroom_url(0)).await.unwrap();
+    let mut b = SignalClient::connect(&server.classroom_url(1)).await.unwrap();
+
+    // Before join: garbage, then the wrong first message, then a wrong version.
+    a.send_raw("this is not json");
+    expect_error(&mut a, ErrorCode::MalformedJson).await;
+    a.send(&ClientMessage::Chat { text: "hi".into() });
+    expect_error(&mut a, ErrorCode::OutOfOrder).await;
+    a.send(&ClientMessage::Join { version: 99 });
+    expect_error(&mut a, ErrorCode::UnsupportedVersion).await;
+    let ServerMessage::Joined { you, .. } = a.join().await.expect("join after errors") else {
+        unreachable!()
+    };
+    b.join().await.expect("second participant joins");
+
+    // After join: every kind of bad message, each answered, none fatal.
+    a.send_raw(r#"{"type":"teleport"}"#);
+    let m = expect_error(&mut a, ErrorCode::UnknownType).await;
+    assert!(m.contains("teleport"), "{m}");
+    a.send_raw(r#"{"no_type":true}"#);
+    expect_error(&mut a, ErrorCode::UnknownType).await;
+    a.send_raw(r#"{"type":"chat"}"#);
+    let m = expect_error(&mut a, ErrorCode::InvalidMessage).await;
+    assert!(m.contains("text"), "{m}");
+    a.send_raw(r#"{"type":"offer","transport":"send","sdp":"v=0 not really"}"#);
+    expect_error(&mut a, ErrorCode::NegotiationFailed).await;
+    a.send_binary(vec![0, 1, 2]);
+    expect_error(&mut a, ErrorCode::MalformedJson).await;
+    // A classroom may not end the lesson.
+    a.send(&ClientMessage::End);
+    expect_error(&mut a, ErrorCode::Forbidden).await;
+
+    // The session goes on: a chat from `a` reaches `b`.
+    a.send(&ClientMessage::Chat {
+        text: "老师好".into(),
+    });
+    let text = b
+        .recv_until(T, |m| match m {
+            ServerMessage::Chat { from, text, .. } if *from == you.id => Some(text.clone()),
+            _ => None,
+        })
+        .await
+        .expect("chat arrives at the other classroom");
+    assert_eq!(text, "老师好");
+    let state = server
+        .server
+        .state
+        .store
+        .session(server.server.state.demo.as_ref().unwrap().session.id)
+        .unwrap()
+        .state;
+    assert_ne!(state, SessionState::Ended, "the forbidden end changed nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_ends_the_lesson_for_everyone_and_it_stays_ended() {
+    let server = TestServer::start().await;
+    let mut host = SignalClient::connect(&server.host_url()).await.unwrap();
+    let mut room = SignalClient::connect(&server.classroom_url(0)).await.unwrap();
+    host.join().await.unwrap();
+    room.join().await.unwrap();
+    host.send(&ClientMessage::End);
+    for c in [&mut host, &mut room] {
+        let s = c
+            .recv_until(T, |m| match m {
+                ServerMessage::SessionState { state } => Some(*state),
+                _ => None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(s, SessionState::Ended);
+    }
+    // Persisted before it was announced; a late joiner is refused.
+    let sid = server.server.state.demo.as_ref().unwrap().session.id;
+    assert_eq!(server.server.state.store.session(sid).unwrap().state, SessionState::Ended);
+    let mut late = SignalClient::connect(&server.classroom_url(1)).await.unwrap();
+    let m = expect_error(&mut late, ErrorCode::SessionClosed).await;
+    assert!(m.contains("ended"), "{m}");
+    assert!(matches!(late.recv(Duration::from_secs(2)).await, Err(SignalError::Closed)));
+}
