@@ -37,12 +37,23 @@ fn compare(sent: &[SentPacket], recv: &[ReceivedPacket], cutoff: Instant, what: 
         .unwrap_or_else(|| panic!("{what}: first received payload was never sent"));
     let mut seen = std::collections::HashSet::new();
     for (i, p) in recv.iter().enumerate() {
-        assert!(seen.insert(ext[i]), "{what}: sequence number {} received twice", p.seq);
+        assert!(
+            seen.insert(ext[i]),
+            "{what}: sequence number {} received twice",
+            p.seq
+        );
         let idx = i0 + (ext[i] - base) as usize;
-        let s = sent
-            .get(idx)
-            .unwrap_or_else(|| panic!("{what}: packet {} maps past the end of what was sent", p.seq));
-        assert_eq!(s.payload, p.payload, "{what}: payload of packet {} differs", p.seq);
+        let s = sent.get(idx).unwrap_or_else(|| {
+            panic!(
+                "{what}: packet {} maps past the end of what was sent",
+                p.seq
+            )
+        });
+        assert_eq!(
+            s.payload, p.payload,
+            "{what}: payload of packet {} differs",
+            p.seq
+        );
     }
     let expected = sent[i0..].iter().filter(|s| s.at <= cutoff).count();
     let received = recv
@@ -80,7 +91,10 @@ async fn three_subscribers_receive_the_publishers_media_intact() {
 
     for (i, s) in subscribers.iter().enumerate() {
         for (is_video, sent, pt) in [(true, &video, 96u8), (false, &audio, 111u8)] {
-            let what = format!("subscriber {i} {}", if is_video { "video" } else { "audio" });
+            let what = format!(
+                "subscriber {i} {}",
+                if is_video { "video" } else { "audio" }
+            );
             let recv = s.packets(is_video);
             assert!(!recv.is_empty(), "{what}: nothing received");
             let first_after = recv[0].at.saturating_duration_since(s.joined_at);
@@ -88,7 +102,10 @@ async fn three_subscribers_receive_the_publishers_media_intact() {
                 first_after < Duration::from_secs(2),
                 "{what}: first packet {first_after:?} after joining"
             );
-            assert!(recv.iter().all(|p| p.payload_type == pt), "{what}: payload type");
+            assert!(
+                recv.iter().all(|p| p.payload_type == pt),
+                "{what}: payload type"
+            );
             assert_eq!(
                 s.stream_id(is_video).as_deref(),
                 Some(format!("p{}", publisher.participant).as_str()),
@@ -99,7 +116,11 @@ async fn three_subscribers_receive_the_publishers_media_intact() {
                 "{what}: {}/{} packets, {} gaps, first after {first_after:?}",
                 d.received, d.expected, d.gaps
             );
-            assert!(d.expected > 20, "{what}: only {} packets were sent", d.expected);
+            assert!(
+                d.expected > 20,
+                "{what}: only {} packets were sent",
+                d.expected
+            );
             assert!(
                 d.received * 100 >= d.expected * 99,
                 "{what}: {} of {} packets arrived (< 99%)",
@@ -152,7 +173,11 @@ async fn keyframe_requests_are_aggregated_and_nacks_are_answered() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = publisher.keyframe_requests();
     eprintln!("keyframe requests at the publisher: {before} before, {after} after 3 PLIs");
-    assert_eq!(after - before, 1, "three PLIs within 500 ms reach the publisher as one");
+    assert_eq!(
+        after - before,
+        1,
+        "three PLIs within 500 ms reach the publisher as one"
+    );
 
     // A subscriber asks for a packet again: it arrives again, byte-identical, same number.
     let s = &subscribers[0];
@@ -167,7 +192,10 @@ async fn keyframe_requests_are_aggregated_and_nacks_are_answered() {
         .filter(|p| p.seq == wanted.seq && p.at >= asked_at)
         .collect();
     assert_eq!(again.len(), 1, "the NACKed packet is retransmitted once");
-    assert_eq!(again[0].payload, wanted.payload, "retransmission is byte-identical");
+    assert_eq!(
+        again[0].payload, wanted.payload,
+        "retransmission is byte-identical"
+    );
     assert_eq!(again[0].timestamp, wanted.timestamp);
 
     for s in subscribers {

@@ -36,7 +36,9 @@ async fn bad_tokens_are_refused_with_a_reason() {
     assert!(m.contains("token"), "{m}");
 
     let expired = server.token(Role::Classroom, None, "late", now() - 10);
-    let mut c = SignalClient::connect(&server.ws_url(&expired)).await.unwrap();
+    let mut c = SignalClient::connect(&server.ws_url(&expired))
+        .await
+        .unwrap();
     let m = expect_error(&mut c, ErrorCode::InvalidToken).await;
     assert!(m.contains("expired"), "{m}");
 
@@ -44,19 +46,27 @@ async fn bad_tokens_are_refused_with_a_reason() {
     let mut tampered = good.clone();
     tampered.pop();
     tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
-    let mut c = SignalClient::connect(&server.ws_url(&tampered)).await.unwrap();
+    let mut c = SignalClient::connect(&server.ws_url(&tampered))
+        .await
+        .unwrap();
     let m = expect_error(&mut c, ErrorCode::InvalidToken).await;
     assert!(m.contains("not valid"), "{m}");
 
-    let mut c = SignalClient::connect(&server.ws_url("garbage")).await.unwrap();
+    let mut c = SignalClient::connect(&server.ws_url("garbage"))
+        .await
+        .unwrap();
     expect_error(&mut c, ErrorCode::InvalidToken).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_get_errors_and_the_session_goes_on() {
     let server = TestServer::start().await;
-    let mut a = SignalClient::connect(&server.classroom_url(0)).await.unwrap();
-    let mut b = SignalClient::connect(&server.classroom_url(1)).await.unwrap();
+    let mut a = SignalClient::connect(&server.classroom_url(0))
+        .await
+        .unwrap();
+    let mut b = SignalClient::connect(&server.classroom_url(1))
+        .await
+        .unwrap();
 
     // Before join: garbage, then the wrong first message, then a wrong version.
     a.send_raw("this is not json");
@@ -106,14 +116,20 @@ async fn malformed_messages_get_errors_and_the_session_goes_on() {
         .session(server.server.state.demo.as_ref().unwrap().session.id)
         .unwrap()
         .state;
-    assert_ne!(state, SessionState::Ended, "the forbidden end changed nothing");
+    assert_ne!(
+        state,
+        SessionState::Ended,
+        "the forbidden end changed nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_ends_the_lesson_for_everyone_and_it_stays_ended() {
     let server = TestServer::start().await;
     let mut host = SignalClient::connect(&server.host_url()).await.unwrap();
-    let mut room = SignalClient::connect(&server.classroom_url(0)).await.unwrap();
+    let mut room = SignalClient::connect(&server.classroom_url(0))
+        .await
+        .unwrap();
     host.join().await.unwrap();
     room.join().await.unwrap();
     host.send(&ClientMessage::End);
@@ -129,9 +145,17 @@ async fn the_host_ends_the_lesson_for_everyone_and_it_stays_ended() {
     }
     // Persisted before it was announced; a late joiner is refused.
     let sid = server.server.state.demo.as_ref().unwrap().session.id;
-    assert_eq!(server.server.state.store.session(sid).unwrap().state, SessionState::Ended);
-    let mut late = SignalClient::connect(&server.classroom_url(1)).await.unwrap();
+    assert_eq!(
+        server.server.state.store.session(sid).unwrap().state,
+        SessionState::Ended
+    );
+    let mut late = SignalClient::connect(&server.classroom_url(1))
+        .await
+        .unwrap();
     let m = expect_error(&mut late, ErrorCode::SessionClosed).await;
     assert!(m.contains("ended"), "{m}");
-    assert!(matches!(late.recv(Duration::from_secs(2)).await, Err(SignalError::Closed)));
+    assert!(matches!(
+        late.recv(Duration::from_secs(2)).await,
+        Err(SignalError::Closed)
+    ));
 }

@@ -43,7 +43,13 @@ impl TestServer {
     }
 
     /// A token for the demo lesson.
-    pub fn token(&self, role: Role, classroom: Option<ClassroomId>, name: &str, exp: i64) -> String {
+    pub fn token(
+        &self,
+        role: Role,
+        classroom: Option<ClassroomId>,
+        name: &str,
+        exp: i64,
+    ) -> String {
         self.server.state.tokens.issue(&JoinClaims {
             sid: self.demo().session.id,
             role,
@@ -60,13 +66,23 @@ impl TestServer {
     /// The host classroom's join URL.
     pub fn host_url(&self) -> String {
         let host = self.demo().host;
-        self.ws_url(&self.token(Role::Host, Some(host), "北京一零一中学怀柔校区", now() + 3600))
+        self.ws_url(&self.token(
+            Role::Host,
+            Some(host),
+            "北京一零一中学怀柔校区",
+            now() + 3600,
+        ))
     }
 
     /// The join URL of remote classroom `i` (0-based; the demo has three).
     pub fn classroom_url(&self, i: usize) -> String {
         let c = self.demo().classrooms[i % self.demo().classrooms.len()];
-        self.ws_url(&self.token(Role::Classroom, Some(c), &format!("classroom {i}"), now() + 3600))
+        self.ws_url(&self.token(
+            Role::Classroom,
+            Some(c),
+            &format!("classroom {i}"),
+            now() + 3600,
+        ))
     }
 }
 
@@ -85,6 +101,9 @@ fn rand_suffix() -> u64 {
 
 /// The real VP8 clip the synthetic publisher sends.
 pub fn test_clip() -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/media/testsrc-320x240-15fps.ivf"))
-        .expect("tests/media/testsrc-320x240-15fps.ivf")
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/media/testsrc-320x240-15fps.ivf"
+    ))
+    .expect("tests/media/testsrc-320x240-15fps.ivf")
 }

@@ -34,7 +34,8 @@ impl IvfFrames {
         let mut frames = Vec::new();
         let mut i = header_len;
         while i + 12 <= data.len() {
-            let size = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
+            let size =
+                u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
             let start = i + 12;
             let end = start + size;
             if end > data.len() {
@@ -110,9 +111,8 @@ impl OpusTone {
     pub const SAMPLES_PER_FRAME: usize = 960;
 
     pub fn new(bitrate: i32) -> Result<Self, String> {
-        let mut encoder =
-            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
-                .map_err(|e| e.to_string())?;
+        let mut encoder = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+            .map_err(|e| e.to_string())?;
         encoder
             .set_bitrate(opus::Bitrate::Bits(bitrate))
             .map_err(|e| e.to_string())?;

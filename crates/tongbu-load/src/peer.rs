@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
 use rtc::sansio::Protocol;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -16,7 +19,6 @@ use webrtc::peer_connection::{
     PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
     RTCIceGatheringState, RTCPeerConnectionState, SettingEngineBuilder,
 };
-use rtc::rtp_transceiver::rtp_sender::{RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 
 use crate::ClientError;
 
@@ -32,7 +34,9 @@ fn fb(typ: &str, parameter: &str) -> RTCPFeedback {
 }
 
 fn media_engine() -> Result<MediaEngine, ClientError> {
-    use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8};
+    use rtc::peer_connection::configuration::media_engine::{
+        MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
+    };
     let mut me = MediaEngine::default();
     me.register_codec(
         RTCRtpCodecParameters {
@@ -166,8 +170,11 @@ pub async fn wait_connected(
     rx: &mut watch::Receiver<RTCPeerConnectionState>,
     within: Duration,
 ) -> Result<(), ClientError> {
-    match tokio::time::timeout(within, rx.wait_for(|s| *s == RTCPeerConnectionState::Connected))
-        .await
+    match tokio::time::timeout(
+        within,
+        rx.wait_for(|s| *s == RTCPeerConnectionState::Connected),
+    )
+    .await
     {
         Ok(Ok(_)) => Ok(()),
         _ => Err(ClientError::Timeout("the peer connection to connect")),

@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tongbu_signal::{ClientMessage, ServerMessage, TransportKind};
@@ -14,9 +17,6 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::MediaStreamTrack;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
 use crate::media::{packetize_vp8, IvfFrames, OpusTone};
@@ -53,8 +53,18 @@ pub struct Publisher {
     pub messages: mpsc::UnboundedReceiver<ServerMessage>,
 }
 
-fn local_track(kind: RtpCodecKind, ssrc: u32, mime: &str, clock_rate: u32, channels: u16) -> Arc<TrackLocalStaticRTP> {
-    let name = if kind == RtpCodecKind::Video { "video" } else { "audio" };
+fn local_track(
+    kind: RtpCodecKind,
+    ssrc: u32,
+    mime: &str,
+    clock_rate: u32,
+    channels: u16,
+) -> Arc<TrackLocalStaticRTP> {
+    let name = if kind == RtpCodecKind::Video {
+        "video"
+    } else {
+        "audio"
+    };
     Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
         "publisher".into(),
         name.into(),
@@ -142,9 +152,11 @@ impl Publisher {
             })
             .await?
             .map_err(ClientError::Refused)?;
-        pc.set_remote_description(RTCSessionDescription::answer(answer).map_err(ClientError::webrtc)?)
-            .await
-            .map_err(ClientError::webrtc)?;
+        pc.set_remote_description(
+            RTCSessionDescription::answer(answer).map_err(ClientError::webrtc)?,
+        )
+        .await
+        .map_err(ClientError::webrtc)?;
         peer::wait_connected(&mut events.state, Duration::from_secs(10)).await?;
 
         let video: Log = Arc::default();

@@ -10,12 +10,12 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
     nack_pairs_from_sequence_numbers, TransportLayerNack,
 };
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tongbu_signal::{ClientMessage, ServerMessage, TransportKind};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 
 use crate::peer::{self, Role};
 use crate::{ClientError, SignalClient};
@@ -38,6 +38,8 @@ struct TrackLog {
 }
 
 type Logs = Arc<Mutex<HashMap<u32, TrackLog>>>;
+/// Remote tracks: (is video, SSRC, handle).
+type Remotes = Arc<Mutex<Vec<(bool, u32, Arc<dyn TrackRemote>)>>>;
 
 /// A receiving test client.
 pub struct Subscriber {
@@ -46,7 +48,7 @@ pub struct Subscriber {
     pub joined_at: Instant,
     pc: Arc<dyn PeerConnection>,
     logs: Logs,
-    remotes: Arc<Mutex<Vec<(bool, u32, Arc<dyn TrackRemote>)>>>,
+    remotes: Remotes,
     tasks: Vec<JoinHandle<()>>,
     pub messages: mpsc::UnboundedReceiver<ServerMessage>,
 }
@@ -61,7 +63,7 @@ impl Subscriber {
         let joined_at = Instant::now();
         let (pc, mut events) = peer::build(Role::Subscriber).await?;
         let logs: Logs = Arc::default();
-        let remotes: Arc<Mutex<Vec<(bool, u32, Arc<dyn TrackRemote>)>>> = Arc::default();
+        let remotes: Remotes = Arc::default();
         let mut tasks = Vec::new();
 
         // Record every track's packets, one task per track so none waits for another.
@@ -169,10 +171,11 @@ impl Subscriber {
 
     /// The stream id (`p<publisher>`) of the first track of a kind.
     pub fn stream_id(&self, video: bool) -> Option<String> {
-        self.logs
-            .lock()
-            .ok()
-            .and_then(|l| l.values().find(|t| t.video == video).map(|t| t.stream_id.clone()))
+        self.logs.lock().ok().and_then(|l| {
+            l.values()
+                .find(|t| t.video == video)
+                .map(|t| t.stream_id.clone())
+        })
     }
 
     fn video_remote(&self) -> Option<(u32, Arc<dyn TrackRemote>)> {
@@ -212,7 +215,12 @@ impl Subscriber {
     }
 
     /// Waits until at least `n` packets of a kind have arrived.
-    pub async fn wait_for_packets(&self, video: bool, n: usize, within: Duration) -> Result<(), ClientError> {
+    pub async fn wait_for_packets(
+        &self,
+        video: bool,
+        n: usize,
+        within: Duration,
+    ) -> Result<(), ClientError> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if self.packets(video).len() >= n {

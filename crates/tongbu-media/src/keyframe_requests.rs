@@ -67,7 +67,10 @@ impl KeyframeRequests {
         if !self.pending {
             return None;
         }
-        Some(self.last_sent.map_or(Instant::now(), |t| t + self.min_interval))
+        Some(
+            self.last_sent
+                .map_or(Instant::now(), |t| t + self.min_interval),
+        )
     }
 
     /// A keyframe arrived from the publisher: requests held so far are answered by it.
@@ -107,7 +110,10 @@ mod tests {
         assert_eq!(k.next_due(), Some(t0 + DEFAULT_MIN_INTERVAL));
         assert!(!k.poll(t0 + Duration::from_millis(499)));
         assert!(k.poll(t0 + Duration::from_millis(500)));
-        assert!(!k.poll(t0 + Duration::from_millis(2000)), "released only once");
+        assert!(
+            !k.poll(t0 + Duration::from_millis(2000)),
+            "released only once"
+        );
         assert_eq!(k.counts(), (50, 2));
     }
 

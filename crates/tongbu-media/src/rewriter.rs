@@ -99,7 +99,9 @@ impl StreamRewriter {
         // receiver's jitter buffer sees time move forward by as much as it really did.
         let elapsed = now.saturating_duration_since(last_at);
         let ticks = (elapsed.as_secs_f64() * f64::from(self.clock_rate)) as u64;
-        let expected_ts = self.last_out_ts.wrapping_add(ticks.clamp(1, u64::from(u32::MAX)) as u32);
+        let expected_ts = self
+            .last_out_ts
+            .wrapping_add(ticks.clamp(1, u64::from(u32::MAX)) as u32);
         Mapping {
             seq_offset: (next as u16).wrapping_sub(seq),
             ts_offset: expected_ts.wrapping_sub(timestamp),
@@ -120,7 +122,9 @@ mod tests {
         let first = rw.rewrite(50_000, 7, now).unwrap();
         assert_eq!(first, (INITIAL_SEQ, 7));
         for i in 1..100u16 {
-            let (seq, ts) = rw.rewrite(50_000u16.wrapping_add(i), 7 + u32::from(i), now).unwrap();
+            let (seq, ts) = rw
+                .rewrite(50_000u16.wrapping_add(i), 7 + u32::from(i), now)
+                .unwrap();
             assert_eq!(seq, INITIAL_SEQ + u64::from(i));
             assert_eq!(ts, 7 + u32::from(i));
         }
@@ -151,7 +155,10 @@ mod tests {
             last = out;
         }
         assert_eq!(last, INITIAL_SEQ + 69_999);
-        assert!(last > u64::from(u16::MAX), "the extended number carries the rollover");
+        assert!(
+            last > u64::from(u16::MAX),
+            "the extended number carries the rollover"
+        );
     }
 
     #[test]

@@ -10,13 +10,18 @@ use std::time::Instant;
 
 use crate::publisher::PublishedTrack;
 use crate::subscriber::Subscription;
-use crate::{vp8, Codec, Forward, MediaKind, ParticipantId, RtpIn, SinkId, StreamRewriter, TrackId};
+use crate::{
+    vp8, Codec, Forward, MediaKind, ParticipantId, RtpIn, SinkId, StreamRewriter, TrackId,
+};
 
 /// What the I/O edge must do on the router's behalf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouterEvent {
     /// Ask the publisher of this track for a keyframe (send PLI).
-    RequestKeyframe { track: TrackId, owner: ParticipantId },
+    RequestKeyframe {
+        track: TrackId,
+        owner: ParticipantId,
+    },
 }
 
 /// Errors of router operations; the edge logs them and carries on.
@@ -350,10 +355,17 @@ mod tests {
     fn each_subscriber_gets_the_same_payload_with_its_own_pt_and_sink() {
         let now = Instant::now();
         let mut r = Router::new();
-        r.publish(TrackId(7), ParticipantId(1), Codec::Opus).unwrap();
+        r.publish(TrackId(7), ParticipantId(1), Codec::Opus)
+            .unwrap();
         for s in 0..3 {
-            r.subscribe(TrackId(7), ParticipantId(10 + s), SinkId(s), 100 + s as u8, now)
-                .unwrap();
+            r.subscribe(
+                TrackId(7),
+                ParticipantId(10 + s),
+                SinkId(s),
+                100 + s as u8,
+                now,
+            )
+            .unwrap();
         }
         let mut out = Vec::new();
         let p = pkt(5, b"opus");
@@ -361,7 +373,10 @@ mod tests {
         for (i, f) in out.iter().enumerate() {
             assert_eq!(f.sink, SinkId(i as u64));
             assert_eq!(f.pt, 100 + i as u8);
-            assert!(Arc::ptr_eq(&f.payload, &p.payload), "payload shared, not copied");
+            assert!(
+                Arc::ptr_eq(&f.payload, &p.payload),
+                "payload shared, not copied"
+            );
         }
     }
 
@@ -379,10 +394,12 @@ mod tests {
             })
         );
         let mut out = Vec::new();
-        r.forward(TrackId(1), &pkt(1, &DELTA), now, &mut out).unwrap();
+        r.forward(TrackId(1), &pkt(1, &DELTA), now, &mut out)
+            .unwrap();
         assert!(out.is_empty());
         r.forward(TrackId(1), &pkt(2, &KEY), now, &mut out).unwrap();
-        r.forward(TrackId(1), &pkt(3, &DELTA), now, &mut out).unwrap();
+        r.forward(TrackId(1), &pkt(3, &DELTA), now, &mut out)
+            .unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].seq, out[0].seq + 1);
         assert_eq!(r.stats().dropped_waiting_keyframe, 1);
@@ -436,11 +453,14 @@ mod tests {
         r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, t0)
             .unwrap();
         let mut out = Vec::new();
-        r.forward(TrackId(1), &pkt(100, &KEY), t0, &mut out).unwrap();
-        r.forward(TrackId(1), &pkt(101, &DELTA), t0, &mut out).unwrap();
+        r.forward(TrackId(1), &pkt(100, &KEY), t0, &mut out)
+            .unwrap();
+        r.forward(TrackId(1), &pkt(101, &DELTA), t0, &mut out)
+            .unwrap();
         let t1 = t0 + Duration::from_secs(1);
         r.restart_track(TrackId(1), t1).unwrap();
-        r.forward(TrackId(1), &pkt(7, &DELTA), t1, &mut out).unwrap();
+        r.forward(TrackId(1), &pkt(7, &DELTA), t1, &mut out)
+            .unwrap();
         r.forward(TrackId(1), &pkt(8, &KEY), t1, &mut out).unwrap();
         assert_eq!(out.len(), 3);
         assert_eq!(out[2].seq, out[1].seq + 1);

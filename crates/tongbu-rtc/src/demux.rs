@@ -23,9 +23,7 @@ pub struct Demux {
 
 /// Whether a datagram looks like STUN (RFC 7983: first byte 0..=3, magic cookie).
 pub fn is_stun(datagram: &[u8]) -> bool {
-    datagram.len() >= 20
-        && datagram[0] < 4
-        && datagram[4..8] == [0x21, 0x12, 0xA4, 0x42]
+    datagram.len() >= 20 && datagram[0] < 4 && datagram[4..8] == [0x21, 0x12, 0xA4, 0x42]
 }
 
 impl Demux {
@@ -106,14 +104,29 @@ mod tests {
         let mut learned = None;
         // DTLS from an unknown address: nobody.
         assert_eq!(d.lookup(a, &[22, 254, 253, 0], &mut learned), None);
-        assert_eq!(d.lookup(a, &binding_request("srvA:cli1"), &mut learned), Some(PeerKey(1)));
+        assert_eq!(
+            d.lookup(a, &binding_request("srvA:cli1"), &mut learned),
+            Some(PeerKey(1))
+        );
         assert_eq!(learned, Some(a));
-        assert_eq!(d.lookup(b, &binding_request("srvB:cli2"), &mut learned), Some(PeerKey(2)));
-        assert_eq!(d.lookup(a, &[22, 254, 253, 0], &mut learned), Some(PeerKey(1)));
+        assert_eq!(
+            d.lookup(b, &binding_request("srvB:cli2"), &mut learned),
+            Some(PeerKey(2))
+        );
+        assert_eq!(
+            d.lookup(a, &[22, 254, 253, 0], &mut learned),
+            Some(PeerKey(1))
+        );
         assert_eq!(learned, None);
-        assert_eq!(d.lookup(b, &[0x80, 96, 0, 1], &mut learned), Some(PeerKey(2)));
+        assert_eq!(
+            d.lookup(b, &[0x80, 96, 0, 1], &mut learned),
+            Some(PeerKey(2))
+        );
         d.remove("srvA", &[a]);
-        assert_eq!(d.lookup(a, &binding_request("srvA:cli1"), &mut learned), None);
+        assert_eq!(
+            d.lookup(a, &binding_request("srvA:cli1"), &mut learned),
+            None
+        );
         assert_eq!(d.addresses(), 1);
     }
 
@@ -123,7 +136,10 @@ mod tests {
         d.add("srvA".into(), PeerKey(1));
         let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let mut learned = None;
-        assert_eq!(d.lookup(a, &binding_request("other:cli"), &mut learned), None);
+        assert_eq!(
+            d.lookup(a, &binding_request("other:cli"), &mut learned),
+            None
+        );
         let mut bogus = binding_request("srvA:cli");
         bogus.truncate(24);
         assert_eq!(d.lookup(a, &bogus, &mut learned), None);

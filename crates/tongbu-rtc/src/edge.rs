@@ -143,7 +143,10 @@ impl EdgeHandle {
         self.local
     }
 
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, EdgeError> {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, EdgeError> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(make(tx))
@@ -169,7 +172,11 @@ impl EdgeHandle {
     }
 
     /// The participant's offer for its `send` transport; returns the answer.
-    pub async fn offer(&self, participant: ParticipantId, sdp: String) -> Result<String, EdgeError> {
+    pub async fn offer(
+        &self,
+        participant: ParticipantId,
+        sdp: String,
+    ) -> Result<String, EdgeError> {
         self.call(|reply| Command::Offer {
             participant,
             sdp,
@@ -243,7 +250,9 @@ pub struct Edge {
 
 impl Edge {
     /// Binds the media socket and runs the edge on the current tokio runtime.
-    pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, tokio::task::JoinHandle<()>), EdgeError> {
+    pub async fn start(
+        config: EdgeConfig,
+    ) -> Result<(EdgeHandle, tokio::task::JoinHandle<()>), EdgeError> {
         let socket = UdpSocket::bind(config.bind)
             .await
             .map_err(|source| EdgeError::Bind {
@@ -317,7 +326,7 @@ impl Edge {
 
     fn next_deadline(&mut self) -> Instant {
         let idle = Instant::now() + Duration::from_millis(500);
-        let t = self.timers.next().unwrap_or(idle).min(idle);
+        let t = self.timers.earliest().unwrap_or(idle).min(idle);
         self.router.poll_timeout().map_or(t, |r| r.min(t))
     }
 
@@ -502,7 +511,12 @@ impl Edge {
         info!("left media");
     }
 
-    fn new_peer(&mut self, participant: ParticipantId, role: TransportRole, now: Instant) -> PeerKey {
+    fn new_peer(
+        &mut self,
+        participant: ParticipantId,
+        role: TransportRole,
+        now: Instant,
+    ) -> PeerKey {
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
@@ -573,7 +587,8 @@ impl Edge {
             .accept_answer(pending, answer)
             .map_err(|e| EdgeError::Rejected(e.to_string()))?;
         let opened = p.answer_accepted();
-        peer.sink_by_mid.retain(|m, _| p.out.iter().any(|o| o.mid() == Some(*m)));
+        peer.sink_by_mid
+            .retain(|m, _| p.out.iter().any(|o| o.mid() == Some(*m)));
         for i in opened {
             let o = &p.out[i];
             if let Some(mid) = o.mid() {
@@ -611,7 +626,10 @@ impl Edge {
             }
             let codec = codec_of(o.kind);
             let Some(pt) = payload_type(&peer.rtc, mid, codec) else {
-                warn!(track = o.track.0, "subscriber did not negotiate {codec:?}; not forwarding");
+                warn!(
+                    track = o.track.0,
+                    "subscriber did not negotiate {codec:?}; not forwarding"
+                );
                 continue;
             };
             match self.router.subscribe(o.track, id, o.sink, pt, now) {
@@ -719,7 +737,12 @@ impl Edge {
         p.published.push(track);
         let session = p.session;
         let info = PublishedTrackInfo { track, owner, kind };
-        info!(participant = owner.0, track = track.0, ?kind, "track published");
+        info!(
+            participant = owner.0,
+            track = track.0,
+            ?kind,
+            "track published"
+        );
         let members = self.sessions.get(&session).cloned().unwrap_or_default();
         for m in members {
             let out = (m != owner).then(|| self.new_out_track(info));
@@ -825,7 +848,10 @@ impl Edge {
                 }
             }
             Event::MediaAdded(m) => {
-                let is_send = self.peers.get(&key).is_some_and(|p| p.role == TransportRole::Send);
+                let is_send = self
+                    .peers
+                    .get(&key)
+                    .is_some_and(|p| p.role == TransportRole::Send);
                 if is_send && m.direction.is_receiving() {
                     let kind = match m.kind {
                         StrKind::Audio => MediaKind::Audio,
@@ -873,17 +899,15 @@ impl Edge {
                     self.subscribe_open(id, now);
                 }
             }
-            Event::IceConnectionStateChange(s) => {
-                if s == IceConnectionState::Disconnected {
-                    if let Some(peer) = self.peers.get(&key) {
-                        let id = peer.participant;
-                        let send = peer.role == TransportRole::Send;
-                        if let Some(p) = self.participants.get(&id) {
-                            let _ = p.events.send(EdgeEvent::Connection {
-                                send,
-                                state: "disconnected",
-                            });
-                        }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                if let Some(peer) = self.peers.get(&key) {
+                    let id = peer.participant;
+                    let send = peer.role == TransportRole::Send;
+                    if let Some(p) = self.participants.get(&id) {
+                        let _ = p.events.send(EdgeEvent::Connection {
+                            send,
+                            state: "disconnected",
+                        });
                     }
                 }
             }
@@ -931,9 +955,15 @@ impl Edge {
                 if let Some(tx) = sub.rtc.direct_api().stream_tx_by_mid(mid, None) {
                     let video = f.kind == MediaKind::Video;
                     tx.write_rtp(
-                        RtpWrite::new(f.pt.into(), SeqNo::from(f.seq), f.timestamp, pkt.timestamp, f.payload)
-                            .marker(f.marker)
-                            .nackable(video),
+                        RtpWrite::new(
+                            f.pt.into(),
+                            SeqNo::from(f.seq),
+                            f.timestamp,
+                            pkt.timestamp,
+                            f.payload,
+                        )
+                        .marker(f.marker)
+                        .nackable(video),
                     );
                     self.dirty.push(sub_key);
                 }

@@ -7,7 +7,9 @@ pub enum ScheduleError {
     Database(#[from] rusqlite::Error),
     #[error("database migration failed: {0}; the data directory may belong to a newer Tongbu")]
     Migration(#[from] rusqlite_migration::Error),
-    #[error("cannot use the data directory {path}: {source}; check that it exists and is writable")]
+    #[error(
+        "cannot use the data directory {path}: {source}; check that it exists and is writable"
+    )]
     DataDir {
         path: String,
         source: std::io::Error,

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 
 use crate::{
-    Classroom, ClassroomId, Region, School, SchoolId, ScheduleError, Session, SessionId,
+    Classroom, ClassroomId, Region, ScheduleError, School, SchoolId, Session, SessionId,
     SessionKind, SessionState,
 };
 
@@ -144,7 +144,11 @@ impl Store {
     }
 
     /// Adds a classroom to a school, or returns the existing one of that name.
-    pub fn add_classroom(&self, school: SchoolId, name: &str) -> Result<ClassroomId, ScheduleError> {
+    pub fn add_classroom(
+        &self,
+        school: SchoolId,
+        name: &str,
+    ) -> Result<ClassroomId, ScheduleError> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO classrooms (school_id, name) VALUES (?1, ?2)
@@ -275,11 +279,17 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             ids
         };
-        ids.into_iter().map(|id| self.session(SessionId(id))).collect()
+        ids.into_iter()
+            .map(|id| self.session(SessionId(id)))
+            .collect()
     }
 
     /// Records a state change. Returns once it is durable, so it may then be announced.
-    pub fn set_session_state(&self, id: SessionId, state: SessionState) -> Result<(), ScheduleError> {
+    pub fn set_session_state(
+        &self,
+        id: SessionId,
+        state: SessionState,
+    ) -> Result<(), ScheduleError> {
         let n = self.conn().execute(
             "UPDATE sessions SET state = ?2 WHERE id = ?1",
             params![id.0, state.as_str()],
@@ -332,7 +342,13 @@ mod tests {
         assert!(s.includes(host) && s.includes(remote));
         store.set_session_state(id, SessionState::Live).unwrap();
         assert_eq!(store.session(id).unwrap().state, SessionState::Live);
-        assert_eq!(store.sessions_between(1_800_000_000 + 60, 1_800_000_100).unwrap().len(), 1);
+        assert_eq!(
+            store
+                .sessions_between(1_800_000_000 + 60, 1_800_000_100)
+                .unwrap()
+                .len(),
+            1
+        );
         assert!(store.sessions_between(0, 1_000).unwrap().is_empty());
         assert_eq!(
             store.classroom(remote).unwrap().display_name(),

@@ -25,7 +25,9 @@ pub struct JoinClaims {
 pub enum TokenError {
     #[error("the join link has expired; ask the teacher or the operator for a new one")]
     Expired,
-    #[error("the join link is not valid (tampered or signed by another server); ask for a new one")]
+    #[error(
+        "the join link is not valid (tampered or signed by another server); ask for a new one"
+    )]
     BadSignature,
     #[error("the join link is malformed: {0}")]
     Malformed(String),
@@ -78,73 +80,6 @@ impl TokenKey {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn claims(exp: i64) -> JoinClaims {
-        JoinClaims {
-            sid: SessionId(1),
-            role: Role::Classroom,
-            classroom: Some(ClassroomId(3)),
-            name: "四子王旗第一中学 · 初二(1)班".into(),
-            exp,
-        }
-    }
-
-    fn now() -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    }
-
-    #[test]
-    fn round_trip() {
-        let key = TokenKey::from_secret(&[7; 32]);
-        let c = claims(now() + 60);
-        assert_eq!(key.verify(&key.issue(&c)), Ok(c));
-    }
-
-    #[test]
-    fn expired_tampered_and_foreign_tokens_are_refused_with_a_reason() {
-        let key = TokenKey::from_secret(&[7; 32]);
-        assert_eq!(key.verify(&key.issue(&claims(now() - 5))), Err(TokenError::Expired));
-        let other = TokenKey::from_secret(&[8; 32]);
-        assert_eq!(
-            key.verify(&other.issue(&claims(now() + 60))),
-            Err(TokenError::BadSignature)
-        );
-        // Change the role inside the payload, keep the signature.
-        let t = key.issue(&claims(now() + 60));
-        let parts: Vec<&str> = t.split('.').collect();
-        let forged_payload = {
-            use std::fmt::Write;
-            let json = serde_json::to_string(&JoinClaims {
-                role: Role::Host,
-                ..claims(now() + 60)
-            })
-            .unwrap();
-            // base64url without padding, by hand to keep the test free of extra crates
-            const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-            let b = json.as_bytes();
-            let mut s = String::new();
-            for c in b.chunks(3) {
-                let n = (u32::from(c[0]) << 16)
-                    | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                    | u32::from(*c.get(2).unwrap_or(&0));
-                for k in 0..=c.len() {
-                    let _ = s.write_char(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
-                }
-            }
-            s
-        };
-        let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(key.verify(&forged), Err(TokenError::BadSignature));
-        assert!(matches!(key.verify("nonsense"), Err(TokenError::Malformed(_))));
-    }
-}
-
 impl TokenKey {
     /// Reads the signing secret from `path`, creating a random one (mode 0600) if absent, so that
     /// links survive a restart.
@@ -181,4 +116,92 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = opts.open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> JoinClaims {
+        JoinClaims {
+            sid: SessionId(1),
+            role: Role::Classroom,
+            classroom: Some(ClassroomId(3)),
+            name: "四子王旗第一中学 · 初二(1)班".into(),
+            exp,
+        }
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn round_trip() {
+        let key = TokenKey::from_secret(&[7; 32]);
+        let c = claims(now() + 60);
+        assert_eq!(key.verify(&key.issue(&c)), Ok(c));
+    }
+
+    #[test]
+    fn expired_tampered_and_foreign_tokens_are_refused_with_a_reason() {
+        let key = TokenKey::from_secret(&[7; 32]);
+        assert_eq!(
+            key.verify(&key.issue(&claims(now() - 5))),
+            Err(TokenError::Expired)
+        );
+        let other = TokenKey::from_secret(&[8; 32]);
+        assert_eq!(
+            key.verify(&other.issue(&claims(now() + 60))),
+            Err(TokenError::BadSignature)
+        );
+        // Change the role inside the payload, keep the signature.
+        let t = key.issue(&claims(now() + 60));
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged_payload = {
+            use std::fmt::Write;
+            let json = serde_json::to_string(&JoinClaims {
+                role: Role::Host,
+                ..claims(now() + 60)
+            })
+            .unwrap();
+            // base64url without padding, by hand to keep the test free of extra crates
+            const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let b = json.as_bytes();
+            let mut s = String::new();
+            for c in b.chunks(3) {
+                let n = (u32::from(c[0]) << 16)
+                    | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                    | u32::from(*c.get(2).unwrap_or(&0));
+                for k in 0..=c.len() {
+                    let _ = s.write_char(A[((n >> (18 - 6 * k)) & 63) as usize] as char);
+                }
+            }
+            s
+        };
+        let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert_eq!(key.verify(&forged), Err(TokenError::BadSignature));
+        assert!(matches!(
+            key.verify("nonsense"),
+            Err(TokenError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn the_key_is_created_once_and_reused() {
+        let dir = std::env::temp_dir().join(format!("tongbu-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token.key");
+        let _ = std::fs::remove_file(&path);
+        let a = TokenKey::load_or_create(&path).unwrap();
+        let b = TokenKey::load_or_create(&path).unwrap();
+        let t = a.issue(&claims(now() + 60));
+        assert!(b.verify(&t).is_ok(), "a restart keeps links valid");
+        std::fs::write(&path, b"short").unwrap();
+        assert!(TokenKey::load_or_create(&path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -219,7 +219,10 @@ mod tests {
     fn environment_overrides_and_names_the_bad_key() {
         let c = Config::load(
             None,
-            env(&[("TONGBU_MEDIA_UDP_PORT", "40000"), ("TONGBU_PUBLIC_IP", "203.0.113.7")]),
+            env(&[
+                ("TONGBU_MEDIA_UDP_PORT", "40000"),
+                ("TONGBU_PUBLIC_IP", "203.0.113.7"),
+            ]),
         )
         .unwrap();
         assert_eq!(c.media_udp_port, 40000);

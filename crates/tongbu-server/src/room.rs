@@ -127,7 +127,11 @@ impl Rooms {
 
     /// Whether a participant is in the session.
     pub fn contains(&self, session: SessionId, id: u64) -> bool {
-        self.with(|rooms| rooms.get(&session).is_some_and(|r| r.members.contains_key(&id)))
+        self.with(|rooms| {
+            rooms
+                .get(&session)
+                .is_some_and(|r| r.members.contains_key(&id))
+        })
     }
 
     /// Number of participants in a session.

@@ -27,7 +27,10 @@ pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
     let session = match app.store.session(d.session.id) {
         Ok(s) => s,
         Err(e) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": e.to_string()})))
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": e.to_string()})),
+            )
                 .into_response()
         }
     };

@@ -37,7 +37,10 @@ pub async fn handler(
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
-    socket.send(Message::Text(msg.to_json().into())).await.is_ok()
+    socket
+        .send(Message::Text(msg.to_json().into()))
+        .await
+        .is_ok()
 }
 
 async fn refuse(mut socket: WebSocket, code: ErrorCode, message: String) {
@@ -61,8 +64,12 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
     let session = match app.store.session(claims.sid) {
         Ok(s) => s,
         Err(e) => {
-            return refuse(socket, ErrorCode::SessionClosed, format!("this session is unknown: {e}"))
-                .await
+            return refuse(
+                socket,
+                ErrorCode::SessionClosed,
+                format!("this session is unknown: {e}"),
+            )
+            .await
         }
     };
     if session.state.is_over() {
@@ -148,7 +155,12 @@ impl Participant {
         let (tx, mut rx) = mpsc::unbounded_channel::<ServerMessage>();
         let (roster, spotlight) = self.app.rooms.join(self.sid(), me.clone(), tx);
         let (etx, mut erx) = mpsc::unbounded_channel::<EdgeEvent>();
-        let tracks = match self.app.edge.join(ParticipantId(self.id), self.sid().0, etx).await {
+        let tracks = match self
+            .app
+            .edge
+            .join(ParticipantId(self.id), self.sid().0, etx)
+            .await
+        {
             Ok(t) => t,
             Err(e) => {
                 warn!("media edge refused join: {e}");
@@ -176,7 +188,13 @@ impl Participant {
         };
         let mut open = send(&mut socket, &joined).await;
         if open && spotlight.is_some() {
-            open = send(&mut socket, &ServerMessage::Spotlight { participant: spotlight }).await;
+            open = send(
+                &mut socket,
+                &ServerMessage::Spotlight {
+                    participant: spotlight,
+                },
+            )
+            .await;
         }
 
         while open {
@@ -235,13 +253,15 @@ impl Participant {
                 if !role.may_publish() {
                     return forbidden("publish without being granted the floor");
                 }
-                Some(match self.app.edge.offer(ParticipantId(self.id), sdp).await {
-                    Ok(sdp) => ServerMessage::Answer {
-                        transport: TransportKind::Send,
-                        sdp,
+                Some(
+                    match self.app.edge.offer(ParticipantId(self.id), sdp).await {
+                        Ok(sdp) => ServerMessage::Answer {
+                            transport: TransportKind::Send,
+                            sdp,
+                        },
+                        Err(e) => ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string()),
                     },
-                    Err(e) => ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string()),
-                })
+                )
             }
             ClientMessage::Answer { transport, sdp } => {
                 if transport != TransportKind::Recv {
@@ -252,7 +272,10 @@ impl Participant {
                 }
                 match self.app.edge.answer(ParticipantId(self.id), sdp).await {
                     Ok(()) => None,
-                    Err(e) => Some(ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string())),
+                    Err(e) => Some(ServerMessage::error(
+                        ErrorCode::NegotiationFailed,
+                        e.to_string(),
+                    )),
                 }
             }
             // ICE-lite: the server learns the client's address from its connectivity checks.

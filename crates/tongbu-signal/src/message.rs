@@ -61,11 +61,19 @@ pub struct SessionInfo {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// First message: the protocol version the client speaks.
-    Join { version: u32 },
+    Join {
+        version: u32,
+    },
     /// SDP offer for the client's `send` transport (publish, or change what it publishes).
-    Offer { transport: TransportKind, sdp: String },
+    Offer {
+        transport: TransportKind,
+        sdp: String,
+    },
     /// SDP answer to the server's offer on the `recv` transport.
-    Answer { transport: TransportKind, sdp: String },
+    Answer {
+        transport: TransportKind,
+        sdp: String,
+    },
     /// A trickled ICE candidate. The server is ICE-lite and learns the client's address from its
     /// connectivity checks, so candidates are accepted and need not be sent.
     Candidate {
@@ -73,13 +81,23 @@ pub enum ClientMessage {
         candidate: String,
     },
     /// The highest video layer the client wants (0 = lowest).
-    SetPreferences { max_layer: u8 },
-    RaiseHand { raised: bool },
-    Chat { text: String },
+    SetPreferences {
+        max_layer: u8,
+    },
+    RaiseHand {
+        raised: bool,
+    },
+    Chat {
+        text: String,
+    },
     /// Host only: mute a participant's audio for everyone.
-    Mute { participant: u64 },
+    Mute {
+        participant: u64,
+    },
     /// Host only: spotlight a classroom (`null` clears the spotlight).
-    Spotlight { participant: Option<u64> },
+    Spotlight {
+        participant: Option<u64>,
+    },
     /// Host only: the lesson starts.
     Start,
     /// Host only: the lesson ends for everyone.

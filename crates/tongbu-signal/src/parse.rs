@@ -66,7 +66,10 @@ mod tests {
                 sdp: "v=0".into()
             })
         );
-        assert_eq!(parse_client_message(r#"{"type":"end"}"#), Ok(ClientMessage::End));
+        assert_eq!(
+            parse_client_message(r#"{"type":"end"}"#),
+            Ok(ClientMessage::End)
+        );
         assert_eq!(
             parse_client_message(r#"{"type":"spotlight","participant":null}"#),
             Ok(ClientMessage::Spotlight { participant: None })
@@ -81,7 +84,10 @@ mod tests {
         assert_eq!(code(r#"{"version":1}"#), ErrorCode::UnknownType);
         assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
         assert_eq!(code(r#"{"type":"chat"}"#), ErrorCode::InvalidMessage);
-        assert_eq!(code(r#"{"type":"join","version":"one"}"#), ErrorCode::InvalidMessage);
+        assert_eq!(
+            code(r#"{"type":"join","version":"one"}"#),
+            ErrorCode::InvalidMessage
+        );
     }
 
     #[test]
@@ -89,6 +95,9 @@ mod tests {
         let e = parse_client_message(r#"{"type":"chat"}"#).unwrap_err();
         assert!(e.to_string().contains("text"), "{e}");
         let e = parse_client_message(r#"{"type":"dance"}"#).unwrap_err();
-        assert!(e.to_string().contains("dance") && e.to_string().contains("join"), "{e}");
+        assert!(
+            e.to_string().contains("dance") && e.to_string().contains("join"),
+            "{e}"
+        );
     }
 }

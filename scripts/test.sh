@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The one test command (README: "Run the tests"). On a fresh Debian machine with Rust it installs
+# what the tests need (Chromium, libopus, CJK fonts, the Node test driver), checks formatting and
+# lints, builds, and runs every test: unit tests, real WebRTC peers on loopback, and real Chromium
+# against the server. Where it can (root, `unshare`), tests run in a network namespace that has
+# only loopback, so no packet leaves the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+pkg-config --exists opus 2>/dev/null || need_apt+=(libopus-dev pkg-config)
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+echo "== browser test driver (playwright-core, using Debian's Chromium)"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== build"
+cargo build --workspace --all-targets --quiet
+cargo test --workspace --no-run --quiet
+
+run_tests() {
+  cargo test --workspace --offline
+  (cd tests/browser && node --test --test-concurrency=1 .)
+}
+
+if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
+  echo "== tests (in a network namespace with only loopback)"
+  export -f run_tests
+  unshare -n bash -c 'set -euo pipefail; ip link set lo up; run_tests'
+else
+  echo "== tests (loopback; not root, so no private network namespace)"
+  run_tests
+fi
