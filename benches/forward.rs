@@ -21,7 +21,10 @@ fn payload(codec: Codec, len: usize, keyframe: bool) -> Arc<[u8]> {
 }
 
 fn forward(c: &mut Criterion) {
-    for (name, codec, len) in [("vp8_1200B", Codec::Vp8, 1200), ("opus_160B", Codec::Opus, 160)] {
+    for (name, codec, len) in [
+        ("vp8_1200B", Codec::Vp8, 1200),
+        ("opus_160B", Codec::Opus, 160),
+    ] {
         let mut group = c.benchmark_group(format!("router_forward/{name}"));
         for n in [1u64, 10, 100, 1000] {
             let now = Instant::now();
@@ -42,7 +45,9 @@ fn forward(c: &mut Criterion) {
                 marker: true,
                 payload: payload(codec, len, true),
             };
-            router.forward(track, &key, now, &mut out).expect("keyframe");
+            router
+                .forward(track, &key, now, &mut out)
+                .expect("keyframe");
             let mut pkt = RtpIn {
                 seq: 1,
                 timestamp: 3000,
