@@ -203,3 +203,85 @@ async fn keyframe_requests_are_aggregated_and_nacks_are_answered() {
     }
     publisher.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishers_come_and_go_without_the_subscriber_reconnecting() {
+    use tongbu_signal::{ServerMessage, TransportKind};
+
+    let server = TestServer::start().await;
+    let mut watcher = Subscriber::connect(&server.classroom_url(0))
+        .await
+        .expect("subscriber connects");
+
+    // The teacher publishes; the classroom receives.
+    let first = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("first publisher");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while watcher.packets_from(first.participant, true).len() < 10 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(watcher.packets_from(first.participant, true).len() >= 10);
+
+    // Garbage on the media port is dropped and counted; nothing else changes.
+    let edge = &server.server.state.edge;
+    let before = edge.stats().await.unwrap();
+    let junk = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for n in 0..20u8 {
+        junk.send_to(&[n; 40], server.server.media_addr)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = edge.stats().await.unwrap();
+    assert_eq!(
+        after.dropped_unknown_source - before.dropped_unknown_source,
+        20
+    );
+
+    // The teacher leaves: the classroom is told, and gets an offer that stops both tracks.
+    let first_id = first.participant;
+    first.close().await;
+    let mut unpublished = 0;
+    let mut left = false;
+    let mut stopped_offer = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(unpublished == 2 && left && stopped_offer) {
+        let m = tokio::time::timeout_at(deadline, watcher.messages.recv())
+            .await
+            .expect("news of the departure")
+            .expect("signaling open");
+        match m {
+            ServerMessage::TrackUnpublished { .. } => unpublished += 1,
+            ServerMessage::ParticipantLeft { participant } => left |= participant == first_id,
+            ServerMessage::Offer {
+                transport: TransportKind::Recv,
+                tracks,
+                ..
+            } => stopped_offer |= tracks.iter().all(|t| t.participant != first_id),
+            _ => {}
+        }
+    }
+
+    // Another publisher arrives: the same connection receives it.
+    let second = Publisher::connect(&server.classroom_url(1), &test_clip())
+        .await
+        .expect("second publisher");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while watcher.packets_from(second.participant, true).len() < 10 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        watcher.packets_from(second.participant, true).len() >= 10,
+        "the new publisher's video reaches the classroom without a reconnect"
+    );
+    assert!(!watcher.packets_from(second.participant, false).is_empty());
+    let stats = edge.stats().await.unwrap();
+    assert_eq!(
+        stats.participants, 2,
+        "the first publisher is gone from the media edge"
+    );
+
+    second.close().await;
+    watcher.close().await;
+}

@@ -169,6 +169,20 @@ impl Subscriber {
             .unwrap_or_default()
     }
 
+    /// Packets received from one publisher's track of a kind (its stream id is `p<participant>`).
+    pub fn packets_from(&self, participant: u64, video: bool) -> Vec<ReceivedPacket> {
+        let want = format!("p{participant}");
+        self.logs
+            .lock()
+            .ok()
+            .and_then(|l| {
+                l.values()
+                    .find(|t| t.video == video && t.stream_id == want)
+                    .map(|t| t.packets.clone())
+            })
+            .unwrap_or_default()
+    }
+
     /// The stream id (`p<publisher>`) of the first track of a kind.
     pub fn stream_id(&self, video: bool) -> Option<String> {
         self.logs.lock().ok().and_then(|l| {
