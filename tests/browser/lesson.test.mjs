@@ -25,6 +25,14 @@ test('classrooms see the teacher, the host sees the classrooms', { timeout: 9000
   const classLinks = demo.links.filter((l) => l.role === 'classroom').slice(0, 2);
   assert.equal(classLinks.length, 2);
 
+  const landing = await browser.context.newPage();
+  await landing.goto(server.url + '/');
+  await landing.waitForSelector('#links a.join-host');
+  const roles = await landing.$$eval('#links a', (as) => as.map((a) => a.dataset.role));
+  assert.deepEqual(roles, ['host', 'classroom', 'classroom', 'classroom', 'observer']);
+  await landing.screenshot({ path: join(artifacts, 'landing.png') });
+  await landing.close();
+
   const host = await browser.context.newPage();
   await host.goto(server.url + hostLink.url);
   const classrooms = [];
@@ -45,6 +53,7 @@ test('classrooms see the teacher, the host sees the classrooms', { timeout: 9000
     for (let i = 1; i <= 2; i++) {
       await waitForLiveVideo(host, `#grid .tile:nth-child(${i}) video`, 15000);
     }
+    assert.equal(await host.textContent('#state'), '可加入', 'the first join opened the lesson');
     const names = await host.$$eval('#grid .tile .name', (els) => els.map((e) => e.textContent));
     for (const l of classLinks) assert.ok(names.includes(l.name), `host shows ${l.name}: ${names}`);
   } finally {

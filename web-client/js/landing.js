@@ -15,7 +15,7 @@ async function render() {
   document.getElementById('lesson-title').textContent = `${demo.session.subject} · ${demo.session.title}`;
   const start = new Date(demo.session.start_utc * 1000);
   const end = new Date(demo.session.end_utc * 1000);
-  const fmt = (d) => d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Shanghai' });
+  const fmt = (d) => d.toLocaleTimeString('zh-CN', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'Asia/Shanghai' });
   document.getElementById('lesson-state').textContent =
     `${t('state_' + demo.session.state)} · ${fmt(start)}–${fmt(end)} (北京时间)`;
   for (const l of demo.links) {

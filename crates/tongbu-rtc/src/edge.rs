@@ -810,7 +810,7 @@ impl Edge {
         }
         self.events = events;
         if !alive {
-            self.transport_closed(key);
+            self.transport_closed(key, now);
         }
     }
 
@@ -820,17 +820,47 @@ impl Edge {
         }
     }
 
-    fn transport_closed(&mut self, key: PeerKey) {
-        let Some(peer) = self.peers.get(&key) else {
+    /// A transport died (DTLS closed, ICE gave up): forget it. Its published tracks end; its
+    /// received tracks go back to "to open", so a later offer builds a new `recv` transport.
+    fn transport_closed(&mut self, key: PeerKey, now: Instant) {
+        let Some(mut peer) = self.peers.remove(&key) else {
             return;
         };
+        peer.rtc.disconnect();
+        self.demux.remove(&peer.ufrag, &peer.addrs);
+        self.timers.remove(key);
         let id = peer.participant;
         let send = peer.role == TransportRole::Send;
-        if let Some(p) = self.participants.get(&id) {
-            let _ = p.events.send(EdgeEvent::Connection {
-                send,
-                state: "closed",
-            });
+        info!(participant = id.0, send, "transport closed");
+        let Some(p) = self.participants.get_mut(&id) else {
+            return;
+        };
+        let _ = p.events.send(EdgeEvent::Connection {
+            send,
+            state: "closed",
+        });
+        if send {
+            p.send = None;
+            let session = p.session;
+            let tracks = std::mem::take(&mut p.published);
+            for track in tracks {
+                self.unpublish(session, track, now);
+            }
+        } else {
+            p.recv = None;
+            p.pending = None;
+            for o in p.out.iter_mut() {
+                o.subscribed = false;
+                o.cancelled = false;
+                o.state = OutState::ToOpen;
+            }
+            p.out.retain(|o| self.router.track(o.track).is_some());
+            for o in &p.out {
+                self.sinks.remove(&o.sink);
+            }
+            for sink in self.router.unsubscribe_all(id) {
+                self.sinks.remove(&sink);
+            }
         }
     }
 

@@ -168,12 +168,28 @@ impl Participant {
                 return refuse(socket, ErrorCode::Internal, e.to_string()).await;
             }
         };
-        let state = self
+        let mut state = self
             .app
             .store
             .session(self.sid())
             .map(|s| s.state)
             .unwrap_or(SessionState::Open);
+        if state == SessionState::Scheduled {
+            // The first join inside the window opens the session: persisted, then announced.
+            match self
+                .app
+                .store
+                .set_session_state(self.sid(), SessionState::Open)
+            {
+                Ok(()) => {
+                    state = SessionState::Open;
+                    self.app
+                        .rooms
+                        .broadcast(self.sid(), &ServerMessage::SessionState { state });
+                }
+                Err(e) => warn!("cannot open the session: {e}"),
+            }
+        }
         info!(name = %me.name, "joined");
         let joined = ServerMessage::Joined {
             version: PROTOCOL_VERSION,
