@@ -69,20 +69,26 @@ fn compare(sent: &[SentPacket], recv: &[ReceivedPacket], cutoff: Instant, what: 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_subscribers_receive_the_publishers_media_intact() {
-    let server = TestServer::start().await;
+/// The host publishes the test clip; `n` classrooms subscribe.
+async fn teacher_and_classrooms(server: &TestServer, n: usize) -> (Publisher, Vec<Subscriber>) {
     let publisher = Publisher::connect(&server.host_url(), &test_clip())
         .await
         .expect("publisher connects");
     let mut subscribers = Vec::new();
-    for i in 0..3 {
+    for i in 0..n {
         subscribers.push(
             Subscriber::connect(&server.classroom_url(i))
                 .await
                 .expect("subscriber connects"),
         );
     }
+    (publisher, subscribers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_subscribers_receive_the_publishers_media_intact() {
+    let server = TestServer::start().await;
+    let (publisher, subscribers) = teacher_and_classrooms(&server, 3).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     // Packets sent in the last 300 ms may still be in flight.
     let cutoff = Instant::now() - Duration::from_millis(300);
@@ -143,17 +149,7 @@ async fn three_subscribers_receive_the_publishers_media_intact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyframe_requests_are_aggregated_and_nacks_are_answered() {
     let server = TestServer::start().await;
-    let publisher = Publisher::connect(&server.host_url(), &test_clip())
-        .await
-        .expect("publisher connects");
-    let mut subscribers = Vec::new();
-    for i in 0..3 {
-        subscribers.push(
-            Subscriber::connect(&server.classroom_url(i))
-                .await
-                .expect("subscriber connects"),
-        );
-    }
+    let (publisher, subscribers) = teacher_and_classrooms(&server, 3).await;
     for s in &subscribers {
         s.wait_for_packets(true, 20, Duration::from_secs(5))
             .await

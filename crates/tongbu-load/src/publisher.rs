@@ -41,6 +41,17 @@ pub struct SentPacket {
 
 type Log = Arc<Mutex<Vec<SentPacket>>>;
 
+fn record(log: &Log, seq: u16, timestamp: u32, payload: Bytes) {
+    if let Ok(mut l) = log.lock() {
+        l.push(SentPacket {
+            seq,
+            timestamp,
+            payload,
+            at: Instant::now(),
+        });
+    }
+}
+
 /// A publishing test client.
 pub struct Publisher {
     pub participant: u64,
@@ -207,14 +218,7 @@ impl Publisher {
                         if vtrack.write_rtp(pkt).await.is_err() {
                             return;
                         }
-                        if let Ok(mut l) = log.lock() {
-                            l.push(SentPacket {
-                                seq,
-                                timestamp: ts,
-                                payload: p,
-                                at: Instant::now(),
-                            });
-                        }
+                        record(&log, seq, ts, p);
                         seq = seq.wrapping_add(1);
                     }
                     ts = ts.wrapping_add(ticks);
@@ -238,14 +242,7 @@ impl Publisher {
                     if atrack.write_rtp(pkt).await.is_err() {
                         return;
                     }
-                    if let Ok(mut l) = log.lock() {
-                        l.push(SentPacket {
-                            seq,
-                            timestamp: ts,
-                            payload: p,
-                            at: Instant::now(),
-                        });
-                    }
+                    record(&log, seq, ts, p);
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(OpusTone::SAMPLES_PER_FRAME as u32);
                 }

@@ -156,40 +156,35 @@ impl Subscriber {
         })
     }
 
+    /// Reads the log of the first track that `pick` accepts.
+    fn with_log<T>(
+        &self,
+        pick: impl Fn(&TrackLog) -> bool,
+        read: impl Fn(&TrackLog) -> T,
+    ) -> Option<T> {
+        let logs = self.logs.lock().ok()?;
+        logs.values().find(|t| pick(t)).map(read)
+    }
+
     /// Packets received on the first video (or audio) track, in arrival order.
     pub fn packets(&self, video: bool) -> Vec<ReceivedPacket> {
-        self.logs
-            .lock()
-            .ok()
-            .and_then(|l| {
-                l.values()
-                    .find(|t| t.video == video)
-                    .map(|t| t.packets.clone())
-            })
+        self.with_log(|t| t.video == video, |t| t.packets.clone())
             .unwrap_or_default()
     }
 
     /// Packets received from one publisher's track of a kind (its stream id is `p<participant>`).
     pub fn packets_from(&self, participant: u64, video: bool) -> Vec<ReceivedPacket> {
         let want = format!("p{participant}");
-        self.logs
-            .lock()
-            .ok()
-            .and_then(|l| {
-                l.values()
-                    .find(|t| t.video == video && t.stream_id == want)
-                    .map(|t| t.packets.clone())
-            })
-            .unwrap_or_default()
+        self.with_log(
+            |t| t.video == video && t.stream_id == want,
+            |t| t.packets.clone(),
+        )
+        .unwrap_or_default()
     }
 
     /// The stream id (`p<publisher>`) of the first track of a kind.
     pub fn stream_id(&self, video: bool) -> Option<String> {
-        self.logs.lock().ok().and_then(|l| {
-            l.values()
-                .find(|t| t.video == video)
-                .map(|t| t.stream_id.clone())
-        })
+        self.with_log(|t| t.video == video, |t| t.stream_id.clone())
     }
 
     fn video_remote(&self) -> Option<(u32, Arc<dyn TrackRemote>)> {
