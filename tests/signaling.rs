@@ -20,7 +20,9 @@ async fn expect_error(c: &mut SignalClient, code: ErrorCode) -> String {
                 assert!(!message.is_empty());
                 return message;
             }
-            ServerMessage::ParticipantJoined { .. } | ServerMessage::ParticipantLeft { .. } => {}
+            ServerMessage::ParticipantJoined { .. }
+            | ServerMessage::ParticipantLeft { .. }
+            | ServerMessage::SessionState { .. } => {}
             other => panic!("expected error {code:?}, got {other:?}"),
         }
     }
@@ -134,15 +136,21 @@ async fn the_host_ends_the_lesson_for_everyone_and_it_stays_ended() {
     room.join().await.unwrap();
     host.send(&ClientMessage::End);
     for c in [&mut host, &mut room] {
-        let s = c
-            .recv_until(T, |m| match m {
-                ServerMessage::SessionState { state } => Some(*state),
-                _ => None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(s, SessionState::Ended);
+        c.recv_until(T, |m| match m {
+            ServerMessage::SessionState {
+                state: SessionState::Ended,
+            } => Some(()),
+            _ => None,
+        })
+        .await
+        .expect("everyone is told the lesson ended");
     }
+    // Ending twice is refused with the reason; nothing changes.
+    host.send(&ClientMessage::End);
+    let m = expect_error(&mut host, ErrorCode::InvalidMessage).await;
+    assert!(m.contains("ended"), "{m}");
+    host.send(&ClientMessage::Start);
+    expect_error(&mut host, ErrorCode::InvalidMessage).await;
     // Persisted before it was announced; a late joiner is refused.
     let sid = server.server.state.demo.as_ref().unwrap().session.id;
     assert_eq!(

@@ -39,6 +39,8 @@ export const STRINGS = {
     unspotlight: '取消聚焦',
     language: 'English',
     no_demo: '未开启演示模式。',
+    you_were_muted: '主讲老师已将你的麦克风静音。',
+    was_muted: '已被静音',
   },
   en: {
     app_name: 'Tongbu',
@@ -78,6 +80,8 @@ export const STRINGS = {
     unspotlight: 'Clear spotlight',
     language: '中文',
     no_demo: 'Demo mode is off.',
+    you_were_muted: 'The host muted your microphone.',
+    was_muted: 'was muted',
   },
 };
 

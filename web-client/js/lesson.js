@@ -8,6 +8,9 @@ import { applyI18n, t, toggleLang } from './i18n.js';
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get('token') || '';
 const client = new TongbuClient(token);
+// Errors after which retrying cannot help.
+const PERMANENT = ['invalid_token', 'session_closed', 'unsupported_version'];
+let localStream = null;
 
 const ui = {
   me: null,
@@ -189,16 +192,37 @@ client.addEventListener('spotlight', (e) => {
   refreshTiles();
 });
 client.addEventListener('error', (e) => console.warn('server error', e.detail));
+client.addEventListener('muted', (e) => {
+  if (ui.me && e.detail.participant === ui.me.id) {
+    if (localStream) for (const t of localStream.getAudioTracks()) t.enabled = false;
+    banner(t('you_were_muted'));
+  } else {
+    const p = ui.roster.get(e.detail.participant);
+    if (p) chatLine(p.name, t('was_muted'));
+  }
+});
+client.addEventListener('recv-reset', () => {
+  for (const [pid, s] of ui.streams) for (const tr of s.getTracks()) s.removeTrack(tr);
+  refreshTiles();
+});
 client.addEventListener('connection', (e) => {
   const s = e.detail.state;
   if (s === 'connected') setConn('connected');
   else if (s === 'disconnected' || s === 'failed') setConn('reconnecting');
 });
-client.addEventListener('close', () => {
+/** Rejoins with the same link, waiting longer after each failure (with jitter, so that a
+ *  restarted server is not hit by every classroom at once). */
+function reconnectLater() {
   if (ui.ended) return;
   setConn('reconnecting');
-  // Rejoin with the same link after a short pause.
-  setTimeout(() => location.reload(), 3000);
+  const n = Number(sessionStorage.getItem('tongbu.retries') || 0);
+  sessionStorage.setItem('tongbu.retries', String(n + 1));
+  const delay = Math.min(30000, 1000 * 2 ** n) * (0.5 + Math.random());
+  setTimeout(() => location.reload(), delay);
+}
+
+client.addEventListener('close', (e) => {
+  if (e.detail.joined) reconnectLater();
 });
 
 $('lang').addEventListener('click', () => {
@@ -236,9 +260,11 @@ async function main() {
   } catch (e) {
     setConn('disconnected');
     banner(t('join_error') + e.message);
-    ui.ended = true;
+    if (PERMANENT.includes(e.code)) ui.ended = true;
+    else reconnectLater();
     return;
   }
+  sessionStorage.removeItem('tongbu.retries');
   ui.me = joined.you;
   ui.role = joined.you.role;
   document.body.dataset.role = ui.role;
@@ -254,6 +280,7 @@ async function main() {
         audio: true,
         video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } },
       });
+      localStream = stream;
       $('self-video').srcObject = stream;
       await client.publish(stream);
     } catch (e) {

@@ -94,6 +94,13 @@ export class TongbuClient extends EventTarget {
   }
 
   async answerRecv(msg) {
+    if (msg.new_transport && this.recvPc) {
+      // The server rebuilt our receiving transport: its media lines start over.
+      this.recvPc.close();
+      this.recvPc = null;
+      this.recvTracks.clear();
+      this.dispatchEvent(new CustomEvent('recv-reset'));
+    }
     for (const t of msg.tracks || []) this.recvTracks.set(t.mid, t);
     if (!this.recvPc) {
       const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });

@@ -32,11 +32,16 @@ impl Demux {
         self.by_ufrag.insert(ufrag, peer);
     }
 
-    /// A transport is gone: forget its ufrag and addresses.
-    pub fn remove(&mut self, ufrag: &str, addrs: &[SocketAddr]) {
-        self.by_ufrag.remove(ufrag);
+    /// A transport is gone: forget its ufrag, and those of its addresses still bound to it (an
+    /// address may have moved on to another transport since).
+    pub fn remove(&mut self, ufrag: &str, addrs: &[SocketAddr], peer: PeerKey) {
+        if self.by_ufrag.get(ufrag) == Some(&peer) {
+            self.by_ufrag.remove(ufrag);
+        }
         for a in addrs {
-            self.by_addr.remove(a);
+            if self.by_addr.get(a) == Some(&peer) {
+                self.by_addr.remove(a);
+            }
         }
     }
 
@@ -122,12 +127,19 @@ mod tests {
             d.lookup(b, &[0x80, 96, 0, 1], &mut learned),
             Some(PeerKey(2))
         );
-        d.remove("srvA", &[a]);
+        d.remove("srvA", &[a], PeerKey(1));
         assert_eq!(
             d.lookup(a, &binding_request("srvA:cli1"), &mut learned),
             None
         );
         assert_eq!(d.addresses(), 1);
+        // An address that moved on to another transport survives the old one's removal.
+        d.add("srvC".into(), PeerKey(3));
+        let moved = d.lookup(b, &binding_request("srvC:cli3"), &mut learned);
+        assert_eq!(moved, Some(PeerKey(3)));
+        d.remove("srvB", &[b], PeerKey(2));
+        let dtls = d.lookup(b, &[22, 254, 253, 0], &mut learned);
+        assert_eq!(dtls, Some(PeerKey(3)));
     }
 
     #[test]

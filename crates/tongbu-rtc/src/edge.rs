@@ -26,6 +26,9 @@ use crate::demux::{Demux, PeerKey};
 use crate::participant::{OutState, OutTrack, Participant};
 use crate::timers::Timers;
 
+/// How long a client may take to answer a `recv` offer before the transport is rebuilt.
+const OFFER_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Where the edge listens and what it tells peers.
 #[derive(Debug, Clone, Copy)]
 pub struct EdgeConfig {
@@ -71,6 +74,8 @@ pub enum EdgeEvent {
     RecvOffer {
         sdp: String,
         tracks: Vec<(String, PublishedTrackInfo)>,
+        /// The offer starts a new `recv` transport: the client must drop its old one, if any.
+        new_transport: bool,
     },
     /// Someone in the session published a track.
     TrackPublished(PublishedTrackInfo),
@@ -229,7 +234,7 @@ struct Peer {
 
 /// The media edge. [`Edge::start`] binds the socket and spawns its task.
 pub struct Edge {
-    local: SocketAddr,
+    /// The address in every ICE candidate; also the destination str0m must see on input.
     candidate: SocketAddr,
     peers: HashMap<PeerKey, Peer>,
     participants: HashMap<ParticipantId, Participant>,
@@ -237,7 +242,10 @@ pub struct Edge {
     demux: Demux,
     timers: Timers,
     router: Router,
-    sinks: HashMap<SinkId, (PeerKey, Mid)>,
+    /// Where each subscription's packets go: the subscriber's transport and its send stream.
+    sinks: HashMap<SinkId, (PeerKey, Ssrc)>,
+    /// Offers on `recv` transports waiting for an answer, with their deadlines.
+    offer_deadlines: Vec<(Instant, ParticipantId)>,
     next_key: u64,
     next_track: u64,
     next_sink: u64,
@@ -266,7 +274,6 @@ impl Edge {
         let candidate = SocketAddr::new(config.public_ip, local.port());
         let (tx, rx) = mpsc::channel(1024);
         let edge = Edge {
-            local,
             candidate,
             peers: HashMap::new(),
             participants: HashMap::new(),
@@ -275,6 +282,7 @@ impl Edge {
             timers: Timers::default(),
             router: Router::new(),
             sinks: HashMap::new(),
+            offer_deadlines: Vec::new(),
             next_key: 1,
             next_track: 1,
             next_sink: 1,
@@ -326,7 +334,10 @@ impl Edge {
 
     fn next_deadline(&mut self) -> Instant {
         let idle = Instant::now() + Duration::from_millis(500);
-        let t = self.timers.earliest().unwrap_or(idle).min(idle);
+        let mut t = self.timers.earliest().unwrap_or(idle).min(idle);
+        if let Some(&(d, _)) = self.offer_deadlines.iter().min_by_key(|(d, _)| *d) {
+            t = t.min(d);
+        }
         self.router.poll_timeout().map_or(t, |r| r.min(t))
     }
 
@@ -357,7 +368,9 @@ impl Edge {
         if let Some(a) = learned {
             peer.addrs.push(a);
         }
-        let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, data) else {
+        // The destination must be the address in our ICE candidate (the public one behind NAT),
+        // or the ICE agent discards the checks as arriving on an unknown interface.
+        let Ok(receive) = Receive::new(Protocol::Udp, source, self.candidate, data) else {
             self.stats.dropped_malformed += 1;
             return;
         };
@@ -380,6 +393,20 @@ impl Edge {
         }
         self.router.handle_timeout(now);
         self.router_events(now);
+        let expired: Vec<ParticipantId> = self
+            .offer_deadlines
+            .iter()
+            .filter(|(d, _)| *d <= now)
+            .map(|&(_, p)| p)
+            .collect();
+        self.offer_deadlines.retain(|(d, _)| *d > now);
+        for id in expired {
+            warn!(
+                participant = id.0,
+                "no answer to the recv offer; rebuilding the transport"
+            );
+            self.reset_recv(id, now);
+        }
         self.drive_dirty(now);
     }
 
@@ -486,6 +513,7 @@ impl Edge {
         let Some(p) = self.participants.remove(&id) else {
             return;
         };
+        self.offer_deadlines.retain(|&(_, q)| q != id);
         if let Some(m) = self.sessions.get_mut(&p.session) {
             m.retain(|&x| x != id);
             if m.is_empty() {
@@ -504,7 +532,7 @@ impl Edge {
         for key in [p.send, p.recv].into_iter().flatten() {
             if let Some(mut peer) = self.peers.remove(&key) {
                 peer.rtc.disconnect();
-                self.demux.remove(&peer.ufrag, &peer.addrs);
+                self.demux.remove(&peer.ufrag, &peer.addrs, key);
                 self.timers.remove(key);
             }
         }
@@ -581,25 +609,47 @@ impl Edge {
         let p = self.participants.get_mut(&id).ok_or(EdgeError::NotJoined)?;
         let key = p.recv.ok_or(EdgeError::NoPendingOffer)?;
         let pending = p.pending.take().ok_or(EdgeError::NoPendingOffer)?;
+        self.offer_deadlines.retain(|&(_, q)| q != id);
         let peer = self.peers.get_mut(&key).ok_or(EdgeError::NotJoined)?;
-        peer.rtc
-            .sdp_api()
-            .accept_answer(pending, answer)
-            .map_err(|e| EdgeError::Rejected(e.to_string()))?;
+        if let Err(e) = peer.rtc.sdp_api().accept_answer(pending, answer) {
+            // The client applied an answer we could not: the two sides disagree about the
+            // transport. Start it afresh rather than leave it half-negotiated.
+            self.reset_recv(id, now);
+            return Err(EdgeError::Rejected(e.to_string()));
+        }
+        for o in &p.out {
+            if matches!(o.state, OutState::NegotiatingStop(_)) {
+                self.sinks.remove(&o.sink);
+            }
+        }
         let opened = p.answer_accepted();
         peer.sink_by_mid
             .retain(|m, _| p.out.iter().any(|o| o.mid() == Some(*m)));
         for i in opened {
             let o = &p.out[i];
-            if let Some(mid) = o.mid() {
-                self.sinks.insert(o.sink, (key, mid));
-                peer.sink_by_mid.insert(mid, o.sink);
+            let Some(mid) = o.mid() else {
+                continue;
+            };
+            match peer.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                Some(tx) => {
+                    self.sinks.insert(o.sink, (key, tx.ssrc()));
+                    peer.sink_by_mid.insert(mid, o.sink);
+                }
+                None => warn!(track = o.track.0, "no send stream for media line {mid}"),
             }
         }
         self.drive(key, now);
         self.subscribe_open(id, now);
         self.renegotiate(id, now);
         Ok(())
+    }
+
+    /// Drops a participant's `recv` transport and offers a new one with everything it should
+    /// receive.
+    fn reset_recv(&mut self, id: ParticipantId, now: Instant) {
+        if let Some(key) = self.participants.get(&id).and_then(|p| p.recv) {
+            self.transport_closed(key, now);
+        }
     }
 
     /// Subscribes the open, not yet subscribed tracks of a participant whose `recv` transport is
@@ -647,7 +697,22 @@ impl Edge {
         if !needs {
             return;
         }
+        // An offer in which every line is stopped loses its BUNDLE group (webrtc-rs then answers
+        // without one, and str0m refuses that answer). Keep idle lines until something new
+        // opens; one offer then stops the old lines and adds the new ones.
+        let keeps_media = self.participants.get(&id).is_some_and(|p| {
+            p.out.iter().any(|o| {
+                matches!(
+                    o.state,
+                    OutState::ToOpen | OutState::Negotiating(_) | OutState::Open(_)
+                )
+            })
+        });
+        if !keeps_media {
+            return;
+        }
         let existing = self.participants.get(&id).and_then(|p| p.recv);
+        let new_transport = existing.is_none();
         let key = match existing {
             Some(k) => k,
             None => {
@@ -693,6 +758,7 @@ impl Edge {
             return;
         };
         p.pending = Some(pending);
+        self.offer_deadlines.push((now + OFFER_TIMEOUT, id));
         let tracks = p
             .out
             .iter()
@@ -711,6 +777,7 @@ impl Edge {
         let _ = p.events.send(EdgeEvent::RecvOffer {
             sdp: offer.to_sdp_string(),
             tracks,
+            new_transport,
         });
         self.drive(key, now);
     }
@@ -814,9 +881,21 @@ impl Edge {
         }
     }
 
+    /// Drives every transport something was written to. The timeout input makes str0m stamp
+    /// and release what was queued by `write_rtp` or `request_keyframe` right away.
     fn drive_dirty(&mut self, now: Instant) {
-        while let Some(key) = self.dirty.pop() {
-            self.drive(key, now);
+        while !self.dirty.is_empty() {
+            self.dirty.sort_unstable();
+            self.dirty.dedup();
+            let keys = std::mem::take(&mut self.dirty);
+            for key in keys {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                        debug!(peer = key.0, "timeout handling failed: {e}");
+                    }
+                }
+                self.drive(key, now);
+            }
         }
     }
 
@@ -827,7 +906,7 @@ impl Edge {
             return;
         };
         peer.rtc.disconnect();
-        self.demux.remove(&peer.ufrag, &peer.addrs);
+        self.demux.remove(&peer.ufrag, &peer.addrs, key);
         self.timers.remove(key);
         let id = peer.participant;
         let send = peer.role == TransportRole::Send;
@@ -849,18 +928,18 @@ impl Edge {
         } else {
             p.recv = None;
             p.pending = None;
+            self.offer_deadlines.retain(|&(_, q)| q != id);
             for o in p.out.iter_mut() {
+                self.sinks.remove(&o.sink);
                 o.subscribed = false;
                 o.cancelled = false;
                 o.state = OutState::ToOpen;
             }
             p.out.retain(|o| self.router.track(o.track).is_some());
-            for o in &p.out {
-                self.sinks.remove(&o.sink);
-            }
             for sink in self.router.unsubscribe_all(id) {
                 self.sinks.remove(&sink);
             }
+            self.renegotiate(id, now);
         }
     }
 
@@ -951,17 +1030,26 @@ impl Edge {
             return;
         };
         let ssrc = pkt.header.ssrc;
-        let track = match peer.track_by_ssrc.get(&ssrc) {
-            Some(&t) => Some(t),
+        let (track, restarted) = match peer.track_by_ssrc.get(&ssrc) {
+            Some(&t) => (Some(t), false),
             None => {
                 let mid = peer.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid());
                 let t = mid.and_then(|m| peer.track_by_mid.get(&m).copied());
+                let mut restarted = false;
                 if let Some(t) = t {
+                    // A new SSRC on a known track: the publisher's encoder restarted.
+                    restarted = peer.track_by_ssrc.values().any(|&x| x == t);
+                    peer.track_by_ssrc.retain(|_, x| *x != t);
                     peer.track_by_ssrc.insert(ssrc, t);
                 }
-                t
+                (t, restarted)
             }
         };
+        if let (Some(t), true) = (track, restarted) {
+            // Every subscriber continues its numbering and waits for the next keyframe.
+            let _ = self.router.restart_track(t, now);
+            self.router_events(now);
+        }
         let Some(track) = track else {
             self.stats.dropped_unmapped_rtp += 1;
             return;
@@ -976,13 +1064,13 @@ impl Edge {
         forwards.clear();
         if self.router.forward(track, &rtp, now, &mut forwards).is_ok() {
             for f in forwards.drain(..) {
-                let Some(&(sub_key, mid)) = self.sinks.get(&f.sink) else {
+                let Some(&(sub_key, ssrc)) = self.sinks.get(&f.sink) else {
                     continue;
                 };
                 let Some(sub) = self.peers.get_mut(&sub_key) else {
                     continue;
                 };
-                if let Some(tx) = sub.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                if let Some(tx) = sub.rtc.direct_api().stream_tx(&ssrc) {
                     let video = f.kind == MediaKind::Video;
                     tx.write_rtp(
                         RtpWrite::new(
@@ -1000,7 +1088,6 @@ impl Edge {
             }
         }
         self.forwards = forwards;
-        self.dirty.dedup();
     }
 
     fn router_events(&mut self, _now: Instant) {

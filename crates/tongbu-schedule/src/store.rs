@@ -284,6 +284,41 @@ impl Store {
             .collect()
     }
 
+    /// Moves the session to `to` if it is in one of the states `from` (compare-and-set, so two
+    /// racing changes cannot move it backwards). Returns whether it changed; once it returns,
+    /// the change is durable and may be announced.
+    pub fn transition_session_state(
+        &self,
+        id: SessionId,
+        from: &[SessionState],
+        to: SessionState,
+    ) -> Result<bool, ScheduleError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT state FROM sessions WHERE id = ?1",
+                params![id.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(current) = current else {
+            return Err(ScheduleError::NotFound {
+                what: "session",
+                id: id.0,
+            });
+        };
+        if !from.iter().any(|s| s.as_str() == current) {
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE sessions SET state = ?2 WHERE id = ?1",
+            params![id.0, to.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Records a state change. Returns once it is durable, so it may then be announced.
     pub fn set_session_state(
         &self,
@@ -342,6 +377,18 @@ mod tests {
         assert!(s.includes(host) && s.includes(remote));
         store.set_session_state(id, SessionState::Live).unwrap();
         assert_eq!(store.session(id).unwrap().state, SessionState::Live);
+        // Only from the listed states: an ended session does not go live again.
+        let live = [SessionState::Scheduled, SessionState::Open];
+        assert!(!store
+            .transition_session_state(id, &live, SessionState::Live)
+            .unwrap());
+        assert!(store
+            .transition_session_state(id, &[SessionState::Live], SessionState::Ended)
+            .unwrap());
+        assert!(!store
+            .transition_session_state(id, &live, SessionState::Live)
+            .unwrap());
+        assert_eq!(store.session(id).unwrap().state, SessionState::Ended);
         assert_eq!(
             store
                 .sessions_between(1_800_000_000 + 60, 1_800_000_100)

@@ -38,7 +38,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
     pub web_dir: PathBuf,
-    /// Seed a sample lesson and serve join links on the landing page. `TONGBU_DEMO_ENABLED`.
+    /// Seed a sample lesson and serve join links (host links included) on the landing page.
+    /// `TONGBU_DEMO_ENABLED`; default: on only when HTTP listens on a loopback address, so a
+    /// server reachable from the network never hands out host links unless told to.
     pub demo: bool,
 }
 
@@ -127,6 +129,7 @@ impl Config {
             })?;
         }
         c.media_bind_ip = c.http_addr.ip();
+        c.demo = c.http_addr.ip().is_loopback();
         if let Some(v) = pick("TONGBU_HTTP_WEB_DIR", f.http.web_dir) {
             c.web_dir = PathBuf::from(v);
         }
@@ -213,6 +216,19 @@ mod tests {
         let c = Config::load(None, env(&[])).unwrap();
         assert_eq!(c.http_addr, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.public_ip, c.media_bind_ip);
+        assert!(c.demo);
+    }
+
+    #[test]
+    fn demo_links_are_not_served_to_the_network_unless_asked() {
+        let open = [
+            ("TONGBU_HTTP_ADDR", "0.0.0.0:8080"),
+            ("TONGBU_PUBLIC_IP", "192.0.2.1"),
+        ];
+        assert!(!Config::load(None, env(&open)).unwrap().demo);
+        let mut asked = open.to_vec();
+        asked.push(("TONGBU_DEMO_ENABLED", "true"));
+        assert!(Config::load(None, env(&asked)).unwrap().demo);
     }
 
     #[test]

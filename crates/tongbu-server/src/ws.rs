@@ -21,6 +21,8 @@ use crate::server::AppState;
 
 /// Longest chat message accepted, in characters.
 const MAX_CHAT_CHARS: usize = 2000;
+/// Largest signaling message accepted (an SDP offer with many media lines is a few tens of KiB).
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
@@ -33,7 +35,9 @@ pub async fn handler(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| connection(socket, app, q.token))
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| connection(socket, app, q.token))
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
@@ -176,16 +180,24 @@ impl Participant {
             .unwrap_or(SessionState::Open);
         if state == SessionState::Scheduled {
             // The first join inside the window opens the session: persisted, then announced.
-            match self
-                .app
-                .store
-                .set_session_state(self.sid(), SessionState::Open)
-            {
-                Ok(()) => {
+            match self.app.store.transition_session_state(
+                self.sid(),
+                &[SessionState::Scheduled],
+                SessionState::Open,
+            ) {
+                Ok(true) => {
                     state = SessionState::Open;
                     self.app
                         .rooms
                         .broadcast(self.sid(), &ServerMessage::SessionState { state });
+                }
+                Ok(false) => {
+                    state = self
+                        .app
+                        .store
+                        .session(self.sid())
+                        .map(|s| s.state)
+                        .unwrap_or(state);
                 }
                 Err(e) => warn!("cannot open the session: {e}"),
             }
@@ -346,21 +358,55 @@ impl Participant {
                 }
                 None
             }
-            ClientMessage::Start => self.transition(SessionState::Live, "start the session"),
-            ClientMessage::End => self.transition(SessionState::Ended, "end the session"),
+            ClientMessage::Start => self.transition(
+                &[SessionState::Scheduled, SessionState::Open],
+                SessionState::Live,
+                "start the session",
+            ),
+            ClientMessage::End => self.transition(
+                &[
+                    SessionState::Scheduled,
+                    SessionState::Open,
+                    SessionState::Live,
+                ],
+                SessionState::Ended,
+                "end the session",
+            ),
         }
     }
 
-    /// Persists a state change, then announces it.
-    fn transition(&self, state: SessionState, what: &str) -> Option<ServerMessage> {
+    /// Persists a state change (only from one of the states in `from`), then announces it.
+    fn transition(
+        &self,
+        from: &[SessionState],
+        state: SessionState,
+        what: &str,
+    ) -> Option<ServerMessage> {
         if !self.claims.role.may_moderate() {
             return Some(ServerMessage::error(
                 ErrorCode::Forbidden,
                 format!("a {} may not {what}", self.claims.role),
             ));
         }
-        if let Err(e) = self.app.store.set_session_state(self.sid(), state) {
-            return Some(ServerMessage::error(ErrorCode::Internal, e.to_string()));
+        match self
+            .app
+            .store
+            .transition_session_state(self.sid(), from, state)
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let now = self
+                    .app
+                    .store
+                    .session(self.sid())
+                    .map(|s| s.state.as_str())
+                    .unwrap_or("unknown");
+                return Some(ServerMessage::error(
+                    ErrorCode::InvalidMessage,
+                    format!("cannot {what}: the session is {now}"),
+                ));
+            }
+            Err(e) => return Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
         }
         info!(state = state.as_str(), "session state changed");
         self.app
@@ -384,13 +430,18 @@ fn track_info(t: PublishedTrackInfo, mid: Option<String>) -> TrackInfo {
 
 fn edge_message(e: EdgeEvent) -> Option<ServerMessage> {
     Some(match e {
-        EdgeEvent::RecvOffer { sdp, tracks } => ServerMessage::Offer {
+        EdgeEvent::RecvOffer {
+            sdp,
+            tracks,
+            new_transport,
+        } => ServerMessage::Offer {
             transport: TransportKind::Recv,
             sdp,
             tracks: tracks
                 .into_iter()
                 .map(|(mid, t)| track_info(t, Some(mid)))
                 .collect(),
+            new_transport,
         },
         EdgeEvent::TrackPublished(t) => ServerMessage::TrackPublished {
             track: track_info(t, None),

@@ -159,10 +159,13 @@ pub enum ServerMessage {
         tracks: Vec<TrackInfo>,
     },
     /// SDP offer on the `recv` transport; `tracks` says which publisher each media line carries.
+    /// With `new_transport`, the offer starts a fresh transport: drop the old one first.
     Offer {
         transport: TransportKind,
         sdp: String,
         tracks: Vec<TrackInfo>,
+        #[serde(default)]
+        new_transport: bool,
     },
     Answer {
         transport: TransportKind,
