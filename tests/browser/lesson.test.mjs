@@ -61,5 +61,67 @@ test('classrooms see the teacher, the host sees the classrooms', { timeout: 9000
     for (const [i, p] of classrooms.entries()) {
       await p.screenshot({ path: join(artifacts, `classroom-${i + 1}.png`) });
     }
+    for (const p of [host, ...classrooms]) await p.close();
+  }
+});
+
+test('spotlight, raised hand, chat and the end of the lesson reach every page', { timeout: 90000 }, async () => {
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const hostLink = demo.links.find((l) => l.role === 'host');
+  const [aLink, bLink] = demo.links.filter((l) => l.role === 'classroom').slice(1, 3);
+  const host = await browser.context.newPage();
+  await host.goto(server.url + hostLink.url);
+  const a = await browser.context.newPage();
+  await a.goto(server.url + aLink.url);
+  const b = await browser.context.newPage();
+  await b.goto(server.url + bLink.url);
+  try {
+    await waitForLiveVideo(b, '#stage-video', 15000);
+    await host.waitForFunction(() => document.querySelectorAll('#grid .tile video').length >= 2, null, {
+      timeout: 15000,
+    });
+
+    // The host spotlights classroom A: B sees A's tile enlarged.
+    const aTile = host.locator('#grid .tile', { hasText: aLink.name });
+    await aTile.locator('button.spot').click();
+    await b.waitForFunction(
+      (name) => [...document.querySelectorAll('#grid .tile.spotlit .name')].some((n) => n.textContent === name),
+      aLink.name,
+      { timeout: 5000 },
+    );
+    const sizes = await b.$$eval('#grid .tile', (ts) =>
+      ts.map((t) => ({ spot: t.classList.contains('spotlit'), w: t.getBoundingClientRect().width })));
+    const spot = sizes.find((x) => x.spot);
+    assert.ok(spot, 'a spotlit tile at B');
+    // The host's stage shows the spotlit classroom.
+    await host.waitForFunction(() => {
+      const v = document.querySelector('#stage-video');
+      return v && v.srcObject && v.videoWidth > 0;
+    }, null, { timeout: 10000 });
+
+    // B raises a hand: the host sees it on B's tile.
+    await b.click('#hand');
+    const bTile = host.locator('#grid .tile', { hasText: bLink.name });
+    await bTile.locator('.hand').waitFor({ state: 'visible', timeout: 5000 });
+
+    // Chat round-trips between A and the host.
+    await a.fill('#chat-input', '老师，我们听得很清楚');
+    await a.press('#chat-input', 'Enter');
+    await host.locator('#chat-log li', { hasText: '老师，我们听得很清楚' }).waitFor({ timeout: 5000 });
+    await a.locator('#chat-log li', { hasText: '老师，我们听得很清楚' }).waitFor({ timeout: 5000 });
+
+    await host.screenshot({ path: join(artifacts, 'host-spotlight.png') });
+    await b.screenshot({ path: join(artifacts, 'classroom-spotlight.png') });
+
+    // The host ends the lesson: every page says so.
+    await host.click('#end');
+    for (const p of [host, a, b]) {
+      await p.waitForFunction(() => document.body.dataset.ended === 'true', null, { timeout: 5000 });
+      const text = await p.textContent('#banner');
+      assert.match(text, /本节课已结束/);
+    }
+    await b.screenshot({ path: join(artifacts, 'classroom-ended.png') });
+  } finally {
+    for (const p of [host, a, b]) await p.close();
   }
 });

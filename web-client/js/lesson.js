@@ -73,7 +73,7 @@ function tile(pid) {
   el.className = 'tile';
   el.dataset.participant = pid;
   el.dataset.role = p ? p.role : '';
-  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="name"></span><span class="hand" hidden>✋</span></figcaption>';
+  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="name"></span><span class="hand" hidden></span></figcaption>';
   el.querySelector('.name').textContent = displayName(p);
   if (ui.role === 'host') {
     const b = document.createElement('button');
@@ -93,6 +93,7 @@ function refreshTiles() {
     const p = ui.roster.get(pid);
     el.classList.toggle('spotlit', ui.spotlight === pid);
     el.querySelector('.hand').hidden = !(p && p.hand_raised);
+    el.querySelector('.hand').textContent = t('raise_hand');
     const b = el.querySelector('.spot');
     if (b) b.textContent = ui.spotlight === pid ? t('unspotlight') : t('spotlight');
   }
