@@ -214,11 +214,12 @@ impl Publisher {
                     picture_id = (picture_id + 1) & 0x7FFF;
                     let last = payloads.len() - 1;
                     for (i, p) in payloads.into_iter().enumerate() {
-                        let pkt = rtp(VP8_PT, VIDEO_SSRC, seq, ts, i == last, p.clone());
+                        // Logged before it is written, so whatever a subscriber has is in the log.
+                        record(&log, seq, ts, p.clone());
+                        let pkt = rtp(VP8_PT, VIDEO_SSRC, seq, ts, i == last, p);
                         if vtrack.write_rtp(pkt).await.is_err() {
                             return;
                         }
-                        record(&log, seq, ts, p);
                         seq = seq.wrapping_add(1);
                     }
                     ts = ts.wrapping_add(ticks);
@@ -238,11 +239,11 @@ impl Publisher {
                     let Ok(p) = tone.next_frame() else {
                         return;
                     };
-                    let pkt = rtp(OPUS_PT, AUDIO_SSRC, seq, ts, false, p.clone());
+                    record(&log, seq, ts, p.clone());
+                    let pkt = rtp(OPUS_PT, AUDIO_SSRC, seq, ts, false, p);
                     if atrack.write_rtp(pkt).await.is_err() {
                         return;
                     }
-                    record(&log, seq, ts, p);
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(OpusTone::SAMPLES_PER_FRAME as u32);
                 }
