@@ -1,0 +1,122 @@
+//! The per-packet path allocates nothing in steady state: proven with a counting allocator.
+//!
+//! Only allocations made by the test's own thread while counting is switched on are counted, so
+//! the test harness's threads cannot disturb the result.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tongbu_media::{Codec, ParticipantId, Router, RtpIn, SinkId, TrackId};
+
+struct Counting;
+
+static COUNTED: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if ON.with(|on| on.get()) {
+        COUNTED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = COUNTED.load(Ordering::SeqCst);
+    ON.with(|on| on.set(true));
+    f();
+    ON.with(|on| on.set(false));
+    COUNTED.load(Ordering::SeqCst) - before
+}
+
+fn payload(keyframe: bool) -> Arc<[u8]> {
+    let mut p = vec![0x5Au8; 1200];
+    p[0] = 0x10;
+    p[1] = if keyframe { 0x50 } else { 0x51 };
+    Arc::from(p)
+}
+
+#[test]
+fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
+    let t0 = Instant::now();
+    let mut router = Router::new();
+    let video = TrackId(1);
+    let audio = TrackId(2);
+    router.publish(video, ParticipantId(0), Codec::Vp8).unwrap();
+    router
+        .publish(audio, ParticipantId(0), Codec::Opus)
+        .unwrap();
+    for s in 0..200u64 {
+        router
+            .subscribe(video, ParticipantId(s + 1), SinkId(2 * s), 96, t0)
+            .unwrap();
+        router
+            .subscribe(audio, ParticipantId(s + 1), SinkId(2 * s + 1), 111, t0)
+            .unwrap();
+    }
+    let mut out = Vec::with_capacity(256);
+    let key = RtpIn {
+        seq: 0,
+        timestamp: 0,
+        marker: true,
+        payload: payload(true),
+    };
+    router.forward(video, &key, t0, &mut out).unwrap();
+    assert_eq!(out.len(), 200, "every subscriber started on the keyframe");
+
+    let delta = payload(false);
+    let opus: Arc<[u8]> = Arc::from(vec![0x33u8; 160]);
+    let mut forwarded = 0;
+    let n = allocations_during(|| {
+        for i in 1..=2_000u16 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 10);
+            out.clear();
+            let v = RtpIn {
+                seq: i,
+                timestamp: u32::from(i) * 3000,
+                marker: i % 3 == 0,
+                payload: delta.clone(),
+            };
+            forwarded += router.forward(video, &v, now, &mut out).unwrap();
+            out.clear();
+            let a = RtpIn {
+                seq: i.wrapping_add(40_000),
+                timestamp: u32::from(i) * 960,
+                marker: false,
+                payload: opus.clone(),
+            };
+            forwarded += router.forward(audio, &a, now, &mut out).unwrap();
+            router.handle_timeout(now);
+        }
+    });
+    assert_eq!(forwarded, 2 * 2_000 * 200);
+    assert_eq!(
+        n, 0,
+        "{n} heap allocations while forwarding {forwarded} packets"
+    );
+}
