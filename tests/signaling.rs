@@ -170,3 +170,46 @@ async fn the_host_ends_the_lesson_for_everyone_and_it_stays_ended() {
         Err(SignalError::Closed)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_flood_is_throttled_with_a_reason() {
+    let server = TestServer::start().await;
+    let mut a = SignalClient::connect(&server.classroom_url(0))
+        .await
+        .unwrap();
+    a.join().await.unwrap();
+    for i in 0..30 {
+        a.send(&ClientMessage::Chat {
+            text: format!("message {i}"),
+        });
+    }
+    let (mut delivered, mut refused) = (0, 0);
+    while delivered + refused < 30 {
+        match a.recv(T).await.expect("a reply to each message") {
+            ServerMessage::Chat { .. } => delivered += 1,
+            ServerMessage::Error { code, message } => {
+                assert_eq!(code, ErrorCode::InvalidMessage);
+                assert!(message.contains("too many"), "{message}");
+                refused += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        (10..=12).contains(&delivered),
+        "{delivered} of 30 got through a burst of 10"
+    );
+    // The connection is still fine once the sender slows down.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    a.send(&ClientMessage::Chat {
+        text: "slower now".into(),
+    });
+    let text = a
+        .recv_until(T, |m| match m {
+            ServerMessage::Chat { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(text, "slower now");
+}

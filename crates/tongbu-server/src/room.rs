@@ -5,13 +5,35 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::Sender;
 use tongbu_schedule::SessionId;
 use tongbu_signal::{ParticipantInfo, ServerMessage};
+use tracing::warn;
+
+/// Messages queued for one participant before it counts as not keeping up.
+pub const OUTBOX: usize = 256;
 
 struct Member {
     info: ParticipantInfo,
-    tx: UnboundedSender<ServerMessage>,
+    tx: Sender<ServerMessage>,
+}
+
+/// Queues `msg` for every member. A member whose queue is full (its connection does not keep up)
+/// is dropped from the room: its connection sees its queue close and ends, and the client
+/// reconnects, rather than the server holding an ever-growing backlog for it.
+fn send_all(members: &mut BTreeMap<u64, Member>, msg: &ServerMessage) {
+    members.retain(|id, m| match m.tx.try_send(msg.clone()) {
+        Ok(()) => true,
+        Err(TrySendError::Full(_)) => {
+            warn!(
+                participant = id,
+                "signaling queue full; disconnecting a slow receiver"
+            );
+            false
+        }
+        Err(TrySendError::Closed(_)) => false,
+    });
 }
 
 #[derive(Default)]
@@ -38,16 +60,14 @@ impl Rooms {
         &self,
         session: SessionId,
         info: ParticipantInfo,
-        tx: UnboundedSender<ServerMessage>,
+        tx: Sender<ServerMessage>,
     ) -> (Vec<ParticipantInfo>, Option<u64>) {
         self.with(|rooms| {
             let room = rooms.entry(session).or_default();
             let msg = ServerMessage::ParticipantJoined {
                 participant: info.clone(),
             };
-            for m in room.members.values() {
-                let _ = m.tx.send(msg.clone());
-            }
+            send_all(&mut room.members, &msg);
             room.members.insert(info.id, Member { info, tx });
             (
                 room.members.values().map(|m| m.info.clone()).collect(),
@@ -66,10 +86,10 @@ impl Rooms {
             if room.spotlight == Some(id) {
                 room.spotlight = None;
             }
-            let msg = ServerMessage::ParticipantLeft { participant: id };
-            for m in room.members.values() {
-                let _ = m.tx.send(msg.clone());
-            }
+            send_all(
+                &mut room.members,
+                &ServerMessage::ParticipantLeft { participant: id },
+            );
             if room.members.is_empty() {
                 rooms.remove(&session);
             }
@@ -79,10 +99,8 @@ impl Rooms {
     /// Sends a message to everyone in the session.
     pub fn broadcast(&self, session: SessionId, msg: &ServerMessage) {
         self.with(|rooms| {
-            if let Some(room) = rooms.get(&session) {
-                for m in room.members.values() {
-                    let _ = m.tx.send(msg.clone());
-                }
+            if let Some(room) = rooms.get_mut(&session) {
+                send_all(&mut room.members, msg);
             }
         })
     }
@@ -98,9 +116,7 @@ impl Rooms {
                     participant: id,
                     raised,
                 };
-                for m in room.members.values() {
-                    let _ = m.tx.send(msg.clone());
-                }
+                send_all(&mut room.members, &msg);
             }
         })
     }
@@ -117,10 +133,10 @@ impl Rooms {
                 }
             }
             room.spotlight = id;
-            let msg = ServerMessage::Spotlight { participant: id };
-            for m in room.members.values() {
-                let _ = m.tx.send(msg.clone());
-            }
+            send_all(
+                &mut room.members,
+                &ServerMessage::Spotlight { participant: id },
+            );
             true
         })
     }

@@ -91,6 +91,7 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
         claims,
         id,
         title: session.title,
+        talk: RateLimit::new(10.0, 2.0),
     }
     .run(socket)
     .instrument(span)
@@ -102,6 +103,40 @@ struct Participant {
     claims: JoinClaims,
     id: u64,
     title: String,
+    /// Chat and hand messages a participant may send: a burst, then a steady rate.
+    talk: RateLimit,
+}
+
+/// A token bucket.
+struct RateLimit {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    at: std::time::Instant,
+}
+
+impl RateLimit {
+    fn new(capacity: f64, per_second: f64) -> Self {
+        Self {
+            tokens: capacity,
+            capacity,
+            per_second,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Participant {
@@ -109,7 +144,7 @@ impl Participant {
         self.claims.sid
     }
 
-    async fn run(self, mut socket: WebSocket) {
+    async fn run(mut self, mut socket: WebSocket) {
         // Before anything else: `join` with the protocol version.
         loop {
             let Some(Ok(msg)) = socket.recv().await else {
@@ -156,7 +191,7 @@ impl Participant {
             school,
             hand_raised: false,
         };
-        let (tx, mut rx) = mpsc::unbounded_channel::<ServerMessage>();
+        let (tx, mut rx) = mpsc::channel::<ServerMessage>(crate::room::OUTBOX);
         let (roster, spotlight) = self.app.rooms.join(self.sid(), me.clone(), tx);
         let (etx, mut erx) = mpsc::unbounded_channel::<EdgeEvent>();
         let tracks = match self
@@ -240,7 +275,18 @@ impl Participant {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
                     Some(Ok(_)) => {}
                 },
-                Some(m) = rx.recv() => open = send(&mut socket, &m).await,
+                m = rx.recv() => match m {
+                    Some(m) => open = send(&mut socket, &m).await,
+                    None => {
+                        // The room dropped us: this connection did not keep up.
+                        let m = ServerMessage::error(
+                            ErrorCode::Internal,
+                            "this connection fell too far behind; reconnecting",
+                        );
+                        let _ = send(&mut socket, &m).await;
+                        open = false;
+                    }
+                },
                 Some(e) = erx.recv() => {
                     if let Some(m) = edge_message(e) {
                         open = send(&mut socket, &m).await;
@@ -254,12 +300,22 @@ impl Participant {
     }
 
     /// Handles one text frame; returns the direct reply, if any.
-    async fn handle(&self, text: &str) -> Option<ServerMessage> {
+    async fn handle(&mut self, text: &str) -> Option<ServerMessage> {
         let msg = match parse_client_message(text) {
             Ok(m) => m,
             Err(e) => return Some(ServerMessage::error(e.code(), e.to_string())),
         };
         let role = self.claims.role;
+        if matches!(
+            msg,
+            ClientMessage::Chat { .. } | ClientMessage::RaiseHand { .. }
+        ) && !self.talk.allow()
+        {
+            return Some(ServerMessage::error(
+                ErrorCode::InvalidMessage,
+                "too many messages; wait a moment before sending more",
+            ));
+        }
         let forbidden = |what: &str| {
             Some(ServerMessage::error(
                 ErrorCode::Forbidden,
