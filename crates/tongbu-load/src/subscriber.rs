@@ -196,31 +196,41 @@ impl Subscriber {
             .map(|(_, s, t)| (*s, t.clone()))
     }
 
-    /// Sends a PLI for the video track.
-    pub async fn send_pli(&self) -> Result<(), ClientError> {
+    /// Sends one RTCP feedback packet about the video track, made for its SSRC.
+    async fn video_feedback(
+        &self,
+        make: impl FnOnce(u32) -> Box<dyn rtc::rtcp::Packet>,
+    ) -> Result<(), ClientError> {
         let (ssrc, t) = self
             .video_remote()
             .ok_or(ClientError::Timeout("a video track"))?;
-        t.write_rtcp(vec![Box::new(PictureLossIndication {
-            sender_ssrc: 1,
-            media_ssrc: ssrc,
-        })])
+        t.write_rtcp(vec![make(ssrc)])
+            .await
+            .map_err(ClientError::webrtc)
+    }
+
+    /// Sends a PLI for the video track.
+    pub async fn send_pli(&self) -> Result<(), ClientError> {
+        self.video_feedback(|media_ssrc| {
+            Box::new(PictureLossIndication {
+                sender_ssrc: 1,
+                media_ssrc,
+            })
+        })
         .await
-        .map_err(ClientError::webrtc)
     }
 
     /// Sends a NACK for the given video sequence numbers (ascending).
     pub async fn send_nack(&self, seqs: &[u16]) -> Result<(), ClientError> {
-        let (ssrc, t) = self
-            .video_remote()
-            .ok_or(ClientError::Timeout("a video track"))?;
-        t.write_rtcp(vec![Box::new(TransportLayerNack {
-            sender_ssrc: 1,
-            media_ssrc: ssrc,
-            nacks: nack_pairs_from_sequence_numbers(seqs),
-        })])
+        let nacks = nack_pairs_from_sequence_numbers(seqs);
+        self.video_feedback(|media_ssrc| {
+            Box::new(TransportLayerNack {
+                sender_ssrc: 1,
+                media_ssrc,
+                nacks,
+            })
+        })
         .await
-        .map_err(ClientError::webrtc)
     }
 
     /// Waits until at least `n` packets of a kind have arrived.
