@@ -23,22 +23,28 @@ pub fn now() -> i64 {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with a configuration adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let data_dir = std::env::temp_dir().join(format!(
             "tongbu-test-{}-{}",
             std::process::id(),
             rand_suffix()
         ));
-        let config = Config {
+        let mut config = Config {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             media_udp_port: 0,
             data_dir: data_dir.clone(),
             ..Config::default()
         };
+        tweak(&mut config);
         let server = Server::start(config).await.expect("server starts");
         Self { server, data_dir }
     }
 
-    fn demo(&self) -> &tongbu_schedule::demo::DemoLesson {
+    pub fn demo(&self) -> &tongbu_schedule::demo::DemoLesson {
         self.server.state.demo.as_ref().expect("demo lesson")
     }
 

@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get('token') || '';
 const client = new TongbuClient(token);
 // Errors after which retrying cannot help.
-const PERMANENT = ['invalid_token', 'session_closed', 'unsupported_version'];
+const PERMANENT = ['invalid_token', 'session_closed', 'not_yet_open', 'unsupported_version'];
 let localStream = null;
 
 const ui = {

@@ -14,6 +14,7 @@ pub mod role;
 pub mod school;
 pub mod session;
 pub mod store;
+pub mod time;
 pub mod token;
 
 pub use error::ScheduleError;

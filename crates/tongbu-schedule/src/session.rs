@@ -101,6 +101,12 @@ impl Session {
         self.start_utc + self.duration_min * 60
     }
 
+    /// When joins are accepted: from `lead_secs` before the start until `grace_secs` after the
+    /// end, both in seconds since the epoch.
+    pub fn join_window(&self, lead_secs: i64, grace_secs: i64) -> (i64, i64) {
+        (self.start_utc - lead_secs, self.end_utc() + grace_secs)
+    }
+
     /// Whether `classroom` takes part (as host or remote classroom).
     pub fn includes(&self, classroom: ClassroomId) -> bool {
         self.host == classroom || self.classrooms.contains(&classroom)

@@ -319,6 +319,26 @@ impl Store {
         Ok(true)
     }
 
+    /// Sessions not yet ended whose end plus `grace_secs` is at or before `now_utc`: they are
+    /// due to end by themselves.
+    pub fn sessions_due_to_end(
+        &self,
+        now_utc: i64,
+        grace_secs: i64,
+    ) -> Result<Vec<SessionId>, ScheduleError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM sessions
+             WHERE state IN ('scheduled', 'open', 'live')
+               AND start_utc + duration_min * 60 + ?2 <= ?1
+             ORDER BY id",
+        )?;
+        let ids = stmt
+            .query_map(params![now_utc, grace_secs], |r| Ok(SessionId(r.get(0)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
     /// Records a state change. Returns once it is durable, so it may then be announced.
     pub fn set_session_state(
         &self,
@@ -375,6 +395,13 @@ mod tests {
         assert_eq!(s.state, SessionState::Scheduled);
         assert_eq!(s.classrooms, vec![remote]);
         assert!(s.includes(host) && s.includes(remote));
+        // Due to end once end + grace has passed, and only while not ended.
+        let end = 1_800_000_000 + 45 * 60;
+        assert!(store
+            .sessions_due_to_end(end + 599, 600)
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.sessions_due_to_end(end + 600, 600).unwrap(), vec![id]);
         store.set_session_state(id, SessionState::Live).unwrap();
         assert_eq!(store.session(id).unwrap().state, SessionState::Live);
         // Only from the listed states: an ended session does not go live again.
@@ -395,6 +422,13 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+        assert!(
+            store
+                .sessions_due_to_end(end + 600, 600)
+                .unwrap()
+                .is_empty(),
+            "an ended session is not due to end again"
         );
         assert!(store.sessions_between(0, 1_000).unwrap().is_empty());
         assert_eq!(

@@ -42,6 +42,11 @@ pub struct Config {
     /// `TONGBU_DEMO_ENABLED`; default: on only when HTTP listens on a loopback address, so a
     /// server reachable from the network never hands out host links unless told to.
     pub demo: bool,
+    /// Joins open this long before a session starts. `TONGBU_SCHEDULE_JOIN_LEAD_MIN` (minutes).
+    pub join_lead_secs: i64,
+    /// A session not ended by its host ends this long after its end time; joins are accepted
+    /// until then. `TONGBU_SCHEDULE_GRACE_MIN` (minutes).
+    pub grace_secs: i64,
 }
 
 impl Default for Config {
@@ -55,6 +60,8 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
             demo: true,
+            join_lead_secs: 10 * 60,
+            grace_secs: 15 * 60,
         }
     }
 }
@@ -70,6 +77,15 @@ struct FileConfig {
     data: FileData,
     #[serde(default)]
     demo: FileDemo,
+    #[serde(default)]
+    schedule: FileSchedule,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSchedule {
+    join_lead_min: Option<i64>,
+    grace_min: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +196,31 @@ impl Config {
             }
             c.data_dir = PathBuf::from(v);
         }
+        let minutes = |key: &'static str, v: String| -> Result<i64, ConfigError> {
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|m| (0..=24 * 60).contains(m))
+                .map(|m| m * 60)
+                .ok_or(ConfigError::Invalid {
+                    key,
+                    value: v,
+                    expected: "a number of minutes from 0 to 1440",
+                })
+        };
+        if let Some(v) = pick(
+            "TONGBU_SCHEDULE_JOIN_LEAD_MIN",
+            f.schedule.join_lead_min.map(|m| m.to_string()),
+        ) {
+            c.join_lead_secs =
+                minutes("TONGBU_SCHEDULE_JOIN_LEAD_MIN (schedule.join_lead_min)", v)?;
+        }
+        if let Some(v) = pick(
+            "TONGBU_SCHEDULE_GRACE_MIN",
+            f.schedule.grace_min.map(|m| m.to_string()),
+        ) {
+            c.grace_secs = minutes("TONGBU_SCHEDULE_GRACE_MIN (schedule.grace_min)", v)?;
+        }
         let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
         if let Some(v) = demo {
             c.demo = match v.as_str() {
@@ -247,6 +288,10 @@ mod tests {
         assert!(e.to_string().contains("TONGBU_MEDIA_UDP_PORT"), "{e}");
         let e = Config::load(None, env(&[("TONGBU_HTTP_ADDR", "localhost")])).unwrap_err();
         assert!(e.to_string().contains("TONGBU_HTTP_ADDR"), "{e}");
+        let e = Config::load(None, env(&[("TONGBU_SCHEDULE_GRACE_MIN", "-5")])).unwrap_err();
+        assert!(e.to_string().contains("TONGBU_SCHEDULE_GRACE_MIN"), "{e}");
+        let c = Config::load(None, env(&[("TONGBU_SCHEDULE_JOIN_LEAD_MIN", "30")])).unwrap();
+        assert_eq!(c.join_lead_secs, 1800);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use axum::routing::get;
 use axum::Router;
 use tongbu_rtc::{Edge, EdgeConfig, EdgeError, EdgeHandle};
 use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
-use tongbu_schedule::{ScheduleError, Store, TokenKey};
+use tongbu_schedule::{ScheduleError, SessionState, Store, TokenKey};
+use tongbu_signal::ServerMessage;
 use tracing::info;
 
 use crate::room::Rooms;
@@ -42,6 +43,54 @@ pub struct AppState {
     pub rooms: Rooms,
     pub next_participant: AtomicU64,
     pub demo: Option<DemoLesson>,
+}
+
+/// How often sessions past their end + grace are looked for.
+const OVERDUE_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends sessions that their host did not end, once end + grace has passed: persisted, then
+/// announced to whoever is still in the room.
+async fn end_overdue_sessions(app: Arc<AppState>) {
+    let mut tick = tokio::time::interval(OVERDUE_SWEEP);
+    loop {
+        tick.tick().await;
+        let due = match app
+            .store
+            .sessions_due_to_end(now_utc(), app.config.grace_secs)
+        {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("cannot look for overdue sessions: {e}");
+                continue;
+            }
+        };
+        for id in due {
+            let from = [
+                SessionState::Scheduled,
+                SessionState::Open,
+                SessionState::Live,
+            ];
+            match app
+                .store
+                .transition_session_state(id, &from, SessionState::Ended)
+            {
+                Ok(true) => {
+                    info!(
+                        session = id.0,
+                        "session ended by itself (end time + grace passed)"
+                    );
+                    app.rooms.broadcast(
+                        id,
+                        &ServerMessage::SessionState {
+                            state: SessionState::Ended,
+                        },
+                    );
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(session = id.0, "cannot end overdue session: {e}"),
+            }
+        }
+    }
 }
 
 /// A running server.
@@ -106,6 +155,7 @@ impl Server {
             .route("/api/health", get(web::health))
             .fallback(get(web::static_file))
             .with_state(state.clone());
+        tokio::spawn(end_overdue_sessions(state.clone()));
         info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
         let http = tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Self {

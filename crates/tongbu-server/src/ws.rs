@@ -10,6 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tongbu_rtc::{EdgeEvent, MediaKind, ParticipantId, PublishedTrackInfo};
+use tongbu_schedule::time::shanghai_datetime;
 use tongbu_schedule::{JoinClaims, SessionId, SessionState};
 use tongbu_signal::{
     parse_client_message, ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SessionInfo,
@@ -76,11 +77,27 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
             .await
         }
     };
-    if session.state.is_over() {
+    let (opens, closes) = session.join_window(app.config.join_lead_secs, app.config.grace_secs);
+    let now = crate::server::now_utc();
+    if session.state.is_over() || now >= closes {
         return refuse(
             socket,
             ErrorCode::SessionClosed,
             format!("\"{}\" has ended; no more joins", session.title),
+        )
+        .await;
+    }
+    if now < opens {
+        return refuse(
+            socket,
+            ErrorCode::NotYetOpen,
+            format!(
+                "\"{}\" starts at {} (Beijing time); joining opens {} minutes before, at {}",
+                session.title,
+                shanghai_datetime(session.start_utc),
+                app.config.join_lead_secs / 60,
+                shanghai_datetime(opens),
+            ),
         )
         .await;
     }

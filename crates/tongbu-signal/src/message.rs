@@ -141,8 +141,10 @@ pub enum ErrorCode {
     NegotiationFailed,
     /// The join token was refused.
     InvalidToken,
-    /// The session is not open for joining now.
+    /// The session has ended (or is unknown): no more joins.
     SessionClosed,
+    /// The session's join window has not opened yet; the message says when it starts.
+    NotYetOpen,
     /// Something failed on the server; the session goes on.
     Internal,
 }

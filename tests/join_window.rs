@@ -1,0 +1,98 @@
+//! Joins are accepted from the lead time before a session starts until its end plus grace; a
+//! session its host did not end ends by itself, and everyone still in it is told.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{now, TestServer};
+use tongbu_load::SignalClient;
+use tongbu_schedule::store::NewSession;
+use tongbu_schedule::time::shanghai_datetime;
+use tongbu_schedule::{JoinClaims, Role, SessionId, SessionKind, SessionState};
+use tongbu_signal::{ErrorCode, ServerMessage};
+
+fn lesson(server: &TestServer, start_utc: i64, duration_min: i64) -> SessionId {
+    let demo = server.demo();
+    server
+        .server
+        .state
+        .store
+        .add_session(&NewSession {
+            kind: SessionKind::Lesson,
+            title: "物理：浮力".into(),
+            subject: "物理".into(),
+            start_utc,
+            duration_min,
+            host: demo.host,
+            classrooms: demo.classrooms.clone(),
+        })
+        .unwrap()
+}
+
+fn url(server: &TestServer, sid: SessionId) -> String {
+    let token = server.server.state.tokens.issue(&JoinClaims {
+        sid,
+        role: Role::Classroom,
+        classroom: Some(server.demo().classrooms[0]),
+        name: "四子王旗第一中学 · 初二(1)班".into(),
+        exp: now() + 6 * 3600,
+    });
+    server.ws_url(&token)
+}
+
+async fn refusal(url: &str) -> (ErrorCode, String) {
+    let mut c = SignalClient::connect(url).await.unwrap();
+    match c.recv(Duration::from_secs(5)).await.unwrap() {
+        ServerMessage::Error { code, message } => (code, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_early_and_too_late_are_refused_with_the_start_time() {
+    let server = TestServer::start().await;
+    let start = now() + 2 * 3600;
+    let early = lesson(&server, start, 45);
+    let (code, message) = refusal(&url(&server, early)).await;
+    assert_eq!(code, ErrorCode::NotYetOpen);
+    assert!(message.contains(&shanghai_datetime(start)), "{message}");
+    assert!(message.contains("10 minutes"), "{message}");
+
+    // Inside the lead time: accepted.
+    let soon = lesson(&server, now() + 5 * 60, 45);
+    let mut c = SignalClient::connect(&url(&server, soon)).await.unwrap();
+    c.join()
+        .await
+        .expect("joins open 10 minutes before the start");
+
+    // Past end + grace (15 minutes by default): refused.
+    let past = lesson(&server, now() - 3 * 3600, 45);
+    let (code, message) = refusal(&url(&server, past)).await;
+    assert_eq!(code, ErrorCode::SessionClosed);
+    assert!(message.contains("ended"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unended_session_ends_itself_at_end_plus_grace() {
+    let server = TestServer::start_with(|c| c.grace_secs = 0).await;
+    // Ends two seconds from now.
+    let sid = lesson(&server, now() - 58, 1);
+    let mut c = SignalClient::connect(&url(&server, sid)).await.unwrap();
+    c.join().await.expect("joined before the end");
+    let state = c
+        .recv_until(Duration::from_secs(10), |m| match m {
+            ServerMessage::SessionState {
+                state: SessionState::Ended,
+            } => Some(SessionState::Ended),
+            _ => None,
+        })
+        .await
+        .expect("told that the session ended");
+    assert_eq!(state, SessionState::Ended);
+    assert_eq!(
+        server.server.state.store.session(sid).unwrap().state,
+        SessionState::Ended,
+        "persisted"
+    );
+}
