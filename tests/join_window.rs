@@ -96,3 +96,41 @@ async fn an_unended_session_ends_itself_at_end_plus_grace() {
         "persisted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_at_once_never_see_each_other() {
+    use tongbu_load::{Publisher, Subscriber};
+
+    let server = TestServer::start().await;
+    let other = lesson(&server, now() - 60, 45);
+    // The demo lesson's teacher publishes; a classroom of the other session is connected too.
+    let publisher = Publisher::connect(&server.host_url(), &common::test_clip())
+        .await
+        .expect("publisher in the demo lesson");
+    let mut outsider = Subscriber::connect(&url(&server, other))
+        .await
+        .expect("subscriber in the other session");
+    let insider = Subscriber::connect(&server.classroom_url(1))
+        .await
+        .expect("subscriber in the demo lesson");
+    insider
+        .wait_for_packets(true, 10, Duration::from_secs(5))
+        .await
+        .expect("the demo lesson's classroom receives its teacher");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(outsider.packets(true).is_empty() && outsider.packets(false).is_empty());
+    while let Ok(m) = outsider.messages.try_recv() {
+        assert!(
+            !matches!(
+                m,
+                ServerMessage::ParticipantJoined { .. }
+                    | ServerMessage::TrackPublished { .. }
+                    | ServerMessage::Offer { .. }
+            ),
+            "the other session heard of this one: {m:?}"
+        );
+    }
+    insider.close().await;
+    outsider.close().await;
+    publisher.close().await;
+}
