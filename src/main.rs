@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use tongbu_server::{Config, Server};
 
 const USAGE: &str = "usage: tongbu [--config tongbu.toml] [--http-addr ADDR] [--media-udp-port PORT] [--data-dir DIR]
+       tongbu [--config tongbu.toml] [--data-dir DIR] token --session ID --role ROLE --name NAME [--classroom ID]
 
 Every setting can also be given as an environment variable TONGBU_<SECTION>_<KEY>,
 e.g. TONGBU_HTTP_ADDR=127.0.0.1:8080 TONGBU_MEDIA_UDP_PORT=3478 TONGBU_PUBLIC_IP=203.0.113.7
@@ -23,8 +24,13 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut file: Option<PathBuf> = None;
     let mut flags: Vec<(&'static str, String)> = Vec::new();
+    let mut command: Option<Vec<String>> = None;
     while let Some(a) = args.next() {
         let key = match a.as_str() {
+            "token" => {
+                command = Some(args.by_ref().collect());
+                break;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -61,6 +67,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(rest) = command {
+        return match tongbu_server::cli::token(&config, &rest) {
+            Ok(url) => {
+                println!("{url}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tongbu token: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -7,6 +7,7 @@
 //!
 //! It must not touch packets: media goes through `tongbu-rtc`, which it only commands.
 
+pub mod cli;
 pub mod config;
 pub mod room;
 pub mod server;
