@@ -85,6 +85,13 @@ async fn teacher_and_classrooms(server: &TestServer, n: usize) -> (Publisher, Ve
     (publisher, subscribers)
 }
 
+async fn close_all(publisher: Publisher, subscribers: Vec<Subscriber>) {
+    for s in subscribers {
+        s.close().await;
+    }
+    publisher.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_subscribers_receive_the_publishers_media_intact() {
     let server = TestServer::start().await;
@@ -146,10 +153,7 @@ async fn three_subscribers_receive_the_publishers_media_intact() {
             );
         }
     }
-    for s in subscribers {
-        s.close().await;
-    }
-    publisher.close().await;
+    close_all(publisher, subscribers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,10 +204,7 @@ async fn keyframe_requests_are_aggregated_and_nacks_are_answered() {
     );
     assert_eq!(again[0].timestamp, wanted.timestamp);
 
-    for s in subscribers {
-        s.close().await;
-    }
-    publisher.close().await;
+    close_all(publisher, subscribers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,10 +220,9 @@ async fn publishers_come_and_go_without_the_subscriber_reconnecting() {
     let first = Publisher::connect(&server.host_url(), &test_clip())
         .await
         .expect("first publisher");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while watcher.packets_from(first.participant, true).len() < 10 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let _ = watcher
+        .wait_for_packets_from(first.participant, true, 10, Duration::from_secs(5))
+        .await;
     assert!(watcher.packets_from(first.participant, true).len() >= 10);
 
     // Garbage on the media port is dropped and counted; nothing else changes.
@@ -263,10 +263,9 @@ async fn publishers_come_and_go_without_the_subscriber_reconnecting() {
     let second = Publisher::connect(&server.classroom_url(1), &test_clip())
         .await
         .expect("second publisher");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while watcher.packets_from(second.participant, true).len() < 10 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let _ = watcher
+        .wait_for_packets_from(second.participant, true, 10, Duration::from_secs(5))
+        .await;
     assert!(
         watcher.packets_from(second.participant, true).len() >= 10,
         "the new publisher's video reaches the classroom without a reconnect"

@@ -240,9 +240,30 @@ impl Subscriber {
         n: usize,
         within: Duration,
     ) -> Result<(), ClientError> {
+        self.wait_until(within, || self.packets(video).len() >= n)
+            .await
+    }
+
+    /// Waits until at least `n` packets of a kind have arrived from one publisher.
+    pub async fn wait_for_packets_from(
+        &self,
+        participant: u64,
+        video: bool,
+        n: usize,
+        within: Duration,
+    ) -> Result<(), ClientError> {
+        self.wait_until(within, || self.packets_from(participant, video).len() >= n)
+            .await
+    }
+
+    async fn wait_until(
+        &self,
+        within: Duration,
+        done: impl Fn() -> bool,
+    ) -> Result<(), ClientError> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if self.packets(video).len() >= n {
+            if done() {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -62,15 +62,13 @@ impl KeyframeRequests {
         }
     }
 
-    /// When a held request becomes due, if one is held.
+    /// When a held request becomes due, if one is held. A request is only held after one was
+    /// sent, so the due time follows from that one: no clock is read here.
     pub fn next_due(&self) -> Option<Instant> {
         if !self.pending {
             return None;
         }
-        Some(
-            self.last_sent
-                .map_or(Instant::now(), |t| t + self.min_interval),
-        )
+        self.last_sent.map(|t| t + self.min_interval)
     }
 
     /// A keyframe arrived from the publisher: requests held so far are answered by it.

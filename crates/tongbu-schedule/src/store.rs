@@ -338,25 +338,6 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ids)
     }
-
-    /// Records a state change. Returns once it is durable, so it may then be announced.
-    pub fn set_session_state(
-        &self,
-        id: SessionId,
-        state: SessionState,
-    ) -> Result<(), ScheduleError> {
-        let n = self.conn().execute(
-            "UPDATE sessions SET state = ?2 WHERE id = ?1",
-            params![id.0, state.as_str()],
-        )?;
-        if n == 0 {
-            return Err(ScheduleError::NotFound {
-                what: "session",
-                id: id.0,
-            });
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -402,7 +383,9 @@ mod tests {
             .unwrap()
             .is_empty());
         assert_eq!(store.sessions_due_to_end(end + 600, 600).unwrap(), vec![id]);
-        store.set_session_state(id, SessionState::Live).unwrap();
+        assert!(store
+            .transition_session_state(id, &[SessionState::Scheduled], SessionState::Live)
+            .unwrap());
         assert_eq!(store.session(id).unwrap().state, SessionState::Live);
         // Only from the listed states: an ended session does not go live again.
         let live = [SessionState::Scheduled, SessionState::Open];
