@@ -1,5 +1,8 @@
 //! Errors of the schedule.
 
+use crate::validate::FieldError;
+use crate::{ClassroomId, SessionId};
+
 /// What went wrong in the schedule, phrased for whoever must fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -18,4 +21,23 @@ pub enum ScheduleError {
     NotFound { what: &'static str, id: i64 },
     #[error("stored value {value:?} is not a valid {what}; was the database edited by hand?")]
     Corrupt { what: &'static str, value: String },
+    /// The submitted record has problems; each names its field.
+    #[error("invalid input: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// A classroom is already booked at that time.
+    #[error("classroom {classroom_name} is already booked at that time, in session {} \"{title}\" starting {start_local}; choose another time or remove it from that session", session.0)]
+    Clash {
+        classroom: ClassroomId,
+        classroom_name: String,
+        session: SessionId,
+        title: String,
+        start_utc: i64,
+        start_local: String,
+    },
+    /// The record would duplicate one that exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The record is still used by others and cannot be removed or changed.
+    #[error("{0}")]
+    InUse(String),
 }

@@ -1,25 +1,36 @@
 //! # tongbu-schedule — who may join what, and when
 //!
-//! Owns the programme's domain: schools and their classrooms, sessions (joint lessons, research
-//! sessions, lectures) with their state, roles, and the signed join tokens that bind a person or
-//! classroom to one session in one role. Persists them in SQLite through [`Store`], with versioned
-//! migrations applied at open.
+//! Owns the programme's domain: schools and their classrooms, school pairs, sessions (joint
+//! lessons, research sessions, lectures; single or weekly) with their state, roles, and the
+//! signed join tokens that bind a person or classroom to one session in one role. Checks what
+//! people submit field by field, refuses double bookings, and persists everything through the
+//! [`Store`] trait ([`SqliteStore`] by default, versioned migrations applied at open).
 //!
 //! It must not touch media, sockets or HTTP: the server asks it questions ("may this token
 //! join now?") and tells it facts ("the host started the lesson"), and it answers from the store.
 
 pub mod demo;
 pub mod error;
+pub mod import;
+pub mod pair;
 pub mod role;
 pub mod school;
 pub mod session;
+pub mod sqlite;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod validate;
 
 pub use error::ScheduleError;
+pub use pair::{NewPair, PairId, SchoolPair};
 pub use role::Role;
-pub use school::{Classroom, ClassroomId, Region, School, SchoolId};
-pub use session::{Session, SessionId, SessionKind, SessionState};
-pub use store::Store;
+pub use school::{Classroom, ClassroomId, NewClassroom, NewSchool, Region, School, SchoolId};
+pub use session::{
+    ComparedLesson, Comparison, NewSession, SeriesId, Session, SessionDraft, SessionId,
+    SessionKind, SessionState, WeeklyDraft,
+};
+pub use sqlite::SqliteStore;
+pub use store::{SessionQuery, Store};
 pub use token::{JoinClaims, TokenError, TokenKey};
+pub use validate::FieldError;

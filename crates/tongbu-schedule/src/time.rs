@@ -1,34 +1,85 @@
-//! Times are stored in UTC (seconds since the epoch) and shown in the school's zone. Schools of
-//! the programme are in Asia/Shanghai, which is UTC+8 all year (no daylight saving).
+//! Times are stored in UTC (seconds since the epoch) and shown in the school's time zone. The
+//! programme's schools are all in Asia/Shanghai, the default; the zone is stored per school and
+//! per session so that a school elsewhere is shown its own wall clock.
 
-/// Offset of Asia/Shanghai from UTC, in seconds.
-pub const SHANGHAI_OFFSET_SECS: i64 = 8 * 3600;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
-/// `YYYY-MM-DD HH:MM` in Asia/Shanghai for a UTC timestamp.
-pub fn shanghai_datetime(utc: i64) -> String {
-    let local = utc + SHANGHAI_OFFSET_SECS;
-    let days = local.div_euclid(86_400);
-    let secs = local.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+/// The zone of a school unless it says otherwise.
+pub const DEFAULT_ZONE: &str = "Asia/Shanghai";
+
+/// Looks up an IANA zone name ("Asia/Shanghai").
+pub fn zone(name: &str) -> Result<TimeZone, String> {
+    TimeZone::get(name).map_err(|_| {
+        format!("unknown time zone {name:?}; use an IANA name such as \"Asia/Shanghai\"")
+    })
 }
 
-/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// `YYYY-MM-DD HH:MM` on the wall clock of `zone_name` for a UTC timestamp. Falls back to
+/// Asia/Shanghai if the zone is unknown (it was validated when stored).
+pub fn local_datetime(utc: i64, zone_name: &str) -> String {
+    let tz = zone(zone_name).unwrap_or_else(|_| shanghai());
+    match Timestamp::from_second(utc) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => utc.to_string(),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in Beijing time.
+pub fn shanghai_datetime(utc: i64) -> String {
+    local_datetime(utc, DEFAULT_ZONE)
+}
+
+/// RFC 3339 in UTC, e.g. `2026-11-25T02:00:00Z`.
+pub fn rfc3339_utc(utc: i64) -> String {
+    match Timestamp::from_second(utc) {
+        Ok(ts) => ts.to_string(),
+        Err(_) => utc.to_string(),
+    }
+}
+
+/// RFC 3339 with the zone's offset, e.g. `2026-11-25T10:00:00+08:00`.
+pub fn rfc3339_local(utc: i64, zone_name: &str) -> String {
+    let tz = zone(zone_name).unwrap_or_else(|_| shanghai());
+    match Timestamp::from_second(utc) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        Err(_) => utc.to_string(),
+    }
+}
+
+fn shanghai() -> TimeZone {
+    TimeZone::get(DEFAULT_ZONE).unwrap_or(TimeZone::fixed(jiff::tz::offset(8)))
+}
+
+/// Parses a start time as a person writes it: with an offset or `Z` it is absolute
+/// (`2026-11-25T02:00:00Z`, `2026-11-25T10:00+08:00`); without, it is the wall clock of `tz`
+/// (`2026-11-25 10:00`, `2026-11-25T10:00`). Returns seconds since the epoch.
+pub fn parse_start(s: &str, tz: &TimeZone) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(ts) = s.parse::<Timestamp>() {
+        return Ok(ts.as_second());
+    }
+    let dt: DateTime = s.parse().map_err(|_| {
+        format!("{s:?} is not a date and time; write it as \"2026-03-02 08:00\" (local time of the host school) or \"2026-03-02T00:00:00Z\"")
+    })?;
+    dt.to_zoned(tz.clone())
+        .map(|z| z.timestamp().as_second())
+        .map_err(|e| format!("{s:?} does not exist in that time zone: {e}"))
+}
+
+/// Parses a calendar date `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<Date, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a date; write it as \"2026-03-02\""))
+}
+
+/// The date of a UTC timestamp on the wall clock of `tz`.
+pub fn local_date(utc: i64, tz: &TimeZone) -> Option<Date> {
+    Timestamp::from_second(utc)
+        .ok()
+        .map(|ts| ts.to_zoned(tz.clone()).date())
 }
 
 #[cfg(test)]
@@ -40,8 +91,34 @@ mod tests {
         assert_eq!(shanghai_datetime(0), "1970-01-01 08:00");
         // 2026-11-24 19:34:19 UTC is 2026-11-25 03:34 in Beijing.
         assert_eq!(shanghai_datetime(1_795_548_859), "2026-11-25 03:34");
-        // Leap day.
         assert_eq!(shanghai_datetime(1_709_164_800), "2024-02-29 08:00");
-        assert_eq!(shanghai_datetime(-1), "1970-01-01 07:59");
+        assert_eq!(
+            rfc3339_local(1_795_548_859, "Asia/Shanghai"),
+            "2026-11-25T03:34:19+08:00"
+        );
+        assert_eq!(rfc3339_utc(1_795_548_859), "2026-11-24T19:34:19Z");
+    }
+
+    #[test]
+    fn a_start_without_offset_is_the_schools_wall_clock() {
+        let sh = zone("Asia/Shanghai").unwrap();
+        let local = parse_start("2026-11-25 10:00", &sh).unwrap();
+        assert_eq!(parse_start("2026-11-25T10:00", &sh).unwrap(), local);
+        assert_eq!(parse_start("2026-11-25T02:00:00Z", &sh).unwrap(), local);
+        assert_eq!(
+            parse_start("2026-11-25T10:00:00+08:00", &sh).unwrap(),
+            local
+        );
+        assert_eq!(local_datetime(local, "Asia/Shanghai"), "2026-11-25 10:00");
+        // The same wall clock in another zone is another instant.
+        let berlin = zone("Europe/Berlin").unwrap();
+        assert_eq!(
+            parse_start("2026-11-25 10:00", &berlin).unwrap() - local,
+            7 * 3600
+        );
+        assert!(parse_start("tomorrow", &sh)
+            .unwrap_err()
+            .contains("2026-03-02 08:00"));
+        assert!(zone("Mars/Olympus").unwrap_err().contains("IANA"));
     }
 }
