@@ -8,6 +8,7 @@ use tongbu_server::{Config, Server};
 
 const USAGE: &str = "usage: tongbu [--config tongbu.toml] [--http-addr ADDR] [--media-udp-port PORT] [--data-dir DIR]
        tongbu [--config tongbu.toml] [--data-dir DIR] token --session ID --role ROLE --name NAME [--classroom ID]
+       tongbu [--config tongbu.toml] [--data-dir DIR] schedule import FILE.csv|FILE.json [--dry-run] [--json]
 
 Every setting can also be given as an environment variable TONGBU_<SECTION>_<KEY>,
 e.g. TONGBU_HTTP_ADDR=127.0.0.1:8080 TONGBU_MEDIA_UDP_PORT=3478 TONGBU_PUBLIC_IP=203.0.113.7
@@ -24,11 +25,11 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut file: Option<PathBuf> = None;
     let mut flags: Vec<(&'static str, String)> = Vec::new();
-    let mut command: Option<Vec<String>> = None;
+    let mut command: Option<(String, Vec<String>)> = None;
     while let Some(a) = args.next() {
         let key = match a.as_str() {
-            "token" => {
-                command = Some(args.by_ref().collect());
+            "token" | "schedule" => {
+                command = Some((a.clone(), args.by_ref().collect()));
                 break;
             }
             "-h" | "--help" => {
@@ -67,7 +68,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(rest) = command {
+    if let Some((name, rest)) = command {
+        if name == "schedule" {
+            return match tongbu_server::cli::schedule(&config, &rest) {
+                Ok((report, ok)) => {
+                    println!("{report}");
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("tongbu schedule: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         return match tongbu_server::cli::token(&config, &rest) {
             Ok(url) => {
                 println!("{url}");

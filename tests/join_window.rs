@@ -3,39 +3,59 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{now, TestServer};
 use tongbu_load::SignalClient;
-use tongbu_schedule::store::NewSession;
 use tongbu_schedule::time::shanghai_datetime;
-use tongbu_schedule::{JoinClaims, Role, SessionId, SessionKind, SessionState};
+use tongbu_schedule::{
+    JoinClaims, NewClassroom, NewSchool, NewSession, Region, Role, SessionId, SessionKind,
+    SessionState,
+};
 use tongbu_signal::{ErrorCode, ServerMessage};
 
+/// A lesson of its own two classrooms (so it never clashes with the demo lesson).
 fn lesson(server: &TestServer, start_utc: i64, duration_min: i64) -> SessionId {
-    let demo = server.demo();
-    server
-        .server
-        .state
-        .store
-        .add_session(&NewSession {
-            kind: SessionKind::Lesson,
-            title: "物理：浮力".into(),
-            subject: "物理".into(),
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let store = &server.server.state.store;
+    let school = store
+        .add_school(&NewSchool::new(
+            &format!("测试学校{n}"),
+            Region::InnerMongolia,
+            "武川县",
+        ))
+        .unwrap();
+    let room = |name: &str| {
+        store
+            .add_classroom(&NewClassroom::new(school.id, name))
+            .unwrap()
+            .id
+    };
+    let (host, remote) = (room("物理实验室"), room("初二(1)班"));
+    store
+        .add_session(&NewSession::single(
+            SessionKind::Lesson,
+            "物理：浮力",
+            "物理",
             start_utc,
             duration_min,
-            host: demo.host,
-            classrooms: demo.classrooms.clone(),
-        })
-        .unwrap()
+            host,
+            vec![remote],
+        ))
+        .unwrap()[0]
+        .id
 }
 
+/// A classroom link for the session's first remote classroom.
 fn url(server: &TestServer, sid: SessionId) -> String {
+    let session = server.server.state.store.session(sid).unwrap();
     let token = server.server.state.tokens.issue(&JoinClaims {
         sid,
         role: Role::Classroom,
-        classroom: Some(server.demo().classrooms[0]),
-        name: "四子王旗第一中学 · 初二(1)班".into(),
+        classroom: Some(session.classrooms[0]),
+        name: "测试学校 · 初二(1)班".into(),
         exp: now() + 6 * 3600,
     });
     server.ws_url(&token)

@@ -1,8 +1,11 @@
-//! Command-line tasks besides serving: `tongbu token …` mints a join link.
+//! Command-line tasks besides serving: `tongbu token …` mints a join link, `tongbu schedule
+//! import FILE` loads a term's timetable.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
-use tongbu_schedule::{ClassroomId, JoinClaims, Role, SessionId, Store, TokenKey};
+use tongbu_schedule::import::{import, Timetable};
+use tongbu_schedule::{ClassroomId, JoinClaims, Role, SessionId, SqliteStore, Store, TokenKey};
 
 use crate::server::now_utc;
 use crate::Config;
@@ -14,13 +17,96 @@ pub const TOKEN_USAGE: &str =
 Prints a join link signed with the server's key (from TONGBU_DATA_DIR). By default the link is
 valid until the session's end plus grace; --valid-min sets another lifetime.";
 
+pub const SCHEDULE_USAGE: &str = "usage: tongbu schedule import FILE.csv|FILE.json [--dry-run] [--json]
+
+Loads a timetable into the server's database (TONGBU_DATA_DIR): every row is checked (unknown
+schools or classrooms, bad times, double bookings, also between rows of the file) and the file is
+stored all or nothing. --dry-run reports what would happen and stores nothing; --json prints the
+report as JSON. Exit status 1 when any row has a problem.
+
+CSV header: kind,title,subject,grade,start,zone,duration_min,host,classrooms,people,repeat_until,except
+  host and classrooms as school/classroom; lists separated by ';'; start as 2026-03-02 08:00
+  (the host school's wall clock). JSON may also declare schools, classrooms and pairs.";
+
 /// Why a command failed; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{0}\n\n{TOKEN_USAGE}")]
     Usage(String),
+    #[error("{0}\n\n{SCHEDULE_USAGE}")]
+    ScheduleUsage(String),
     #[error(transparent)]
     Schedule(#[from] tongbu_schedule::ScheduleError),
+    #[error(transparent)]
+    File(#[from] tongbu_schedule::import::ImportFileError),
+}
+
+fn open_store(config: &Config) -> Result<SqliteStore, CliError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| {
+        tongbu_schedule::ScheduleError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        }
+    })?;
+    Ok(SqliteStore::open(&config.data_dir.join("tongbu.sqlite"))?)
+}
+
+/// `tongbu schedule import FILE [--dry-run] [--json]`: returns the report to print and whether
+/// every row was fine.
+pub fn schedule(config: &Config, args: &[String]) -> Result<(String, bool), CliError> {
+    let mut file: Option<PathBuf> = None;
+    let (mut dry_run, mut as_json) = (false, false);
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("import") => {}
+        Some(other) => {
+            return Err(CliError::ScheduleUsage(format!(
+                "unknown schedule command {other:?}"
+            )))
+        }
+        None => return Err(CliError::ScheduleUsage("which schedule command?".into())),
+    }
+    for a in it {
+        match a.as_str() {
+            "--dry-run" => dry_run = true,
+            "--json" => as_json = true,
+            f if !f.starts_with("--") && file.is_none() => file = Some(PathBuf::from(f)),
+            other => {
+                return Err(CliError::ScheduleUsage(format!(
+                    "unexpected argument {other:?}"
+                )))
+            }
+        }
+    }
+    let file = file.ok_or_else(|| CliError::ScheduleUsage("FILE is required".into()))?;
+    let timetable = Timetable::from_file(&file)?;
+    let store = open_store(config)?;
+    let report = import(&store, &timetable, dry_run)?;
+    let ok = report.problems.is_empty();
+    if as_json {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        return Ok((text, ok));
+    }
+    let mut out = String::new();
+    let verb = if report.stored { "added" } else { "would add" };
+    out.push_str(&format!(
+        "{}: {verb} {} schools, {} classrooms, {} pairs, {} sessions\n",
+        file.display(),
+        report.schools_added,
+        report.classrooms_added,
+        report.pairs_added,
+        report.sessions_added
+    ));
+    for p in &report.problems {
+        out.push_str(&format!("  {p}\n"));
+    }
+    out.push_str(match (report.stored, dry_run, ok) {
+        (true, _, _) => "stored.",
+        (false, true, true) => "dry run: no problems found; nothing stored.",
+        (false, true, false) => "dry run: fix the rows above; nothing stored.",
+        (false, false, _) => "nothing stored: fix the rows above and import again.",
+    });
+    Ok((out, ok))
 }
 
 /// `tongbu token …`: returns the join URL.
@@ -61,13 +147,7 @@ pub fn token(config: &Config, args: &[String]) -> Result<String, CliError> {
             "a {role} link needs --classroom (which classroom joins)"
         )));
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| {
-        tongbu_schedule::ScheduleError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        }
-    })?;
-    let store = Store::open(&config.data_dir.join("tongbu.sqlite"))?;
+    let store = open_store(config)?;
     let session = store.session(sid)?;
     if let Some(c) = classroom {
         if !session.includes(c) && role != Role::Observer {
@@ -88,7 +168,10 @@ pub fn token(config: &Config, args: &[String]) -> Result<String, CliError> {
         }
         None => session.end_utc() + config.grace_secs,
     };
-    let key = TokenKey::load_or_create(&config.data_dir.join("token.key"))?;
+    let key = match &config.token_secret {
+        Some(secret) => TokenKey::from_secret(secret.as_bytes()),
+        None => TokenKey::load_or_create(&config.data_dir.join("token.key"))?,
+    };
     let token = key.issue(&JoinClaims {
         sid,
         role,

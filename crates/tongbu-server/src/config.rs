@@ -47,6 +47,13 @@ pub struct Config {
     /// A session not ended by its host ends this long after its end time; joins are accepted
     /// until then. `TONGBU_SCHEDULE_GRACE_MIN` (minutes).
     pub grace_secs: i64,
+    /// The operator credential: a bearer token for the schedule API and health endpoints.
+    /// `TONGBU_OPERATOR_TOKEN` (at least 16 characters); when absent a random one is created
+    /// in the data directory (`operator.token`, mode 0600).
+    pub operator_token: Option<String>,
+    /// The secret that signs join tokens. `TONGBU_TOKEN_SECRET` (at least 32 characters; the
+    /// same on every node); when absent a random key is created in the data directory.
+    pub token_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -62,6 +69,8 @@ impl Default for Config {
             demo: true,
             join_lead_secs: 10 * 60,
             grace_secs: 15 * 60,
+            operator_token: None,
+            token_secret: None,
         }
     }
 }
@@ -79,6 +88,22 @@ struct FileConfig {
     demo: FileDemo,
     #[serde(default)]
     schedule: FileSchedule,
+    #[serde(default)]
+    operator: FileOperator,
+    #[serde(default)]
+    token: FileToken,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOperator {
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToken {
+    secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,6 +246,26 @@ impl Config {
         ) {
             c.grace_secs = minutes("TONGBU_SCHEDULE_GRACE_MIN (schedule.grace_min)", v)?;
         }
+        if let Some(v) = pick("TONGBU_OPERATOR_TOKEN", f.operator.token) {
+            if v.trim().chars().count() < 16 {
+                return Err(ConfigError::Invalid {
+                    key: "TONGBU_OPERATOR_TOKEN (operator.token)",
+                    value: "<hidden>".into(),
+                    expected: "a secret of at least 16 characters",
+                });
+            }
+            c.operator_token = Some(v.trim().to_string());
+        }
+        if let Some(v) = pick("TONGBU_TOKEN_SECRET", f.token.secret) {
+            if v.len() < 32 {
+                return Err(ConfigError::Invalid {
+                    key: "TONGBU_TOKEN_SECRET (token.secret)",
+                    value: "<hidden>".into(),
+                    expected: "a secret of at least 32 characters, the same on every node",
+                });
+            }
+            c.token_secret = Some(v);
+        }
         let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
         if let Some(v) = demo {
             c.demo = match v.as_str() {
@@ -290,6 +335,11 @@ mod tests {
         assert!(e.to_string().contains("TONGBU_HTTP_ADDR"), "{e}");
         let e = Config::load(None, env(&[("TONGBU_SCHEDULE_GRACE_MIN", "-5")])).unwrap_err();
         assert!(e.to_string().contains("TONGBU_SCHEDULE_GRACE_MIN"), "{e}");
+        let e = Config::load(None, env(&[("TONGBU_OPERATOR_TOKEN", "short")])).unwrap_err();
+        assert!(e.to_string().contains("TONGBU_OPERATOR_TOKEN"), "{e}");
+        assert!(!e.to_string().contains("short"), "the secret is not echoed: {e}");
+        let e = Config::load(None, env(&[("TONGBU_TOKEN_SECRET", "x")])).unwrap_err();
+        assert!(e.to_string().contains("TONGBU_TOKEN_SECRET"), "{e}");
         let c = Config::load(None, env(&[("TONGBU_SCHEDULE_JOIN_LEAD_MIN", "30")])).unwrap();
         assert_eq!(c.join_lead_secs, 1800);
     }

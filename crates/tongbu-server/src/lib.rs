@@ -1,14 +1,19 @@
 //! # tongbu-server — the HTTP face of Tongbu
 //!
 //! Owns the axum application: WebSocket signaling (`/ws?token=…`, one task per connection),
-//! the rooms that relay roster, chat and moderation between participants, the demo landing API,
-//! the static web client, health, and configuration. It wires the schedule (who may join), the
-//! signaling protocol and the media edge together.
+//! the rooms that relay roster, chat and moderation between participants, the schedule's REST
+//! API (`/api/…`, operator credential, OpenAPI document), join links, the demo landing API, the
+//! static web client, health, configuration and the command line (`tongbu token`, `tongbu
+//! schedule import`). It wires the schedule (who may join, when), the signaling protocol and
+//! the media edge together, and keeps session states in step with the timetable.
 //!
 //! It must not touch packets: media goes through `tongbu-rtc`, which it only commands.
 
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod links;
+pub mod operator;
 pub mod room;
 pub mod server;
 pub mod web;

@@ -8,12 +8,13 @@ use axum::routing::get;
 use axum::Router;
 use tongbu_rtc::{Edge, EdgeConfig, EdgeError, EdgeHandle};
 use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
-use tongbu_schedule::{ScheduleError, SessionState, Store, TokenKey};
+use tongbu_schedule::{ScheduleError, SessionState, SqliteStore, Store, TokenKey};
 use tongbu_signal::ServerMessage;
 use tracing::info;
 
 use crate::room::Rooms;
-use crate::{web, ws, Config};
+use crate::operator::OperatorKey;
+use crate::{api, web, ws, Config};
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,11 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    #[error("cannot read or create the operator token {path} (TONGBU_OPERATOR_TOKEN): {source}")]
+    OperatorToken {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Edge(#[from] EdgeError),
     #[error("cannot listen on {addr} (TONGBU_HTTP_ADDR): {source}")]
@@ -37,23 +43,49 @@ pub enum ServerError {
 /// What every request handler shares.
 pub struct AppState {
     pub config: Config,
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Store + Send + Sync>,
     pub tokens: TokenKey,
+    pub operator: OperatorKey,
     pub edge: EdgeHandle,
     pub rooms: Rooms,
     pub next_participant: AtomicU64,
     pub demo: Option<DemoLesson>,
 }
 
-/// How often sessions past their end + grace are looked for.
-const OVERDUE_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often the timetable is checked for sessions to open or end.
+const TIMETABLE_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Ends sessions that their host did not end, once end + grace has passed: persisted, then
-/// announced to whoever is still in the room.
-async fn end_overdue_sessions(app: Arc<AppState>) {
-    let mut tick = tokio::time::interval(OVERDUE_SWEEP);
+/// Keeps session states in step with the timetable: a session opens when its join window
+/// begins, and one its host did not end ends once end + grace has passed. Each change is
+/// persisted, then announced to whoever is in the room.
+async fn follow_timetable(app: Arc<AppState>) {
+    let mut tick = tokio::time::interval(TIMETABLE_SWEEP);
     loop {
         tick.tick().await;
+        match app
+            .store
+            .sessions_due_to_open(now_utc(), app.config.join_lead_secs)
+        {
+            Ok(ids) => {
+                for id in ids {
+                    let opened = app.store.transition_session_state(
+                        id,
+                        &[SessionState::Scheduled],
+                        SessionState::Open,
+                    );
+                    if let Ok(true) = opened {
+                        info!(session = id.0, "session open for joining");
+                        app.rooms.broadcast(
+                            id,
+                            &ServerMessage::SessionState {
+                                state: SessionState::Open,
+                            },
+                        );
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot look for sessions to open: {e}"),
+        }
         let due = match app
             .store
             .sessions_due_to_end(now_utc(), app.config.grace_secs)
@@ -115,10 +147,23 @@ impl Server {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store = Arc::new(Store::open(&config.data_dir.join("tongbu.sqlite"))?);
-        let tokens = TokenKey::load_or_create(&config.data_dir.join("token.key"))?;
+        let store: Arc<dyn Store + Send + Sync> =
+            Arc::new(SqliteStore::open(&config.data_dir.join("tongbu.sqlite"))?);
+        let tokens = match &config.token_secret {
+            Some(secret) => TokenKey::from_secret(secret.as_bytes()),
+            None => TokenKey::load_or_create(&config.data_dir.join("token.key"))?,
+        };
+        let operator_path = config.data_dir.join("operator.token");
+        let operator = OperatorKey::load_or_create(config.operator_token.as_deref(), &operator_path)
+            .map_err(|source| ServerError::OperatorToken {
+                path: operator_path.display().to_string(),
+                source,
+            })?;
+        if config.operator_token.is_none() {
+            info!(path = %operator_path.display(), "operator token kept in the data directory");
+        }
         let demo = if config.demo {
-            let d = ensure_demo_lesson(&store, now_utc())?;
+            let d = ensure_demo_lesson(store.as_ref(), now_utc())?;
             info!(session = d.session.id.0, title = %d.session.title, "demo lesson ready");
             Some(d)
         } else {
@@ -144,6 +189,7 @@ impl Server {
             config,
             store,
             tokens,
+            operator,
             edge,
             rooms: Rooms::default(),
             next_participant: AtomicU64::new(1),
@@ -153,9 +199,10 @@ impl Server {
             .route("/ws", get(ws::handler))
             .route("/api/demo", get(web::demo))
             .route("/api/health", get(web::health))
+            .merge(api::router())
             .fallback(get(web::static_file))
             .with_state(state.clone());
-        tokio::spawn(end_overdue_sessions(state.clone()));
+        tokio::spawn(follow_timetable(state.clone()));
         info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
         let http = tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Self {

@@ -8,14 +8,11 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use tongbu_schedule::{JoinClaims, Role};
 
+use crate::links::session_links;
 use crate::server::{now_utc, AppState};
 
-/// How long after a session's end its links stay valid.
-const LINK_GRACE_SECS: i64 = 30 * 60;
-
-/// `GET /api/demo`: the demo lesson and a join link per role (demo mode only).
+/// `GET /api/demo`: the demo sessions, each with a join link per participant (demo mode only).
 pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
     let Some(d) = &app.demo else {
         return (
@@ -24,53 +21,46 @@ pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
         )
             .into_response();
     };
-    let session = match app.store.session(d.session.id) {
-        Ok(s) => s,
-        Err(e) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"error": e.to_string()})),
-            )
-                .into_response()
-        }
+    let entry = |id| -> Result<serde_json::Value, tongbu_schedule::ScheduleError> {
+        let session = app.store.session(id)?;
+        let exp = session.end_utc() + app.config.grace_secs;
+        let links = session_links(app.store.as_ref(), &app.tokens, &session, exp)?;
+        Ok(json!({
+            "session": {
+                "id": session.id,
+                "kind": session.kind,
+                "title": session.title,
+                "subject": session.subject,
+                "state": session.state,
+                "start_utc": session.start_utc,
+                "end_utc": session.end_utc(),
+                "start_local": session.start_local(),
+            },
+            "links": links,
+        }))
     };
-    let exp = session.end_utc() + LINK_GRACE_SECS;
-    let link = |role: Role, classroom: Option<tongbu_schedule::ClassroomId>, name: String| {
-        let token = app.tokens.issue(&JoinClaims {
-            sid: session.id,
-            role,
-            classroom,
-            name: name.clone(),
-            exp,
-        });
-        json!({
-            "role": role,
-            "name": name,
-            "url": format!("/lesson.html?token={token}"),
-        })
-    };
-    let mut links = Vec::new();
-    if let Ok(c) = app.store.classroom(d.host) {
-        links.push(link(Role::Host, Some(c.id), c.display_name()));
+    let all = (|| {
+        Ok::<_, tongbu_schedule::ScheduleError>((
+            entry(d.session.id)?,
+            entry(d.research.id)?,
+            entry(d.lecture.id)?,
+        ))
+    })();
+    match all {
+        Ok((lesson, research, lecture)) => Json(json!({
+            "session": lesson["session"],
+            "links": lesson["links"],
+            "research": research,
+            "lecture": lecture,
+            "operator_token": app.operator.secret(),
+        }))
+        .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
     }
-    for &id in &d.classrooms {
-        if let Ok(c) = app.store.classroom(id) {
-            links.push(link(Role::Classroom, Some(c.id), c.display_name()));
-        }
-    }
-    links.push(link(Role::Observer, None, "教研观察员 Observer".into()));
-    Json(json!({
-        "session": {
-            "id": session.id,
-            "title": session.title,
-            "subject": session.subject,
-            "state": session.state,
-            "start_utc": session.start_utc,
-            "end_utc": session.end_utc(),
-        },
-        "links": links,
-    }))
-    .into_response()
 }
 
 /// `GET /api/health`: liveness and media counters.

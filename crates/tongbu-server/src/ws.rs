@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tongbu_rtc::{EdgeEvent, MediaKind, ParticipantId, PublishedTrackInfo};
-use tongbu_schedule::time::shanghai_datetime;
+use tongbu_schedule::time::{local_datetime, DEFAULT_ZONE};
 use tongbu_schedule::{JoinClaims, SessionId, SessionState};
 use tongbu_signal::{
     parse_client_message, ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SessionInfo,
@@ -53,6 +53,15 @@ async fn refuse(mut socket: WebSocket, code: ErrorCode, message: String) {
     let _ = socket.send(Message::Close(None)).await;
 }
 
+/// How a zone is named to the people of the programme.
+fn zone_label(zone: &str) -> &str {
+    if zone == DEFAULT_ZONE {
+        "北京时间, Beijing time"
+    } else {
+        zone
+    }
+}
+
 async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>) {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return refuse(
@@ -92,11 +101,12 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
             socket,
             ErrorCode::NotYetOpen,
             format!(
-                "\"{}\" starts at {} (Beijing time); joining opens {} minutes before, at {}",
+                "\"{}\" starts at {} ({}); joining opens {} minutes before, at {}",
                 session.title,
-                shanghai_datetime(session.start_utc),
+                local_datetime(session.start_utc, &session.zone),
+                zone_label(&session.zone),
                 app.config.join_lead_secs / 60,
-                shanghai_datetime(opens),
+                local_datetime(opens, &session.zone),
             ),
         )
         .await;

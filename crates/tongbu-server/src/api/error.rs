@@ -1,0 +1,137 @@
+//! API errors as HTTP responses with a JSON body that says what to fix.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use tongbu_schedule::{ClassroomId, FieldError, ScheduleError, SessionId};
+use utoipa::ToSchema;
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(&'static str),
+    Schedule(ScheduleError),
+    /// The body is not the JSON expected.
+    Body(Vec<FieldError>, String),
+    /// A request that is understood but not possible now (e.g. starting before the window).
+    State(String),
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn body(field: &str, message: String) -> Self {
+        ApiError::Body(vec![super::field(field, message.clone())], message)
+    }
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(e: ScheduleError) -> Self {
+        ApiError::Schedule(e)
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiErrorBody {
+    /// `unauthorized`, `invalid`, `not_found`, `clash`, `conflict`, `wrong_state`, `internal`.
+    pub error: &'static str,
+    /// What happened and what to do, for a person.
+    pub message: String,
+    /// Each bad field (400).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+    /// The session a classroom is already booked in (409 `clash`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clash: Option<ClashInfo>,
+}
+
+/// The booking that a new or moved session collides with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClashInfo {
+    pub classroom: ClassroomId,
+    pub classroom_name: String,
+    pub session: SessionId,
+    pub title: String,
+    pub start_utc: i64,
+    /// Start on the clashing session's wall clock.
+    pub start_local: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = |error, message: String| ApiErrorBody {
+            error,
+            message,
+            fields: Vec::new(),
+            clash: None,
+        };
+        let (status, body) = match self {
+            ApiError::Unauthorized(m) => {
+                let b = body("unauthorized", m.to_string());
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer")],
+                    Json(b),
+                )
+                    .into_response();
+            }
+            ApiError::Body(fields, message) => (
+                StatusCode::BAD_REQUEST,
+                ApiErrorBody {
+                    fields,
+                    ..body("invalid", message)
+                },
+            ),
+            ApiError::State(m) => (StatusCode::CONFLICT, body("wrong_state", m)),
+            ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, body("internal", m)),
+            ApiError::Schedule(e) => {
+                let message = e.to_string();
+                match e {
+                    ScheduleError::Invalid(fields) => (
+                        StatusCode::BAD_REQUEST,
+                        ApiErrorBody {
+                            fields,
+                            ..body("invalid", message)
+                        },
+                    ),
+                    ScheduleError::NotFound { .. } => {
+                        (StatusCode::NOT_FOUND, body("not_found", message))
+                    }
+                    ScheduleError::Clash {
+                        classroom,
+                        classroom_name,
+                        session,
+                        title,
+                        start_utc,
+                        start_local,
+                    } => (
+                        StatusCode::CONFLICT,
+                        ApiErrorBody {
+                            clash: Some(ClashInfo {
+                                classroom,
+                                classroom_name,
+                                session,
+                                title,
+                                start_utc,
+                                start_local,
+                            }),
+                            ..body("clash", message)
+                        },
+                    ),
+                    ScheduleError::Conflict(_) | ScheduleError::InUse(_) => {
+                        (StatusCode::CONFLICT, body("conflict", message))
+                    }
+                    other => {
+                        tracing::error!("schedule store failed: {other}");
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            body("internal", message),
+                        )
+                    }
+                }
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,218 @@
+//! The REST API (`/api/…`): schools, classrooms, pairs, sessions, join links, start/end, and the
+//! OpenAPI document generated from these handlers (`/api/openapi.json`).
+//!
+//! Every write needs the operator credential (`Authorization: Bearer <operator token>`) and is
+//! checked field by field: a 400 names each bad field, a 409 names the clashing session.
+
+mod catalog;
+mod error;
+mod sessions;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use tongbu_schedule::{FieldError, ScheduleError, Store};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+pub use error::{ApiError, ApiErrorBody, ClashInfo};
+pub use sessions::SessionView;
+
+use crate::server::AppState;
+
+/// The `/api` routes of the schedule.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi_json))
+        .route(
+            "/api/schools",
+            get(catalog::list_schools).post(catalog::create_school),
+        )
+        .route(
+            "/api/schools/{id}",
+            get(catalog::get_school)
+                .put(catalog::update_school)
+                .delete(catalog::delete_school),
+        )
+        .route(
+            "/api/classrooms",
+            get(catalog::list_classrooms).post(catalog::create_classroom),
+        )
+        .route(
+            "/api/classrooms/{id}",
+            get(catalog::get_classroom)
+                .put(catalog::update_classroom)
+                .delete(catalog::delete_classroom),
+        )
+        .route(
+            "/api/pairs",
+            get(catalog::list_pairs).post(catalog::create_pair),
+        )
+        .route(
+            "/api/pairs/{id}",
+            axum::routing::delete(catalog::delete_pair),
+        )
+        .route(
+            "/api/sessions",
+            get(sessions::list_sessions).post(sessions::create_session),
+        )
+        .route(
+            "/api/sessions/{id}",
+            get(sessions::get_session)
+                .put(sessions::update_session)
+                .delete(sessions::delete_session),
+        )
+        .route("/api/sessions/{id}/links", post(sessions::session_links))
+        .route("/api/sessions/{id}/start", post(sessions::start_session))
+        .route("/api/sessions/{id}/end", post(sessions::end_session))
+}
+
+/// The OpenAPI document of the schedule API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tongbu schedule API",
+        description = "Schools, classrooms, school pairs, sessions (joint lessons, research sessions, lectures), join links. Writes need the operator credential."
+    ),
+    paths(
+        catalog::list_schools, catalog::create_school, catalog::get_school,
+        catalog::update_school, catalog::delete_school,
+        catalog::list_classrooms, catalog::create_classroom, catalog::get_classroom,
+        catalog::update_classroom, catalog::delete_classroom,
+        catalog::list_pairs, catalog::create_pair, catalog::delete_pair,
+        sessions::list_sessions, sessions::create_session, sessions::get_session,
+        sessions::update_session, sessions::delete_session, sessions::session_links,
+        sessions::start_session, sessions::end_session,
+    ),
+    modifiers(&OperatorAuth),
+    tags(
+        (name = "catalog", description = "Schools, classrooms and school pairs"),
+        (name = "sessions", description = "Lessons, research sessions and lectures; join links")
+    )
+)]
+pub struct ApiDoc;
+
+struct OperatorAuth;
+
+impl Modify for OperatorAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "operator",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "The operator token (TONGBU_OPERATOR_TOKEN, or data/operator.token)",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Proof that the request carries the operator credential.
+pub struct Operator;
+
+impl FromRequestParts<Arc<AppState>> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match presented {
+            Some(p) if app.operator.matches(p) => Ok(Operator),
+            Some(_) => Err(ApiError::Unauthorized("the operator token is not valid")),
+            None => Err(ApiError::Unauthorized(
+                "this needs the operator credential: send Authorization: Bearer <operator token>",
+            )),
+        }
+    }
+}
+
+/// A JSON body whose errors name the field (`classrooms[2]: invalid type …`).
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::body("body", e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::body("body", "a JSON body is required".into()));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de)
+            .map(Body)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.inner().to_string();
+                ApiError::body(&field_of(&path, &message), message)
+            })
+    }
+}
+
+/// The field a serde error is about: its path, completed by the name in "missing field `x`"
+/// or "unknown field `x`".
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(n)) => n.to_string(),
+        (p, Some(n)) => format!("{p}.{n}"),
+        (".", None) => "body".to_string(),
+        (p, None) => p.to_string(),
+    }
+}
+
+/// Runs a store call off the async workers (SQLite writes wait for fsync).
+pub async fn db<T: Send + 'static>(
+    app: &Arc<AppState>,
+    f: impl FnOnce(&dyn Store) -> Result<T, ScheduleError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+pub(crate) fn field(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_errors_name_their_field() {
+        assert_eq!(field_of(".", "missing field `title` at line 1 column 2"), "title");
+        assert_eq!(field_of("repeat", "missing field `until`"), "repeat.until");
+        assert_eq!(field_of("classrooms[1]", "invalid type: string"), "classrooms[1]");
+        assert_eq!(field_of(".", "expected value at line 1 column 1"), "body");
+    }
+}
