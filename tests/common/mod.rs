@@ -80,6 +80,16 @@ impl TestServer {
         ))
     }
 
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.http_addr)
+    }
+
+    /// The operator credential as an `Authorization` header value.
+    pub fn operator_auth(&self) -> String {
+        format!("Bearer {}", self.server.state.operator.secret())
+    }
+
     /// The join URL of remote classroom `i` (0-based; the demo has three).
     pub fn classroom_url(&self, i: usize) -> String {
         let c = self.demo().classrooms[i % self.demo().classrooms.len()];

@@ -178,6 +178,7 @@ fn field_of(path: &str, message: &str) -> String {
         .find_map(|p| message.strip_prefix(p))
         .and_then(|rest| rest.split('`').next());
     match (path, named) {
+        (p, Some(n)) if p == n || p.ends_with(&format!(".{n}")) => p.to_string(),
         (".", Some(n)) => n.to_string(),
         (p, Some(n)) => format!("{p}.{n}"),
         (".", None) => "body".to_string(),
@@ -212,6 +213,7 @@ mod tests {
     fn serde_errors_name_their_field() {
         assert_eq!(field_of(".", "missing field `title` at line 1 column 2"), "title");
         assert_eq!(field_of("repeat", "missing field `until`"), "repeat.until");
+        assert_eq!(field_of("city", "unknown field `city`, expected one of"), "city");
         assert_eq!(field_of("classrooms[1]", "invalid type: string"), "classrooms[1]");
         assert_eq!(field_of(".", "expected value at line 1 column 1"), "body");
     }

@@ -1,0 +1,435 @@
+//! The schedule's REST API against a real server and a real SQLite file: the operator
+//! credential, field-level 400s, 409 on double booking with the clashing session, weekly series,
+//! "this week" listings in Beijing time, join links that open exactly their session, and the
+//! operator starting and ending a session that its participants see.
+
+mod common;
+
+use common::TestServer;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+use tongbu_load::{SignalClient, SignalError};
+use tongbu_schedule::SessionState;
+use tongbu_signal::{ErrorCode, ServerMessage};
+
+struct Api<'a> {
+    server: &'a TestServer,
+    client: Client,
+}
+
+impl Api<'_> {
+    fn new(server: &TestServer) -> Api<'_> {
+        Api {
+            server,
+            client: Client::new(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, self.server.http(path))
+            .header("authorization", self.server.operator_auth());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+}
+
+fn fields(body: &Value) -> Vec<String> {
+    body["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A Beijing school, an Inner Mongolia school and a classroom in each.
+async fn two_schools(api: &Api<'_>) -> (i64, i64, i64, i64) {
+    let (s, bj) = api
+        .post(
+            "/api/schools",
+            json!({"name": "北京市第八中学", "region": "beijing", "district": "西城区"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{bj}");
+    let (_, im) = api
+        .post(
+            "/api/schools",
+            json!({"name": "科右中旗第一中学", "region": "inner_mongolia", "district": "科尔沁右翼中旗"}),
+        )
+        .await;
+    let (s, c1) = api
+        .post(
+            "/api/classrooms",
+            json!({"school": bj["id"], "name": "高一(2)班", "grade": 10, "capacity": 48}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c1}");
+    let (_, c2) = api
+        .post(
+            "/api/classrooms",
+            json!({"school": im["id"], "name": "高一(6)班", "grade": 10}),
+        )
+        .await;
+    (
+        bj["id"].as_i64().unwrap(),
+        im["id"].as_i64().unwrap(),
+        c1["id"].as_i64().unwrap(),
+        c2["id"].as_i64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_needs_the_operator_credential() {
+    let server = TestServer::start().await;
+    let client = Client::new();
+    let res = client
+        .get(server.http("/api/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    let body: Value = res.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("operator"), "{body}");
+    // A host's join token is not the operator credential.
+    let host = server.token(tongbu_schedule::Role::Host, Some(server.demo().host), "h", common::now() + 60);
+    for bearer in [host.as_str(), "not-the-token"] {
+        let res = client
+            .post(server.http("/api/schools"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .json(&json!({"name": "x", "region": "beijing", "district": "y"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let api = Api::new(&server);
+    let (s, schools) = api.get("/api/schools").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(schools.as_array().unwrap().len() >= 5, "the demo schools: {schools}");
+    // The OpenAPI document is public and describes the operator scheme.
+    let doc: Value = client
+        .get(server.http("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/sessions/{id}/links"]["post"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["operator"]["scheme"], "bearer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_field_is_named_in_a_400() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server);
+    let (s, body) = api
+        .post(
+            "/api/schools",
+            json!({"name": "", "region": "beijing", "district": "x", "timezone": "Mars/Base"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(fields(&body), ["name", "timezone"], "{body}");
+    // Wrong types and unknown or missing fields name the field too.
+    let (s, body) = api
+        .post("/api/schools", json!({"name": 5, "region": "beijing", "district": "x"}))
+        .await;
+    assert_eq!((s, fields(&body)), (StatusCode::BAD_REQUEST, vec!["name".to_string()]), "{body}");
+    let (s, body) = api
+        .post("/api/schools", json!({"name": "x", "region": "shanghai", "district": "x"}))
+        .await;
+    assert_eq!((s, fields(&body)), (StatusCode::BAD_REQUEST, vec!["region".to_string()]), "{body}");
+    let (_, body) = api
+        .post("/api/schools", json!({"name": "x", "district": "x"}))
+        .await;
+    assert_eq!(fields(&body), ["region"], "{body}");
+    let (_, body) = api
+        .post("/api/schools", json!({"name": "x", "region": "beijing", "district": "x", "city": 1}))
+        .await;
+    assert_eq!(fields(&body), ["city"], "{body}");
+
+    let (bj, im, c1, c2) = two_schools(&api).await;
+    // A pair must join a Beijing school to an Inner Mongolia school.
+    let (s, body) = api
+        .post("/api/pairs", json!({"beijing": im, "inner_mongolia": bj, "since": "2024-02-30"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(fields(&body), ["beijing", "inner_mongolia", "since"], "{body}");
+    let (s, pair) = api
+        .post("/api/pairs", json!({"beijing": bj, "inner_mongolia": im, "since": "2024-09-01"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pair}");
+    assert_eq!(pair["inner_mongolia_name"], "科右中旗第一中学");
+    let (s, _) = api
+        .post("/api/pairs", json!({"beijing": bj, "inner_mongolia": im, "since": "2024-09-01"}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // A session with many problems: all of them, each with its field.
+    let (s, body) = api
+        .post(
+            "/api/sessions",
+            json!({
+                "kind": "lecture", "title": "  ", "start": "2031-03-04 25:00",
+                "duration_min": 1000, "host": c1, "classrooms": [c2, 999999, c2],
+                "comparison": {
+                    "left": {"classroom": c1, "title": "a", "teacher": "t"},
+                    "right": {"classroom": c2, "title": "b", "teacher": "u"}
+                }
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        fields(&body),
+        ["title", "duration_min", "classrooms[1]", "classrooms[2]", "comparison", "start"],
+        "{body}"
+    );
+    let (s, body) = api.get("/api/sessions?range=month").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (s, body) = api.get("/api/sessions?date=tomorrow").await;
+    assert_eq!((s, fields(&body)), (StatusCode::BAD_REQUEST, vec!["date".to_string()]), "{body}");
+    // Nothing of the refused writes was stored.
+    let (_, schools) = api.get("/api/schools").await;
+    assert!(schools.as_array().unwrap().iter().all(|s| s["name"] != "x"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_booking_is_refused_with_the_clashing_session() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server);
+    let (bj, _im, c1, c2) = two_schools(&api).await;
+    let (s, first) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "lesson", "title": "函数的单调性", "subject": "数学", "grade": 10,
+                   "start": "2031-03-04 10:00", "duration_min": 45, "host": c1,
+                   "classrooms": [c2]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let first = &first[0];
+    assert_eq!(first["start_local"], "2031-03-04 10:00");
+    assert_eq!(first["start"], "2031-03-04T02:00:00Z", "stored in UTC");
+    assert_eq!(first["classroom_names"][0], "科右中旗第一中学 · 高一(6)班");
+
+    // Another school's lesson wants the same remote classroom at 10:30.
+    let (_, other) = api
+        .post("/api/schools", json!({"name": "北京市第四中学", "region": "beijing", "district": "西城区"}))
+        .await;
+    let (_, c3) = api
+        .post("/api/classrooms", json!({"school": other["id"], "name": "高一(1)班"}))
+        .await;
+    let (s, body) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "lesson", "title": "集合", "start": "2031-03-04T02:30:00Z",
+                   "duration_min": 45, "host": c3["id"], "classrooms": [c2]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "clash");
+    assert_eq!(body["clash"]["session"], first["id"]);
+    assert_eq!(body["clash"]["classroom"], c2);
+    assert_eq!(body["clash"]["start_local"], "2031-03-04 10:00");
+    assert!(body["message"].as_str().unwrap().contains("函数的单调性"), "{body}");
+    // Back to back is fine.
+    let (s, _) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "lesson", "title": "集合", "start": "2031-03-04 10:45",
+                   "duration_min": 45, "host": c3["id"], "classrooms": [c2]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    // A weekly series over four weeks, one week excepted, clashing nowhere.
+    let (s, series) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "lesson", "title": "物理", "start": "2031-03-05 14:00",
+                   "duration_min": 45, "host": c1, "classrooms": [c2],
+                   "repeat": {"until": "2031-03-26", "except": ["2031-03-12"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{series}");
+    let starts: Vec<&str> = series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start_local"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts, ["2031-03-05 14:00", "2031-03-19 14:00", "2031-03-26 14:00"]);
+    // A series that would put c2 in two places in its second week is refused whole.
+    let (s, body) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "lesson", "title": "化学", "start": "2031-02-26 14:30",
+                   "duration_min": 45, "host": c3["id"], "classrooms": [c2],
+                   "repeat": {"until": "2031-03-12"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["clash"]["start_local"], "2031-03-05 14:00");
+
+    // This week for the Beijing school: Monday 3 March to Sunday 9 March, Beijing time.
+    let (s, week) = api
+        .get(&format!("/api/sessions?range=week&date=2031-03-06&school={bj}"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{week}");
+    let titles: Vec<&str> = week
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["函数的单调性", "物理"], "{week}");
+    let (_, today) = api
+        .get(&format!("/api/sessions?range=today&date=2031-03-04&classroom={c2}"))
+        .await;
+    let titles: Vec<&str> = today
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["函数的单调性", "集合"]);
+
+    // Moving the first lesson onto the 集合 slot clashes; moving it an hour earlier does not.
+    let mut moved = json!({"kind": "lesson", "title": "函数的单调性", "start": "2031-03-04 10:30",
+                           "duration_min": 45, "host": c1, "classrooms": [c2]});
+    let id = first["id"].as_i64().unwrap();
+    let (s, _) = api
+        .call(Method::PUT, &format!("/api/sessions/{id}"), Some(moved.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    moved["start"] = json!("2031-03-04 09:00");
+    let (s, body) = api
+        .call(Method::PUT, &format!("/api/sessions/{id}"), Some(moved))
+        .await;
+    assert_eq!((s, &body["start_local"]), (StatusCode::OK, &json!("2031-03-04 09:00")), "{body}");
+    // Cancelling frees the slot; a classroom in use cannot be deleted.
+    let (s, _) = api.call(Method::DELETE, &format!("/api/classrooms/{c2}"), None).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = api.call(Method::DELETE, &format!("/api/sessions/{id}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api.get(&format!("/api/sessions/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server);
+    let (_, _, c1, c2) = two_schools(&api).await;
+    let now = common::now();
+    let start = tongbu_schedule::time::rfc3339_utc(now - 60);
+    let (s, created) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "research", "title": "同课异构:函数", "start": start,
+                   "duration_min": 60, "host": c1, "classrooms": [c2], "people": ["王老师"],
+                   "comparison": {
+                       "left": {"classroom": c1, "title": "函数 · 情境", "teacher": "李老师"},
+                       "right": {"classroom": c2, "title": "函数 · 探究", "teacher": "包老师"}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created[0]["id"].as_i64().unwrap();
+    assert_eq!(created[0]["comparison"]["right"]["teacher"], "包老师");
+    let (s, links) = api.post(&format!("/api/sessions/{id}/links"), json!(null)).await;
+    assert_eq!(s, StatusCode::OK, "{links}");
+    let links = links.as_array().unwrap();
+    let roles: Vec<(&str, &str)> = links
+        .iter()
+        .map(|l| (l["role"].as_str().unwrap(), l["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("host", "北京市第八中学 · 高一(2)班"),
+            ("classroom", "科右中旗第一中学 · 高一(6)班"),
+            ("observer", "王老师"),
+            ("observer", "观察员 Observer"),
+        ]
+    );
+    let token = |i: usize| {
+        links[i]["url"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("/lesson.html?token=")
+            .unwrap()
+            .to_string()
+    };
+    let mut classroom = SignalClient::connect(&server.ws_url(&token(1))).await.unwrap();
+    let ServerMessage::Joined { session, .. } = classroom.join().await.unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(session.id, id, "the link opens its own session, not the demo's");
+
+    // The operator starts and ends it; the classroom sees both, and the end is persisted.
+    let (s, body) = api.post(&format!("/api/sessions/{id}/start"), json!(null)).await;
+    assert_eq!((s, &body["state"]), (StatusCode::OK, &json!("live")), "{body}");
+    classroom
+        .recv_until(Duration::from_secs(5), |m| {
+            matches!(m, ServerMessage::SessionState { state: SessionState::Live }).then_some(())
+        })
+        .await
+        .expect("the classroom is told the session is live");
+    let (s, _) = api.post(&format!("/api/sessions/{id}/start"), json!(null)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "already live");
+    let (s, _) = api.post(&format!("/api/sessions/{id}/end"), json!(null)).await;
+    assert_eq!(s, StatusCode::OK);
+    classroom
+        .recv_until(Duration::from_secs(5), |m| {
+            matches!(m, ServerMessage::SessionState { state: SessionState::Ended }).then_some(())
+        })
+        .await
+        .expect("the classroom is told the session ended");
+    assert_eq!(
+        server.server.state.store.session(tongbu_schedule::SessionId(id)).unwrap().state,
+        SessionState::Ended
+    );
+    // An ended session's links no longer open it.
+    let mut late = SignalClient::connect(&server.ws_url(&token(2))).await.unwrap();
+    match late.join().await {
+        Err(SignalError::Server { code, .. }) => assert_eq!(code, ErrorCode::SessionClosed),
+        other => panic!("an ended session refuses joins, got {other:?}"),
+    }
+
+    // A session next week cannot be started now.
+    let next_week = tongbu_schedule::time::rfc3339_utc(now + 7 * 86_400);
+    let (_, later) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "lesson", "title": "下周", "start": next_week, "duration_min": 45,
+                   "host": c1, "classrooms": [c2]}),
+        )
+        .await;
+    let later = later[0]["id"].as_i64().unwrap();
+    let (s, body) = api.post(&format!("/api/sessions/{later}/start"), json!(null)).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(body["error"], "wrong_state", "{body}");
+}
