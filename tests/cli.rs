@@ -1,4 +1,6 @@
-//! `tongbu token` mints a join link, signed with the server's key, that opens the session.
+//! `tongbu token` mints a join link, signed with the server's key, that opens the session;
+//! `tongbu schedule import` loads a term's timetable, all or nothing, with a dry run that names
+//! each problem by row.
 
 mod common;
 
@@ -9,9 +11,13 @@ use tongbu_load::SignalClient;
 use tongbu_signal::ServerMessage;
 
 fn tongbu(server: &TestServer, args: &[&str]) -> std::process::Output {
+    run(server, "token", args)
+}
+
+fn run(server: &TestServer, command: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tongbu"))
         .env("TONGBU_DATA_DIR", &server.data_dir)
-        .arg("token")
+        .arg(command)
         .args(args)
         .output()
         .expect("run tongbu")
@@ -83,4 +89,115 @@ async fn bad_requests_name_what_is_wrong() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+const SCHOOLS: &str = r#"{
+  "schools": [
+    {"name": "北京市第八中学", "region": "beijing", "district": "西城区"},
+    {"name": "科右中旗第一中学", "region": "inner_mongolia", "district": "科尔沁右翼中旗"}
+  ],
+  "classrooms": [
+    {"school": "北京市第八中学", "name": "高一(2)班", "grade": 10},
+    {"school": "科右中旗第一中学", "name": "高一(6)班", "grade": 10},
+    {"school": "科右中旗第一中学", "name": "高一(7)班", "grade": 10}
+  ],
+  "pairs": [{"beijing": "北京市第八中学", "inner_mongolia": "科右中旗第一中学", "since": "2024-09-01"}]
+}"#;
+
+const TERM: &str = "kind,title,subject,grade,start,zone,duration_min,host,classrooms,people,repeat_until,except
+lesson,函数的单调性,数学,10,2031-03-04 10:00,,45,北京市第八中学/高一(2)班,科右中旗第一中学/高一(6)班,,2031-06-24,2031-04-01;2031-05-06
+lesson,集合,数学,10,2031-03-04 10:30,,45,北京市第八中学/高一(2)班,科右中旗第一中学/高一(7)班,,,
+lesson,物理,物理,10,2031-03-05 14:00,,45,北京市第八中学/高一(9)班,科右中旗第一中学/高一(7)班,,,
+research,同课异构,数学,10,2031-03-06 15:00,,400000,北京市第八中学/高一(2)班,,王老师;包老师,,
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_term_timetable_imports_all_or_nothing_after_a_dry_run() {
+    let server = TestServer::start().await;
+    let dir = &server.data_dir;
+    let schools = dir.join("schools.json");
+    std::fs::write(&schools, SCHOOLS).unwrap();
+    let term = dir.join("term.csv");
+    std::fs::write(&term, TERM).unwrap();
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
+
+    // The schools go in while the server runs (the same SQLite file).
+    let out = run(&server, "schedule", &["import", schools.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text(&out).contains("added 2 schools, 3 classrooms, 1 pairs"),
+        "{}",
+        text(&out)
+    );
+
+    // Dry run of the term: each bad row named with its line and field; nothing stored.
+    let out = run(
+        &server,
+        "schedule",
+        &["import", term.to_str().unwrap(), "--dry-run"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out);
+    for expected in [
+        "sessions row 3: start: 北京市第八中学 · 高一(2)班 is already booked then",
+        "sessions row 4: host: no classroom \"北京市第八中学/高一(9)班\"",
+        "sessions row 5: duration_min",
+        "dry run: fix the rows above; nothing stored.",
+    ] {
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
+    }
+    let store = &server.server.state.store;
+    let term_sessions = || {
+        store
+            .sessions(&tongbu_schedule::SessionQuery::between(
+                1_930_000_000,
+                1_950_000_000,
+            ))
+            .unwrap()
+    };
+    assert!(term_sessions().is_empty());
+
+    // Without --dry-run a file with problems stores nothing either.
+    let out = run(&server, "schedule", &["import", term.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(term_sessions().is_empty());
+
+    // Fixed: 集合 moves to 11:00, 物理 to the right room, the research session to 90 minutes.
+    let fixed = TERM
+        .replace("2031-03-04 10:30", "2031-03-04 11:00")
+        .replace("高一(9)班", "高一(2)班")
+        .replace(",400000,", ",90,");
+    std::fs::write(&term, fixed).unwrap();
+    let out = run(
+        &server,
+        "schedule",
+        &["import", term.to_str().unwrap(), "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_str(&text(&out)).unwrap();
+    // 17 Tuesdays from 4 March to 24 June, two excepted, plus three single sessions.
+    assert_eq!(json["sessions_added"], 15 + 3, "{json}");
+    assert_eq!(json["stored"], true);
+    let stored = term_sessions();
+    assert_eq!(stored.len(), 18);
+    assert_eq!(stored[0].start_local(), "2031-03-04 10:00");
+    assert_eq!(stored[0].state, tongbu_schedule::SessionState::Scheduled);
+
+    // A file that cannot be read at all says why.
+    std::fs::write(dir.join("bad.csv"), "kind,title\nlesson\n").unwrap();
+    let out = run(
+        &server,
+        "schedule",
+        &["import", dir.join("bad.csv").to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.csv"));
 }

@@ -109,9 +109,17 @@ async fn the_api_needs_the_operator_credential() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
     let body: Value = res.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("operator"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("operator"),
+        "{body}"
+    );
     // A host's join token is not the operator credential.
-    let host = server.token(tongbu_schedule::Role::Host, Some(server.demo().host), "h", common::now() + 60);
+    let host = server.token(
+        tongbu_schedule::Role::Host,
+        Some(server.demo().host),
+        "h",
+        common::now() + 60,
+    );
     for bearer in [host.as_str(), "not-the-token"] {
         let res = client
             .post(server.http("/api/schools"))
@@ -125,7 +133,10 @@ async fn the_api_needs_the_operator_credential() {
     let api = Api::new(&server);
     let (s, schools) = api.get("/api/schools").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(schools.as_array().unwrap().len() >= 5, "the demo schools: {schools}");
+    assert!(
+        schools.as_array().unwrap().len() >= 5,
+        "the demo schools: {schools}"
+    );
     // The OpenAPI document is public and describes the operator scheme.
     let doc: Value = client
         .get(server.http("/api/openapi.json"))
@@ -137,7 +148,10 @@ async fn the_api_needs_the_operator_credential() {
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/sessions/{id}/links"]["post"].is_object());
-    assert_eq!(doc["components"]["securitySchemes"]["operator"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["operator"]["scheme"],
+        "bearer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,36 +168,66 @@ async fn every_bad_field_is_named_in_a_400() {
     assert_eq!(fields(&body), ["name", "timezone"], "{body}");
     // Wrong types and unknown or missing fields name the field too.
     let (s, body) = api
-        .post("/api/schools", json!({"name": 5, "region": "beijing", "district": "x"}))
+        .post(
+            "/api/schools",
+            json!({"name": 5, "region": "beijing", "district": "x"}),
+        )
         .await;
-    assert_eq!((s, fields(&body)), (StatusCode::BAD_REQUEST, vec!["name".to_string()]), "{body}");
+    assert_eq!(
+        (s, fields(&body)),
+        (StatusCode::BAD_REQUEST, vec!["name".to_string()]),
+        "{body}"
+    );
     let (s, body) = api
-        .post("/api/schools", json!({"name": "x", "region": "shanghai", "district": "x"}))
+        .post(
+            "/api/schools",
+            json!({"name": "x", "region": "shanghai", "district": "x"}),
+        )
         .await;
-    assert_eq!((s, fields(&body)), (StatusCode::BAD_REQUEST, vec!["region".to_string()]), "{body}");
+    assert_eq!(
+        (s, fields(&body)),
+        (StatusCode::BAD_REQUEST, vec!["region".to_string()]),
+        "{body}"
+    );
     let (_, body) = api
         .post("/api/schools", json!({"name": "x", "district": "x"}))
         .await;
     assert_eq!(fields(&body), ["region"], "{body}");
     let (_, body) = api
-        .post("/api/schools", json!({"name": "x", "region": "beijing", "district": "x", "city": 1}))
+        .post(
+            "/api/schools",
+            json!({"name": "x", "region": "beijing", "district": "x", "city": 1}),
+        )
         .await;
     assert_eq!(fields(&body), ["city"], "{body}");
 
     let (bj, im, c1, c2) = two_schools(&api).await;
     // A pair must join a Beijing school to an Inner Mongolia school.
     let (s, body) = api
-        .post("/api/pairs", json!({"beijing": im, "inner_mongolia": bj, "since": "2024-02-30"}))
+        .post(
+            "/api/pairs",
+            json!({"beijing": im, "inner_mongolia": bj, "since": "2024-02-30"}),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(fields(&body), ["beijing", "inner_mongolia", "since"], "{body}");
+    assert_eq!(
+        fields(&body),
+        ["beijing", "inner_mongolia", "since"],
+        "{body}"
+    );
     let (s, pair) = api
-        .post("/api/pairs", json!({"beijing": bj, "inner_mongolia": im, "since": "2024-09-01"}))
+        .post(
+            "/api/pairs",
+            json!({"beijing": bj, "inner_mongolia": im, "since": "2024-09-01"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{pair}");
     assert_eq!(pair["inner_mongolia_name"], "科右中旗第一中学");
     let (s, _) = api
-        .post("/api/pairs", json!({"beijing": bj, "inner_mongolia": im, "since": "2024-09-01"}))
+        .post(
+            "/api/pairs",
+            json!({"beijing": bj, "inner_mongolia": im, "since": "2024-09-01"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
 
@@ -204,13 +248,24 @@ async fn every_bad_field_is_named_in_a_400() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(
         fields(&body),
-        ["title", "duration_min", "classrooms[1]", "classrooms[2]", "comparison", "start"],
+        [
+            "title",
+            "duration_min",
+            "classrooms[1]",
+            "classrooms[2]",
+            "comparison",
+            "start"
+        ],
         "{body}"
     );
     let (s, body) = api.get("/api/sessions?range=month").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     let (s, body) = api.get("/api/sessions?date=tomorrow").await;
-    assert_eq!((s, fields(&body)), (StatusCode::BAD_REQUEST, vec!["date".to_string()]), "{body}");
+    assert_eq!(
+        (s, fields(&body)),
+        (StatusCode::BAD_REQUEST, vec!["date".to_string()]),
+        "{body}"
+    );
     // Nothing of the refused writes was stored.
     let (_, schools) = api.get("/api/schools").await;
     assert!(schools.as_array().unwrap().iter().all(|s| s["name"] != "x"));
@@ -237,10 +292,16 @@ async fn double_booking_is_refused_with_the_clashing_session() {
 
     // Another school's lesson wants the same remote classroom at 10:30.
     let (_, other) = api
-        .post("/api/schools", json!({"name": "北京市第四中学", "region": "beijing", "district": "西城区"}))
+        .post(
+            "/api/schools",
+            json!({"name": "北京市第四中学", "region": "beijing", "district": "西城区"}),
+        )
         .await;
     let (_, c3) = api
-        .post("/api/classrooms", json!({"school": other["id"], "name": "高一(1)班"}))
+        .post(
+            "/api/classrooms",
+            json!({"school": other["id"], "name": "高一(1)班"}),
+        )
         .await;
     let (s, body) = api
         .post(
@@ -254,7 +315,10 @@ async fn double_booking_is_refused_with_the_clashing_session() {
     assert_eq!(body["clash"]["session"], first["id"]);
     assert_eq!(body["clash"]["classroom"], c2);
     assert_eq!(body["clash"]["start_local"], "2031-03-04 10:00");
-    assert!(body["message"].as_str().unwrap().contains("函数的单调性"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("函数的单调性"),
+        "{body}"
+    );
     // Back to back is fine.
     let (s, _) = api
         .post(
@@ -281,7 +345,10 @@ async fn double_booking_is_refused_with_the_clashing_session() {
         .iter()
         .map(|s| s["start_local"].as_str().unwrap())
         .collect();
-    assert_eq!(starts, ["2031-03-05 14:00", "2031-03-19 14:00", "2031-03-26 14:00"]);
+    assert_eq!(
+        starts,
+        ["2031-03-05 14:00", "2031-03-19 14:00", "2031-03-26 14:00"]
+    );
     // A series that would put c2 in two places in its second week is refused whole.
     let (s, body) = api
         .post(
@@ -296,7 +363,9 @@ async fn double_booking_is_refused_with_the_clashing_session() {
 
     // This week for the Beijing school: Monday 3 March to Sunday 9 March, Beijing time.
     let (s, week) = api
-        .get(&format!("/api/sessions?range=week&date=2031-03-06&school={bj}"))
+        .get(&format!(
+            "/api/sessions?range=week&date=2031-03-06&school={bj}"
+        ))
         .await;
     assert_eq!(s, StatusCode::OK, "{week}");
     let titles: Vec<&str> = week
@@ -307,7 +376,9 @@ async fn double_booking_is_refused_with_the_clashing_session() {
         .collect();
     assert_eq!(titles, ["函数的单调性", "物理"], "{week}");
     let (_, today) = api
-        .get(&format!("/api/sessions?range=today&date=2031-03-04&classroom={c2}"))
+        .get(&format!(
+            "/api/sessions?range=today&date=2031-03-04&classroom={c2}"
+        ))
         .await;
     let titles: Vec<&str> = today
         .as_array()
@@ -322,18 +393,30 @@ async fn double_booking_is_refused_with_the_clashing_session() {
                            "duration_min": 45, "host": c1, "classrooms": [c2]});
     let id = first["id"].as_i64().unwrap();
     let (s, _) = api
-        .call(Method::PUT, &format!("/api/sessions/{id}"), Some(moved.clone()))
+        .call(
+            Method::PUT,
+            &format!("/api/sessions/{id}"),
+            Some(moved.clone()),
+        )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
     moved["start"] = json!("2031-03-04 09:00");
     let (s, body) = api
         .call(Method::PUT, &format!("/api/sessions/{id}"), Some(moved))
         .await;
-    assert_eq!((s, &body["start_local"]), (StatusCode::OK, &json!("2031-03-04 09:00")), "{body}");
+    assert_eq!(
+        (s, &body["start_local"]),
+        (StatusCode::OK, &json!("2031-03-04 09:00")),
+        "{body}"
+    );
     // Cancelling frees the slot; a classroom in use cannot be deleted.
-    let (s, _) = api.call(Method::DELETE, &format!("/api/classrooms/{c2}"), None).await;
+    let (s, _) = api
+        .call(Method::DELETE, &format!("/api/classrooms/{c2}"), None)
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, _) = api.call(Method::DELETE, &format!("/api/sessions/{id}"), None).await;
+    let (s, _) = api
+        .call(Method::DELETE, &format!("/api/sessions/{id}"), None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = api.get(&format!("/api/sessions/{id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -359,7 +442,9 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let id = created[0]["id"].as_i64().unwrap();
     assert_eq!(created[0]["comparison"]["right"]["teacher"], "包老师");
-    let (s, links) = api.post(&format!("/api/sessions/{id}/links"), json!(null)).await;
+    let (s, links) = api
+        .post(&format!("/api/sessions/{id}/links"), json!(null))
+        .await;
     assert_eq!(s, StatusCode::OK, "{links}");
     let links = links.as_array().unwrap();
     let roles: Vec<(&str, &str)> = links
@@ -383,37 +468,72 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
             .unwrap()
             .to_string()
     };
-    let mut classroom = SignalClient::connect(&server.ws_url(&token(1))).await.unwrap();
+    let mut classroom = SignalClient::connect(&server.ws_url(&token(1)))
+        .await
+        .unwrap();
     let ServerMessage::Joined { session, .. } = classroom.join().await.unwrap() else {
         unreachable!()
     };
-    assert_eq!(session.id, id, "the link opens its own session, not the demo's");
+    assert_eq!(
+        session.id, id,
+        "the link opens its own session, not the demo's"
+    );
 
     // The operator starts and ends it; the classroom sees both, and the end is persisted.
-    let (s, body) = api.post(&format!("/api/sessions/{id}/start"), json!(null)).await;
-    assert_eq!((s, &body["state"]), (StatusCode::OK, &json!("live")), "{body}");
+    let (s, body) = api
+        .post(&format!("/api/sessions/{id}/start"), json!(null))
+        .await;
+    assert_eq!(
+        (s, &body["state"]),
+        (StatusCode::OK, &json!("live")),
+        "{body}"
+    );
     classroom
         .recv_until(Duration::from_secs(5), |m| {
-            matches!(m, ServerMessage::SessionState { state: SessionState::Live }).then_some(())
+            matches!(
+                m,
+                ServerMessage::SessionState {
+                    state: SessionState::Live
+                }
+            )
+            .then_some(())
         })
         .await
         .expect("the classroom is told the session is live");
-    let (s, _) = api.post(&format!("/api/sessions/{id}/start"), json!(null)).await;
+    let (s, _) = api
+        .post(&format!("/api/sessions/{id}/start"), json!(null))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "already live");
-    let (s, _) = api.post(&format!("/api/sessions/{id}/end"), json!(null)).await;
+    let (s, _) = api
+        .post(&format!("/api/sessions/{id}/end"), json!(null))
+        .await;
     assert_eq!(s, StatusCode::OK);
     classroom
         .recv_until(Duration::from_secs(5), |m| {
-            matches!(m, ServerMessage::SessionState { state: SessionState::Ended }).then_some(())
+            matches!(
+                m,
+                ServerMessage::SessionState {
+                    state: SessionState::Ended
+                }
+            )
+            .then_some(())
         })
         .await
         .expect("the classroom is told the session ended");
     assert_eq!(
-        server.server.state.store.session(tongbu_schedule::SessionId(id)).unwrap().state,
+        server
+            .server
+            .state
+            .store
+            .session(tongbu_schedule::SessionId(id))
+            .unwrap()
+            .state,
         SessionState::Ended
     );
     // An ended session's links no longer open it.
-    let mut late = SignalClient::connect(&server.ws_url(&token(2))).await.unwrap();
+    let mut late = SignalClient::connect(&server.ws_url(&token(2)))
+        .await
+        .unwrap();
     match late.join().await {
         Err(SignalError::Server { code, .. }) => assert_eq!(code, ErrorCode::SessionClosed),
         other => panic!("an ended session refuses joins, got {other:?}"),
@@ -429,7 +549,9 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
         )
         .await;
     let later = later[0]["id"].as_i64().unwrap();
-    let (s, body) = api.post(&format!("/api/sessions/{later}/start"), json!(null)).await;
+    let (s, body) = api
+        .post(&format!("/api/sessions/{later}/start"), json!(null))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(body["error"], "wrong_state", "{body}");
 }

@@ -337,7 +337,10 @@ mod tests {
         assert!(e.to_string().contains("TONGBU_SCHEDULE_GRACE_MIN"), "{e}");
         let e = Config::load(None, env(&[("TONGBU_OPERATOR_TOKEN", "short")])).unwrap_err();
         assert!(e.to_string().contains("TONGBU_OPERATOR_TOKEN"), "{e}");
-        assert!(!e.to_string().contains("short"), "the secret is not echoed: {e}");
+        assert!(
+            !e.to_string().contains("short"),
+            "the secret is not echoed: {e}"
+        );
         let e = Config::load(None, env(&[("TONGBU_TOKEN_SECRET", "x")])).unwrap_err();
         assert!(e.to_string().contains("TONGBU_TOKEN_SECRET"), "{e}");
         let c = Config::load(None, env(&[("TONGBU_SCHEDULE_JOIN_LEAD_MIN", "30")])).unwrap();

@@ -74,7 +74,14 @@ pub fn session_links(
         ));
     }
     for name in &session.people {
-        out.push(link(tokens, session, Role::Observer, None, name.clone(), exp));
+        out.push(link(
+            tokens,
+            session,
+            Role::Observer,
+            None,
+            name.clone(),
+            exp,
+        ));
     }
     let audience = match session.kind {
         SessionKind::Lecture => "听众 Audience",

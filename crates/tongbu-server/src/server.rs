@@ -12,8 +12,8 @@ use tongbu_schedule::{ScheduleError, SessionState, SqliteStore, Store, TokenKey}
 use tongbu_signal::ServerMessage;
 use tracing::info;
 
-use crate::room::Rooms;
 use crate::operator::OperatorKey;
+use crate::room::Rooms;
 use crate::{api, web, ws, Config};
 
 /// Why the server did not start.
@@ -154,11 +154,13 @@ impl Server {
             None => TokenKey::load_or_create(&config.data_dir.join("token.key"))?,
         };
         let operator_path = config.data_dir.join("operator.token");
-        let operator = OperatorKey::load_or_create(config.operator_token.as_deref(), &operator_path)
-            .map_err(|source| ServerError::OperatorToken {
-                path: operator_path.display().to_string(),
-                source,
-            })?;
+        let operator =
+            OperatorKey::load_or_create(config.operator_token.as_deref(), &operator_path).map_err(
+                |source| ServerError::OperatorToken {
+                    path: operator_path.display().to_string(),
+                    source,
+                },
+            )?;
         if config.operator_token.is_none() {
             info!(path = %operator_path.display(), "operator token kept in the data directory");
         }

@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use tongbu_schedule::{
-    Classroom, ClassroomId, NewClassroom, NewPair, NewSchool, PairId, School, SchoolId,
-    SchoolPair,
+    Classroom, ClassroomId, NewClassroom, NewPair, NewSchool, PairId, School, SchoolId, SchoolPair,
 };
 use utoipa::IntoParams;
 
@@ -152,10 +151,7 @@ pub async fn delete_classroom(
 
 #[utoipa::path(get, path = "/api/pairs", tag = "catalog", security(("operator" = [])),
     responses((status = 200, body = Vec<SchoolPair>), (status = 401, body = ApiErrorBody)))]
-pub async fn list_pairs(
-    _: Operator,
-    State(app): App,
-) -> Result<Json<Vec<SchoolPair>>, ApiError> {
+pub async fn list_pairs(_: Operator, State(app): App) -> Result<Json<Vec<SchoolPair>>, ApiError> {
     db(&app, |s| s.pairs()).await.map(Json)
 }
 

@@ -124,10 +124,7 @@ impl IntoResponse for ApiError {
                     }
                     other => {
                         tracing::error!("schedule store failed: {other}");
-                        (
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            body("internal", message),
-                        )
+                        (StatusCode::INTERNAL_SERVER_ERROR, body("internal", message))
                     }
                 }
             }

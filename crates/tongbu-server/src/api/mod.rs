@@ -160,13 +160,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             return Err(ApiError::body("body", "a JSON body is required".into()));
         }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
-            .map(Body)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let message = e.inner().to_string();
-                ApiError::body(&field_of(&path, &message), message)
-            })
+        serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            ApiError::body(&field_of(&path, &message), message)
+        })
     }
 }
 
@@ -211,10 +209,19 @@ mod tests {
 
     #[test]
     fn serde_errors_name_their_field() {
-        assert_eq!(field_of(".", "missing field `title` at line 1 column 2"), "title");
+        assert_eq!(
+            field_of(".", "missing field `title` at line 1 column 2"),
+            "title"
+        );
         assert_eq!(field_of("repeat", "missing field `until`"), "repeat.until");
-        assert_eq!(field_of("city", "unknown field `city`, expected one of"), "city");
-        assert_eq!(field_of("classrooms[1]", "invalid type: string"), "classrooms[1]");
+        assert_eq!(
+            field_of("city", "unknown field `city`, expected one of"),
+            "city"
+        );
+        assert_eq!(
+            field_of("classrooms[1]", "invalid type: string"),
+            "classrooms[1]"
+        );
         assert_eq!(field_of(".", "expected value at line 1 column 1"), "body");
     }
 }

@@ -107,7 +107,10 @@ pub async fn list_sessions(
         let tz = zone(&zone_name).map_err(|e| invalid("zone", e))?;
         let day: Date = match &f.date {
             Some(d) => d.trim().parse().map_err(|_| {
-                invalid("date", format!("{d:?} is not a date; write it as 2026-03-02"))
+                invalid(
+                    "date",
+                    format!("{d:?} is not a date; write it as 2026-03-02"),
+                )
             })?,
             None => Zoned::now().with_time_zone(tz.clone()).date(),
         };
@@ -115,7 +118,11 @@ pub async fn list_sessions(
             Period::Today => (day, 1),
             Period::Week => {
                 let back = i64::from(day.weekday().to_monday_zero_offset());
-                (day.checked_sub(back.days()).map_err(|e| invalid("date", e))?, 7)
+                (
+                    day.checked_sub(back.days())
+                        .map_err(|e| invalid("date", e))?,
+                    7,
+                )
             }
         };
         let from = first.to_zoned(tz.clone()).map_err(|e| invalid("date", e))?;
@@ -191,9 +198,11 @@ pub async fn get_session(
     State(app): App,
     Path(id): Path<i64>,
 ) -> Result<Json<SessionView>, ApiError> {
-    db(&app, move |s| SessionView::build(s, s.session(SessionId(id))?))
-        .await
-        .map(Json)
+    db(&app, move |s| {
+        SessionView::build(s, s.session(SessionId(id))?)
+    })
+    .await
+    .map(Json)
 }
 
 #[utoipa::path(put, path = "/api/sessions/{id}", tag = "sessions", security(("operator" = [])),
@@ -330,7 +339,11 @@ pub async fn end_session(
     transition(
         &app,
         SessionId(id),
-        &[SessionState::Scheduled, SessionState::Open, SessionState::Live],
+        &[
+            SessionState::Scheduled,
+            SessionState::Open,
+            SessionState::Live,
+        ],
         SessionState::Ended,
     )
     .await
@@ -355,7 +368,11 @@ async fn transition(
             to.as_str()
         )));
     }
-    tracing::info!(session = sid.0, state = to.as_str(), "session state changed by operator");
+    tracing::info!(
+        session = sid.0,
+        state = to.as_str(),
+        "session state changed by operator"
+    );
     app.rooms
         .broadcast(sid, &ServerMessage::SessionState { state: to });
     Ok(Json(view))
