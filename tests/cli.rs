@@ -201,3 +201,30 @@ async fn a_term_timetable_imports_all_or_nothing_after_a_dry_run() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.csv"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_timetable_in_docs_imports_cleanly() {
+    let server = TestServer::start().await;
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples");
+    for (file, expect) in [("schools.json", "pairs"), ("term.csv", "sessions")] {
+        let path = format!("{examples}/{file}");
+        let out = run(&server, "schedule", &["import", &path]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{file}: {text}");
+        assert!(
+            text.contains(expect) && text.ends_with("stored.\n"),
+            "{file}: {text}"
+        );
+    }
+    let term = server
+        .server
+        .state
+        .store
+        .sessions(&tongbu_schedule::SessionQuery::between(
+            1_800_000_000,
+            1_850_000_000,
+        ))
+        .unwrap();
+    // Three weekly series of the spring term 2027, holidays excepted.
+    assert_eq!(term.len(), 16 + 17 + 17, "{}", term.len());
+}

@@ -266,6 +266,12 @@ async fn every_bad_field_is_named_in_a_400() {
         (StatusCode::BAD_REQUEST, vec!["date".to_string()]),
         "{body}"
     );
+    let (s, body) = api.get("/api/sessions/first").await;
+    assert_eq!(
+        (s, fields(&body)),
+        (StatusCode::BAD_REQUEST, vec!["id".to_string()]),
+        "{body}"
+    );
     // Nothing of the refused writes was stored.
     let (_, schools) = api.get("/api/schools").await;
     assert!(schools.as_array().unwrap().iter().all(|s| s["name"] != "x"));
@@ -529,6 +535,26 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
             .unwrap()
             .state,
         SessionState::Ended
+    );
+    // The room closes with the session: the connection ends and its media transports go.
+    match classroom
+        .recv_until(Duration::from_secs(5), |_| None::<()>)
+        .await
+    {
+        Err(SignalError::Closed) => {}
+        other => panic!("the server closes an ended session's connections, got {other:?}"),
+    }
+    let mut participants = u64::MAX;
+    for _ in 0..50 {
+        participants = server.server.state.edge.stats().await.unwrap().participants as u64;
+        if participants == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        participants, 0,
+        "the media edge let go of the ended session"
     );
     // An ended session's links no longer open it.
     let mut late = SignalClient::connect(&server.ws_url(&token(2)))

@@ -297,8 +297,6 @@ fn school_from(row: (i64, String, String, String, String)) -> Result<School, Sch
     })
 }
 
-const SCHOOL_COLUMNS: &str = "SELECT id, name, region, district, timezone FROM schools";
-
 fn classroom_from(r: &Row) -> rusqlite::Result<Classroom> {
     Ok(Classroom {
         id: ClassroomId(r.get(0)?),
@@ -457,22 +455,28 @@ impl Store for Db<'_> {
     }
 
     fn school(&self, id: SchoolId) -> Result<School, ScheduleError> {
-        self.school_where(&format!("{SCHOOL_COLUMNS} WHERE id = ?1"), params![id.0])?
-            .pop()
-            .ok_or_else(|| not_found("school", id.0))
+        self.school_where(
+            "SELECT id, name, region, district, timezone FROM schools WHERE id = ?1",
+            params![id.0],
+        )?
+        .pop()
+        .ok_or_else(|| not_found("school", id.0))
     }
 
     fn school_by_name(&self, name: &str) -> Result<Option<School>, ScheduleError> {
         Ok(self
             .school_where(
-                &format!("{SCHOOL_COLUMNS} WHERE name = ?1"),
+                "SELECT id, name, region, district, timezone FROM schools WHERE name = ?1",
                 params![name.trim()],
             )?
             .pop())
     }
 
     fn schools(&self) -> Result<Vec<School>, ScheduleError> {
-        self.school_where(&format!("{SCHOOL_COLUMNS} ORDER BY region, name"), [])
+        self.school_where(
+            "SELECT id, name, region, district, timezone FROM schools ORDER BY region, name",
+            [],
+        )
     }
 
     fn update_school(&self, id: SchoolId, s: &NewSchool) -> Result<School, ScheduleError> {

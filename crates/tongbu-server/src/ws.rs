@@ -303,7 +303,15 @@ impl Participant {
                     Some(Ok(_)) => {}
                 },
                 m = rx.recv() => match m {
-                    Some(m) => open = send(&mut socket, &m).await,
+                    Some(m) => {
+                        // The room exists only while the session does: once it is over, tell
+                        // the participant, then close its connection and its media.
+                        let over = matches!(&m, ServerMessage::SessionState { state } if state.is_over());
+                        open = send(&mut socket, &m).await && !over;
+                        if over {
+                            info!("session over; closing the connection");
+                        }
+                    }
                     None => {
                         // The room dropped us: this connection did not keep up.
                         let m = ServerMessage::error(

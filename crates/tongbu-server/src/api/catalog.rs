@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use tongbu_schedule::{
 };
 use utoipa::IntoParams;
 
-use super::{db, ApiError, ApiErrorBody, Body, Operator};
+use super::{db, ApiError, ApiErrorBody, Body, Id, Operator};
 use crate::server::AppState;
 
 type App = State<Arc<AppState>>;
@@ -41,7 +41,7 @@ pub async fn create_school(
 pub async fn get_school(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Json<School>, ApiError> {
     db(&app, move |s| s.school(SchoolId(id))).await.map(Json)
 }
@@ -53,7 +53,7 @@ pub async fn get_school(
 pub async fn update_school(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(new): Body<NewSchool>,
 ) -> Result<Json<School>, ApiError> {
     db(&app, move |s| s.update_school(SchoolId(id), &new))
@@ -68,7 +68,7 @@ pub async fn update_school(
 pub async fn delete_school(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     db(&app, move |s| s.delete_school(SchoolId(id))).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -114,7 +114,7 @@ pub async fn create_classroom(
 pub async fn get_classroom(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Json<Classroom>, ApiError> {
     db(&app, move |s| s.classroom(ClassroomId(id)))
         .await
@@ -128,7 +128,7 @@ pub async fn get_classroom(
 pub async fn update_classroom(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(new): Body<NewClassroom>,
 ) -> Result<Json<Classroom>, ApiError> {
     db(&app, move |s| s.update_classroom(ClassroomId(id), &new))
@@ -143,7 +143,7 @@ pub async fn update_classroom(
 pub async fn delete_classroom(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     db(&app, move |s| s.delete_classroom(ClassroomId(id))).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -171,11 +171,7 @@ pub async fn create_pair(
 #[utoipa::path(delete, path = "/api/pairs/{id}", tag = "catalog", security(("operator" = [])),
     params(("id" = i64, Path, description = "pair id")),
     responses((status = 204), (status = 404, body = ApiErrorBody)))]
-pub async fn delete_pair(
-    _: Operator,
-    State(app): App,
-    Path(id): Path<i64>,
-) -> Result<StatusCode, ApiError> {
+pub async fn delete_pair(_: Operator, State(app): App, Id(id): Id) -> Result<StatusCode, ApiError> {
     db(&app, move |s| s.delete_pair(PairId(id))).await?;
     Ok(StatusCode::NO_CONTENT)
 }

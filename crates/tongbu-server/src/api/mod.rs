@@ -146,6 +146,20 @@ impl FromRequestParts<Arc<AppState>> for Operator {
     }
 }
 
+/// The `{id}` of a path, refused with a field error when it is not a number.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<i64>::from_request_parts(parts, state)
+            .await
+            .map(|p| Id(p.0))
+            .map_err(|_| ApiError::body("id", "the id in the path must be a number".into()))
+    }
+}
+
 /// A JSON body whose errors name the field (`classrooms[2]: invalid type …`).
 pub struct Body<T>(pub T);
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use jiff::civil::Date;
@@ -18,7 +18,7 @@ use tongbu_schedule::{
 use tongbu_signal::ServerMessage;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{db, field, ApiError, ApiErrorBody, Body, Operator};
+use super::{db, field, ApiError, ApiErrorBody, Body, Id, Operator};
 use crate::links::{session_links as links_for, JoinLink};
 use crate::server::{now_utc, AppState};
 
@@ -77,6 +77,7 @@ pub enum Period {
 #[into_params(parameter_in = Query)]
 pub struct SessionFilter {
     /// `today` or `week` (default).
+    #[param(inline)]
     range: Option<Period>,
     /// The day (`YYYY-MM-DD`) "today" means; default: today on the wall clock of `zone`.
     date: Option<String>,
@@ -196,7 +197,7 @@ pub async fn create_session(
 pub async fn get_session(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Json<SessionView>, ApiError> {
     db(&app, move |s| {
         SessionView::build(s, s.session(SessionId(id))?)
@@ -213,7 +214,7 @@ pub async fn get_session(
 pub async fn update_session(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(draft): Body<SessionDraft>,
 ) -> Result<Json<SessionView>, ApiError> {
     db(&app, move |store| {
@@ -232,7 +233,7 @@ pub async fn update_session(
 pub async fn delete_session(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
     let sid = SessionId(id);
     db(&app, move |s| s.delete_session(sid)).await?;
@@ -262,7 +263,7 @@ pub struct LinkOptions {
 pub async fn session_links(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
     q: Result<Query<LinkOptions>, QueryRejection>,
 ) -> Result<Json<Vec<JoinLink>>, ApiError> {
     let Query(opts) = q.map_err(|e| ApiError::body("valid_min", e.body_text()))?;
@@ -296,7 +297,7 @@ pub async fn session_links(
 pub async fn start_session(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Json<SessionView>, ApiError> {
     let sid = SessionId(id);
     let (lead, grace) = (app.config.join_lead_secs, app.config.grace_secs);
@@ -334,7 +335,7 @@ pub async fn start_session(
 pub async fn end_session(
     _: Operator,
     State(app): App,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Json<SessionView>, ApiError> {
     transition(
         &app,
