@@ -1,7 +1,7 @@
-//! The edge's event loop: one task owning the UDP socket, every transport and the router.
-//!
-//! Input is datagrams, commands from signaling and time; output is datagrams and
-//! [`EdgeEvent`]s to each participant's signaling connection. Nothing here takes a lock.
+//! The edge: every transport and the router, as a sans-I/O state machine ([`Edge`]: datagrams,
+//! signaling commands and time in; datagrams and [`EdgeEvent`]s out), and the one tokio task
+//! that runs it with the UDP socket ([`Edge::start`]). Nothing here takes a lock; the benches
+//! drive the same [`Edge`] without a socket.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -257,23 +257,11 @@ pub struct Edge {
 }
 
 impl Edge {
-    /// Binds the media socket and runs the edge on the current tokio runtime.
-    pub async fn start(
-        config: EdgeConfig,
-    ) -> Result<(EdgeHandle, tokio::task::JoinHandle<()>), EdgeError> {
-        let socket = UdpSocket::bind(config.bind)
-            .await
-            .map_err(|source| EdgeError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let local = socket.local_addr().map_err(|source| EdgeError::Bind {
-            addr: config.bind,
-            source,
-        })?;
-        let candidate = SocketAddr::new(config.public_ip, local.port());
-        let (tx, rx) = mpsc::channel(1024);
-        let edge = Edge {
+    /// An edge whose ICE candidates name `candidate` (the address clients send media to).
+    /// Sans-I/O: feed it with [`Edge::handle_datagram`], [`Edge::handle_timeout`] and the
+    /// `handle_*` commands, and send what [`Edge::take_transmits`] returns.
+    pub fn new(candidate: SocketAddr) -> Self {
+        Edge {
             candidate,
             peers: HashMap::new(),
             participants: HashMap::new(),
@@ -291,7 +279,26 @@ impl Edge {
             outbox: Vec::with_capacity(1024),
             dirty: Vec::with_capacity(1024),
             stats: EdgeStats::default(),
-        };
+        }
+    }
+
+    /// Binds the media socket and runs the edge on the current tokio runtime.
+    pub async fn start(
+        config: EdgeConfig,
+    ) -> Result<(EdgeHandle, tokio::task::JoinHandle<()>), EdgeError> {
+        let socket = UdpSocket::bind(config.bind)
+            .await
+            .map_err(|source| EdgeError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let local = socket.local_addr().map_err(|source| EdgeError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let candidate = SocketAddr::new(config.public_ip, local.port());
+        let (tx, rx) = mpsc::channel(1024);
+        let edge = Edge::new(candidate);
         info!(%local, %candidate, "media edge listening (UDP)");
         let task = tokio::spawn(edge.run(Arc::new(socket), rx));
         Ok((
@@ -303,10 +310,72 @@ impl Edge {
         ))
     }
 
+    /// The datagrams to send, in order; `buf` is left empty for the next round.
+    pub fn take_transmits(&mut self, buf: &mut Vec<Transmit>) {
+        buf.clear();
+        std::mem::swap(buf, &mut self.outbox);
+    }
+
+    /// A participant joins a session's media; returns the tracks already published there.
+    pub fn handle_join(
+        &mut self,
+        participant: ParticipantId,
+        session: i64,
+        events: mpsc::UnboundedSender<EdgeEvent>,
+        now: Instant,
+    ) -> Vec<PublishedTrackInfo> {
+        let _s = info_span!("participant", id = participant.0, session).entered();
+        let existing = self.join(participant, session, events, now);
+        self.drive_dirty(now);
+        existing
+    }
+
+    /// The participant's offer for its `send` transport; returns the answer.
+    pub fn handle_offer(
+        &mut self,
+        participant: ParticipantId,
+        sdp: &str,
+        now: Instant,
+    ) -> Result<String, EdgeError> {
+        let _s = info_span!("participant", id = participant.0).entered();
+        let r = self.offer(participant, sdp, now);
+        self.drive_dirty(now);
+        r
+    }
+
+    /// The participant's answer to its `recv` offer.
+    pub fn handle_answer(
+        &mut self,
+        participant: ParticipantId,
+        sdp: &str,
+        now: Instant,
+    ) -> Result<(), EdgeError> {
+        let _s = info_span!("participant", id = participant.0).entered();
+        let r = self.answer(participant, sdp, now);
+        self.drive_dirty(now);
+        r
+    }
+
+    /// The participant left.
+    pub fn handle_leave(&mut self, participant: ParticipantId, now: Instant) {
+        let _s = info_span!("participant", id = participant.0).entered();
+        self.leave(participant, now);
+        self.drive_dirty(now);
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> EdgeStats {
+        let mut s = self.stats;
+        s.participants = self.participants.len();
+        s.transports = self.peers.len();
+        s.router = self.router.stats();
+        s
+    }
+
     async fn run(mut self, socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) {
         let mut buf = vec![0u8; 2048];
         loop {
-            let deadline = self.next_deadline();
+            let deadline = self.poll_timeout(Instant::now());
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(c) => self.on_command(c, Instant::now()),
@@ -314,26 +383,27 @@ impl Edge {
                 },
                 r = socket.recv_from(&mut buf) => {
                     match r {
-                        Ok((n, src)) => self.on_datagram(src, &buf[..n], Instant::now()),
+                        Ok((n, src)) => self.handle_datagram(src, &buf[..n], Instant::now()),
                         Err(e) => debug!("media socket receive error: {e}"),
                     }
                     // Drain what else is queued before sending, so sends go out in batches.
                     for _ in 0..64 {
                         match socket.try_recv_from(&mut buf) {
-                            Ok((n, src)) => self.on_datagram(src, &buf[..n], Instant::now()),
+                            Ok((n, src)) => self.handle_datagram(src, &buf[..n], Instant::now()),
                             Err(_) => break,
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(deadline.into()) => self.on_timeout(Instant::now()),
+                _ = tokio::time::sleep_until(deadline.into()) => self.handle_timeout(Instant::now()),
             }
             self.flush(&socket).await;
         }
         info!("media edge stopped");
     }
 
-    fn next_deadline(&mut self) -> Instant {
-        let idle = Instant::now() + Duration::from_millis(500);
+    /// When [`Edge::handle_timeout`] must be called next (at the latest `now` + 500 ms).
+    pub fn poll_timeout(&mut self, now: Instant) -> Instant {
+        let idle = now + Duration::from_millis(500);
         let mut t = self.timers.earliest().unwrap_or(idle).min(idle);
         if let Some(&(d, _)) = self.offer_deadlines.iter().min_by_key(|(d, _)| *d) {
             t = t.min(d);
@@ -354,7 +424,8 @@ impl Edge {
 
     // ---- input -------------------------------------------------------------------------
 
-    fn on_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+    /// A datagram arrived on the media socket from `source`.
+    pub fn handle_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
         self.stats.datagrams_in += 1;
         let mut learned = None;
         let Some(key) = self.demux.lookup(source, data, &mut learned) else {
@@ -382,7 +453,8 @@ impl Edge {
         self.drive_dirty(now);
     }
 
-    fn on_timeout(&mut self, now: Instant) {
+    /// Time passed: drives due transports, keyframe-request releases and offer deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(key) = self.timers.pop_due(now) {
             if let Some(peer) = self.peers.get_mut(&key) {
                 if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
@@ -418,41 +490,27 @@ impl Edge {
                 events,
                 reply,
             } => {
-                let _s = info_span!("participant", id = participant.0, session).entered();
-                let existing = self.join(participant, session, events, now);
-                let _ = reply.send(existing);
+                let _ = reply.send(self.handle_join(participant, session, events, now));
             }
             Command::Offer {
                 participant,
                 sdp,
                 reply,
             } => {
-                let _s = info_span!("participant", id = participant.0).entered();
-                let r = self.offer(participant, &sdp, now);
-                let _ = reply.send(r);
+                let _ = reply.send(self.handle_offer(participant, &sdp, now));
             }
             Command::Answer {
                 participant,
                 sdp,
                 reply,
             } => {
-                let _s = info_span!("participant", id = participant.0).entered();
-                let r = self.answer(participant, &sdp, now);
-                let _ = reply.send(r);
+                let _ = reply.send(self.handle_answer(participant, &sdp, now));
             }
-            Command::Leave { participant } => {
-                let _s = info_span!("participant", id = participant.0).entered();
-                self.leave(participant, now);
-            }
+            Command::Leave { participant } => self.handle_leave(participant, now),
             Command::Stats { reply } => {
-                let mut s = self.stats;
-                s.participants = self.participants.len();
-                s.transports = self.peers.len();
-                s.router = self.router.stats();
-                let _ = reply.send(s);
+                let _ = reply.send(self.stats());
             }
         }
-        self.drive_dirty(now);
     }
 
     // ---- participants ------------------------------------------------------------------
