@@ -23,6 +23,7 @@ use tongbu_media::{
 use tracing::{debug, info, info_span, warn};
 
 use crate::demux::{Demux, PeerKey};
+use crate::egress;
 use crate::participant::{OutState, OutTrack, Participant};
 use crate::timers::Timers;
 
@@ -101,6 +102,8 @@ pub struct EdgeStats {
     /// RTP from a stream that maps to no published track (dropped).
     pub dropped_unmapped_rtp: u64,
     pub send_errors: u64,
+    /// `sendmmsg` calls (or batches of single sends) made for `datagrams_out`.
+    pub send_batches: u64,
     pub router: RouterStats,
 }
 
@@ -411,15 +414,35 @@ impl Edge {
         self.router.poll_timeout().map_or(t, |r| r.min(t))
     }
 
+    /// Sends what the last turn produced, in `sendmmsg` batches.
     async fn flush(&mut self, socket: &UdpSocket) {
-        let mut outbox = std::mem::take(&mut self.outbox);
-        for t in outbox.drain(..) {
-            match socket.send_to(&t.contents, t.destination).await {
-                Ok(_) => self.stats.datagrams_out += 1,
-                Err(_) => self.stats.send_errors += 1,
+        if self.outbox.is_empty() {
+            return;
+        }
+        let outbox = std::mem::take(&mut self.outbox);
+        let batch: Vec<(SocketAddr, &[u8])> = outbox
+            .iter()
+            .map(|t| (t.destination, &t.contents[..]))
+            .collect();
+        let mut at = 0;
+        while at < batch.len() {
+            match egress::send(socket, &batch[at..]).await {
+                Ok(n) => {
+                    at += n.max(1);
+                    self.stats.datagrams_out += n as u64;
+                }
+                Err(e) => {
+                    // One destination refused (unreachable, …): skip it, send the rest.
+                    debug!(to = %batch[at].0, "media send failed: {e}");
+                    self.stats.send_errors += 1;
+                    at += 1;
+                }
             }
         }
+        self.stats.send_batches += batch.len().div_ceil(egress::BATCH) as u64;
+        drop(batch);
         self.outbox = outbox;
+        self.outbox.clear();
     }
 
     // ---- input -------------------------------------------------------------------------

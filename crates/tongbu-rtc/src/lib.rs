@@ -5,7 +5,7 @@
 //! remote address, both hash lookups), timers ([`timers`]), and SDP negotiation of each
 //! participant's `send` and `recv` transports ([`participant`]). It feeds received RTP to the
 //! media core's [`tongbu_media::Router`] and writes what the router returns to the subscribers'
-//! transports, which encrypt and send it.
+//! transports, which encrypt it; [`egress`] sends each turn's datagrams in `sendmmsg` batches.
 //!
 //! It must not decide policy (who may publish, session lifecycle: that is the server's) nor look
 //! inside media payloads (that is the media core's). It runs as one task: the per-packet path
@@ -13,6 +13,7 @@
 
 pub mod demux;
 pub mod edge;
+pub mod egress;
 pub mod participant;
 pub mod timers;
 
