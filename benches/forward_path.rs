@@ -6,7 +6,10 @@
 //! datagrams, one per subscriber. The peers are str0m clients connected to the edge in memory
 //! (ICE, DTLS, SRTP negotiated for real); no socket is involved, the clock is frozen.
 //!
-//! `srtp_floor`: the same payload sealed N times with AES-128-GCM (the SRTP AEAD cipher the
+//! `edge_forward_burst`: the same, for a burst of 8 packets (a video frame) taken in before the
+//! subscribers' transports are released once, as the edge's socket loop does.
+//!
+//! `srtp_floor`: the same payload sealed N times with AES-256-GCM (the SRTP AEAD cipher the
 //! peers negotiate) into preallocated buffers: the least any SFU must spend per subscriber.
 //!
 //! Report: time per inbound packet; divide by N for the cost per subscriber (BENCHMARKS.md).
@@ -18,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as StrCodec;
@@ -269,6 +272,17 @@ impl Fanout {
         self.forward(&d)
     }
 
+    /// A burst in, released once; returns the datagrams out.
+    fn forward_burst(&mut self, datagrams: &[Vec<u8>]) -> usize {
+        let src = self.lab.peers[self.publisher].addr;
+        for d in datagrams {
+            self.lab.edge.receive_datagram(src, d, self.lab.now);
+        }
+        self.lab.edge.release(self.lab.now);
+        self.lab.edge.take_transmits(&mut self.lab.out);
+        self.lab.out.len()
+    }
+
     fn forward(&mut self, datagram: &[u8]) -> usize {
         let src = self.lab.peers[self.publisher].addr;
         self.lab.edge.handle_datagram(src, datagram, self.lab.now);
@@ -316,8 +330,46 @@ fn edge_forward(c: &mut Criterion) {
     }
 }
 
+/// Bursts of `BURST` video packets per turn; throughput counts packets × subscribers.
+const BURST: usize = 8;
+
+fn edge_forward_burst(c: &mut Criterion) {
+    let mut group = c.benchmark_group("edge_forward_burst/vp8_1200B_x8");
+    group.sample_size(20);
+    for n in [100u64, 1000] {
+        let mut f = Fanout::new(n);
+        let burst: Vec<Vec<u8>> = (0..BURST)
+            .map(|_| f.datagram(MediaKind::Video, 1200, false))
+            .collect();
+        let out = f.forward_burst(&burst);
+        assert!(
+            out >= BURST * n as usize,
+            "{out} datagrams for {BURST} × {n}"
+        );
+        group.throughput(Throughput::Elements(n * BURST as u64));
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter_custom(|iters| {
+                let bursts: Vec<Vec<Vec<u8>>> = (0..iters)
+                    .map(|_| {
+                        (0..BURST)
+                            .map(|_| f.datagram(MediaKind::Video, 1200, false))
+                            .collect()
+                    })
+                    .collect();
+                let start = Instant::now();
+                for b in &bursts {
+                    black_box(f.forward_burst(b));
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn srtp_floor(c: &mut Criterion) {
-    let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &[7u8; 16]).expect("key"));
+    // str0m peers negotiate SRTP_AEAD_AES_256_GCM: the floor uses the same cipher.
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).expect("key"));
     for (name, len) in [("vp8_1200B", 1200usize), ("opus_160B", 160)] {
         let mut group = c.benchmark_group(format!("srtp_floor/{name}"));
         let header = [0x80u8, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7];
@@ -353,5 +405,5 @@ fn srtp_floor(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, edge_forward, srtp_floor);
+criterion_group!(benches, edge_forward, edge_forward_burst, srtp_floor);
 criterion_main!(benches);

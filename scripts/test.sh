@@ -33,6 +33,9 @@ cargo test --workspace --no-run --quiet
 
 run_tests() {
   cargo test --workspace --offline
+  # The benches run once each in test mode: they build and their set-up assertions hold (every
+  # subscriber gets the packet). Timing is for `cargo bench` on a quiet machine (BENCHMARKS.md).
+  cargo test --offline --benches --quiet
   (cd tests/browser && node --test --test-concurrency=1 .)
 }
 

@@ -385,17 +385,20 @@ impl Edge {
                     None => break,
                 },
                 r = socket.recv_from(&mut buf) => {
+                    let now = Instant::now();
                     match r {
-                        Ok((n, src)) => self.handle_datagram(src, &buf[..n], Instant::now()),
+                        Ok((n, src)) => self.receive_datagram(src, &buf[..n], now),
                         Err(e) => debug!("media socket receive error: {e}"),
                     }
-                    // Drain what else is queued before sending, so sends go out in batches.
-                    for _ in 0..64 {
+                    // Take in what else is queued, then release it all at once: subscribers
+                    // pay one turn per burst, and the sends go out in batches.
+                    for _ in 0..63 {
                         match socket.try_recv_from(&mut buf) {
-                            Ok((n, src)) => self.handle_datagram(src, &buf[..n], Instant::now()),
+                            Ok((n, src)) => self.receive_datagram(src, &buf[..n], now),
                             Err(_) => break,
                         }
                     }
+                    self.release(now);
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => self.handle_timeout(Instant::now()),
             }
@@ -447,8 +450,23 @@ impl Edge {
 
     // ---- input -------------------------------------------------------------------------
 
-    /// A datagram arrived on the media socket from `source`.
+    /// A datagram arrived on the media socket from `source`: handled, and what it produced is
+    /// released to [`Edge::take_transmits`].
     pub fn handle_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+        self.receive_datagram(source, data, now);
+        self.release(now);
+    }
+
+    /// Lets every transport that was written to encrypt and queue what it was given. Call once
+    /// after a burst of [`Edge::receive_datagram`]: each subscriber then pays str0m's per-turn
+    /// cost once per burst (a video frame's packets), not once per packet.
+    pub fn release(&mut self, now: Instant) {
+        self.drive_dirty(now);
+    }
+
+    /// A datagram arrived: decrypted and forwarded into the subscribers' transports, which hold
+    /// it until [`Edge::release`].
+    pub fn receive_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
         self.stats.datagrams_in += 1;
         let mut learned = None;
         let Some(key) = self.demux.lookup(source, data, &mut learned) else {
@@ -473,7 +491,6 @@ impl Edge {
             debug!(peer = key.0, "datagram refused: {e}");
         }
         self.drive(key, now);
-        self.drive_dirty(now);
     }
 
     /// Time passed: drives due transports, keyframe-request releases and offer deadlines.

@@ -75,6 +75,8 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Response {
                 "transports": s.transports,
                 "datagrams_in": s.datagrams_in,
                 "datagrams_out": s.datagrams_out,
+                "send_batches": s.send_batches,
+                "send_errors": s.send_errors,
                 "dropped_unknown_source": s.dropped_unknown_source,
                 "dropped_malformed": s.dropped_malformed,
                 "rtp_in": s.rtp_in,
