@@ -99,6 +99,10 @@ impl Lab {
     }
 
     fn join(&mut self) -> usize {
+        self.join_session(1)
+    }
+
+    fn join_session(&mut self, session: i64) -> usize {
         let i = self.peers.len();
         let addr = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 5000));
         let (tx, events) = mpsc::unbounded_channel();
@@ -111,8 +115,31 @@ impl Lab {
             media_added: 0,
         });
         self.by_addr.insert(addr, i);
-        self.edge.handle_join(id, 1, tx, self.now);
+        self.edge.handle_join(id, session, tx, self.now);
         i
+    }
+
+    /// Peer `i` offers to send one video and one audio track; returns their media lines.
+    fn publish(&mut self, i: usize) -> (Mid, Mid) {
+        let now = self.now;
+        let (video, audio, offer, pending) = {
+            let mut api = self.peers[i].rtc.sdp_api();
+            let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+            let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+            let (offer, pending) = api.apply().expect("offer");
+            (video, audio, offer, pending)
+        };
+        let id = self.peers[i].id;
+        let answer = self
+            .edge
+            .handle_offer(id, &offer.to_sdp_string(), now)
+            .expect("edge answers");
+        self.peers[i]
+            .rtc
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+            .expect("accept answer");
+        (video, audio)
     }
 
     /// Moves datagrams both ways, answers offers and lets `ms` milliseconds pass, 5 at a time.
@@ -170,26 +197,23 @@ struct Fanout {
 
 impl Fanout {
     fn new(n: u64) -> Self {
+        Self::with_idle(n, 0)
+    }
+
+    /// `n` subscribers, plus `idle` connected peers in another session that sends nothing.
+    fn with_idle(n: u64, idle: u64) -> Self {
         let mut lab = Lab::new();
+        if idle > 0 {
+            let other = lab.join_session(2);
+            lab.publish(other);
+            lab.pump(500);
+            for _ in 1..idle {
+                lab.join_session(2);
+                lab.pump(5);
+            }
+        }
         let publisher = lab.join();
-        let now = lab.now;
-        let (video, audio, offer, pending) = {
-            let mut api = lab.peers[publisher].rtc.sdp_api();
-            let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-            let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-            let (offer, pending) = api.apply().expect("offer");
-            (video, audio, offer, pending)
-        };
-        let id = lab.peers[publisher].id;
-        let answer = lab
-            .edge
-            .handle_offer(id, &offer.to_sdp_string(), now)
-            .expect("edge answers");
-        lab.peers[publisher]
-            .rtc
-            .sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-            .expect("accept answer");
+        let (video, audio) = lab.publish(publisher);
         lab.pump(500);
         for _ in 0..n {
             lab.join();
@@ -367,6 +391,33 @@ fn edge_forward_burst(c: &mut Criterion) {
     group.finish();
 }
 
+/// N = 100 subscribers with 1000 idle connected peers beside them: the cost must not change.
+fn edge_forward_idle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("edge_forward_idle/vp8_1200B");
+    group.sample_size(20);
+    for (n, idle) in [(100u64, 0u64), (100, 1000)] {
+        let mut f = Fanout::with_idle(n, idle);
+        assert!(f.lab.edge.stats().transports as u64 >= n + idle);
+        group.throughput(Throughput::Elements(n));
+        group.bench_function(
+            BenchmarkId::from_parameter(format!("{n}+{idle}idle")),
+            |b| {
+                b.iter_custom(|iters| {
+                    let datagrams: Vec<Vec<u8>> = (0..iters)
+                        .map(|_| f.datagram(MediaKind::Video, 1200, false))
+                        .collect();
+                    let start = Instant::now();
+                    for d in &datagrams {
+                        black_box(f.forward(d));
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
 fn srtp_floor(c: &mut Criterion) {
     // str0m peers negotiate SRTP_AEAD_AES_256_GCM: the floor uses the same cipher.
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).expect("key"));
@@ -405,5 +456,11 @@ fn srtp_floor(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, edge_forward, edge_forward_burst, srtp_floor);
+criterion_group!(
+    benches,
+    edge_forward,
+    edge_forward_burst,
+    edge_forward_idle,
+    srtp_floor
+);
 criterion_main!(benches);

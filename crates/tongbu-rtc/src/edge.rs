@@ -256,6 +256,7 @@ pub struct Edge {
     events: Vec<Event>,
     outbox: Vec<Transmit>,
     dirty: Vec<PeerKey>,
+    dirty_spare: Vec<PeerKey>,
     stats: EdgeStats,
 }
 
@@ -281,6 +282,7 @@ impl Edge {
             events: Vec::with_capacity(16),
             outbox: Vec::with_capacity(1024),
             dirty: Vec::with_capacity(1024),
+            dirty_spare: Vec::with_capacity(1024),
             stats: EdgeStats::default(),
         }
     }
@@ -985,8 +987,10 @@ impl Edge {
         while !self.dirty.is_empty() {
             self.dirty.sort_unstable();
             self.dirty.dedup();
-            let keys = std::mem::take(&mut self.dirty);
-            for key in keys {
+            // Swap with a spare list (keeps both allocations): drive may mark more peers dirty.
+            let mut keys = std::mem::take(&mut self.dirty_spare);
+            std::mem::swap(&mut keys, &mut self.dirty);
+            for &key in &keys {
                 if let Some(peer) = self.peers.get_mut(&key) {
                     if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
                         debug!(peer = key.0, "timeout handling failed: {e}");
@@ -994,6 +998,8 @@ impl Edge {
                 }
                 self.drive(key, now);
             }
+            keys.clear();
+            self.dirty_spare = keys;
         }
     }
 
