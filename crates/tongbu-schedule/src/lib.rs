@@ -32,5 +32,5 @@ pub use session::{
 };
 pub use sqlite::SqliteStore;
 pub use store::{SessionQuery, Store};
-pub use token::{JoinClaims, TokenError, TokenKey};
+pub use token::{JoinClaims, ScheduleClaims, ScheduleScope, TokenError, TokenKey};
 pub use validate::FieldError;

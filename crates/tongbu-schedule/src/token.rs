@@ -20,6 +20,23 @@ pub struct JoinClaims {
     pub exp: i64,
 }
 
+/// What a schedule link says: a classroom may see its timetable and join its sessions when
+/// they open. Long-lived (a term), kept on the classroom PC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleClaims {
+    pub scope: ScheduleScope,
+    pub classroom: ClassroomId,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: i64,
+}
+
+/// The only scope of a schedule link (required, so that no other token passes for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleScope {
+    Schedule,
+}
+
 /// Why a token was refused. The message is shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -57,17 +74,36 @@ impl TokenKey {
 
     /// Signs claims into a token.
     pub fn issue(&self, claims: &JoinClaims) -> String {
-        // HS256 over serializable claims cannot fail.
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .unwrap_or_else(|e| panic!("signing a join token failed: {e}"))
+        self.sign(claims)
     }
 
     /// Verifies a token's signature and expiry and returns its claims.
     pub fn verify(&self, token: &str) -> Result<JoinClaims, TokenError> {
+        self.check(token)
+    }
+
+    /// Signs a classroom's schedule link.
+    pub fn issue_schedule(&self, claims: &ScheduleClaims) -> String {
+        self.sign(claims)
+    }
+
+    /// Verifies a schedule link. A join token is not one (it has no `scope`), and a schedule
+    /// link is not a join token (it has no session).
+    pub fn verify_schedule(&self, token: &str) -> Result<ScheduleClaims, TokenError> {
+        self.check(token)
+    }
+
+    fn sign<T: Serialize>(&self, claims: &T) -> String {
+        // HS256 over serializable claims cannot fail.
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .unwrap_or_else(|e| panic!("signing a token failed: {e}"))
+    }
+
+    fn check<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp"]);
-        decode::<JoinClaims>(token, &self.decoding, &validation)
+        decode::<T>(token, &self.decoding, &validation)
             .map(|d| d.claims)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
@@ -138,6 +174,21 @@ mod tests {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_schedule_link_and_a_join_token_never_pass_for_each_other() {
+        let key = TokenKey::from_secret(&[7; 32]);
+        let schedule = ScheduleClaims {
+            scope: ScheduleScope::Schedule,
+            classroom: ClassroomId(3),
+            exp: now() + 60,
+        };
+        let s = key.issue_schedule(&schedule);
+        assert_eq!(key.verify_schedule(&s), Ok(schedule));
+        assert!(matches!(key.verify(&s), Err(TokenError::Malformed(_))));
+        let j = key.issue(&claims(now() + 60));
+        assert!(matches!(key.verify_schedule(&j), Err(TokenError::Malformed(_))));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::api::schedule_link;
 use crate::links::session_links;
 use crate::server::{now_utc, AppState};
 
@@ -46,8 +47,15 @@ pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
             entry(d.lecture.id)?,
         ))
     })();
+    // Each demo classroom's timetable link.
+    let schedules: Vec<_> = std::iter::once(d.host)
+        .chain(d.classrooms.iter().copied())
+        .filter_map(|id| app.store.classroom(id).ok())
+        .map(|c| schedule_link(&app, &c, 180))
+        .collect();
     match all {
         Ok((lesson, research, lecture)) => Json(json!({
+            "schedule_links": schedules,
             "session": lesson["session"],
             "links": lesson["links"],
             "research": research,

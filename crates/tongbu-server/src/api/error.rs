@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized(&'static str),
+    /// A schedule link that is expired, tampered or not a schedule link.
+    Token(String),
     Schedule(ScheduleError),
     /// The body is not the JSON expected.
     Body(Vec<FieldError>, String),
@@ -34,7 +36,8 @@ impl From<ScheduleError> for ApiError {
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiErrorBody {
-    /// `unauthorized`, `invalid`, `not_found`, `clash`, `conflict`, `wrong_state`, `internal`.
+    /// `unauthorized`, `invalid_token`, `invalid`, `not_found`, `clash`, `conflict`,
+    /// `wrong_state`, `internal`.
     pub error: &'static str,
     /// What happened and what to do, for a person.
     pub message: String,
@@ -76,6 +79,7 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
+            ApiError::Token(m) => (StatusCode::UNAUTHORIZED, body("invalid_token", m)),
             ApiError::Body(fields, message) => (
                 StatusCode::BAD_REQUEST,
                 ApiErrorBody {

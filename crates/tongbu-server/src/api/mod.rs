@@ -1,12 +1,14 @@
 //! The REST API (`/api/…`): schools, classrooms, pairs, sessions, join links, start/end, and the
 //! OpenAPI document generated from these handlers (`/api/openapi.json`).
 //!
-//! Every write needs the operator credential (`Authorization: Bearer <operator token>`) and is
+//! A classroom reads its own timetable with its schedule link (`/api/timetable?token=`).
+//! Everything else needs the operator credential (`Authorization: Bearer <operator token>`) and is
 //! checked field by field: a 400 names each bad field, a 409 names the clashing session.
 
 mod catalog;
 mod error;
 mod sessions;
+mod timetable;
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use utoipa::{Modify, OpenApi};
 
 pub use error::{ApiError, ApiErrorBody, ClashInfo};
 pub use sessions::SessionView;
+pub use timetable::{schedule_link, ScheduleLink};
 
 use crate::server::AppState;
 
@@ -69,6 +72,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/sessions/{id}/links", post(sessions::session_links))
         .route("/api/sessions/{id}/start", post(sessions::start_session))
         .route("/api/sessions/{id}/end", post(sessions::end_session))
+        .route("/api/timetable", get(timetable::timetable))
+        .route(
+            "/api/classrooms/{id}/schedule-link",
+            post(timetable::create_schedule_link),
+        )
 }
 
 /// The OpenAPI document of the schedule API.
@@ -87,6 +95,7 @@ pub fn router() -> Router<Arc<AppState>> {
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::start_session, sessions::end_session,
+        timetable::timetable, timetable::create_schedule_link,
     ),
     modifiers(&OperatorAuth),
     tags(

@@ -105,35 +105,10 @@ pub async fn list_sessions(
             (None, Some(id)) => store.school(SchoolId(id))?.timezone,
             (None, None) => DEFAULT_ZONE.to_string(),
         };
-        let tz = zone(&zone_name).map_err(|e| invalid("zone", e))?;
-        let day: Date = match &f.date {
-            Some(d) => d.trim().parse().map_err(|_| {
-                invalid(
-                    "date",
-                    format!("{d:?} is not a date; write it as 2026-03-02"),
-                )
-            })?,
-            None => Zoned::now().with_time_zone(tz.clone()).date(),
-        };
-        let (first, days) = match f.range.unwrap_or_default() {
-            Period::Today => (day, 1),
-            Period::Week => {
-                let back = i64::from(day.weekday().to_monday_zero_offset());
-                (
-                    day.checked_sub(back.days())
-                        .map_err(|e| invalid("date", e))?,
-                    7,
-                )
-            }
-        };
-        let from = first.to_zoned(tz.clone()).map_err(|e| invalid("date", e))?;
-        let to = first
-            .checked_add(days.days())
-            .and_then(|d| d.to_zoned(tz))
-            .map_err(|e| invalid("date", e))?;
+        let (from, to) = week_or_day(f.range, f.date.as_deref(), &zone_name)?;
         let query = SessionQuery {
-            from: from.timestamp().as_second(),
-            to: to.timestamp().as_second(),
+            from,
+            to,
             school: f.school.map(SchoolId),
             classroom: f.classroom.map(ClassroomId),
         };
@@ -145,6 +120,36 @@ pub async fn list_sessions(
     })
     .await
     .map(Json)
+}
+
+/// The interval [from, to) (UTC seconds) of the day of `date`, or of its Monday-to-Sunday week,
+/// on the wall clock of `zone_name`; `date` defaults to today there.
+pub fn week_or_day(
+    range: Option<Period>,
+    date: Option<&str>,
+    zone_name: &str,
+) -> Result<(i64, i64), ScheduleError> {
+    let tz = zone(zone_name).map_err(|e| invalid("zone", e))?;
+    let day: Date = match date {
+        Some(d) => d
+            .trim()
+            .parse()
+            .map_err(|_| invalid("date", format!("{d:?} is not a date; write it as 2026-03-02")))?,
+        None => Zoned::now().with_time_zone(tz.clone()).date(),
+    };
+    let (first, days) = match range.unwrap_or_default() {
+        Period::Today => (day, 1),
+        Period::Week => {
+            let back = i64::from(day.weekday().to_monday_zero_offset());
+            (day.checked_sub(back.days()).map_err(|e| invalid("date", e))?, 7)
+        }
+    };
+    let from = first.to_zoned(tz.clone()).map_err(|e| invalid("date", e))?;
+    let to = first
+        .checked_add(days.days())
+        .and_then(|d| d.to_zoned(tz))
+        .map_err(|e| invalid("date", e))?;
+    Ok((from.timestamp().as_second(), to.timestamp().as_second()))
 }
 
 fn invalid(f: &str, message: impl ToString) -> ScheduleError {
