@@ -426,6 +426,19 @@ async fn double_booking_is_refused_with_the_clashing_session() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = api.get(&format!("/api/sessions/{id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = api
+        .post(
+            "/api/sessions",
+            json!({"kind": "lesson", "title": "补课", "start": "2031-03-04 09:00",
+                   "duration_min": 45, "host": c1, "classrooms": [c2]}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "the cancelled slot is free again: {body}"
+    );
+    assert!(body[0]["id"].as_i64().unwrap() > id, "ids are never reused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -580,4 +593,153 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(body["error"], "wrong_state", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classroom_sees_its_timetable_and_joins_only_in_the_window() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server);
+    let (_, _, c1, c2) = two_schools(&api).await;
+    let now = common::now();
+    let at = |secs: i64| tongbu_schedule::time::rfc3339_utc(secs);
+    for (title, start) in [("正在上", now - 300), ("两小时后", now + 2 * 3600)] {
+        let (s, body) = api
+            .post(
+                "/api/sessions",
+                json!({"kind": "lesson", "title": title, "start": at(start),
+                       "duration_min": 45, "host": c1, "classrooms": [c2]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+    }
+    let (s, link) = api
+        .post(&format!("/api/classrooms/{c2}/schedule-link"), json!(null))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{link}");
+    let token = link["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("/schedule.html?token=")
+        .unwrap()
+        .to_string();
+    // No operator credential: the schedule link is the credential.
+    let client = Client::new();
+    let get = |token: String| {
+        let client = client.clone();
+        let url = server.http(&format!("/api/timetable?token={token}"));
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, table) = get(token.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{table}");
+    assert_eq!(table["classroom"]["name"], "高一(6)班");
+    let sessions = table["sessions"].as_array().unwrap();
+    let find = |title: &str| {
+        sessions
+            .iter()
+            .find(|s| s["title"] == title)
+            .unwrap_or_else(|| panic!("{title} is on the timetable: {table}"))
+            .clone()
+    };
+    let now_entry = find("正在上");
+    assert_eq!(now_entry["role"], "classroom");
+    let join = now_entry["join_url"]
+        .as_str()
+        .expect("open now: a join link");
+    let later = find("两小时后");
+    assert!(later["join_url"].is_null(), "not open yet: no link");
+    assert_eq!(
+        later["opens_utc"].as_i64().unwrap(),
+        later["start_utc"].as_i64().unwrap() - 600,
+        "opens 10 minutes before"
+    );
+    // The join link it hands out opens the session as this classroom.
+    let join_token = join.strip_prefix("/lesson.html?token=").unwrap();
+    let mut c = SignalClient::connect(&server.ws_url(join_token))
+        .await
+        .unwrap();
+    let ServerMessage::Joined { you, session, .. } = c.join().await.unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(session.id, now_entry["id"].as_i64().unwrap());
+    assert_eq!(you.name, "科右中旗第一中学 · 高一(6)班");
+    // A schedule link is not a join token, and a join token is not a schedule link.
+    let mut wrong = SignalClient::connect(&server.ws_url(&token)).await.unwrap();
+    match wrong.join().await {
+        Err(SignalError::Server { code, .. }) => assert_eq!(code, ErrorCode::InvalidToken),
+        other => panic!("a schedule link must not join, got {other:?}"),
+    }
+    let (s, body) = get(join_token.to_string()).await;
+    assert_eq!(
+        (s, &body["error"]),
+        (StatusCode::UNAUTHORIZED, &json!("invalid_token"))
+    );
+    let (s, _) = get(format!("{token}x")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_follow_the_session_as_it_changes() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server);
+    let (_, im, c1, c2) = two_schools(&api).await;
+    let (_, c3) = api
+        .post(
+            "/api/classrooms",
+            json!({"school": im, "name": "高一(8)班"}),
+        )
+        .await;
+    let now = common::now();
+    let body = json!({"kind": "lesson", "title": "改动",
+                      "start": tongbu_schedule::time::rfc3339_utc(now - 60),
+                      "duration_min": 45, "host": c1, "classrooms": [c2, c3["id"]]});
+    let (_, created) = api.post("/api/sessions", body.clone()).await;
+    let id = created[0]["id"].as_i64().unwrap();
+    let (_, links) = api
+        .post(&format!("/api/sessions/{id}/links"), json!(null))
+        .await;
+    let token_of = |name: &str| {
+        links
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"].as_str().unwrap().ends_with(name))
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("/lesson.html?token=")
+            .unwrap()
+            .to_string()
+    };
+    // 高一(8)班 is taken off the lesson: its link no longer opens it.
+    let mut changed = body;
+    changed["classrooms"] = json!([c2]);
+    let (s, _) = api
+        .call(Method::PUT, &format!("/api/sessions/{id}"), Some(changed))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut removed = SignalClient::connect(&server.ws_url(&token_of("高一(8)班")))
+        .await
+        .unwrap();
+    match removed.join().await {
+        Err(SignalError::Server { code, message }) => {
+            assert_eq!(code, ErrorCode::InvalidToken);
+            assert!(message.contains("no longer takes part"), "{message}");
+        }
+        other => panic!("a removed classroom must not join, got {other:?}"),
+    }
+    // A client that connects while the session runs but sends `join` after it ended is refused.
+    let mut slow = SignalClient::connect(&server.ws_url(&token_of("高一(6)班")))
+        .await
+        .unwrap();
+    let (s, _) = api
+        .post(&format!("/api/sessions/{id}/end"), json!(null))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    match slow.join().await {
+        Err(SignalError::Server { code, .. }) => assert_eq!(code, ErrorCode::SessionClosed),
+        other => panic!("a join after the end must be refused, got {other:?}"),
+    }
 }

@@ -37,6 +37,13 @@ function fillCard(id, entry) {
   fillLinks(card.querySelector('.links'), entry.links);
 }
 
+// Each demo classroom's timetable, as a classroom PC would keep it bookmarked.
+function fillSchedules(links) {
+  const card = document.getElementById('schedules');
+  card.hidden = links.length === 0;
+  fillLinks(card.querySelector('.links'), links.map((l) => ({ ...l, role: 'schedule' })));
+}
+
 async function render() {
   applyI18n();
   const res = await fetch('/api/demo');
@@ -50,6 +57,7 @@ async function render() {
   document.getElementById('lesson-title').textContent = `${demo.session.subject} · ${demo.session.title}`;
   document.getElementById('lesson-state').textContent = when(demo.session);
   fillLinks(links, demo.links);
+  fillSchedules(demo.schedule_links || []);
   fillCard('research', demo.research);
   fillCard('lecture', demo.lecture);
 }

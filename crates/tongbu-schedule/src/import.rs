@@ -203,12 +203,15 @@ impl Timetable {
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
         let mut t = Timetable::default();
-        for row in reader.deserialize::<CsvRow>() {
-            let row = row.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                (line, e.to_string())
-            })?;
-            let line = t.sessions.len() + 2;
+        let headers = reader.headers().map_err(|e| (1, e.to_string()))?.clone();
+        for record in reader.records() {
+            let record =
+                record.map_err(|e| (e.position().map_or(0, |p| p.line()), e.to_string()))?;
+            // The line the record starts on (a quoted field may span lines).
+            let line = record.position().map_or(0, |p| p.line()) as usize;
+            let row: CsvRow = record
+                .deserialize(Some(&headers))
+                .map_err(|e| (line as u64, e.to_string()))?;
             t.sessions.push((
                 line,
                 ImportSession {

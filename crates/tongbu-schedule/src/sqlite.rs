@@ -84,6 +84,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_by_start ON sessions(start_utc);
     CREATE INDEX session_classrooms_by_classroom ON session_classrooms(classroom_id);
     CREATE INDEX sessions_by_host ON sessions(host_classroom_id);",
+    // 3: session ids are never reused (AUTOINCREMENT), so that a link to a cancelled session
+    // can never open a later one. SQLite's table rebuild; foreign keys are off while migrating.
+    "CREATE TABLE sessions_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('lesson', 'research', 'lecture')),
+        title TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        start_utc INTEGER NOT NULL,
+        duration_min INTEGER NOT NULL CHECK (duration_min > 0),
+        host_classroom_id INTEGER NOT NULL REFERENCES classrooms(id),
+        state TEXT NOT NULL,
+        grade INTEGER,
+        zone TEXT NOT NULL DEFAULT 'Asia/Shanghai',
+        series_id INTEGER REFERENCES series(id)
+    );
+    INSERT INTO sessions_v3 (id, kind, title, subject, start_utc, duration_min,
+                             host_classroom_id, state, grade, zone, series_id)
+        SELECT id, kind, title, subject, start_utc, duration_min,
+               host_classroom_id, state, grade, zone, series_id FROM sessions;
+    DROP TABLE sessions;
+    ALTER TABLE sessions_v3 RENAME TO sessions;
+    CREATE INDEX sessions_by_start ON sessions(start_utc);
+    CREATE INDEX sessions_by_host ON sessions(host_classroom_id);",
 ];
 
 /// The SQLite store. Cheap to share behind an `Arc`; each call is one short transaction.
@@ -112,10 +135,18 @@ impl SqliteStore {
         // WAL: readers never block the writer; FULL: a committed transaction survives a crash.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        // Migrations run with foreign keys off (table rebuilds must not cascade), and are
+        // checked for dangling references before foreign keys are turned on.
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let migrations = Migrations::new(
+            MIGRATIONS
+                .iter()
+                .map(|sql| M::up(sql).foreign_key_check())
+                .collect(),
+        );
         migrations.to_latest(&mut conn)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -481,6 +512,18 @@ impl Store for Db<'_> {
 
     fn update_school(&self, id: SchoolId, s: &NewSchool) -> Result<School, ScheduleError> {
         s.validate()?;
+        let before = self.school(id)?;
+        if before.region != s.region
+            && self
+                .pairs()?
+                .iter()
+                .any(|p| p.beijing == id || p.inner_mongolia == id)
+        {
+            return Err(ScheduleError::InUse(format!(
+                "{} is paired; delete its pairs before changing its region",
+                before.name
+            )));
+        }
         let n = self
             .0
             .prepare_cached(
@@ -581,6 +624,12 @@ impl Store for Db<'_> {
         c: &NewClassroom,
     ) -> Result<Classroom, ScheduleError> {
         c.validate()?;
+        if self.school(c.school).is_err() {
+            return Err(ScheduleError::Invalid(vec![crate::FieldError {
+                field: "school".into(),
+                message: format!("no school with id {}", c.school.0),
+            }]));
+        }
         let n = self
             .0
             .prepare_cached(
@@ -1226,6 +1275,70 @@ mod tests {
         ));
         store.delete_pair(p.id).unwrap();
         assert!(store.pairs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_sessions_id_is_never_given_to_another() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (host, remote, _) = sample(&store);
+        store
+            .add_session(&lesson(host, remote, 1_800_000_000))
+            .unwrap();
+        let last = store
+            .add_session(&lesson(host, remote, 1_800_100_000))
+            .unwrap()[0]
+            .id;
+        store.delete_session(last).unwrap();
+        let next = store
+            .add_session(&lesson(host, remote, 1_800_200_000))
+            .unwrap()[0]
+            .id;
+        assert!(next.0 > last.0, "{next:?} reuses {last:?}");
+        // Deleting a session still takes its classroom rows with it.
+        store.delete_session(next).unwrap();
+        assert!(matches!(
+            store.session(next),
+            Err(ScheduleError::NotFound { .. })
+        ));
+        assert!(
+            store.delete_classroom(remote).is_err(),
+            "still used by the first session"
+        );
+    }
+
+    #[test]
+    fn a_version_2_database_is_migrated_with_its_sessions() {
+        let dir = std::env::temp_dir().join(format!("tongbu-mig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v2.sqlite");
+        let _ = std::fs::remove_file(&path);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            Migrations::new(MIGRATIONS[..2].iter().map(|sql| M::up(sql)).collect())
+                .to_latest(&mut conn)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO schools (id, name, region, district) VALUES (1, 'a', 'beijing', 'd');
+                 INSERT INTO classrooms (id, school_id, name) VALUES (1, 1, 'c1'), (2, 1, 'c2');
+                 INSERT INTO sessions (id, kind, title, subject, start_utc, duration_min,
+                                       host_classroom_id, state)
+                     VALUES (7, 'lesson', '旧课', 's', 1800000000, 45, 1, 'scheduled');
+                 INSERT INTO session_classrooms VALUES (7, 2, 0);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let s = store.session(SessionId(7)).unwrap();
+        assert_eq!(
+            (s.title.as_str(), s.classrooms.clone()),
+            ("旧课", vec![ClassroomId(2)])
+        );
+        let next = store
+            .add_session(&lesson(ClassroomId(1), ClassroomId(2), 1_900_000_000))
+            .unwrap()[0]
+            .id;
+        assert_eq!(next, SessionId(8));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -188,7 +188,10 @@ mod tests {
         assert_eq!(key.verify_schedule(&s), Ok(schedule));
         assert!(matches!(key.verify(&s), Err(TokenError::Malformed(_))));
         let j = key.issue(&claims(now() + 60));
-        assert!(matches!(key.verify_schedule(&j), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            key.verify_schedule(&j),
+            Err(TokenError::Malformed(_))
+        ));
     }
 
     #[test]

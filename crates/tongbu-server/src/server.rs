@@ -62,67 +62,58 @@ async fn follow_timetable(app: Arc<AppState>) {
     let mut tick = tokio::time::interval(TIMETABLE_SWEEP);
     loop {
         tick.tick().await;
-        match app
-            .store
-            .sessions_due_to_open(now_utc(), app.config.join_lead_secs)
-        {
-            Ok(ids) => {
-                for id in ids {
-                    let opened = app.store.transition_session_state(
-                        id,
-                        &[SessionState::Scheduled],
-                        SessionState::Open,
-                    );
-                    if let Ok(true) = opened {
-                        info!(session = id.0, "session open for joining");
-                        app.rooms.broadcast(
-                            id,
-                            &ServerMessage::SessionState {
-                                state: SessionState::Open,
-                            },
-                        );
-                    }
-                }
+        let store = app.store.clone();
+        let (lead, grace) = (app.config.join_lead_secs, app.config.grace_secs);
+        // Store calls wait for fsync: keep them off the async workers.
+        let changed = tokio::task::spawn_blocking(move || sweep(store.as_ref(), lead, grace)).await;
+        let changed = match changed {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::warn!("cannot follow the timetable: {e}");
+                continue;
             }
-            Err(e) => tracing::warn!("cannot look for sessions to open: {e}"),
-        }
-        let due = match app
-            .store
-            .sessions_due_to_end(now_utc(), app.config.grace_secs)
-        {
-            Ok(d) => d,
             Err(e) => {
-                tracing::warn!("cannot look for overdue sessions: {e}");
+                tracing::warn!("timetable sweep failed: {e}");
                 continue;
             }
         };
-        for id in due {
-            let from = [
-                SessionState::Scheduled,
-                SessionState::Open,
-                SessionState::Live,
-            ];
-            match app
-                .store
-                .transition_session_state(id, &from, SessionState::Ended)
-            {
-                Ok(true) => {
-                    info!(
-                        session = id.0,
-                        "session ended by itself (end time + grace passed)"
-                    );
-                    app.rooms.broadcast(
-                        id,
-                        &ServerMessage::SessionState {
-                            state: SessionState::Ended,
-                        },
-                    );
-                }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(session = id.0, "cannot end overdue session: {e}"),
-            }
+        for (id, state) in changed {
+            info!(
+                session = id.0,
+                state = state.as_str(),
+                "session state follows the timetable"
+            );
+            app.rooms
+                .broadcast(id, &ServerMessage::SessionState { state });
         }
     }
+}
+
+/// Opens sessions whose join window began and ends those past end + grace; returns what changed
+/// (persisted, to be announced).
+fn sweep(
+    store: &dyn Store,
+    lead: i64,
+    grace: i64,
+) -> Result<Vec<(tongbu_schedule::SessionId, SessionState)>, ScheduleError> {
+    let now = now_utc();
+    let mut changed = Vec::new();
+    for id in store.sessions_due_to_open(now, lead)? {
+        if store.transition_session_state(id, &[SessionState::Scheduled], SessionState::Open)? {
+            changed.push((id, SessionState::Open));
+        }
+    }
+    let live = [
+        SessionState::Scheduled,
+        SessionState::Open,
+        SessionState::Live,
+    ];
+    for id in store.sessions_due_to_end(now, grace)? {
+        if store.transition_session_state(id, &live, SessionState::Ended)? {
+            changed.push((id, SessionState::Ended));
+        }
+    }
+    Ok(changed)
 }
 
 /// A running server.

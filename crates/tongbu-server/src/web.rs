@@ -60,7 +60,6 @@ pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
             "links": lesson["links"],
             "research": research,
             "lecture": lecture,
-            "operator_token": app.operator.secret(),
         }))
         .into_response(),
         Err(e) => (

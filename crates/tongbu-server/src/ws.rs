@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tongbu_rtc::{EdgeEvent, MediaKind, ParticipantId, PublishedTrackInfo};
 use tongbu_schedule::time::{local_datetime, DEFAULT_ZONE};
-use tongbu_schedule::{JoinClaims, SessionId, SessionState};
+use tongbu_schedule::{JoinClaims, Role, Session, SessionId, SessionState};
 use tongbu_signal::{
     parse_client_message, ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SessionInfo,
     TrackInfo, TrackKind, TransportKind, PROTOCOL_VERSION,
@@ -62,6 +62,67 @@ fn zone_label(zone: &str) -> &str {
     }
 }
 
+/// How long a new connection may take to send `join`.
+const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether `claims` may be in their session now: it exists, is not over, its join window is
+/// open, and the token's classroom still has the role it claims (a session edited after the
+/// link was issued no longer lets a removed classroom in, nor an old host moderate). Checked
+/// when the connection opens and again when `join` arrives.
+async fn admit(app: &Arc<AppState>, claims: &JoinClaims) -> Result<Session, (ErrorCode, String)> {
+    let store = app.store.clone();
+    let sid = claims.sid;
+    let loaded = tokio::task::spawn_blocking(move || store.session(sid)).await;
+    let session = match loaded {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return Err((
+                ErrorCode::SessionClosed,
+                format!("this session is unknown or was cancelled: {e}"),
+            ))
+        }
+        Err(e) => return Err((ErrorCode::Internal, e.to_string())),
+    };
+    let (opens, closes) = session.join_window(app.config.join_lead_secs, app.config.grace_secs);
+    let now = crate::server::now_utc();
+    if session.state.is_over() || now >= closes {
+        return Err((
+            ErrorCode::SessionClosed,
+            format!("\"{}\" has ended; no more joins", session.title),
+        ));
+    }
+    if now < opens {
+        return Err((
+            ErrorCode::NotYetOpen,
+            format!(
+                "\"{}\" starts at {} ({}); joining opens {} minutes before, at {}",
+                session.title,
+                local_datetime(session.start_utc, &session.zone),
+                zone_label(&session.zone),
+                app.config.join_lead_secs / 60,
+                local_datetime(opens, &session.zone),
+            ),
+        ));
+    }
+    let still = match (claims.role, claims.classroom) {
+        (Role::Host, Some(c)) => session.host == c,
+        (Role::Host, None) => false,
+        (Role::Classroom, Some(c)) => session.classrooms.contains(&c),
+        (Role::Classroom, None) => false,
+        (Role::Observer | Role::Operator, _) => true,
+    };
+    if !still {
+        return Err((
+            ErrorCode::InvalidToken,
+            format!(
+                "this link is for a classroom that no longer takes part in \"{}\" as {}; ask for a new link",
+                session.title, claims.role
+            ),
+        ));
+    }
+    Ok(session)
+}
+
 async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>) {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return refuse(
@@ -75,42 +136,10 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
         Ok(c) => c,
         Err(e) => return refuse(socket, ErrorCode::InvalidToken, e.to_string()).await,
     };
-    let session = match app.store.session(claims.sid) {
+    let session = match admit(&app, &claims).await {
         Ok(s) => s,
-        Err(e) => {
-            return refuse(
-                socket,
-                ErrorCode::SessionClosed,
-                format!("this session is unknown: {e}"),
-            )
-            .await
-        }
+        Err((code, message)) => return refuse(socket, code, message).await,
     };
-    let (opens, closes) = session.join_window(app.config.join_lead_secs, app.config.grace_secs);
-    let now = crate::server::now_utc();
-    if session.state.is_over() || now >= closes {
-        return refuse(
-            socket,
-            ErrorCode::SessionClosed,
-            format!("\"{}\" has ended; no more joins", session.title),
-        )
-        .await;
-    }
-    if now < opens {
-        return refuse(
-            socket,
-            ErrorCode::NotYetOpen,
-            format!(
-                "\"{}\" starts at {} ({}); joining opens {} minutes before, at {}",
-                session.title,
-                local_datetime(session.start_utc, &session.zone),
-                zone_label(&session.zone),
-                app.config.join_lead_secs / 60,
-                local_datetime(opens, &session.zone),
-            ),
-        )
-        .await;
-    }
     let id = app.next_participant.fetch_add(1, Ordering::Relaxed);
     let span = info_span!("participant", id, session = claims.sid.0, role = %claims.role);
     Participant {
@@ -173,9 +202,15 @@ impl Participant {
 
     async fn run(mut self, mut socket: WebSocket) {
         // Before anything else: `join` with the protocol version.
+        let deadline = tokio::time::Instant::now() + JOIN_WAIT;
         loop {
-            let Some(Ok(msg)) = socket.recv().await else {
-                return;
+            let msg = match tokio::time::timeout_at(deadline, socket.recv()).await {
+                Ok(Some(Ok(msg))) => msg,
+                Ok(_) => return,
+                Err(_) => {
+                    let m = format!("send join within {} seconds", JOIN_WAIT.as_secs());
+                    return refuse(socket, ErrorCode::OutOfOrder, m).await;
+                }
             };
             let text = match msg {
                 Message::Text(t) => t,
@@ -206,11 +241,19 @@ impl Participant {
             }
         }
 
-        let school = self
-            .claims
-            .classroom
-            .and_then(|c| self.app.store.classroom(c).ok())
-            .map(|c| c.school_name);
+        // The session may have ended, or changed, while the client took its time.
+        let session = match admit(&self.app, &self.claims).await {
+            Ok(s) => s,
+            Err((code, message)) => return refuse(socket, code, message).await,
+        };
+        let store = self.app.store.clone();
+        let classroom = self.claims.classroom;
+        let school = tokio::task::spawn_blocking(move || {
+            classroom.and_then(|c| store.classroom(c).ok().map(|c| c.school_name))
+        })
+        .await
+        .ok()
+        .flatten();
         let me = ParticipantInfo {
             id: self.id,
             name: self.claims.name.clone(),
@@ -234,33 +277,30 @@ impl Participant {
                 return refuse(socket, ErrorCode::Internal, e.to_string()).await;
             }
         };
-        let mut state = self
-            .app
-            .store
-            .session(self.sid())
-            .map(|s| s.state)
-            .unwrap_or(SessionState::Open);
+        let mut state = session.state;
         if state == SessionState::Scheduled {
             // The first join inside the window opens the session: persisted, then announced.
-            match self.app.store.transition_session_state(
-                self.sid(),
-                &[SessionState::Scheduled],
-                SessionState::Open,
-            ) {
-                Ok(true) => {
-                    state = SessionState::Open;
-                    self.app
-                        .rooms
-                        .broadcast(self.sid(), &ServerMessage::SessionState { state });
+            let store = self.app.store.clone();
+            let sid = self.sid();
+            let opened = tokio::task::spawn_blocking(move || {
+                let changed = store.transition_session_state(
+                    sid,
+                    &[SessionState::Scheduled],
+                    SessionState::Open,
+                )?;
+                Ok::<_, tongbu_schedule::ScheduleError>((changed, store.session(sid)?.state))
+            })
+            .await;
+            match opened {
+                Ok(Ok((changed, now))) => {
+                    state = now;
+                    if changed {
+                        self.app
+                            .rooms
+                            .broadcast(self.sid(), &ServerMessage::SessionState { state });
+                    }
                 }
-                Ok(false) => {
-                    state = self
-                        .app
-                        .store
-                        .session(self.sid())
-                        .map(|s| s.state)
-                        .unwrap_or(state);
-                }
+                Ok(Err(e)) => warn!("cannot open the session: {e}"),
                 Err(e) => warn!("cannot open the session: {e}"),
             }
         }
@@ -449,27 +489,33 @@ impl Participant {
                 }
                 None
             }
-            ClientMessage::Start => self.transition(
-                &[SessionState::Scheduled, SessionState::Open],
-                SessionState::Live,
-                "start the session",
-            ),
-            ClientMessage::End => self.transition(
-                &[
-                    SessionState::Scheduled,
-                    SessionState::Open,
+            ClientMessage::Start => {
+                self.transition(
+                    &[SessionState::Scheduled, SessionState::Open],
                     SessionState::Live,
-                ],
-                SessionState::Ended,
-                "end the session",
-            ),
+                    "start the session",
+                )
+                .await
+            }
+            ClientMessage::End => {
+                self.transition(
+                    &[
+                        SessionState::Scheduled,
+                        SessionState::Open,
+                        SessionState::Live,
+                    ],
+                    SessionState::Ended,
+                    "end the session",
+                )
+                .await
+            }
         }
     }
 
     /// Persists a state change (only from one of the states in `from`), then announces it.
-    fn transition(
+    async fn transition(
         &self,
-        from: &[SessionState],
+        from: &'static [SessionState],
         state: SessionState,
         what: &str,
     ) -> Option<ServerMessage> {
@@ -479,24 +525,22 @@ impl Participant {
                 format!("a {} may not {what}", self.claims.role),
             ));
         }
-        match self
-            .app
-            .store
-            .transition_session_state(self.sid(), from, state)
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                let now = self
-                    .app
-                    .store
-                    .session(self.sid())
-                    .map(|s| s.state.as_str())
-                    .unwrap_or("unknown");
+        let store = self.app.store.clone();
+        let sid = self.sid();
+        let changed = tokio::task::spawn_blocking(move || {
+            let changed = store.transition_session_state(sid, from, state)?;
+            Ok::<_, tongbu_schedule::ScheduleError>((changed, store.session(sid)?.state))
+        })
+        .await;
+        match changed {
+            Ok(Ok((true, _))) => {}
+            Ok(Ok((false, now))) => {
                 return Some(ServerMessage::error(
                     ErrorCode::InvalidMessage,
-                    format!("cannot {what}: the session is {now}"),
+                    format!("cannot {what}: the session is {}", now.as_str()),
                 ));
             }
+            Ok(Err(e)) => return Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
             Err(e) => return Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
         }
         info!(state = state.as_str(), "session state changed");

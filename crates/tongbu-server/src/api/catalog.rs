@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -88,8 +89,9 @@ pub struct ClassroomFilter {
 pub async fn list_classrooms(
     _: Operator,
     State(app): App,
-    Query(f): Query<ClassroomFilter>,
+    q: Result<Query<ClassroomFilter>, QueryRejection>,
 ) -> Result<Json<Vec<Classroom>>, ApiError> {
+    let Query(f) = q.map_err(|e| ApiError::body("school", e.body_text()))?;
     db(&app, move |s| s.classrooms(f.school.map(SchoolId)))
         .await
         .map(Json)

@@ -85,7 +85,8 @@ pub struct SessionFilter {
     school: Option<i64>,
     /// Only sessions where this classroom takes part.
     classroom: Option<i64>,
-    /// Zone the day is counted in; default the school's (with `school`), else Asia/Shanghai.
+    /// Zone the day is counted in; default the zone of the school (or classroom's school)
+    /// asked about, else Asia/Shanghai.
     zone: Option<String>,
 }
 
@@ -100,10 +101,15 @@ pub async fn list_sessions(
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let Query(f) = q.map_err(|e| ApiError::body("query", e.body_text()))?;
     db(&app, move |store| {
-        let zone_name = match (&f.zone, f.school) {
-            (Some(z), _) => z.clone(),
-            (None, Some(id)) => store.school(SchoolId(id))?.timezone,
-            (None, None) => DEFAULT_ZONE.to_string(),
+        // "Today" is counted on the wall clock of the school asked about.
+        let zone_name = match (&f.zone, f.school, f.classroom) {
+            (Some(z), _, _) => z.clone(),
+            (None, Some(id), _) => store.school(SchoolId(id))?.timezone,
+            (None, None, Some(id)) => {
+                let c = store.classroom(ClassroomId(id))?;
+                store.school(c.school)?.timezone
+            }
+            (None, None, None) => DEFAULT_ZONE.to_string(),
         };
         let (from, to) = week_or_day(f.range, f.date.as_deref(), &zone_name)?;
         let query = SessionQuery {
@@ -131,17 +137,23 @@ pub fn week_or_day(
 ) -> Result<(i64, i64), ScheduleError> {
     let tz = zone(zone_name).map_err(|e| invalid("zone", e))?;
     let day: Date = match date {
-        Some(d) => d
-            .trim()
-            .parse()
-            .map_err(|_| invalid("date", format!("{d:?} is not a date; write it as 2026-03-02")))?,
+        Some(d) => d.trim().parse().map_err(|_| {
+            invalid(
+                "date",
+                format!("{d:?} is not a date; write it as 2026-03-02"),
+            )
+        })?,
         None => Zoned::now().with_time_zone(tz.clone()).date(),
     };
     let (first, days) = match range.unwrap_or_default() {
         Period::Today => (day, 1),
         Period::Week => {
             let back = i64::from(day.weekday().to_monday_zero_offset());
-            (day.checked_sub(back.days()).map_err(|e| invalid("date", e))?, 7)
+            (
+                day.checked_sub(back.days())
+                    .map_err(|e| invalid("date", e))?,
+                7,
+            )
         }
     };
     let from = first.to_zoned(tz.clone()).map_err(|e| invalid("date", e))?;

@@ -8,9 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tongbu_schedule::{
-    Classroom, ClassroomId, Role, ScheduleClaims, ScheduleScope, SessionQuery,
-};
+use tongbu_schedule::{Classroom, ClassroomId, Role, ScheduleClaims, ScheduleScope, SessionQuery};
 use utoipa::{IntoParams, ToSchema};
 
 use super::sessions::{week_or_day, Period, SessionView};
