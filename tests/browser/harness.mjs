@@ -13,6 +13,19 @@ export const root = join(here, '..', '..');
 export const artifacts = join(here, 'artifacts');
 mkdirSync(artifacts, { recursive: true });
 
+/** The operator credential of the test servers (REST API calls from the tests). */
+export const OPERATOR_TOKEN = 'browser-tests-operator-token';
+
+/** Calls the REST API as the operator; returns [status, body]. */
+export async function operatorApi(server, method, path, body) {
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return [res.status, await res.json().catch(() => null)];
+}
+
 export async function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'tongbu-e2e-'));
   const bin = process.env.TONGBU_BIN || join(root, 'target', 'debug', 'tongbu');
@@ -23,6 +36,7 @@ export async function startServer() {
       TONGBU_MEDIA_UDP_PORT: '0',
       TONGBU_DATA_DIR: dataDir,
       TONGBU_HTTP_WEB_DIR: join(root, 'web-client'),
+      TONGBU_OPERATOR_TOKEN: OPERATOR_TOKEN,
       RUST_LOG: process.env.RUST_LOG || 'info,str0m=warn,dimpl=warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
