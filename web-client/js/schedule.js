@@ -45,6 +45,7 @@ function showError(message) {
 
 function render() {
   applyI18n();
+  document.title = `${t('schedule_title')} · ${t('app_name')}`;
   if (!data) return;
   $('classroom').textContent = `${data.classroom.school_name} · ${data.classroom.name}`;
   $('schedule-zone').textContent = t('times_in_zone').replace('{zone}', data.zone === 'Asia/Shanghai' ? t('beijing_time') : data.zone);
