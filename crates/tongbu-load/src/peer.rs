@@ -91,6 +91,9 @@ pub enum Role {
     /// Receives media: sends receiver reports only. It sends its own NACKs and PLIs when a test
     /// asks, so that what the server answers is exactly what the test requested.
     Subscriber,
+    /// A subscriber on a lossy link: every `n`-th incoming RTP packet is dropped before
+    /// anything sees it, so its receiver reports tell the server about the loss.
+    LossySubscriber { drop_every: u32 },
 }
 
 /// Connection events of one peer connection.
@@ -129,6 +132,14 @@ pub async fn build(role: Role) -> Result<(Arc<dyn PeerConnection>, Events), Clie
             .map_err(ClientError::webrtc)?
             .with(Slot::from(14_000), KeyframeRequestsToApp::default()),
         Role::Subscriber => configure_rtcp_reports(Registry::new()),
+        Role::LossySubscriber { drop_every } => configure_rtcp_reports(Registry::new()).with(
+            // Below every other interceptor: the wire side of the read path.
+            Slot::from(500),
+            DropIncoming {
+                every: drop_every.max(2),
+                ..DropIncoming::default()
+            },
+        ),
     };
     let se = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
@@ -227,6 +238,51 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
 }
 
 impl Interceptor for KeyframeRequestsToApp {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+}
+
+/// Interceptor that loses every `every`-th incoming RTP packet, as a bad link would.
+#[derive(Default)]
+struct DropIncoming {
+    every: u32,
+    seen: u32,
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for DropIncoming {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+        if matches!(m.message.packet, Packet::Rtp(_)) {
+            self.seen += 1;
+            if self.seen.is_multiple_of(self.every) {
+                return Ok(());
+            }
+        }
+        self.read.push_back(m);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(m);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for DropIncoming {
     fn bind_local_stream(&mut self, _: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _: &StreamInfo) {}

@@ -56,12 +56,21 @@ pub struct Subscriber {
 impl Subscriber {
     /// Joins with the signaling URL (which carries the token) and receives what is published.
     pub async fn connect(ws_url: &str) -> Result<Self, ClientError> {
+        Self::connect_as(ws_url, Role::Subscriber).await
+    }
+
+    /// Like [`Subscriber::connect`], on a link that loses every `drop_every`-th packet.
+    pub async fn connect_lossy(ws_url: &str, drop_every: u32) -> Result<Self, ClientError> {
+        Self::connect_as(ws_url, Role::LossySubscriber { drop_every }).await
+    }
+
+    async fn connect_as(ws_url: &str, role: Role) -> Result<Self, ClientError> {
         let mut signal = SignalClient::connect(ws_url).await?;
         let ServerMessage::Joined { you, .. } = signal.join().await? else {
             return Err(ClientError::Refused("no joined message".into()));
         };
         let joined_at = Instant::now();
-        let (pc, mut events) = peer::build(Role::Subscriber).await?;
+        let (pc, mut events) = peer::build(role).await?;
         let logs: Logs = Arc::default();
         let remotes: Remotes = Arc::default();
         let mut tasks = Vec::new();

@@ -24,6 +24,7 @@ use tracing::{debug, info, info_span, warn};
 
 use crate::demux::{Demux, PeerKey};
 use crate::egress;
+use crate::link_stats::{Direction as LinkDirection, LinkStats, Meter, STATS_INTERVAL};
 use crate::participant::{OutState, OutTrack, Participant};
 use crate::timers::Timers;
 
@@ -86,6 +87,14 @@ pub enum EdgeEvent {
     Connection { send: bool, state: &'static str },
 }
 
+/// One participant's link, for health.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParticipantLink {
+    pub participant: ParticipantId,
+    pub session: i64,
+    pub stats: LinkStats,
+}
+
 /// Counters of the edge.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EdgeStats {
@@ -129,6 +138,9 @@ enum Command {
     },
     Stats {
         reply: oneshot::Sender<EdgeStats>,
+    },
+    Links {
+        reply: oneshot::Sender<Vec<ParticipantLink>>,
     },
 }
 
@@ -212,6 +224,11 @@ impl EdgeHandle {
     pub async fn stats(&self) -> Result<EdgeStats, EdgeError> {
         self.call(|reply| Command::Stats { reply }).await
     }
+
+    /// Every participant's link as last measured (str0m reports once a second).
+    pub async fn links(&self) -> Result<Vec<ParticipantLink>, EdgeError> {
+        self.call(|reply| Command::Links { reply }).await
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +239,8 @@ enum TransportRole {
 
 struct Peer {
     rtc: Rtc,
+    /// Byte counters at str0m's last report, for bitrates.
+    meter: Meter,
     participant: ParticipantId,
     role: TransportRole,
     ufrag: String,
@@ -366,6 +385,18 @@ impl Edge {
         let _s = info_span!("participant", id = participant.0).entered();
         self.leave(participant, now);
         self.drive_dirty(now);
+    }
+
+    /// Every participant's link as last measured.
+    pub fn links(&self) -> Vec<ParticipantLink> {
+        self.participants
+            .values()
+            .map(|p| ParticipantLink {
+                participant: p.id,
+                session: p.session,
+                stats: p.link,
+            })
+            .collect()
     }
 
     /// Current counters.
@@ -552,6 +583,9 @@ impl Edge {
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats());
             }
+            Command::Links { reply } => {
+                let _ = reply.send(self.links());
+            }
         }
     }
 
@@ -651,6 +685,7 @@ impl Edge {
             .clear_codecs()
             .enable_vp8(true)
             .enable_opus(true, false)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         match Candidate::host(self.candidate, "udp") {
             Ok(c) => {
@@ -666,6 +701,7 @@ impl Edge {
             key,
             Peer {
                 rtc,
+                meter: Meter::default(),
                 participant,
                 role,
                 ufrag,
@@ -1018,6 +1054,11 @@ impl Edge {
         let Some(p) = self.participants.get_mut(&id) else {
             return;
         };
+        if send {
+            p.link.send_connected = false;
+        } else {
+            p.link.recv_connected = false;
+        }
         let _ = p.events.send(EdgeEvent::Connection {
             send,
             state: "closed",
@@ -1095,12 +1136,56 @@ impl Edge {
                     }
                 }
             }
+            Event::PeerStats(st) => {
+                let Some(peer) = self.peers.get_mut(&key) else {
+                    return;
+                };
+                let dir = match peer.role {
+                    TransportRole::Send => LinkDirection::Send,
+                    TransportRole::Recv => LinkDirection::Recv,
+                };
+                if let Some(p) = self.participants.get_mut(&peer.participant) {
+                    p.link.peer(dir, &mut peer.meter, &st);
+                }
+            }
+            Event::MediaEgressStats(st) => {
+                let Some(id) = self.peers.get(&key).map(|p| p.participant) else {
+                    return;
+                };
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.link.egress(&st);
+                    (p.link.nacks, p.link.plis) = p.feedback.update(&st);
+                }
+            }
+            Event::MediaIngressStats(st) => {
+                let Some(peer) = self.peers.get(&key) else {
+                    return;
+                };
+                let clock = match peer.rtc.media(st.mid).map(|m| m.kind()) {
+                    Some(StrKind::Video) => 90_000,
+                    Some(StrKind::Audio) => 48_000,
+                    None => 0,
+                };
+                // Jitter is reported for the video line (audio would mask it).
+                if clock == 90_000 || st.loss.is_some() {
+                    let id = peer.participant;
+                    if let Some(p) = self.participants.get_mut(&id) {
+                        p.link.ingress(if clock == 90_000 { clock } else { 0 }, &st);
+                    }
+                }
+            }
             Event::Connected => {
                 let Some(peer) = self.peers.get_mut(&key) else {
                     return;
                 };
                 peer.connected = true;
                 let (id, role) = (peer.participant, peer.role);
+                if let Some(p) = self.participants.get_mut(&id) {
+                    match role {
+                        TransportRole::Send => p.link.send_connected = true,
+                        TransportRole::Recv => p.link.recv_connected = true,
+                    }
+                }
                 info!(participant = id.0, ?role, "transport connected");
                 if let Some(p) = self.participants.get(&id) {
                     let _ = p.events.send(EdgeEvent::Connection {
@@ -1116,7 +1201,12 @@ impl Edge {
                 if let Some(peer) = self.peers.get(&key) {
                     let id = peer.participant;
                     let send = peer.role == TransportRole::Send;
-                    if let Some(p) = self.participants.get(&id) {
+                    if let Some(p) = self.participants.get_mut(&id) {
+                        if send {
+                            p.link.send_connected = false;
+                        } else {
+                            p.link.recv_connected = false;
+                        }
                         let _ = p.events.send(EdgeEvent::Connection {
                             send,
                             state: "disconnected",

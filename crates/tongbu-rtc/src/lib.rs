@@ -14,8 +14,13 @@
 pub mod demux;
 pub mod edge;
 pub mod egress;
+pub mod link_stats;
 pub mod participant;
 pub mod timers;
 
-pub use edge::{Edge, EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, PublishedTrackInfo};
+pub use edge::{
+    Edge, EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, ParticipantLink,
+    PublishedTrackInfo,
+};
+pub use link_stats::LinkStats;
 pub use tongbu_media::{MediaKind, ParticipantId, TrackId};

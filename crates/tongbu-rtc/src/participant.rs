@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tongbu_media::{MediaKind, ParticipantId, SinkId, TrackId};
 
 use crate::demux::PeerKey;
+use crate::link_stats::{FeedbackTotals, LinkStats};
 use crate::EdgeEvent;
 
 /// Where an outgoing track is in the `recv` transport's negotiation.
@@ -66,6 +67,9 @@ pub struct Participant {
     pub published: Vec<TrackId>,
     pub out: Vec<OutTrack>,
     pub pending: Option<SdpPendingOffer>,
+    /// Its link as last measured.
+    pub link: LinkStats,
+    pub feedback: FeedbackTotals,
 }
 
 impl Participant {
@@ -79,6 +83,8 @@ impl Participant {
             published: Vec::new(),
             out: Vec::new(),
             pending: None,
+            link: LinkStats::default(),
+            feedback: FeedbackTotals::default(),
         }
     }
 

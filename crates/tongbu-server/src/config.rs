@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::health::HealthThresholds;
+
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -23,7 +25,7 @@ pub enum ConfigError {
 }
 
 /// The server's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// HTTP listen address (REST, WebSocket, web client). `TONGBU_HTTP_ADDR`.
     pub http_addr: SocketAddr,
@@ -54,6 +56,9 @@ pub struct Config {
     /// The secret that signs join tokens. `TONGBU_TOKEN_SECRET` (at least 32 characters; the
     /// same on every node); when absent a random key is created in the data directory.
     pub token_secret: Option<String>,
+    /// When a participant's link counts as weak or lost. `TONGBU_HEALTH_WEAK_LOSS_PCT`,
+    /// `TONGBU_HEALTH_LOST_LOSS_PCT`, `TONGBU_HEALTH_WEAK_RTT_MS`.
+    pub health: HealthThresholds,
 }
 
 impl Default for Config {
@@ -71,6 +76,7 @@ impl Default for Config {
             grace_secs: 15 * 60,
             operator_token: None,
             token_secret: None,
+            health: HealthThresholds::default(),
         }
     }
 }
@@ -92,6 +98,16 @@ struct FileConfig {
     operator: FileOperator,
     #[serde(default)]
     token: FileToken,
+    #[serde(default)]
+    health: FileHealth,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHealth {
+    weak_loss_pct: Option<f64>,
+    lost_loss_pct: Option<f64>,
+    weak_rtt_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -265,6 +281,55 @@ impl Config {
                 });
             }
             c.token_secret = Some(v);
+        }
+        let number = |key: &'static str, v: String, max: f64| -> Result<f32, ConfigError> {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| *x > 0.0 && *x <= max)
+                .map(|x| x as f32)
+                .ok_or(ConfigError::Invalid {
+                    key,
+                    value: v,
+                    expected: "a positive number (percent up to 100, milliseconds up to 10000)",
+                })
+        };
+        if let Some(v) = pick(
+            "TONGBU_HEALTH_WEAK_LOSS_PCT",
+            f.health.weak_loss_pct.map(|x| x.to_string()),
+        ) {
+            c.health.weak_loss = number(
+                "TONGBU_HEALTH_WEAK_LOSS_PCT (health.weak_loss_pct)",
+                v,
+                100.0,
+            )? / 100.0;
+        }
+        if let Some(v) = pick(
+            "TONGBU_HEALTH_LOST_LOSS_PCT",
+            f.health.lost_loss_pct.map(|x| x.to_string()),
+        ) {
+            c.health.lost_loss = number(
+                "TONGBU_HEALTH_LOST_LOSS_PCT (health.lost_loss_pct)",
+                v,
+                100.0,
+            )? / 100.0;
+        }
+        if let Some(v) = pick(
+            "TONGBU_HEALTH_WEAK_RTT_MS",
+            f.health.weak_rtt_ms.map(|x| x.to_string()),
+        ) {
+            c.health.weak_rtt_ms = number(
+                "TONGBU_HEALTH_WEAK_RTT_MS (health.weak_rtt_ms)",
+                v,
+                10_000.0,
+            )?;
+        }
+        if c.health.lost_loss <= c.health.weak_loss {
+            return Err(ConfigError::Invalid {
+                key: "TONGBU_HEALTH_LOST_LOSS_PCT (health.lost_loss_pct)",
+                value: (c.health.lost_loss * 100.0).to_string(),
+                expected: "more than TONGBU_HEALTH_WEAK_LOSS_PCT",
+            });
         }
         let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
         if let Some(v) = demo {

@@ -54,6 +54,17 @@ impl Rooms {
         f(&mut g)
     }
 
+    /// Who is in each room now (for health and metrics; taken once a second, not per packet).
+    pub fn rosters(&self) -> Vec<(SessionId, Vec<ParticipantInfo>)> {
+        self.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|(_, r)| !r.members.is_empty())
+                .map(|(s, r)| (*s, r.members.values().map(|m| m.info.clone()).collect()))
+                .collect()
+        })
+    }
+
     /// Adds a participant; tells the others. Returns the roster (including the newcomer) and the
     /// current spotlight.
     pub fn join(

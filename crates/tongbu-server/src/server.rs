@@ -1,19 +1,22 @@
 //! Starting the server: data directory, store, keys, media edge, HTTP.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::routing::get;
 use axum::Router;
 use tongbu_rtc::{Edge, EdgeConfig, EdgeError, EdgeHandle};
 use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
-use tongbu_schedule::{ScheduleError, SessionState, SqliteStore, Store, TokenKey};
+use tongbu_schedule::{ScheduleError, SessionId, SessionState, SqliteStore, Store, TokenKey};
 use tongbu_signal::ServerMessage;
 use tracing::info;
 
+use crate::metrics::Metrics;
 use crate::operator::OperatorKey;
 use crate::room::Rooms;
+use crate::session_health::{sample_forever, SessionHealth};
 use crate::{api, web, ws, Config};
 
 /// Why the server did not start.
@@ -50,6 +53,9 @@ pub struct AppState {
     pub rooms: Rooms,
     pub next_participant: AtomicU64,
     pub demo: Option<DemoLesson>,
+    pub metrics: Metrics,
+    /// The latest health sample of each live session (see `session_health`).
+    pub health: Mutex<HashMap<SessionId, SessionHealth>>,
 }
 
 /// How often the timetable is checked for sessions to open or end.
@@ -187,15 +193,19 @@ impl Server {
             rooms: Rooms::default(),
             next_participant: AtomicU64::new(1),
             demo,
+            metrics: Metrics::new(),
+            health: Mutex::default(),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))
             .route("/api/demo", get(web::demo))
             .route("/api/health", get(web::health))
+            .route("/metrics", get(web::metrics))
             .merge(api::router())
             .fallback(get(web::static_file))
             .with_state(state.clone());
         tokio::spawn(follow_timetable(state.clone()));
+        tokio::spawn(sample_forever(state.clone()));
         info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
         let http = tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Self {

@@ -99,6 +99,21 @@ pub async fn health(State(app): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    if let Ok(s) = app.edge.stats().await {
+        app.metrics.set_edge(&s);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
 /// Any other `GET`: a file of the web client.
 pub async fn static_file(State(app): State<Arc<AppState>>, uri: Uri) -> Response {
     let rel = uri.path().trim_start_matches('/');

@@ -72,6 +72,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/sessions/{id}/links", post(sessions::session_links))
         .route("/api/sessions/{id}/start", post(sessions::start_session))
         .route("/api/sessions/{id}/end", post(sessions::end_session))
+        .route("/api/sessions/{id}/health", get(sessions::session_health))
         .route("/api/timetable", get(timetable::timetable))
         .route(
             "/api/classrooms/{id}/schedule-link",
@@ -94,7 +95,7 @@ pub fn router() -> Router<Arc<AppState>> {
         catalog::list_pairs, catalog::create_pair, catalog::delete_pair,
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
-        sessions::start_session, sessions::end_session,
+        sessions::start_session, sessions::end_session, sessions::session_health,
         timetable::timetable, timetable::create_schedule_link,
     ),
     modifiers(&OperatorAuth),

@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{db, field, ApiError, ApiErrorBody, Body, Id, Operator};
 use crate::links::{session_links as links_for, JoinLink};
 use crate::server::{now_utc, AppState};
+use crate::session_health::SessionHealth;
 
 type App = State<Arc<AppState>>;
 
@@ -394,4 +395,31 @@ async fn transition(
     app.rooms
         .broadcast(sid, &ServerMessage::SessionState { state: to });
     Ok(Json(view))
+}
+
+#[utoipa::path(get, path = "/api/sessions/{id}/health", tag = "sessions",
+    security(("operator" = [])), params(("id" = i64, Path, description = "session id")),
+    responses(
+        (status = 200, description = "each participant's link, sampled four times a second", body = SessionHealth),
+        (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
+pub async fn session_health(
+    _: Operator,
+    State(app): App,
+    Id(id): Id,
+) -> Result<Json<SessionHealth>, ApiError> {
+    let sid = SessionId(id);
+    // The session must exist; an empty sample means nobody is connected.
+    db(&app, move |s| s.session(sid)).await?;
+    let sample = app
+        .health
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&sid)
+        .cloned();
+    Ok(Json(sample.unwrap_or(SessionHealth {
+        session: sid,
+        sampled_utc: now_utc(),
+        health: crate::health::Health::Good,
+        participants: Vec::new(),
+    })))
 }

@@ -1,0 +1,147 @@
+//! What each participant's link measures: str0m reports every transport's statistics four times
+//! a second (RTT, loss both ways, bytes, NACKs, PLIs, jitter); this folds them into one
+//! [`LinkStats`] per participant, with bitrates from the byte counters' differences.
+
+use std::time::{Duration, Instant};
+
+use str0m::stats::{MediaEgressStats, MediaIngressStats, PeerStats};
+
+/// How often str0m reports (four times a second, so that a receiver report reaches the health
+/// sample within a quarter second).
+pub const STATS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// One participant's link, as last measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LinkStats {
+    /// Round-trip time in ms on the transport it publishes on, and on the one it receives on.
+    pub rtt_up_ms: Option<f32>,
+    pub rtt_down_ms: Option<f32>,
+    /// Fraction (0–1) of what it publishes lost on the way to the server.
+    pub loss_up: Option<f32>,
+    /// Fraction (0–1) of what the server sends it lost on the way (its receiver reports).
+    pub loss_down: Option<f32>,
+    /// Bitrate received from it, kbit/s.
+    pub kbps_in: f32,
+    /// Bitrate sent to it, kbit/s.
+    pub kbps_out: f32,
+    /// NACKs and PLIs it sent (it lost packets, it needed a keyframe), since it joined.
+    pub nacks: u64,
+    pub plis: u64,
+    /// Interarrival jitter of what it publishes, at the server, ms.
+    pub jitter_ms: Option<f32>,
+    /// Transports connected now.
+    pub send_connected: bool,
+    pub recv_connected: bool,
+    /// When str0m last reported on it.
+    pub updated: Option<Instant>,
+}
+
+impl LinkStats {
+    /// The worse round-trip time of its transports.
+    pub fn rtt_ms(&self) -> Option<f32> {
+        match (self.rtt_up_ms, self.rtt_down_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A transport's peer report; `meter` is that transport's byte counters.
+    pub fn peer(&mut self, dir: Direction, meter: &mut Meter, s: &PeerStats) {
+        let (kin, kout) = meter.rates(s.peer_bytes_rx, s.peer_bytes_tx, s.timestamp);
+        let rtt = s.rtt.map(|d| d.as_secs_f32() * 1000.0);
+        match dir {
+            Direction::Send => {
+                self.kbps_in = kin;
+                self.rtt_up_ms = rtt.or(self.rtt_up_ms);
+                self.loss_up = s.ingress_loss_fraction.or(self.loss_up);
+            }
+            Direction::Recv => {
+                self.kbps_out = kout;
+                self.rtt_down_ms = rtt.or(self.rtt_down_ms);
+                self.loss_down = s.egress_loss_fraction.or(self.loss_down);
+            }
+        }
+        self.updated = Some(s.timestamp);
+    }
+
+    /// A media line the server sends it: loss from its receiver reports.
+    pub fn egress(&mut self, s: &MediaEgressStats) {
+        if let Some(l) = s.loss {
+            self.loss_down = Some(l);
+        }
+        if let Some(r) = s.rtt {
+            self.rtt_down_ms = Some(r.as_secs_f32() * 1000.0);
+        }
+    }
+
+    /// A media line it publishes: jitter (in the media's clock) and loss on the way in.
+    pub fn ingress(&mut self, clock_rate: u32, s: &MediaIngressStats) {
+        if clock_rate > 0 {
+            self.jitter_ms = Some(s.jitter as f32 * 1000.0 / clock_rate as f32);
+        }
+        if let Some(l) = s.loss {
+            self.loss_up = Some(l);
+        }
+    }
+}
+
+/// Byte counters of one transport at its last report, to turn totals into rates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Meter {
+    rx: u64,
+    tx: u64,
+    at: Option<Instant>,
+}
+
+impl Meter {
+    /// Rates (kbit/s in, out) since the previous report.
+    fn rates(&mut self, rx: u64, tx: u64, at: Instant) -> (f32, f32) {
+        let rates = match self.at {
+            Some(prev) if at > prev => {
+                let secs = (at - prev).as_secs_f32();
+                let kbps =
+                    |now: u64, before: u64| now.saturating_sub(before) as f32 * 8.0 / 1000.0 / secs;
+                (kbps(rx, self.rx), kbps(tx, self.tx))
+            }
+            _ => (0.0, 0.0),
+        };
+        *self = Meter {
+            rx,
+            tx,
+            at: Some(at),
+        };
+        rates
+    }
+}
+
+/// The transport a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// It publishes on this one.
+    Send,
+    /// It receives on this one.
+    Recv,
+}
+
+/// NACK and PLI totals of the media lines the server sends one participant (str0m counts per
+/// line; a participant's total is their sum).
+#[derive(Debug, Clone, Default)]
+pub struct FeedbackTotals {
+    lines: Vec<(str0m::media::Mid, u64, u64)>,
+}
+
+impl FeedbackTotals {
+    /// Records a line's totals; returns the participant's (NACKs, PLIs).
+    pub fn update(&mut self, s: &MediaEgressStats) -> (u64, u64) {
+        match self.lines.iter_mut().find(|(m, _, _)| *m == s.mid) {
+            Some(l) => {
+                l.1 = s.nacks;
+                l.2 = s.plis;
+            }
+            None => self.lines.push((s.mid, s.nacks, s.plis)),
+        }
+        self.lines
+            .iter()
+            .fold((0, 0), |(n, p), (_, a, b)| (n + a, p + b))
+    }
+}

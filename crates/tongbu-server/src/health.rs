@@ -1,0 +1,147 @@
+//! Session health: each participant's link (sampled four times a second from the media edge) judged
+//! good, weak or lost against thresholds from the configuration, with the reasons, for the
+//! operator dashboard and `/api/sessions/{id}/health`.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use tongbu_rtc::LinkStats;
+use utoipa::ToSchema;
+
+/// Thresholds of the health states (`TONGBU_HEALTH_*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthThresholds {
+    /// Loss (either way) at or above this fraction is weak. `TONGBU_HEALTH_WEAK_LOSS_PCT` (5).
+    pub weak_loss: f32,
+    /// Loss at or above this fraction is lost. `TONGBU_HEALTH_LOST_LOSS_PCT` (30).
+    pub lost_loss: f32,
+    /// Round-trip time at or above this is weak. `TONGBU_HEALTH_WEAK_RTT_MS` (300).
+    pub weak_rtt_ms: f32,
+    /// No report from the media edge for this long: lost. `TONGBU_HEALTH_STALE_SECS` (5).
+    pub stale_secs: f32,
+}
+
+impl Default for HealthThresholds {
+    fn default() -> Self {
+        Self {
+            weak_loss: 0.05,
+            lost_loss: 0.30,
+            weak_rtt_ms: 300.0,
+            stale_secs: 5.0,
+        }
+    }
+}
+
+/// How a participant's link is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Good,
+    Weak,
+    Lost,
+}
+
+/// Judges a link; returns the state and why (empty when good).
+pub fn classify(
+    link: &LinkStats,
+    now: Instant,
+    t: &HealthThresholds,
+) -> (Health, Vec<&'static str>) {
+    let mut lost = Vec::new();
+    let mut weak = Vec::new();
+    if !link.send_connected && !link.recv_connected {
+        // Never measured: still connecting. Measured before: the connection went.
+        if link.updated.is_none() {
+            weak.push("connecting");
+        } else {
+            lost.push("not connected");
+        }
+    }
+    match link.updated {
+        Some(at) if now.saturating_duration_since(at).as_secs_f32() >= t.stale_secs => {
+            lost.push("no media statistics")
+        }
+        _ => {}
+    }
+    for (loss, what_lost, what_weak) in [
+        (
+            link.loss_up,
+            "most of its media is lost on the way in",
+            "loses media on the way in",
+        ),
+        (
+            link.loss_down,
+            "most media to it is lost",
+            "loses media sent to it",
+        ),
+    ] {
+        match loss {
+            Some(l) if l >= t.lost_loss => lost.push(what_lost),
+            Some(l) if l >= t.weak_loss => weak.push(what_weak),
+            _ => {}
+        }
+    }
+    if link.rtt_ms().is_some_and(|r| r >= t.weak_rtt_ms) {
+        weak.push("high round-trip time");
+    }
+    if !lost.is_empty() {
+        (Health::Lost, lost)
+    } else if !weak.is_empty() {
+        (Health::Weak, weak)
+    } else {
+        (Health::Good, Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn link(now: Instant) -> LinkStats {
+        LinkStats {
+            rtt_up_ms: Some(40.0),
+            rtt_down_ms: Some(45.0),
+            loss_up: Some(0.0),
+            loss_down: Some(0.01),
+            send_connected: true,
+            recv_connected: true,
+            updated: Some(now),
+            ..LinkStats::default()
+        }
+    }
+
+    #[test]
+    fn loss_rtt_and_silence_make_a_link_weak_or_lost() {
+        let t = HealthThresholds::default();
+        let now = Instant::now();
+        assert_eq!(classify(&link(now), now, &t), (Health::Good, vec![]));
+        let mut l = link(now);
+        l.loss_down = Some(0.08);
+        assert_eq!(classify(&l, now, &t).0, Health::Weak);
+        l.rtt_down_ms = Some(450.0);
+        assert_eq!(
+            classify(&l, now, &t),
+            (
+                Health::Weak,
+                vec!["loses media sent to it", "high round-trip time"]
+            )
+        );
+        l.loss_up = Some(0.5);
+        assert_eq!(classify(&l, now, &t).0, Health::Lost);
+        let l = link(now);
+        let later = now + Duration::from_secs(6);
+        assert_eq!(
+            classify(&l, later, &t),
+            (Health::Lost, vec!["no media statistics"])
+        );
+        let mut l = link(now);
+        l.send_connected = false;
+        l.recv_connected = false;
+        assert_eq!(classify(&l, now, &t).0, Health::Lost);
+        assert_eq!(
+            classify(&LinkStats::default(), now, &t),
+            (Health::Weak, vec!["connecting"])
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! The once-a-second health sample of every live session: the media edge's link statistics
+//! joined with the rooms' rosters, judged by [`crate::health::classify`], kept for
+//! `/api/sessions/{id}/health` and fed to the metrics.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tongbu_schedule::{Role, SessionId};
+use utoipa::ToSchema;
+
+use crate::health::{classify, Health};
+use crate::server::{now_utc, AppState};
+
+/// How often sessions are sampled (as often as str0m reports).
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+
+/// One participant's health.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ParticipantHealth {
+    pub participant: u64,
+    pub name: String,
+    pub role: Role,
+    pub school: Option<String>,
+    pub health: Health,
+    /// Why it is not good.
+    pub reasons: Vec<&'static str>,
+    /// `connecting`, `connected` or `disconnected`.
+    pub connection: &'static str,
+    pub rtt_ms: Option<f32>,
+    /// Loss of what it publishes, on the way in, percent.
+    pub loss_up_pct: Option<f32>,
+    /// Loss of what it receives, percent.
+    pub loss_down_pct: Option<f32>,
+    pub kbps_in: f32,
+    pub kbps_out: f32,
+    pub nacks: u64,
+    pub plis: u64,
+    pub jitter_ms: Option<f32>,
+}
+
+/// A session's health at one moment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionHealth {
+    pub session: SessionId,
+    /// When it was sampled (UTC seconds).
+    pub sampled_utc: i64,
+    /// The worst participant's state (good when nobody is there).
+    pub health: Health,
+    pub participants: Vec<ParticipantHealth>,
+}
+
+/// Samples every live session four times a second, forever.
+pub async fn sample_forever(app: Arc<AppState>) {
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    loop {
+        tick.tick().await;
+        let Ok(links) = app.edge.links().await else {
+            continue;
+        };
+        let stats = app.edge.stats().await.ok();
+        let now = Instant::now();
+        let by_id: HashMap<u64, tongbu_rtc::LinkStats> =
+            links.iter().map(|l| (l.participant.0, l.stats)).collect();
+        let mut sessions = HashMap::new();
+        let (mut roles, mut healths) = (HashMap::new(), HashMap::new());
+        for (sid, roster) in app.rooms.rosters() {
+            let mut participants = Vec::with_capacity(roster.len());
+            for info in roster {
+                let link = by_id.get(&info.id).copied().unwrap_or_default();
+                let (health, reasons) = classify(&link, now, &app.config.health);
+                app.metrics.observe_link(
+                    link.rtt_ms(),
+                    match (link.loss_up, link.loss_down) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    },
+                );
+                *roles.entry(info.role.as_str()).or_insert(0i64) += 1;
+                *healths.entry(health_name(health)).or_insert(0i64) += 1;
+                let connection = if link.send_connected || link.recv_connected {
+                    "connected"
+                } else if link.updated.is_none() {
+                    "connecting"
+                } else {
+                    "disconnected"
+                };
+                participants.push(ParticipantHealth {
+                    participant: info.id,
+                    name: info.name,
+                    role: info.role,
+                    school: info.school,
+                    health,
+                    reasons,
+                    connection,
+                    rtt_ms: link.rtt_ms(),
+                    loss_up_pct: link.loss_up.map(|l| l * 100.0),
+                    loss_down_pct: link.loss_down.map(|l| l * 100.0),
+                    kbps_in: link.kbps_in,
+                    kbps_out: link.kbps_out,
+                    nacks: link.nacks,
+                    plis: link.plis,
+                    jitter_ms: link.jitter_ms,
+                });
+            }
+            let health = participants
+                .iter()
+                .map(|p| p.health)
+                .max_by_key(|h| match h {
+                    Health::Good => 0,
+                    Health::Weak => 1,
+                    Health::Lost => 2,
+                })
+                .unwrap_or(Health::Good);
+            sessions.insert(
+                sid,
+                SessionHealth {
+                    session: sid,
+                    sampled_utc: now_utc(),
+                    health,
+                    participants,
+                },
+            );
+        }
+        let by_role: Vec<(&str, i64)> = ["host", "classroom", "observer", "operator"]
+            .iter()
+            .map(|r| (*r, roles.get(r).copied().unwrap_or(0)))
+            .collect();
+        let by_health: Vec<(&str, i64)> = ["good", "weak", "lost"]
+            .iter()
+            .map(|h| (*h, healths.get(h).copied().unwrap_or(0)))
+            .collect();
+        app.metrics.set_people(sessions.len(), &by_role, &by_health);
+        if let Some(s) = stats {
+            app.metrics.set_edge(&s);
+        }
+        *app.health.lock().unwrap_or_else(|e| e.into_inner()) = sessions;
+    }
+}
+
+fn health_name(h: Health) -> &'static str {
+    match h {
+        Health::Good => "good",
+        Health::Weak => "weak",
+        Health::Lost => "lost",
+    }
+}

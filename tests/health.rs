@@ -1,0 +1,206 @@
+//! Operators see each participant's link once a second, and Prometheus scrapes the server: a
+//! real loopback lesson (webrtc-rs teacher and classrooms through the str0m server).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{test_clip, TestServer};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tongbu_load::{Publisher, Subscriber};
+
+async fn health(server: &TestServer, auth: Option<&str>) -> (StatusCode, Value) {
+    let sid = server.demo().session.id.0;
+    let mut req = reqwest::Client::new().get(server.http(&format!("/api/sessions/{sid}/health")));
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let res = req.send().await.unwrap();
+    (res.status(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
+    let server = TestServer::start().await;
+    let publisher = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("teacher connects");
+    let mut classrooms = Vec::new();
+    for i in 0..2 {
+        classrooms.push(Subscriber::connect(&server.classroom_url(i)).await.unwrap());
+    }
+    // A few of str0m's once-a-second reports.
+    let auth = server.operator_auth();
+    let mut body = Value::Null;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (s, b) = health(&server, Some(&auth)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        body = b;
+        let ready = body["participants"].as_array().is_some_and(|ps| {
+            ps.len() == 3
+                && ps.iter().all(|p| {
+                    // A classroom's RTT comes from its receiver reports; the teacher only sends.
+                    p["health"] == "good"
+                        && (p["role"] == "host" || p["rtt_ms"].is_number())
+                        && (p["kbps_in"].as_f64().unwrap_or(0.0) > 20.0
+                            || p["kbps_out"].as_f64().unwrap_or(0.0) > 20.0)
+                })
+        });
+        if ready {
+            break;
+        }
+    }
+    let ps = body["participants"].as_array().expect("participants");
+    assert_eq!(ps.len(), 3, "{body}");
+    assert_eq!(body["health"], "good", "{body}");
+    let teacher = ps.iter().find(|p| p["role"] == "host").expect("host");
+    assert!(
+        teacher["kbps_in"].as_f64().unwrap() > 20.0,
+        "the teacher's upstream: {teacher}"
+    );
+    assert_eq!(teacher["connection"], "connected");
+    for p in ps.iter().filter(|p| p["role"] == "classroom") {
+        assert!(
+            p["kbps_out"].as_f64().unwrap() > 20.0,
+            "sent to the classroom: {p}"
+        );
+        assert!(p["rtt_ms"].as_f64().unwrap() < 100.0, "loopback RTT: {p}");
+        assert!(p["loss_down_pct"].as_f64().unwrap_or(0.0) < 1.0, "{p}");
+    }
+
+    // Health is for operators only: a classroom's join token or nothing is refused.
+    let (s, _) = health(&server, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let token = server.token(
+        tongbu_schedule::Role::Host,
+        Some(server.demo().host),
+        "t",
+        common::now() + 60,
+    );
+    let (s, _) = health(&server, Some(&format!("Bearer {token}"))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Prometheus text format, parsed by a Prometheus parser, with the expected series.
+    let text = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("valid Prometheus text");
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                prometheus_parse::Value::Histogram(ref h) => {
+                    h.iter().map(|b| b.count).fold(0.0, f64::max)
+                }
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("series {name} {label:?} missing:\n{text}"))
+    };
+    assert_eq!(value("tongbu_participants", Some(("role", "host"))), 1.0);
+    assert_eq!(
+        value("tongbu_participants", Some(("role", "classroom"))),
+        2.0
+    );
+    assert_eq!(
+        value("tongbu_participants_health", Some(("health", "good"))),
+        3.0
+    );
+    assert_eq!(value("tongbu_sessions_live", None), 1.0);
+    assert!(value("tongbu_media_rtp_forwarded_total", None) > 0.0);
+    assert!(value("tongbu_media_datagrams_sent_total", None) > 0.0);
+    assert!(
+        value("tongbu_participant_rtt_seconds", None) > 0.0,
+        "RTT observed"
+    );
+    assert!(value("tongbu_process_cpu_seconds_total", None) > 0.0);
+    assert!(value("tongbu_process_resident_memory_bytes", None) > 1e6);
+    assert!(
+        !text.contains("participant=\""),
+        "no per-participant labels"
+    );
+
+    for c in classrooms {
+        c.close().await;
+    }
+    publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
+    let server = TestServer::start().await;
+    let publisher = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("teacher connects");
+    let good = Subscriber::connect(&server.classroom_url(0)).await.unwrap();
+    // One packet in five lost on the way to 扎赉特旗's classroom (20%).
+    let lossy = Subscriber::connect_lossy(&server.classroom_url(1), 5)
+        .await
+        .unwrap();
+    for (s, what) in [
+        (&good, "the good classroom"),
+        (&lossy, "the lossy classroom"),
+    ] {
+        s.wait_for_packets(false, 1, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|e| panic!("media reaches {what}: {e}"));
+    }
+    let losing_since = std::time::Instant::now();
+    let auth = server.operator_auth();
+    let mut seen = Value::Null;
+    let mut weak_after = None;
+    while losing_since.elapsed() < Duration::from_secs(10) {
+        let (_, body) = health(&server, Some(&auth)).await;
+        let by_name = |n: &str| {
+            body["participants"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == n).cloned())
+                .unwrap_or(Value::Null)
+        };
+        let (l, g) = (by_name("classroom 1"), by_name("classroom 0"));
+        let losing = l["reasons"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r == "loses media sent to it"));
+        if l["health"] == "weak" && losing {
+            assert_eq!(
+                g["health"], "good",
+                "the other classroom stays good: {body}"
+            );
+            weak_after = Some(losing_since.elapsed());
+            seen = l;
+            break;
+        }
+        seen = l;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let weak_after = weak_after.unwrap_or_else(|| panic!("never weak: {seen}"));
+    eprintln!("lossy classroom shown weak {weak_after:?} after its loss began: {seen}");
+    let loss = seen["loss_down_pct"].as_f64().expect("loss measured");
+    assert!((10.0..=35.0).contains(&loss), "about 20% lost: {seen}");
+    assert!(
+        seen["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "loses media sent to it"),
+        "{seen}"
+    );
+    // Receiver reports come once a second, str0m reports and the sampler run four times a second.
+    assert!(
+        weak_after < Duration::from_secs(3),
+        "shown weak within 3 s (took {weak_after:?})"
+    );
+    good.close().await;
+    lossy.close().await;
+    publisher.close().await;
+}
