@@ -130,6 +130,35 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
         "no per-participant labels"
     );
 
+    // Every series the Grafana dashboard queries exists.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/grafana/tongbu.json"
+        ))
+        .unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(String::from))
+        .collect();
+    assert!(exprs.len() >= 10);
+    for expr in &exprs {
+        for name in expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("tongbu_"))
+        {
+            assert!(
+                text.lines().any(|l| l.starts_with(name)),
+                "the dashboard queries {name}, which /metrics does not serve"
+            );
+        }
+    }
+
     for c in classrooms {
         c.close().await;
     }
