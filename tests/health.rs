@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{test_clip, TestServer};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tongbu_load::{Publisher, Subscriber};
@@ -68,6 +69,45 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
         );
         assert!(p["rtt_ms"].as_f64().unwrap() < 100.0, "loopback RTT: {p}");
         assert!(p["loss_down_pct"].as_f64().unwrap_or(0.0) < 1.0, "{p}");
+    }
+
+    // The live feed for the dashboard: a message per second with the same sample.
+    let sid = server.demo().session.id.0;
+    let secret = auth.trim_start_matches("Bearer ");
+    let live = format!(
+        "ws://{}/api/sessions/{sid}/health/live?operator={secret}",
+        server.server.http_addr
+    );
+    let (mut feed, _) = tokio_tungstenite::connect_async(live.as_str())
+        .await
+        .expect("the operator opens the live feed");
+    for _ in 0..2 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), feed.next())
+            .await
+            .expect("a message every second")
+            .expect("open")
+            .expect("a frame");
+        let sample: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        assert_eq!(sample["session"], sid);
+        assert_eq!(
+            sample["participants"].as_array().map(Vec::len),
+            Some(3),
+            "{sample}"
+        );
+    }
+    let refused = tokio_tungstenite::connect_async(
+        format!(
+            "ws://{}/api/sessions/{sid}/health/live",
+            server.server.http_addr
+        )
+        .as_str(),
+    )
+    .await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED.as_u16())
+        }
+        other => panic!("the live feed needs the operator credential, got {other:?}"),
     }
 
     // Health is for operators only: a classroom's join token or nothing is refused.

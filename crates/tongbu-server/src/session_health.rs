@@ -146,3 +146,70 @@ fn health_name(h: Health) -> &'static str {
         Health::Lost => "lost",
     }
 }
+
+/// How often the live feed sends a session's health: once a second, not per sample or packet.
+pub const FEED_EVERY: Duration = Duration::from_secs(1);
+
+/// The latest sample of a session (empty when nobody is connected).
+pub fn current(app: &AppState, sid: SessionId) -> SessionHealth {
+    app.health
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&sid)
+        .cloned()
+        .unwrap_or(SessionHealth {
+            session: sid,
+            sampled_utc: now_utc(),
+            health: Health::Good,
+            participants: Vec::new(),
+        })
+}
+
+/// `GET /api/sessions/{id}/health/live?operator=<token>` (WebSocket): the session's health once a
+/// second, for the operator dashboard. Browsers cannot set headers on a WebSocket, so the
+/// operator credential may come as the `operator` query parameter (or the usual header).
+pub async fn live(
+    axum::extract::State(app): axum::extract::State<Arc<AppState>>,
+    crate::api::Id(id): crate::api::Id,
+    axum::extract::Query(q): axum::extract::Query<LiveQuery>,
+    headers: axum::http::HeaderMap,
+    ws: axum::extract::WebSocketUpgrade,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let presented = q.operator.as_deref().or(header).map(str::trim);
+    if !presented.is_some_and(|p| app.operator.matches(p)) {
+        return crate::api::ApiError::Unauthorized(
+            "the live health feed needs the operator credential (?operator=<token>)",
+        )
+        .into_response();
+    }
+    let sid = SessionId(id);
+    ws.on_upgrade(move |mut socket| async move {
+        use axum::extract::ws::Message;
+        let mut tick = tokio::time::interval(FEED_EVERY);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let text = serde_json::to_string(&current(&app, sid)).unwrap_or_default();
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                m = socket.recv() => match m {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+    })
+}
+
+/// The operator credential of the live feed.
+#[derive(Debug, serde::Deserialize)]
+pub struct LiveQuery {
+    operator: Option<String>,
+}

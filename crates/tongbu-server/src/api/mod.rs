@@ -73,6 +73,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/sessions/{id}/start", post(sessions::start_session))
         .route("/api/sessions/{id}/end", post(sessions::end_session))
         .route("/api/sessions/{id}/health", get(sessions::session_health))
+        .route(
+            "/api/sessions/{id}/health/live",
+            get(crate::session_health::live),
+        )
         .route("/api/timetable", get(timetable::timetable))
         .route(
             "/api/classrooms/{id}/schedule-link",

@@ -410,16 +410,5 @@ pub async fn session_health(
     let sid = SessionId(id);
     // The session must exist; an empty sample means nobody is connected.
     db(&app, move |s| s.session(sid)).await?;
-    let sample = app
-        .health
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&sid)
-        .cloned();
-    Ok(Json(sample.unwrap_or(SessionHealth {
-        session: sid,
-        sampled_utc: now_utc(),
-        health: crate::health::Health::Good,
-        participants: Vec::new(),
-    })))
+    Ok(Json(crate::session_health::current(&app, sid)))
 }
