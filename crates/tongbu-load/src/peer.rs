@@ -130,15 +130,12 @@ pub async fn build(role: Role) -> Result<(Arc<dyn PeerConnection>, Events), Clie
     let registry = match role {
         Role::Publisher => register_default_interceptors(Registry::new(), &mut me)
             .map_err(ClientError::webrtc)?
-            .with(Slot::from(14_000), KeyframeRequestsToApp::default()),
+            .with(Slot::from(14_000), keyframe_requests_to_app()),
         Role::Subscriber => configure_rtcp_reports(Registry::new()),
         Role::LossySubscriber { drop_every } => configure_rtcp_reports(Registry::new()).with(
             // Below every other interceptor: the wire side of the read path.
             Slot::from(500),
-            DropIncoming {
-                every: drop_every.max(2),
-                ..DropIncoming::default()
-            },
+            drop_incoming(drop_every.max(2)),
         ),
     };
     let se = SettingEngineBuilder::new()
@@ -192,15 +189,27 @@ pub async fn wait_connected(
     }
 }
 
-/// Interceptor that hands PLI and FIR received for our send tracks to the application (the
-/// default chain consumes all inbound RTCP).
-#[derive(Default)]
-struct KeyframeRequestsToApp {
+/// Interceptor that passes the read path's packets through `keep`, which may change a packet
+/// or return false to drop it; the write path passes untouched.
+struct ReadFilter<F> {
+    keep: F,
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
+impl<F> ReadFilter<F> {
+    fn new(keep: F) -> Self {
+        Self {
+            keep,
+            read: VecDeque::new(),
+            write: VecDeque::new(),
+        }
+    }
+}
+
+impl<F: FnMut(&mut TaggedPacket) -> bool> Protocol<TaggedPacket, TaggedPacket, ()>
+    for ReadFilter<F>
+{
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -208,6 +217,34 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
     type Time = Instant;
 
     fn handle_read(&mut self, mut m: TaggedPacket) -> Result<(), Self::Error> {
+        if (self.keep)(&mut m) {
+            self.read.push_back(m);
+        }
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(m);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl<F: FnMut(&mut TaggedPacket) -> bool + Send + Sync> Interceptor for ReadFilter<F> {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+}
+
+/// Hands PLI and FIR received for our send tracks to the application (the default chain
+/// consumes all inbound RTCP).
+fn keyframe_requests_to_app() -> impl Interceptor {
+    ReadFilter::new(|m: &mut TaggedPacket| {
         if let Packet::Rtcp(pkts) = &m.message.packet {
             let keep: Vec<Box<dyn rtc::rtcp::Packet>> = pkts
                 .iter()
@@ -217,74 +254,23 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestsToApp {
                 .cloned()
                 .collect();
             if keep.is_empty() {
-                return Ok(());
+                return false;
             }
             m.message.packet = Packet::Rtcp(keep);
             m.message.add(Attribute::DeliverToApplication);
         }
-        self.read.push_back(m);
-        Ok(())
-    }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(m);
-        Ok(())
-    }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
+        true
+    })
 }
 
-impl Interceptor for KeyframeRequestsToApp {
-    fn bind_local_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
-}
-
-/// Interceptor that loses every `every`-th incoming RTP packet, as a bad link would.
-#[derive(Default)]
-struct DropIncoming {
-    every: u32,
-    seen: u32,
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for DropIncoming {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+/// Loses every `every`-th incoming RTP packet, as a bad link would.
+fn drop_incoming(every: u32) -> impl Interceptor {
+    let mut seen = 0u32;
+    ReadFilter::new(move |m: &mut TaggedPacket| {
         if matches!(m.message.packet, Packet::Rtp(_)) {
-            self.seen += 1;
-            if self.seen.is_multiple_of(self.every) {
-                return Ok(());
-            }
+            seen += 1;
+            return !seen.is_multiple_of(every);
         }
-        self.read.push_back(m);
-        Ok(())
-    }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
-        self.write.push_back(m);
-        Ok(())
-    }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for DropIncoming {
-    fn bind_local_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+        true
+    })
 }

@@ -1054,11 +1054,7 @@ impl Edge {
         let Some(p) = self.participants.get_mut(&id) else {
             return;
         };
-        if send {
-            p.link.send_connected = false;
-        } else {
-            p.link.recv_connected = false;
-        }
+        p.link.set_connected(send, false);
         let _ = p.events.send(EdgeEvent::Connection {
             send,
             state: "closed",
@@ -1181,10 +1177,7 @@ impl Edge {
                 peer.connected = true;
                 let (id, role) = (peer.participant, peer.role);
                 if let Some(p) = self.participants.get_mut(&id) {
-                    match role {
-                        TransportRole::Send => p.link.send_connected = true,
-                        TransportRole::Recv => p.link.recv_connected = true,
-                    }
+                    p.link.set_connected(role == TransportRole::Send, true);
                 }
                 info!(participant = id.0, ?role, "transport connected");
                 if let Some(p) = self.participants.get(&id) {
@@ -1202,11 +1195,7 @@ impl Edge {
                     let id = peer.participant;
                     let send = peer.role == TransportRole::Send;
                     if let Some(p) = self.participants.get_mut(&id) {
-                        if send {
-                            p.link.send_connected = false;
-                        } else {
-                            p.link.recv_connected = false;
-                        }
+                        p.link.set_connected(send, false);
                         let _ = p.events.send(EdgeEvent::Connection {
                             send,
                             state: "disconnected",

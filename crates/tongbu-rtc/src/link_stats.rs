@@ -45,6 +45,15 @@ impl LinkStats {
         }
     }
 
+    /// Its `send` (or `recv`) transport connected or went.
+    pub fn set_connected(&mut self, send: bool, connected: bool) {
+        if send {
+            self.send_connected = connected;
+        } else {
+            self.recv_connected = connected;
+        }
+    }
+
     /// A transport's peer report; `meter` is that transport's byte counters.
     pub fn peer(&mut self, dir: Direction, meter: &mut Meter, s: &PeerStats) {
         let (kin, kout) = meter.rates(s.peer_bytes_rx, s.peer_bytes_tx, s.timestamp);

@@ -1,7 +1,22 @@
 //! Errors of the schedule.
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::validate::FieldError;
 use crate::{ClassroomId, SessionId};
+
+/// The booking a new or moved session collides with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Clash {
+    pub classroom: ClassroomId,
+    pub classroom_name: String,
+    pub session: SessionId,
+    pub title: String,
+    pub start_utc: i64,
+    /// Start on the clashing session's wall clock.
+    pub start_local: String,
+}
 
 /// What went wrong in the schedule, phrased for whoever must fix it.
 #[derive(Debug, thiserror::Error)]
@@ -25,15 +40,8 @@ pub enum ScheduleError {
     #[error("invalid input: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
     /// A classroom is already booked at that time.
-    #[error("classroom {classroom_name} is already booked at that time, in session {} \"{title}\" starting {start_local}; choose another time or remove it from that session", session.0)]
-    Clash {
-        classroom: ClassroomId,
-        classroom_name: String,
-        session: SessionId,
-        title: String,
-        start_utc: i64,
-        start_local: String,
-    },
+    #[error("classroom {} is already booked at that time, in session {} \"{}\" starting {}; choose another time or remove it from that session", .0.classroom_name, .0.session.0, .0.title, .0.start_local)]
+    Clash(Box<Clash>),
     /// The record would duplicate one that exists.
     #[error("{0}")]
     Conflict(String),

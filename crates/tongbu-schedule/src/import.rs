@@ -378,19 +378,13 @@ fn run(store: &dyn Store, t: &Timetable, dry_run: bool) -> Result<ImportReport, 
         let result = resolved.and_then(|new| store.add_session(&new));
         match result {
             Ok(added_sessions) => added[3] += added_sessions.len(),
-            Err(ScheduleError::Clash {
-                classroom_name,
-                session,
-                title,
-                start_local,
-                ..
-            }) => problem(
+            Err(ScheduleError::Clash(c)) => problem(
                 "sessions",
                 *row,
                 "start",
                 format!(
-                    "{classroom_name} is already booked then, in session {} \"{title}\" at {start_local}",
-                    session.0
+                    "{} is already booked then, in session {} \"{}\" at {}",
+                    c.classroom_name, c.session.0, c.title, c.start_local
                 ),
             ),
             Err(e) => each_problem(e, &mut |f, m| problem("sessions", *row, f, m))?,

@@ -22,7 +22,7 @@ pub mod time;
 pub mod token;
 pub mod validate;
 
-pub use error::ScheduleError;
+pub use error::{Clash, ScheduleError};
 pub use pair::{NewPair, PairId, SchoolPair};
 pub use role::Role;
 pub use school::{Classroom, ClassroomId, NewClassroom, NewSchool, Region, School, SchoolId};

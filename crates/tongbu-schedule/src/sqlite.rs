@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
 
+use crate::error::Clash;
 use crate::store::{SessionQuery, Store};
 use crate::time::local_datetime;
 use crate::{
@@ -393,14 +394,14 @@ impl Db<'_> {
             return Ok(None);
         };
         let room = self.classroom(classroom)?;
-        Ok(Some(ScheduleError::Clash {
+        Ok(Some(ScheduleError::Clash(Box::new(Clash {
             classroom,
             classroom_name: room.display_name(),
             session: SessionId(id),
             title,
             start_utc,
             start_local: local_datetime(start_utc, &zone),
-        }))
+        }))))
     }
 
     fn check_bookings(
@@ -457,6 +458,36 @@ impl Db<'_> {
             .optional()?
             .ok_or_else(|| not_found("session", id.0))?;
         SessionState::parse(&state).ok_or_else(|| corrupt("session state", &state))
+    }
+
+    /// The school a classroom names, or a field error on `school`.
+    fn school_of(&self, c: &NewClassroom) -> Result<School, ScheduleError> {
+        self.school(c.school).map_err(|_| {
+            ScheduleError::Invalid(vec![crate::FieldError {
+                field: "school".into(),
+                message: format!("no school with id {}", c.school.0),
+            }])
+        })
+    }
+
+    /// Deletes the row `id` with `sql`: not found when there is none, in use when rows still
+    /// refer to it.
+    fn delete(
+        &self,
+        sql: &str,
+        id: i64,
+        what: &'static str,
+        in_use: &str,
+    ) -> Result<(), ScheduleError> {
+        let n = self
+            .0
+            .prepare_cached(sql)?
+            .execute(params![id])
+            .map_err(|e| constraint(e, "", in_use))?;
+        if n == 0 {
+            return Err(not_found(what, id));
+        }
+        Ok(())
     }
 
     fn ids(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<SessionId>, ScheduleError> {
@@ -545,31 +576,17 @@ impl Store for Db<'_> {
     }
 
     fn delete_school(&self, id: SchoolId) -> Result<(), ScheduleError> {
-        let n = self
-            .0
-            .prepare_cached("DELETE FROM schools WHERE id = ?1")?
-            .execute(params![id.0])
-            .map_err(|e| {
-                constraint(
-                    e,
-                    "",
-                    "the school still has classrooms or pairs; delete those first",
-                )
-            })?;
-        if n == 0 {
-            return Err(not_found("school", id.0));
-        }
-        Ok(())
+        self.delete(
+            "DELETE FROM schools WHERE id = ?1",
+            id.0,
+            "school",
+            "the school still has classrooms or pairs; delete those first",
+        )
     }
 
     fn add_classroom(&self, c: &NewClassroom) -> Result<Classroom, ScheduleError> {
         c.validate()?;
-        let school = self.school(c.school).map_err(|_| {
-            ScheduleError::Invalid(vec![crate::FieldError {
-                field: "school".into(),
-                message: format!("no school with id {}", c.school.0),
-            }])
-        })?;
+        let school = self.school_of(c)?;
         self.0
             .prepare_cached(
                 "INSERT INTO classrooms (school_id, name, grade, capacity) VALUES (?1, ?2, ?3, ?4)",
@@ -624,12 +641,7 @@ impl Store for Db<'_> {
         c: &NewClassroom,
     ) -> Result<Classroom, ScheduleError> {
         c.validate()?;
-        if self.school(c.school).is_err() {
-            return Err(ScheduleError::Invalid(vec![crate::FieldError {
-                field: "school".into(),
-                message: format!("no school with id {}", c.school.0),
-            }]));
-        }
+        self.school_of(c)?;
         let n = self
             .0
             .prepare_cached(
@@ -657,21 +669,12 @@ impl Store for Db<'_> {
     }
 
     fn delete_classroom(&self, id: ClassroomId) -> Result<(), ScheduleError> {
-        let n = self
-            .0
-            .prepare_cached("DELETE FROM classrooms WHERE id = ?1")?
-            .execute(params![id.0])
-            .map_err(|e| {
-                constraint(
-                    e,
-                    "",
-                    "sessions still list this classroom; remove it from them first",
-                )
-            })?;
-        if n == 0 {
-            return Err(not_found("classroom", id.0));
-        }
-        Ok(())
+        self.delete(
+            "DELETE FROM classrooms WHERE id = ?1",
+            id.0,
+            "classroom",
+            "sessions still list this classroom; remove it from them first",
+        )
     }
 
     fn add_pair(&self, p: &NewPair) -> Result<SchoolPair, ScheduleError> {
@@ -727,14 +730,7 @@ impl Store for Db<'_> {
     }
 
     fn delete_pair(&self, id: PairId) -> Result<(), ScheduleError> {
-        let n = self
-            .0
-            .prepare_cached("DELETE FROM school_pairs WHERE id = ?1")?
-            .execute(params![id.0])?;
-        if n == 0 {
-            return Err(not_found("pair", id.0));
-        }
-        Ok(())
+        self.delete("DELETE FROM school_pairs WHERE id = ?1", id.0, "pair", "")
     }
 
     fn add_session(&self, s: &NewSession) -> Result<Vec<Session>, ScheduleError> {
@@ -1128,15 +1124,10 @@ mod tests {
             .add_session(&lesson(b, a, 1_800_000_000 + 44 * 60))
             .unwrap_err();
         match clash {
-            ScheduleError::Clash {
-                session,
-                classroom,
-                start_local,
-                ..
-            } => {
-                assert_eq!(session, first);
-                assert_eq!(classroom, a);
-                assert_eq!(start_local, "2027-01-15 16:00");
+            ScheduleError::Clash(c) => {
+                assert_eq!(c.session, first);
+                assert_eq!(c.classroom, a);
+                assert_eq!(c.start_local, "2027-01-15 16:00");
             }
             other => panic!("expected a clash, got {other}"),
         }
@@ -1154,7 +1145,7 @@ mod tests {
         assert_eq!(moved.start_utc, 1_800_000_000 - 600);
         assert!(matches!(
             store.update_session(first, &lesson(host, a, 1_800_000_000 + 50 * 60)),
-            Err(ScheduleError::Clash { .. })
+            Err(ScheduleError::Clash(_))
         ));
         // An ended session frees its classrooms.
         store
@@ -1206,7 +1197,7 @@ mod tests {
         let err = store
             .add_session(&other.resolve(&lookup).unwrap())
             .unwrap_err();
-        assert!(matches!(err, ScheduleError::Clash { .. }), "{err}");
+        assert!(matches!(err, ScheduleError::Clash(_)), "{err}");
         let all = store.sessions(&SessionQuery::between(0, i64::MAX)).unwrap();
         assert_eq!(all.len(), 17);
         // Listing by school and by classroom.

@@ -4,7 +4,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tongbu_schedule::{ClassroomId, FieldError, ScheduleError, SessionId};
+use tongbu_schedule::{Clash, FieldError, ScheduleError};
 use utoipa::ToSchema;
 
 /// Why a request failed.
@@ -46,19 +46,7 @@ pub struct ApiErrorBody {
     pub fields: Vec<FieldError>,
     /// The session a classroom is already booked in (409 `clash`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub clash: Option<ClashInfo>,
-}
-
-/// The booking that a new or moved session collides with.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClashInfo {
-    pub classroom: ClassroomId,
-    pub classroom_name: String,
-    pub session: SessionId,
-    pub title: String,
-    pub start_utc: i64,
-    /// Start on the clashing session's wall clock.
-    pub start_local: String,
+    pub clash: Option<Clash>,
 }
 
 impl IntoResponse for ApiError {
@@ -102,24 +90,10 @@ impl IntoResponse for ApiError {
                     ScheduleError::NotFound { .. } => {
                         (StatusCode::NOT_FOUND, body("not_found", message))
                     }
-                    ScheduleError::Clash {
-                        classroom,
-                        classroom_name,
-                        session,
-                        title,
-                        start_utc,
-                        start_local,
-                    } => (
+                    ScheduleError::Clash(c) => (
                         StatusCode::CONFLICT,
                         ApiErrorBody {
-                            clash: Some(ClashInfo {
-                                classroom,
-                                classroom_name,
-                                session,
-                                title,
-                                start_utc,
-                                start_local,
-                            }),
+                            clash: Some(*c),
                             ..body("clash", message)
                         },
                     ),

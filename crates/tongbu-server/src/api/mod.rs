@@ -21,7 +21,7 @@ use tongbu_schedule::{FieldError, ScheduleError, Store};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-pub use error::{ApiError, ApiErrorBody, ClashInfo};
+pub use error::{ApiError, ApiErrorBody};
 pub use sessions::SessionView;
 pub use timetable::{schedule_link, ScheduleLink};
 
