@@ -164,6 +164,10 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
         "RTT observed"
     );
     assert!(value("tongbu_process_cpu_seconds_total", None) > 0.0);
+    assert!(
+        value("tongbu_media_forward_latency_seconds", None) > 0.0,
+        "forwarding latency observed"
+    );
     assert!(value("tongbu_process_resident_memory_bytes", None) > 1e6);
     assert!(
         !text.contains("participant=\""),
@@ -269,6 +273,93 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
         weak_after < Duration::from_secs(3),
         "shown weak within 3 s (took {weak_after:?})"
     );
+
+    // The report: none while the lesson runs, the operator's only, then per classroom.
+    let sid = server.demo().session.id.0;
+    let client = reqwest::Client::new();
+    let get = |path: String, auth: Option<String>| {
+        let mut req = client.get(server.http(&path));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    let report_path = format!("/api/sessions/{sid}/report");
+    let res = get(report_path.clone(), Some(auth.clone())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "no report before the end");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let res = client
+        .post(server.http(&format!("/api/sessions/{sid}/end")))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = get(report_path.clone(), None).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = get(report_path.clone(), Some(auth.clone())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let report: Value = res.json().await.unwrap();
+    let row = |name: &str| {
+        report["participants"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{name} in the report: {report}"))
+    };
+    let (lossy_row, good_row) = (row("classroom 1"), row("classroom 0"));
+    eprintln!("report rows: lossy {lossy_row}\ngood {good_row}");
+    let mean = |r: &Value| r["loss_down_pct"]["mean"].as_f64().expect("loss measured");
+    assert!(
+        (8.0..=35.0).contains(&mean(&lossy_row)),
+        "the lossy classroom's loss is in its report: {lossy_row}"
+    );
+    assert!(
+        mean(&good_row) < 1.0,
+        "the good classroom's is near zero: {good_row}"
+    );
+    for r in [&lossy_row, &good_row] {
+        assert!(r["connected_secs"].as_f64().unwrap() > 2.0, "{r}");
+        assert!(r["kbps_out_mean"].as_f64().unwrap() > 20.0, "{r}");
+        assert!(r["rtt_ms"]["p95"].as_f64().unwrap() < 100.0, "{r}");
+        assert_eq!(r["joins"], 1);
+        assert!(!r["timeline"].as_array().unwrap().is_empty(), "{r}");
+    }
+    assert!(lossy_row["health_secs"]["weak"].as_f64().unwrap() > 1.0);
+    assert_eq!(good_row["health_secs"]["weak"].as_f64(), Some(0.0));
+    let teacher = report["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "host")
+        .expect("the teacher is in the report");
+    assert!(teacher["kbps_in_mean"].as_f64().unwrap() > 20.0, "{teacher}");
+
+    // The same as CSV for the records, and in the list of past sessions.
+    let res = get(format!("{report_path}.csv"), Some(auth.clone()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = res.text().await.unwrap();
+    let mut rows = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let headers = rows.headers().unwrap().clone();
+    let col = |h: &str| headers.iter().position(|x| x == h).unwrap();
+    let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 3, "{csv}");
+    let lossy_csv = records
+        .iter()
+        .find(|r| &r[col("name")] == "classroom 1")
+        .unwrap();
+    let csv_loss: f64 = lossy_csv[col("loss_down_mean_pct")].parse().unwrap();
+    assert!((csv_loss - mean(&lossy_row)).abs() < 0.01, "{csv}");
+    let res = get("/api/reports".into(), Some(auth.clone())).await.unwrap();
+    let recent: Value = res.json().await.unwrap();
+    assert_eq!(recent[0]["session"], sid, "{recent}");
+    assert_eq!(recent[0]["participants"], 3);
+    assert!(recent[0]["troubled"].as_u64().unwrap() >= 1, "{recent}");
     good.close().await;
     lossy.close().await;
     publisher.close().await;

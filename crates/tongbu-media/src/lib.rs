@@ -5,13 +5,15 @@
 //! number and timestamp are rewritten so that each subscriber sees one continuous stream
 //! ([`StreamRewriter`]), when a new subscriber may start (on a keyframe, see [`vp8`]), and how
 //! keyframe requests from many subscribers are folded into few for the publisher
-//! ([`KeyframeRequests`]).
+//! ([`KeyframeRequests`]), and whether each stream keeps flowing ([`Continuity`]: freezes and
+//! audio gaps).
 //!
 //! It must not touch sockets, tasks, locks, clocks or any WebRTC stack: every call takes the
 //! packet and the current [`std::time::Instant`] as input and returns packets and
 //! [`RouterEvent`]s as output, so it is tested and benched without a network. SRTP, ICE, DTLS,
 //! RTCP reports and NACK retransmission belong to the WebRTC edge (`tongbu-rtc`).
 
+pub mod continuity;
 pub mod ids;
 pub mod keyframe_requests;
 pub mod packet;
@@ -21,6 +23,7 @@ pub mod router;
 pub mod subscriber;
 pub mod vp8;
 
+pub use continuity::Continuity;
 pub use ids::{ParticipantId, SinkId, TrackId};
 pub use keyframe_requests::KeyframeRequests;
 pub use packet::{Codec, Forward, MediaKind, RtpIn};

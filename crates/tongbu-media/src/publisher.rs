@@ -1,6 +1,6 @@
 //! A published (incoming) track and who receives it.
 
-use crate::{Codec, KeyframeRequests, ParticipantId, TrackId};
+use crate::{Codec, Continuity, KeyframeRequests, ParticipantId, TrackId};
 
 /// One incoming track of a publisher, with the list of its subscriptions.
 #[derive(Debug)]
@@ -13,6 +13,8 @@ pub struct PublishedTrack {
     pub(crate) keyframes: KeyframeRequests,
     pub(crate) packets: u64,
     pub(crate) bytes: u64,
+    /// Pauses of the publisher's own stream.
+    pub(crate) continuity: Continuity,
 }
 
 impl PublishedTrack {
@@ -25,6 +27,7 @@ impl PublishedTrack {
             keyframes: KeyframeRequests::default(),
             packets: 0,
             bytes: 0,
+            continuity: Continuity::new(codec.kind()),
         }
     }
 
@@ -51,6 +54,11 @@ impl PublishedTrack {
     /// Packets and bytes (payload) received from the publisher.
     pub fn received(&self) -> (u64, u64) {
         (self.packets, self.bytes)
+    }
+
+    /// Pauses of what arrives from the publisher (freezes for video, gaps for audio).
+    pub fn continuity(&self) -> &Continuity {
+        &self.continuity
     }
 
     /// Keyframe requests received from subscribers, and sent to the publisher.

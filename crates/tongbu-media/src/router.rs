@@ -11,7 +11,8 @@ use std::time::Instant;
 use crate::publisher::PublishedTrack;
 use crate::subscriber::Subscription;
 use crate::{
-    vp8, Codec, Forward, MediaKind, ParticipantId, RtpIn, SinkId, StreamRewriter, TrackId,
+    vp8, Codec, Continuity, Forward, MediaKind, ParticipantId, RtpIn, SinkId, StreamRewriter,
+    TrackId,
 };
 
 /// What the I/O edge must do on the router's behalf.
@@ -150,6 +151,8 @@ impl Router {
             rewriter: StreamRewriter::new(t.codec.clock_rate()),
             waiting_for_keyframe: video,
             forwarded: 0,
+            kind: t.codec.kind(),
+            continuity: Continuity::new(t.codec.kind()),
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -167,6 +170,16 @@ impl Router {
             self.request_keyframe_for(track, now);
         }
         Ok(())
+    }
+
+    /// Every subscription, to read its continuity (for health samples, not per packet).
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
+        self.subs.iter().flatten()
+    }
+
+    /// Every published track.
+    pub fn tracks(&self) -> impl Iterator<Item = &PublishedTrack> {
+        self.tracks.values()
     }
 
     /// Ends one subscription. Returns whether it existed.
@@ -219,6 +232,7 @@ impl Router {
         if keyframe {
             t.keyframes.keyframe_received();
         }
+        let upstream_pause = t.continuity.packet(packet.timestamp, now, None);
         let before = out.len();
         for &i in &t.subscriptions {
             let Some(s) = self.subs[i].as_mut() else {
@@ -237,6 +251,7 @@ impl Router {
                 continue;
             };
             s.forwarded += 1;
+            s.continuity.packet(packet.timestamp, now, upstream_pause);
             out.push(Forward {
                 sink: s.sink,
                 seq,

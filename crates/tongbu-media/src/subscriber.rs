@@ -1,6 +1,6 @@
 //! A subscription: one published track delivered to one subscriber.
 
-use crate::{ParticipantId, SinkId, StreamRewriter, TrackId};
+use crate::{Continuity, MediaKind, ParticipantId, SinkId, StreamRewriter, TrackId};
 
 /// The state of one track forwarded to one subscriber.
 #[derive(Debug)]
@@ -14,6 +14,9 @@ pub struct Subscription {
     /// decode it.
     pub(crate) waiting_for_keyframe: bool,
     pub(crate) forwarded: u64,
+    pub(crate) kind: MediaKind,
+    /// Pauses of what is forwarded to the subscriber that were not the publisher's.
+    pub(crate) continuity: Continuity,
 }
 
 impl Subscription {
@@ -35,6 +38,16 @@ impl Subscription {
     /// Whether it still waits for a keyframe before forwarding.
     pub fn waiting_for_keyframe(&self) -> bool {
         self.waiting_for_keyframe
+    }
+
+    /// Audio or video.
+    pub fn kind(&self) -> MediaKind {
+        self.kind
+    }
+
+    /// Freezes (video) or gaps (audio) of what it was forwarded, beyond the publisher's own.
+    pub fn continuity(&self) -> &Continuity {
+        &self.continuity
     }
 
     /// Packets forwarded so far.

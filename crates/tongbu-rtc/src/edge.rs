@@ -24,6 +24,7 @@ use tracing::{debug, info, info_span, warn};
 
 use crate::demux::{Demux, PeerKey};
 use crate::egress;
+use crate::forward_latency::LatencyHistogram;
 use crate::link_stats::{Direction as LinkDirection, LinkStats, Meter, STATS_INTERVAL};
 use crate::participant::{OutState, OutTrack, Participant};
 use crate::timers::Timers;
@@ -95,6 +96,16 @@ pub struct ParticipantLink {
     pub stats: LinkStats,
 }
 
+/// Continuity totals of one participant, gathered for [`Edge::links`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Flow {
+    freezes: u64,
+    audio_gaps: u64,
+    frozen: bool,
+    receiving_video: bool,
+    freezes_up: u64,
+}
+
 /// Counters of the edge.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EdgeStats {
@@ -114,6 +125,8 @@ pub struct EdgeStats {
     /// `sendmmsg` calls (or batches of single sends) made for `datagrams_out`.
     pub send_batches: u64,
     pub router: RouterStats,
+    /// Received RTP packets by the time from socket read to the kernel taking their copies.
+    pub forward_latency: LatencyHistogram,
 }
 
 enum Command {
@@ -387,14 +400,44 @@ impl Edge {
         self.drive_dirty(now);
     }
 
-    /// Every participant's link as last measured.
-    pub fn links(&self) -> Vec<ParticipantLink> {
+    /// Every participant's link as last measured, with the continuity (freezes, audio gaps) of
+    /// what it receives and publishes. One pass over the subscriptions: call it for health
+    /// samples, not per packet.
+    pub fn links(&self, now: Instant) -> Vec<ParticipantLink> {
+        let mut flow: HashMap<ParticipantId, Flow> =
+            HashMap::with_capacity(self.participants.len());
+        for s in self.router.subscriptions() {
+            let f = flow.entry(s.subscriber()).or_default();
+            let c = s.continuity();
+            match s.kind() {
+                MediaKind::Video => {
+                    f.freezes += c.gaps();
+                    f.frozen |= c.stalled(now);
+                    f.receiving_video |= c.started();
+                }
+                MediaKind::Audio => f.audio_gaps += c.gaps(),
+            }
+        }
+        for t in self.router.tracks() {
+            if t.codec().kind() == MediaKind::Video {
+                flow.entry(t.owner()).or_default().freezes_up += t.continuity().gaps();
+            }
+        }
         self.participants
             .values()
-            .map(|p| ParticipantLink {
-                participant: p.id,
-                session: p.session,
-                stats: p.link,
+            .map(|p| {
+                let mut stats = p.link;
+                let f = flow.get(&p.id).copied().unwrap_or_default();
+                stats.freezes = f.freezes;
+                stats.audio_gaps = f.audio_gaps;
+                stats.frozen = f.frozen;
+                stats.receiving_video = f.receiving_video;
+                stats.freezes_up = f.freezes_up;
+                ParticipantLink {
+                    participant: p.id,
+                    session: p.session,
+                    stats,
+                }
             })
             .collect()
     }
@@ -419,6 +462,7 @@ impl Edge {
                 },
                 r = socket.recv_from(&mut buf) => {
                     let now = Instant::now();
+                    let rtp_before = self.stats.rtp_in;
                     match r {
                         Ok((n, src)) => self.receive_datagram(src, &buf[..n], now),
                         Err(e) => debug!("media socket receive error: {e}"),
@@ -432,6 +476,9 @@ impl Edge {
                         }
                     }
                     self.release(now);
+                    self.flush(&socket).await;
+                    let rtp = self.stats.rtp_in - rtp_before;
+                    self.stats.forward_latency.observe(now.elapsed(), rtp);
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => self.handle_timeout(Instant::now()),
             }
@@ -584,7 +631,7 @@ impl Edge {
                 let _ = reply.send(self.stats());
             }
             Command::Links { reply } => {
-                let _ = reply.send(self.links());
+                let _ = reply.send(self.links(now));
             }
         }
     }
@@ -1054,7 +1101,7 @@ impl Edge {
         let Some(p) = self.participants.get_mut(&id) else {
             return;
         };
-        p.link.set_connected(send, false);
+        p.link.set_connected(send, false, now);
         let _ = p.events.send(EdgeEvent::Connection {
             send,
             state: "closed",
@@ -1177,7 +1224,7 @@ impl Edge {
                 peer.connected = true;
                 let (id, role) = (peer.participant, peer.role);
                 if let Some(p) = self.participants.get_mut(&id) {
-                    p.link.set_connected(role == TransportRole::Send, true);
+                    p.link.set_connected(role == TransportRole::Send, true, now);
                 }
                 info!(participant = id.0, ?role, "transport connected");
                 if let Some(p) = self.participants.get(&id) {
@@ -1190,12 +1237,36 @@ impl Edge {
                     self.subscribe_open(id, now);
                 }
             }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => {
+                // ICE came back after a loss (consent checks answered again).
+                if let Some(peer) = self.peers.get(&key).filter(|p| p.connected) {
+                    let id = peer.participant;
+                    let send = peer.role == TransportRole::Send;
+                    if let Some(p) = self.participants.get_mut(&id) {
+                        let was = if send {
+                            p.link.send_connected
+                        } else {
+                            p.link.recv_connected
+                        };
+                        if !was {
+                            p.link.set_connected(send, true, now);
+                            info!(participant = id.0, send, "transport reconnected");
+                            let _ = p.events.send(EdgeEvent::Connection {
+                                send,
+                                state: "connected",
+                            });
+                        }
+                    }
+                }
+            }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 if let Some(peer) = self.peers.get(&key) {
                     let id = peer.participant;
                     let send = peer.role == TransportRole::Send;
                     if let Some(p) = self.participants.get_mut(&id) {
-                        p.link.set_connected(send, false);
+                        p.link.set_connected(send, false, now);
                         let _ = p.events.send(EdgeEvent::Connection {
                             send,
                             state: "disconnected",

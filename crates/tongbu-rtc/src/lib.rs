@@ -5,7 +5,8 @@
 //! remote address, both hash lookups), timers ([`timers`]), and SDP negotiation of each
 //! participant's `send` and `recv` transports ([`participant`]). It feeds received RTP to the
 //! media core's [`tongbu_media::Router`] and writes what the router returns to the subscribers'
-//! transports, which encrypt it; [`egress`] sends each turn's datagrams in `sendmmsg` batches.
+//! transports, which encrypt it; [`egress`] sends each turn's datagrams in `sendmmsg` batches, and
+//! [`forward_latency`] records how long packets stay inside.
 //!
 //! It must not decide policy (who may publish, session lifecycle: that is the server's) nor look
 //! inside media payloads (that is the media core's). It runs as one task: the per-packet path
@@ -14,6 +15,7 @@
 pub mod demux;
 pub mod edge;
 pub mod egress;
+pub mod forward_latency;
 pub mod link_stats;
 pub mod participant;
 pub mod timers;
@@ -22,5 +24,6 @@ pub use edge::{
     Edge, EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, ParticipantLink,
     PublishedTrackInfo,
 };
+pub use forward_latency::LatencyHistogram;
 pub use link_stats::LinkStats;
 pub use tongbu_media::{MediaKind, ParticipantId, TrackId};

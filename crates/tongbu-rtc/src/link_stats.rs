@@ -32,6 +32,20 @@ pub struct LinkStats {
     /// Transports connected now.
     pub send_connected: bool,
     pub recv_connected: bool,
+    /// When a transport last lost its connection (cleared when it is back).
+    pub disconnected_at: Option<Instant>,
+    /// Times a transport came back after losing its connection.
+    pub reconnects: u32,
+    /// Video freezes (no new frame for over 500 ms) and audio gaps (over 200 ms) in what the
+    /// server forwarded to it, beyond pauses of the publisher's own stream; since it joined.
+    pub freezes: u64,
+    pub audio_gaps: u64,
+    /// Whether video it receives stands still right now.
+    pub frozen: bool,
+    /// Whether any video reaches it yet.
+    pub receiving_video: bool,
+    /// Freezes of the video it publishes, as the server receives it.
+    pub freezes_up: u64,
     /// When str0m last reported on it.
     pub updated: Option<Instant>,
 }
@@ -45,13 +59,31 @@ impl LinkStats {
         }
     }
 
-    /// Its `send` (or `recv`) transport connected or went.
-    pub fn set_connected(&mut self, send: bool, connected: bool) {
-        if send {
-            self.send_connected = connected;
+    /// Its `send` (or `recv`) transport connected or went. A connection after a loss is a
+    /// reconnect.
+    pub fn set_connected(&mut self, send: bool, connected: bool, now: Instant) {
+        let slot = if send {
+            &mut self.send_connected
         } else {
-            self.recv_connected = connected;
+            &mut self.recv_connected
+        };
+        if *slot == connected {
+            return;
         }
+        *slot = connected;
+        if connected {
+            if self.disconnected_at.take().is_some() {
+                self.reconnects += 1;
+            }
+        } else {
+            self.disconnected_at.get_or_insert(now);
+        }
+    }
+
+    /// Whether it was connected once and has lost a connection it has not got back.
+    pub fn disconnected_for(&self, now: Instant) -> Option<Duration> {
+        self.disconnected_at
+            .map(|at| now.saturating_duration_since(at))
     }
 
     /// A transport's peer report; `meter` is that transport's byte counters.

@@ -3,8 +3,9 @@
 //! Owns the programme's domain: schools and their classrooms, school pairs, sessions (joint
 //! lessons, research sessions, lectures; single or weekly) with their state, roles, and the
 //! signed join tokens that bind a person or classroom to one session in one role. Checks what
-//! people submit field by field, refuses double bookings, and persists everything through the
-//! [`Store`] trait ([`SqliteStore`] by default, versioned migrations applied at open).
+//! people submit field by field, refuses double bookings, keeps each ended session's quality
+//! [`report`], and persists everything through the [`Store`] trait ([`SqliteStore`] by default,
+//! versioned migrations applied at open).
 //!
 //! It must not touch media, sockets or HTTP: the server asks it questions ("may this token
 //! join now?") and tells it facts ("the host started the lesson"), and it answers from the store.
@@ -13,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod import;
 pub mod pair;
+pub mod report;
 pub mod role;
 pub mod school;
 pub mod session;
@@ -24,6 +26,7 @@ pub mod validate;
 
 pub use error::{Clash, ScheduleError};
 pub use pair::{NewPair, PairId, SchoolPair};
+pub use report::{QualityReport, ReportSummary};
 pub use role::Role;
 pub use school::{Classroom, ClassroomId, NewClassroom, NewSchool, Region, School, SchoolId};
 pub use session::{

@@ -13,8 +13,8 @@ use crate::store::{SessionQuery, Store};
 use crate::time::local_datetime;
 use crate::{
     Classroom, ClassroomId, ComparedLesson, Comparison, NewClassroom, NewPair, NewSchool,
-    NewSession, PairId, Region, ScheduleError, School, SchoolId, SchoolPair, SeriesId, Session,
-    SessionId, SessionKind, SessionState,
+    NewSession, PairId, QualityReport, Region, ReportSummary, ScheduleError, School, SchoolId,
+    SchoolPair, SeriesId, Session, SessionId, SessionKind, SessionState,
 };
 
 /// Schema versions, oldest first. Never edit a released one: add the next.
@@ -108,7 +108,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions_v3 RENAME TO sessions;
     CREATE INDEX sessions_by_start ON sessions(start_utc);
     CREATE INDEX sessions_by_host ON sessions(host_classroom_id);",
+    // 4: quality reports, one per ended session (JSON, shaped by `report::QualityReport`).
+    "CREATE TABLE session_reports (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        ended_utc INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX reports_by_end ON session_reports(ended_utc);",
 ];
+
+fn parse_report(body: &str) -> Result<QualityReport, ScheduleError> {
+    serde_json::from_str(body).map_err(|e| ScheduleError::Corrupt {
+        what: "quality report",
+        value: e.to_string(),
+    })
+}
 
 /// The SQLite store. Cheap to share behind an `Arc`; each call is one short transaction.
 pub struct SqliteStore {
@@ -178,6 +192,15 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError> {
+        self.write(|db| db.save_report(r))
+    }
+    fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError> {
+        self.read(|db| db.report(id))
+    }
+    fn recent_reports(&self, limit: u32) -> Result<Vec<ReportSummary>, ScheduleError> {
+        self.read(|db| db.recent_reports(limit))
+    }
     fn add_school(&self, s: &NewSchool) -> Result<School, ScheduleError> {
         self.write(|db| db.add_school(s))
     }
@@ -500,6 +523,54 @@ impl Db<'_> {
 }
 
 impl Store for Db<'_> {
+    fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError> {
+        self.state_of(r.session)?;
+        let body = serde_json::to_string(r).map_err(|e| ScheduleError::Corrupt {
+            what: "quality report",
+            value: e.to_string(),
+        })?;
+        self.0
+            .prepare_cached(
+                "INSERT INTO session_reports (session_id, ended_utc, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(session_id) DO UPDATE SET ended_utc = ?2, body = ?3",
+            )?
+            .execute(params![r.session.0, r.ended_utc, body])?;
+        Ok(())
+    }
+
+    fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError> {
+        let body: Option<String> = self
+            .0
+            .prepare_cached("SELECT body FROM session_reports WHERE session_id = ?1")?
+            .query_row(params![id.0], |r| r.get(0))
+            .optional()?;
+        let Some(body) = body else {
+            // Tell a session without a report from one that does not exist.
+            self.state_of(id)?;
+            return Err(ScheduleError::NotFound {
+                what: "report of session",
+                id: id.0,
+            });
+        };
+        parse_report(&body)
+    }
+
+    fn recent_reports(&self, limit: u32) -> Result<Vec<ReportSummary>, ScheduleError> {
+        let mut st = self.0.prepare_cached(
+            "SELECT r.body, s.title FROM session_reports r JOIN sessions s ON s.id = r.session_id
+             ORDER BY r.ended_utc DESC, r.session_id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map(params![limit], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (body, title) = row?;
+            out.push(ReportSummary::of(&parse_report(&body)?, title));
+        }
+        Ok(out)
+    }
+
     fn add_school(&self, s: &NewSchool) -> Result<School, ScheduleError> {
         s.validate()?;
         self.0
@@ -1330,6 +1401,55 @@ mod tests {
             .id;
         assert_eq!(next, SessionId(8));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_report_is_kept_with_its_session() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let (host, remote, _) = sample(&store);
+        let s = store.add_session(&lesson(host, remote, 1_000)).unwrap()[0].id;
+        assert!(matches!(
+            store.report(s),
+            Err(ScheduleError::NotFound {
+                what: "report of session",
+                ..
+            })
+        ));
+        assert!(matches!(
+            store.report(SessionId(999)),
+            Err(ScheduleError::NotFound {
+                what: "session",
+                ..
+            })
+        ));
+        let report = QualityReport {
+            session: s,
+            first_sample_utc: Some(1_000),
+            last_sample_utc: Some(3_400),
+            ended_utc: 3_500,
+            timeline_step_secs: 5,
+            participants: Vec::new(),
+        };
+        store.save_report(&report).unwrap();
+        assert_eq!(store.report(s).unwrap(), report);
+        let again = QualityReport {
+            ended_utc: 3_600,
+            ..report.clone()
+        };
+        store.save_report(&again).unwrap();
+        assert_eq!(store.report(s).unwrap(), again);
+        let recent = store.recent_reports(10).unwrap();
+        assert_eq!(recent.len(), 1);
+        assert_eq!(
+            (recent[0].session, recent[0].title.as_str()),
+            (s, "勾股定理")
+        );
+        assert!(store
+            .save_report(&QualityReport {
+                session: SessionId(999),
+                ..report
+            })
+            .is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! (a timetable import is all or nothing).
 
 use crate::{
-    Classroom, ClassroomId, NewClassroom, NewPair, NewSchool, NewSession, PairId, ScheduleError,
-    School, SchoolId, SchoolPair, Session, SessionId, SessionState,
+    Classroom, ClassroomId, NewClassroom, NewPair, NewSchool, NewSession, PairId, QualityReport,
+    ReportSummary, ScheduleError, School, SchoolId, SchoolPair, Session, SessionId, SessionState,
 };
 
 /// Which sessions to list.
@@ -94,6 +94,13 @@ pub trait Store {
         now_utc: i64,
         grace_secs: i64,
     ) -> Result<Vec<SessionId>, ScheduleError>;
+
+    /// Keeps the quality report of an ended session (replacing an earlier one).
+    fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError>;
+    /// The quality report of a session; `NotFound` until the session has ended.
+    fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError>;
+    /// The most recent reports first, at most `limit`.
+    fn recent_reports(&self, limit: u32) -> Result<Vec<ReportSummary>, ScheduleError>;
 
     /// Runs `work` as one transaction: everything it did is kept if it returns `Ok(true)`, and
     /// nothing if it returns `Ok(false)` or an error. Returns whether it was kept.

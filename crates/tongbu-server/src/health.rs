@@ -41,6 +41,35 @@ pub enum Health {
     Lost,
 }
 
+/// Where a participant's connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// Not connected yet.
+    Connecting,
+    Connected,
+    /// It was connected and lost it, for less than the stale time: it may come back.
+    Reconnecting,
+    /// Lost for longer than that, or never measured again.
+    Failed,
+}
+
+/// Its connection state: connected while either transport is.
+pub fn connection(link: &LinkStats, now: Instant, t: &HealthThresholds) -> Connection {
+    if link.send_connected || link.recv_connected {
+        Connection::Connected
+    } else if link.updated.is_none() && link.disconnected_at.is_none() {
+        Connection::Connecting
+    } else if link
+        .disconnected_for(now)
+        .is_some_and(|d| d.as_secs_f32() < t.stale_secs)
+    {
+        Connection::Reconnecting
+    } else {
+        Connection::Failed
+    }
+}
+
 /// Judges a link; returns the state and why (empty when good).
 pub fn classify(
     link: &LinkStats,
@@ -49,13 +78,14 @@ pub fn classify(
 ) -> (Health, Vec<&'static str>) {
     let mut lost = Vec::new();
     let mut weak = Vec::new();
-    if !link.send_connected && !link.recv_connected {
-        // Never measured: still connecting. Measured before: the connection went.
-        if link.updated.is_none() {
-            weak.push("connecting");
-        } else {
-            lost.push("not connected");
-        }
+    match connection(link, now, t) {
+        Connection::Connecting => weak.push("connecting"),
+        Connection::Reconnecting => lost.push("reconnecting"),
+        Connection::Failed => lost.push("not connected"),
+        Connection::Connected => {}
+    }
+    if link.frozen {
+        weak.push("video frozen");
     }
     match link.updated {
         Some(at) if now.saturating_duration_since(at).as_secs_f32() >= t.stale_secs => {
@@ -136,9 +166,18 @@ mod tests {
             (Health::Lost, vec!["no media statistics"])
         );
         let mut l = link(now);
-        l.send_connected = false;
-        l.recv_connected = false;
-        assert_eq!(classify(&l, now, &t).0, Health::Lost);
+        l.set_connected(true, false, now);
+        l.set_connected(false, false, now);
+        assert_eq!(connection(&l, now, &t), Connection::Reconnecting);
+        assert_eq!(classify(&l, now, &t), (Health::Lost, vec!["reconnecting"]));
+        let later = now + Duration::from_secs(6);
+        assert_eq!(connection(&l, later, &t), Connection::Failed);
+        l.set_connected(false, true, later);
+        assert_eq!(connection(&l, later, &t), Connection::Connected);
+        assert_eq!(l.reconnects, 1);
+        let mut l = link(now);
+        l.frozen = true;
+        assert_eq!(classify(&l, now, &t), (Health::Weak, vec!["video frozen"]));
         assert_eq!(
             classify(&LinkStats::default(), now, &t),
             (Health::Weak, vec!["connecting"])

@@ -3,8 +3,8 @@
 //! Owns the axum application: WebSocket signaling (`/ws?token=…`, one task per connection),
 //! the rooms that relay roster, chat and moderation between participants, the schedule's REST
 //! API (`/api/…`, operator credential, OpenAPI document), join links, the demo landing API, the
-//! static web client, session health (`/api/sessions/{id}/health`) and Prometheus metrics
-//! (`/metrics`), configuration and the command line (`tongbu token`, `tongbu
+//! static web client, session health (`/api/sessions/{id}/health`), each session's quality
+//! report (`/api/sessions/{id}/report`) and Prometheus metrics (`/metrics`), configuration and the command line (`tongbu token`, `tongbu
 //! schedule import`). It wires the schedule (who may join, when), the signaling protocol and
 //! the media edge together, and keeps session states in step with the timetable.
 //!
@@ -17,6 +17,7 @@ pub mod health;
 pub mod links;
 pub mod metrics;
 pub mod operator;
+pub mod quality_report;
 pub mod room;
 pub mod server;
 pub mod session_health;

@@ -5,10 +5,11 @@
 use std::sync::Mutex;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    proto, Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
-use tongbu_rtc::EdgeStats;
+use tongbu_rtc::forward_latency::BOUNDS_US;
+use tongbu_rtc::{EdgeStats, LatencyHistogram};
 
 /// The server's metrics.
 pub struct Metrics {
@@ -207,8 +208,16 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
+        let mut families = self.registry.gather();
+        let latency = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .edge
+            .forward_latency;
+        families.push(forward_latency_family(&latency));
         let mut buf = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let _ = TextEncoder::new().encode(&families, &mut buf);
         String::from_utf8(buf).unwrap_or_default()
     }
 }
@@ -217,6 +226,39 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// `tongbu_media_forward_latency_seconds`: the edge's own fixed-bucket histogram (kept inside
+/// the media task without atomics) exported as a Prometheus histogram.
+fn forward_latency_family(h: &LatencyHistogram) -> proto::MetricFamily {
+    let mut cumulative = 0;
+    let buckets = BOUNDS_US
+        .iter()
+        .zip(h.counts)
+        .map(|(&bound, count)| {
+            cumulative += count;
+            let mut b = proto::Bucket::default();
+            b.set_upper_bound(bound as f64 / 1e6);
+            b.set_cumulative_count(cumulative);
+            b
+        })
+        .collect();
+    let mut hist = proto::Histogram::default();
+    hist.set_bucket(buckets);
+    hist.set_sample_count(h.count());
+    hist.set_sample_sum(h.sum_us as f64 / 1e6);
+    let mut m = proto::Metric::default();
+    m.set_histogram(hist);
+    let mut f = proto::MetricFamily::default();
+    f.set_name("tongbu_media_forward_latency_seconds".into());
+    f.set_help(
+        "Time a received RTP packet spends in the server, from socket read to its copies handed \
+         to the kernel"
+            .into(),
+    );
+    f.set_field_type(proto::MetricType::HISTOGRAM);
+    f.set_metric(vec![m]);
+    f
 }
 
 /// CPU seconds (user + system) and resident bytes of this process, from `/proc/self`.

@@ -56,6 +56,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The latest health sample of each live session (see `session_health`).
     pub health: Mutex<HashMap<SessionId, SessionHealth>>,
+    /// Quality reports being built from those samples (see `quality_report`).
+    pub reports: Mutex<crate::quality_report::Reports>,
 }
 
 /// How often the timetable is checked for sessions to open or end.
@@ -89,6 +91,9 @@ async fn follow_timetable(app: Arc<AppState>) {
                 state = state.as_str(),
                 "session state follows the timetable"
             );
+            if state == SessionState::Ended {
+                crate::quality_report::finish(&app, id).await;
+            }
             app.rooms
                 .broadcast(id, &ServerMessage::SessionState { state });
         }
@@ -195,6 +200,7 @@ impl Server {
             demo,
             metrics: Metrics::new(),
             health: Mutex::default(),
+            reports: Mutex::default(),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))

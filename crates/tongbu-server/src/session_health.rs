@@ -10,7 +10,7 @@ use serde::Serialize;
 use tongbu_schedule::{Role, SessionId};
 use utoipa::ToSchema;
 
-use crate::health::{classify, Health};
+use crate::health::{classify, connection, Connection, Health};
 use crate::server::{now_utc, AppState};
 
 /// How often sessions are sampled (as often as str0m reports).
@@ -26,8 +26,9 @@ pub struct ParticipantHealth {
     pub health: Health,
     /// Why it is not good.
     pub reasons: Vec<&'static str>,
-    /// `connecting`, `connected` or `disconnected`.
-    pub connection: &'static str,
+    pub connection: Connection,
+    /// Times a transport came back after losing its connection.
+    pub reconnects: u32,
     pub rtt_ms: Option<f32>,
     /// Loss of what it publishes, on the way in, percent.
     pub loss_up_pct: Option<f32>,
@@ -38,6 +39,35 @@ pub struct ParticipantHealth {
     pub nacks: u64,
     pub plis: u64,
     pub jitter_ms: Option<f32>,
+    /// The video it receives: `flowing`, `frozen` (no new frame for over 500 ms) or `none`
+    /// (no video reaches it yet). Every video is forwarded at the one quality it is published
+    /// in; when simulcast layers arrive, this names the layer.
+    pub video: VideoState,
+    /// Video freezes and audio gaps in what it received since it joined (its publisher's own
+    /// pauses not counted).
+    pub freezes: u64,
+    pub audio_gaps: u64,
+    /// Freezes of the video it publishes, as the server received it.
+    pub freezes_up: u64,
+}
+
+/// What a participant's picture is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoState {
+    Flowing,
+    Frozen,
+    None,
+}
+
+impl VideoState {
+    fn of(link: &tongbu_rtc::LinkStats) -> Self {
+        match (link.receiving_video, link.frozen) {
+            (false, _) => VideoState::None,
+            (true, true) => VideoState::Frozen,
+            (true, false) => VideoState::Flowing,
+        }
+    }
 }
 
 /// A session's health at one moment.
@@ -54,8 +84,12 @@ pub struct SessionHealth {
 /// Samples every live session four times a second, forever.
 pub async fn sample_forever(app: Arc<AppState>) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    let mut last = Instant::now();
     loop {
         tick.tick().await;
+        // What each sample stands for in the reports: the time since the previous one.
+        let dt = last.elapsed().as_secs_f64().min(1.0);
+        last = Instant::now();
         let Ok(links) = app.edge.links().await else {
             continue;
         };
@@ -79,13 +113,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
                 );
                 *roles.entry(info.role.as_str()).or_insert(0i64) += 1;
                 *healths.entry(health_name(health)).or_insert(0i64) += 1;
-                let connection = if link.send_connected || link.recv_connected {
-                    "connected"
-                } else if link.updated.is_none() {
-                    "connecting"
-                } else {
-                    "disconnected"
-                };
+                let connection = connection(&link, now, &app.config.health);
                 participants.push(ParticipantHealth {
                     participant: info.id,
                     name: info.name,
@@ -94,6 +122,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     health,
                     reasons,
                     connection,
+                    reconnects: link.reconnects,
                     rtt_ms: link.rtt_ms(),
                     loss_up_pct: link.loss_up.map(|l| l * 100.0),
                     loss_down_pct: link.loss_down.map(|l| l * 100.0),
@@ -102,6 +131,10 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     nacks: link.nacks,
                     plis: link.plis,
                     jitter_ms: link.jitter_ms,
+                    video: VideoState::of(&link),
+                    freezes: link.freezes,
+                    audio_gaps: link.audio_gaps,
+                    freezes_up: link.freezes_up,
                 });
             }
             let health = participants
@@ -131,6 +164,12 @@ pub async fn sample_forever(app: Arc<AppState>) {
             .iter()
             .map(|h| (*h, healths.get(h).copied().unwrap_or(0)))
             .collect();
+        {
+            let mut reports = app.reports.lock().unwrap_or_else(|e| e.into_inner());
+            for (sid, h) in &sessions {
+                reports.add(*sid, now, dt, &h.participants);
+            }
+        }
         app.metrics.set_people(sessions.len(), &by_role, &by_health);
         if let Some(s) = stats {
             app.metrics.set_edge(&s);

@@ -544,6 +544,9 @@ impl Participant {
             Err(e) => return Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
         }
         info!(state = state.as_str(), "session state changed");
+        if state == SessionState::Ended {
+            crate::quality_report::finish(&self.app, self.sid()).await;
+        }
         self.app
             .rooms
             .broadcast(self.sid(), &ServerMessage::SessionState { state });

@@ -7,6 +7,7 @@
 
 mod catalog;
 mod error;
+mod reports;
 mod sessions;
 mod timetable;
 
@@ -77,6 +78,10 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/sessions/{id}/health/live",
             get(crate::session_health::live),
         )
+        .route("/api/live", get(reports::live_sessions))
+        .route("/api/sessions/{id}/report", get(reports::report))
+        .route("/api/sessions/{id}/report.csv", get(reports::report_csv))
+        .route("/api/reports", get(reports::recent))
         .route("/api/timetable", get(timetable::timetable))
         .route(
             "/api/classrooms/{id}/schedule-link",
@@ -101,11 +106,13 @@ pub fn router() -> Router<Arc<AppState>> {
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::start_session, sessions::end_session, sessions::session_health,
         timetable::timetable, timetable::create_schedule_link,
+        reports::live_sessions, reports::report, reports::report_csv, reports::recent,
     ),
     modifiers(&OperatorAuth),
     tags(
         (name = "catalog", description = "Schools, classrooms and school pairs"),
-        (name = "sessions", description = "Lessons, research sessions and lectures; join links")
+        (name = "sessions", description = "Lessons, research sessions and lectures; join links"),
+        (name = "health", description = "Live session health and post-session quality reports")
     )
 )]
 pub struct ApiDoc;

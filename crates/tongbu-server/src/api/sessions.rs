@@ -392,6 +392,9 @@ async fn transition(
         state = to.as_str(),
         "session state changed by operator"
     );
+    if to == SessionState::Ended {
+        crate::quality_report::finish(app, sid).await;
+    }
     app.rooms
         .broadcast(sid, &ServerMessage::SessionState { state: to });
     Ok(Json(view))

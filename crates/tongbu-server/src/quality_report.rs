@@ -1,0 +1,414 @@
+//! Building a session's quality report from its health samples. The sampler hands every
+//! participant's sample to the session's [`ReportBuilder`] four times a second; when the session
+//! ends, [`finish`] turns it into a [`QualityReport`] and stores it with the session. Pure
+//! bookkeeping over numbers, tested without a network.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tongbu_schedule::report::{HealthTime, ParticipantReport, ReportPoint, Spread, VideoTime};
+use tongbu_schedule::{QualityReport, Role, SessionId};
+
+use crate::health::{Connection, Health};
+use crate::server::{now_utc, AppState};
+use crate::session_health::{ParticipantHealth, VideoState};
+
+/// Seconds per point of the report's timelines.
+pub const TIMELINE_STEP_SECS: u32 = 5;
+
+/// Who a participant is across rejoins.
+type PersonKey = (Role, Option<String>, String);
+
+/// A session's samples so far.
+#[derive(Debug)]
+pub struct ReportBuilder {
+    session: SessionId,
+    first_utc: i64,
+    last_utc: i64,
+    people: Vec<Person>,
+    by_key: HashMap<PersonKey, usize>,
+}
+
+/// One person's running totals.
+#[derive(Debug)]
+struct Person {
+    name: String,
+    role: Role,
+    school: Option<String>,
+    /// Counters are totals per connection (participant id): the last value of each.
+    connections: HashMap<u64, Counters>,
+    connected_secs: f64,
+    video: VideoTime,
+    health: HealthTime,
+    loss_up: Vec<f32>,
+    loss_down: Vec<f32>,
+    rtt: Vec<f32>,
+    jitter: Vec<f32>,
+    kbps_in: (f64, f64),
+    kbps_out: (f64, f64),
+    timeline: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    reconnects: u32,
+    freezes: u64,
+    audio_gaps: u64,
+    freezes_up: u64,
+    nacks: u64,
+    plis: u64,
+}
+
+/// Sums over one timeline step.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    t: u32,
+    n: u32,
+    loss_up: (f32, u32),
+    loss_down: (f32, u32),
+    rtt: (f32, u32),
+    kbps_in: f32,
+    kbps_out: f32,
+}
+
+impl ReportBuilder {
+    /// A session whose first sample is taken at `utc`.
+    pub fn new(session: SessionId, utc: i64) -> Self {
+        Self {
+            session,
+            first_utc: utc,
+            last_utc: utc,
+            people: Vec::new(),
+            by_key: HashMap::new(),
+        }
+    }
+
+    /// One participant's sample at `elapsed` seconds since the first, standing for `dt` seconds.
+    pub fn add(&mut self, utc: i64, elapsed: f64, dt: f64, p: &ParticipantHealth) {
+        self.last_utc = self.last_utc.max(utc);
+        let key = (p.role, p.school.clone(), p.name.clone());
+        let index = *self.by_key.entry(key).or_insert_with(|| {
+            self.people.push(Person::new(p));
+            self.people.len() - 1
+        });
+        self.people[index].add(elapsed, dt, p);
+    }
+
+    /// The report, as of `ended_utc`.
+    pub fn finish(self, ended_utc: i64) -> QualityReport {
+        let sampled = !self.people.is_empty();
+        QualityReport {
+            session: self.session,
+            first_sample_utc: sampled.then_some(self.first_utc),
+            last_sample_utc: sampled.then_some(self.last_utc),
+            ended_utc,
+            timeline_step_secs: TIMELINE_STEP_SECS,
+            participants: self.people.into_iter().map(Person::finish).collect(),
+        }
+    }
+}
+
+impl Person {
+    fn new(p: &ParticipantHealth) -> Self {
+        Self {
+            name: p.name.clone(),
+            role: p.role,
+            school: p.school.clone(),
+            connections: HashMap::new(),
+            connected_secs: 0.0,
+            video: VideoTime::default(),
+            health: HealthTime::default(),
+            loss_up: Vec::new(),
+            loss_down: Vec::new(),
+            rtt: Vec::new(),
+            jitter: Vec::new(),
+            kbps_in: (0.0, 0.0),
+            kbps_out: (0.0, 0.0),
+            timeline: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, elapsed: f64, dt: f64, p: &ParticipantHealth) {
+        self.connections.insert(
+            p.participant,
+            Counters {
+                reconnects: p.reconnects,
+                freezes: p.freezes,
+                audio_gaps: p.audio_gaps,
+                freezes_up: p.freezes_up,
+                nacks: p.nacks,
+                plis: p.plis,
+            },
+        );
+        // Setting up is nobody's trouble; a lost or returning connection is.
+        if p.connection == Connection::Connecting {
+            return;
+        }
+        match p.health {
+            Health::Good => self.health.good += dt,
+            Health::Weak => self.health.weak += dt,
+            Health::Lost => self.health.lost += dt,
+        }
+        if p.connection != Connection::Connected {
+            return;
+        }
+        self.connected_secs += dt;
+        match p.video {
+            VideoState::Flowing => self.video.flowing += dt,
+            VideoState::Frozen => self.video.frozen += dt,
+            VideoState::None => self.video.none += dt,
+        }
+        for (v, into) in [
+            (p.loss_up_pct, &mut self.loss_up),
+            (p.loss_down_pct, &mut self.loss_down),
+            (p.rtt_ms, &mut self.rtt),
+            (p.jitter_ms, &mut self.jitter),
+        ] {
+            into.extend(v);
+        }
+        // Bitrates only count once the link reports them.
+        self.kbps_in.0 += f64::from(p.kbps_in) * dt;
+        self.kbps_in.1 += dt;
+        self.kbps_out.0 += f64::from(p.kbps_out) * dt;
+        self.kbps_out.1 += dt;
+        let t = (elapsed.max(0.0) as u32 / TIMELINE_STEP_SECS) * TIMELINE_STEP_SECS;
+        if self.timeline.last().is_none_or(|b| b.t != t) {
+            self.timeline.push(Bucket {
+                t,
+                ..Bucket::default()
+            });
+        }
+        if let Some(b) = self.timeline.last_mut() {
+            b.n += 1;
+            for (v, into) in [
+                (p.loss_up_pct, &mut b.loss_up),
+                (p.loss_down_pct, &mut b.loss_down),
+                (p.rtt_ms, &mut b.rtt),
+            ] {
+                if let Some(v) = v {
+                    into.0 += v;
+                    into.1 += 1;
+                }
+            }
+            b.kbps_in += p.kbps_in;
+            b.kbps_out += p.kbps_out;
+        }
+    }
+
+    fn finish(self) -> ParticipantReport {
+        let total = |f: fn(&Counters) -> u64| self.connections.values().map(f).sum::<u64>();
+        let joins = self.connections.len() as u32;
+        let seen_video = self.video.flowing + self.video.frozen;
+        let mean = |(sum, secs): (f64, f64)| {
+            if secs > 0.0 {
+                (sum / secs) as f32
+            } else {
+                0.0
+            }
+        };
+        ParticipantReport {
+            joins,
+            reconnects: joins.saturating_sub(1)
+                + self.connections.values().map(|c| c.reconnects).sum::<u32>(),
+            connected_secs: self.connected_secs,
+            video_secs: self.video,
+            top_layer_pct: (seen_video > 0.0)
+                .then(|| (self.video.flowing / seen_video * 100.0) as f32),
+            freezes: total(|c| c.freezes),
+            audio_gaps: total(|c| c.audio_gaps),
+            freezes_up: total(|c| c.freezes_up),
+            nacks: total(|c| c.nacks),
+            plis: total(|c| c.plis),
+            loss_up_pct: spread(self.loss_up),
+            loss_down_pct: spread(self.loss_down),
+            rtt_ms: spread(self.rtt),
+            jitter_ms: spread(self.jitter),
+            kbps_in_mean: mean(self.kbps_in),
+            kbps_out_mean: mean(self.kbps_out),
+            health_secs: self.health,
+            timeline: self
+                .timeline
+                .iter()
+                .map(|b| {
+                    let avg = |(sum, n): (f32, u32)| (n > 0).then(|| sum / n as f32);
+                    let n = b.n.max(1) as f32;
+                    ReportPoint {
+                        t: b.t,
+                        loss_up_pct: avg(b.loss_up),
+                        loss_down_pct: avg(b.loss_down),
+                        rtt_ms: avg(b.rtt),
+                        kbps_in: b.kbps_in / n,
+                        kbps_out: b.kbps_out / n,
+                    }
+                })
+                .collect(),
+            name: self.name,
+            role: self.role,
+            school: self.school,
+        }
+    }
+}
+
+/// Mean and 95th percentile (nearest rank) of the samples.
+fn spread(mut v: Vec<f32>) -> Spread {
+    if v.is_empty() {
+        return Spread::default();
+    }
+    let mean = v.iter().sum::<f32>() / v.len() as f32;
+    v.sort_by(f32::total_cmp);
+    let rank = ((0.95 * v.len() as f32).ceil() as usize).clamp(1, v.len());
+    Spread {
+        mean: Some(mean),
+        p95: Some(v[rank - 1]),
+    }
+}
+
+/// The builders of live sessions, and the sessions already reported (so that late samples of
+/// an ended session do not start a new one).
+#[derive(Debug, Default)]
+pub struct Reports {
+    building: HashMap<SessionId, (ReportBuilder, std::time::Instant)>,
+    finished: HashSet<SessionId>,
+}
+
+impl Reports {
+    /// Records one sample of a session; `now` gives the time since its first sample.
+    pub fn add(
+        &mut self,
+        session: SessionId,
+        now: std::time::Instant,
+        dt: f64,
+        ps: &[ParticipantHealth],
+    ) {
+        if self.finished.contains(&session) {
+            return;
+        }
+        let utc = now_utc();
+        let (b, since) = self
+            .building
+            .entry(session)
+            .or_insert_with(|| (ReportBuilder::new(session, utc), now));
+        let elapsed = now.saturating_duration_since(*since).as_secs_f64();
+        for p in ps {
+            b.add(utc, elapsed, dt, p);
+        }
+    }
+
+    /// Takes the session's builder out (an empty one when nobody ever joined).
+    fn take(&mut self, session: SessionId) -> ReportBuilder {
+        self.finished.insert(session);
+        self.building
+            .remove(&session)
+            .map(|(b, _)| b)
+            .unwrap_or_else(|| ReportBuilder::new(session, now_utc()))
+    }
+}
+
+/// The session ended: its report is built from what was sampled and kept with the session.
+/// Called once the `ended` state is persisted, wherever the end came from.
+pub async fn finish(app: &Arc<AppState>, session: SessionId) {
+    let builder = app
+        .reports
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take(session);
+    let report = builder.finish(now_utc());
+    let people = report.participants.len();
+    let store = app.store.clone();
+    match tokio::task::spawn_blocking(move || store.save_report(&report)).await {
+        Ok(Ok(())) => tracing::info!(session = session.0, people, "quality report stored"),
+        Ok(Err(e)) => tracing::error!(session = session.0, "quality report not stored: {e}"),
+        Err(e) => tracing::error!(session = session.0, "quality report task failed: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(id: u64, name: &str, loss_down: f32, health: Health) -> ParticipantHealth {
+        ParticipantHealth {
+            participant: id,
+            name: name.into(),
+            role: Role::Classroom,
+            school: Some("四子王旗第一中学".into()),
+            health,
+            reasons: Vec::new(),
+            connection: Connection::Connected,
+            reconnects: 0,
+            rtt_ms: Some(40.0),
+            loss_up_pct: None,
+            loss_down_pct: Some(loss_down),
+            kbps_in: 0.0,
+            kbps_out: 1200.0,
+            nacks: 0,
+            plis: 0,
+            jitter_ms: None,
+            video: VideoState::Flowing,
+            freezes: 0,
+            audio_gaps: 0,
+            freezes_up: 0,
+        }
+    }
+
+    #[test]
+    fn a_classroom_that_rejoined_is_one_row_with_its_loss_and_freezes() {
+        let mut b = ReportBuilder::new(SessionId(3), 1_000);
+        // 40 s at four samples a second: the good room loses nothing; the weak one 20% for the
+        // first half, drops out, rejoins as a new participant and freezes twice.
+        for i in 0..160u32 {
+            let t = f64::from(i) * 0.25;
+            b.add(
+                1_000 + i as i64 / 4,
+                t,
+                0.25,
+                &sample(1, "初二(1)班", 0.0, Health::Good),
+            );
+            let mut weak = if i < 80 {
+                sample(2, "初二(2)班", 20.0, Health::Weak)
+            } else {
+                sample(5, "初二(2)班", 0.0, Health::Good)
+            };
+            if i >= 80 {
+                weak.freezes = 2;
+                weak.video = if i < 84 {
+                    VideoState::Frozen
+                } else {
+                    VideoState::Flowing
+                };
+            }
+            b.add(1_000 + i as i64 / 4, t, 0.25, &weak);
+        }
+        let r = b.finish(1_050);
+        assert_eq!(r.participants.len(), 2);
+        let good = &r.participants[0];
+        let weak = &r.participants[1];
+        assert_eq!((good.joins, good.reconnects), (1, 0));
+        assert_eq!(good.loss_down_pct.mean, Some(0.0));
+        assert!((good.connected_secs - 40.0).abs() < 1e-9);
+        assert_eq!(good.top_layer_pct, Some(100.0));
+        assert_eq!((weak.joins, weak.reconnects, weak.freezes), (2, 1, 2));
+        assert_eq!(weak.loss_down_pct.mean, Some(10.0));
+        assert_eq!(weak.loss_down_pct.p95, Some(20.0));
+        assert!((weak.health_secs.weak - 20.0).abs() < 1e-9);
+        assert_eq!(weak.top_layer_pct, Some(97.5));
+        assert_eq!(weak.timeline.len(), 8);
+        assert_eq!(weak.timeline[0].loss_down_pct, Some(20.0));
+        assert_eq!(weak.timeline[7].loss_down_pct, Some(0.0));
+        assert_eq!(r.first_sample_utc, Some(1_000));
+        assert_eq!(r.last_sample_utc, Some(1_039));
+    }
+
+    #[test]
+    fn samples_after_the_end_do_not_start_a_second_report() {
+        let mut reports = Reports::default();
+        let now = std::time::Instant::now();
+        let s = SessionId(9);
+        reports.add(s, now, 0.25, &[sample(1, "a", 0.0, Health::Good)]);
+        let b = reports.take(s);
+        assert_eq!(b.finish(0).participants.len(), 1);
+        reports.add(s, now, 0.25, &[sample(1, "a", 0.0, Health::Good)]);
+        assert!(reports.building.is_empty());
+        assert_eq!(reports.take(SessionId(10)).finish(0).participants.len(), 0);
+    }
+}
