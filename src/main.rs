@@ -118,6 +118,14 @@ fn main() -> ExitCode {
             "Tongbu is running. Open http://{}/ (media: UDP {})",
             server.http_addr, server.media_addr
         );
+        if server.state.demo.is_some() {
+            // Printed to whoever started the server (who can read data/ anyway), never served.
+            println!(
+                "Operator dashboard (keep this link to yourself): http://{}/operator.html#token={}",
+                server.http_addr,
+                server.state.operator.secret()
+            );
+        }
         tokio::select! {
             r = server.wait() => {
                 if let Err(e) = r {

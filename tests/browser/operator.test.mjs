@@ -1,0 +1,150 @@
+// The operator dashboard in real Chromium: a teacher and a classroom (Chromium too, fake camera)
+// are in the demo lesson; the operator signs in, sees the lesson live with both, opens it and
+// watches each participant's tile fill its sparklines; ends the lesson; then finds it among the
+// past sessions, opens its report (charts and table) and downloads the CSV. Both languages.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { startServer, launchBrowser, operatorApi, artifacts, OPERATOR_TOKEN } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+/** Nothing wider than the window (no horizontal scrolling on a 1366×768 school PC). */
+async function assertNoOverflow(page, what) {
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  assert.ok(scroll <= client, `${what} overflows sideways: ${scroll} > ${client}`);
+}
+
+test('an operator watches the lesson live, ends it and reads its report', { timeout: 120000 }, async () => {
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const hostLink = demo.links.find((l) => l.role === 'host');
+  const classLink = demo.links.find((l) => l.role === 'classroom');
+  const lesson = `${demo.session.subject} · ${demo.session.title}`;
+  const people = [];
+  for (const l of [hostLink, classLink]) {
+    const p = await browser.context.newPage();
+    await p.goto(server.url + l.url);
+    people.push(p);
+  }
+
+  // A wrong token is refused with a message; the sign-in form stays.
+  const ops = await browser.context.newPage();
+  await ops.goto(`${server.url}/operator.html`);
+  await ops.waitForSelector('#sign-in:not([hidden])');
+  await ops.fill('#token', 'not-the-operator-token');
+  await ops.click('#sign-in-form button[type=submit]');
+  await ops.waitForSelector('#error:not([hidden])');
+  assert.match(await ops.textContent('#error'), /运维口令不正确/);
+  assert.equal(await ops.isVisible('#live'), false);
+
+  // Signed in: the lesson is live with its two participants, shown good.
+  await ops.fill('#token', OPERATOR_TOKEN);
+  await ops.click('#sign-in-form button[type=submit]');
+  await ops.waitForSelector('#live:not([hidden])');
+  const row = `.ops-session[data-session="${demo.session.id}"]`;
+  await ops.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('2 人在线'), row, { timeout: 20000 });
+  assert.ok((await ops.textContent(`${row} .ops-session-title`)).includes(demo.session.title));
+  const sessions = await ops.$$eval('.ops-session', (els) => els.length);
+  assert.ok(sessions >= 3, `the lesson, the research session and the lecture are listed (${sessions})`);
+  await assertNoOverflow(ops, 'the dashboard');
+  await ops.screenshot({ path: join(artifacts, 'operator-live.png'), fullPage: true });
+
+  // Into the lesson: a tile per participant, sparklines filling from the live feed.
+  await ops.click(`${row} .ops-open`);
+  await ops.waitForSelector('#detail:not([hidden])');
+  assert.equal(await ops.textContent('#detail-title'), lesson);
+  await ops.waitForFunction(() => {
+    const tiles = [...document.querySelectorAll('.ops-tile')];
+    return tiles.length === 2 && tiles.every((t) => {
+      const d = t.querySelector('.spark-bitrate path')?.getAttribute('d') || '';
+      return (d.match(/L/g) || []).length >= 2 && t.dataset.health === 'good';
+    });
+  }, null, { timeout: 30000 });
+  const tiles = await ops.$$eval('.ops-tile', (els) => els.map((e) => ({
+    name: e.dataset.name,
+    health: e.querySelector('.dot-label').textContent,
+    bitrate: e.querySelector('dd .value').textContent,
+  })));
+  const names = tiles.map((t) => t.name).sort();
+  assert.deepEqual(names, [hostLink.name, classLink.name].sort());
+  for (const t of tiles) {
+    assert.equal(t.health, '良好');
+    assert.match(t.bitrate, /^\d+(\.\d)? kbit\/s$/);
+    assert.ok(parseFloat(t.bitrate) > 50, `media flows to/from ${t.name}: ${t.bitrate}`);
+  }
+  await assertNoOverflow(ops, 'the session view');
+  await ops.screenshot({ path: join(artifacts, 'operator-session.png'), fullPage: true });
+
+  // English: the visible strings switch.
+  await ops.click('#lang');
+  assert.equal(await ops.textContent('#back'), 'Back to overview');
+  await ops.waitForFunction(() => document.querySelector('.ops-tile .dot-label')?.textContent === 'Good');
+  const text = await ops.textContent('body');
+  assert.doesNotMatch(text, /良好|码率|往返时延|返回总览|运维看板/, 'no Chinese UI strings left');
+  await ops.screenshot({ path: join(artifacts, 'operator-session-en.png'), fullPage: true });
+  await ops.click('#lang');
+
+  // The operator ends the lesson: the classroom's page says so, the report is written.
+  const [status] = await operatorApi(server, 'POST', `/api/sessions/${demo.session.id}/end`);
+  assert.equal(status, 200);
+  for (const p of people) {
+    await p.waitForFunction(() => document.body.dataset.ended === 'true', null, { timeout: 10000 });
+  }
+  await ops.click('#back');
+  const past = `#reports tr[data-session="${demo.session.id}"]`;
+  await ops.waitForSelector(past, { timeout: 10000 });
+  assert.equal(await ops.textContent(`${past} td:nth-child(3)`), '2');
+  assert.equal(await ops.$(row), null, 'an ended lesson is no longer live');
+  await ops.screenshot({ path: join(artifacts, 'operator-past.png'), fullPage: true });
+
+  // The report: a bar of health time and a line per participant, and the table.
+  await Promise.all([ops.waitForURL(/report\.html\?session=/), ops.click(`${past} a`)]);
+  await ops.waitForSelector('#table:not([hidden])');
+  assert.ok((await ops.textContent('#report-title')).includes(demo.session.title));
+  const bars = await ops.$$eval('#health-bars li', (els) => els.map((e) => e.querySelector('.seg.good').style.width));
+  assert.equal(bars.length, 2);
+  for (const w of bars) assert.ok(parseFloat(w) > 50, `mostly good: ${w}`);
+  const lines = await ops.$$eval('#rtt-chart path.series, #rtt-chart circle.series', (els) => els.length);
+  assert.ok(lines >= 2, `an RTT line per participant (${lines})`);
+  const rows = await ops.$$eval('#rows tbody tr', (els) => els.map((e) => [...e.children].map((c) => c.textContent)));
+  assert.equal(rows.length, 2);
+  for (const r of rows) assert.match(r[2], /^\d+:\d\d$/, `time connected: ${r}`);
+  const [, report] = await operatorApi(server, 'GET', `/api/sessions/${demo.session.id}/report`);
+  for (const p of report.participants) {
+    assert.ok(p.connected_secs > 1 && p.rtt_ms.mean != null, JSON.stringify(p));
+    assert.ok(p.kbps_in_mean + p.kbps_out_mean > 50, JSON.stringify(p));
+  }
+  await assertNoOverflow(ops, 'the report');
+  await ops.screenshot({ path: join(artifacts, 'report.png'), fullPage: true });
+
+  // The CSV for the records: a header and a row per participant, Chinese names intact.
+  const [download] = await Promise.all([ops.waitForEvent('download'), ops.click('#csv')]);
+  const csv = readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, '');
+  const csvLines = csv.trim().split(/\r?\n/);
+  assert.match(csvLines[0], /^session,role,school,name,/);
+  assert.equal(csvLines.length, 3, csv);
+  assert.ok(csv.includes(classLink.name.split(' · ').pop()), csv);
+
+  await ops.click('#lang');
+  assert.equal(await ops.textContent('#charts-title'), 'At a glance');
+  assert.equal(await ops.textContent('#csv'), 'Download CSV');
+  await ops.screenshot({ path: join(artifacts, 'report-en.png'), fullPage: true });
+  await ops.click('#lang');
+  for (const p of [...people, ops]) await p.close();
+});

@@ -1,0 +1,72 @@
+// The operator's credential in this browser tab, and the calls made with it. The token comes from
+// the sign-in form, or once from the link the server prints in demo mode (`#token=…`, a fragment,
+// so it never reaches a server log); it is kept for this tab only (sessionStorage).
+
+const KEY = 'tongbu.operator';
+
+/** Takes a token from the page's fragment, if any, and removes it from the address bar. */
+export function adoptTokenFromLink() {
+  const m = location.hash.match(/token=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+}
+
+export function token() {
+  return sessionStorage.getItem(KEY) || '';
+}
+
+export function signIn(t) {
+  sessionStorage.setItem(KEY, t.trim());
+}
+
+export function signOut() {
+  sessionStorage.removeItem(KEY);
+}
+
+/** An error with the server's message; `status` 401 means the token is wrong. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** GET an operator endpoint; resolves with JSON (or text when `as` is 'text'). */
+export async function get(path, as = 'json') {
+  const res = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new ApiError(res.status, body.message || res.statusText);
+  }
+  return as === 'text' ? res.text() : res.json();
+}
+
+/** Opens the live health feed of a session: `onSample` gets one sample a second. */
+export function liveFeed(session, onSample, onClose) {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${proto}://${location.host}/api/sessions/${session}/health/live?operator=${encodeURIComponent(token())}`);
+  ws.onmessage = (e) => {
+    try {
+      onSample(JSON.parse(e.data));
+    } catch {
+      // A frame that is not a sample: ignore it, the next one comes in a second.
+    }
+  };
+  ws.onclose = () => onClose && onClose();
+  return ws;
+}
+
+/** Downloads the session's report as CSV (the request needs the credential, so not a plain link). */
+export async function downloadCsv(session) {
+  const text = await get(`/api/sessions/${session}/report.csv`, 'text');
+  const url = URL.createObjectURL(new Blob(['\ufeff', text], { type: 'text/csv;charset=utf-8' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = `tongbu-session-${session}-report.csv`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,132 @@
+// One session's quality report, for operators: time in good / weak / lost health per classroom,
+// loss and RTT over the session, and every figure per classroom in a table (also as CSV).
+
+import { applyI18n, t, toggleLang } from './i18n.js';
+import { adoptTokenFromLink, downloadCsv, get } from './operator-api.js';
+import { clock, legend, lineChart, round } from './charts.js';
+
+const $ = (id) => document.getElementById(id);
+const session = Number(new URLSearchParams(location.search).get('session'));
+let report = null;
+let info = null;
+
+adoptTokenFromLink();
+
+function h(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const fmt = (v, unit = '') => (v == null ? '—' : `${round(v)}${unit}`);
+const minutes = (secs) => clock(secs);
+const who = (p) => (p.school && !p.name.includes(p.school) ? `${p.school} · ${p.name}` : p.name);
+
+async function load() {
+  if (!Number.isInteger(session) || session <= 0) {
+    showError(t('report_bad_link'));
+    return;
+  }
+  try {
+    [report, info] = await Promise.all([get(`/api/sessions/${session}/report`), get(`/api/sessions/${session}`)]);
+  } catch (e) {
+    showError(e.status === 401 ? t('ops_wrong_token') : e.status === 404 ? t('report_not_yet') : e.message);
+    return;
+  }
+  render();
+}
+
+function showError(message) {
+  $('error').hidden = false;
+  $('error').textContent = message;
+  applyI18n();
+}
+
+function render() {
+  applyI18n();
+  document.title = `${t('report_title')} · ${t('app_name')}`;
+  if (!report) return;
+  $('report-title').textContent = `${t('report_title')} · ${info.subject} · ${info.title}`;
+  $('report-sub').textContent = `${info.start_local}–${info.end_local.slice(11)} · ${info.host_name} · ${t('report_people').replace('{n}', report.participants.length)}`;
+  $('csv').hidden = false;
+  const people = report.participants;
+  $('report-empty').hidden = people.length > 0;
+  $('charts').hidden = people.length === 0;
+  $('table').hidden = people.length === 0;
+
+  // Time in each health state, as one stacked bar per participant.
+  const bars = $('health-bars');
+  bars.replaceChildren();
+  for (const p of people) {
+    const hs = p.health_secs;
+    const total = hs.good + hs.weak + hs.lost || 1;
+    const li = h('li');
+    li.dataset.name = p.name;
+    li.append(h('span', 'bar-label', who(p)));
+    const bar = h('span', 'stack');
+    bar.setAttribute('role', 'img');
+    const pct = (v) => Math.round((v / total) * 1000) / 10;
+    bar.setAttribute('aria-label', `${who(p)}: ${t('health_good')} ${pct(hs.good)}%, ${t('health_weak')} ${pct(hs.weak)}%, ${t('health_lost')} ${pct(hs.lost)}%`);
+    for (const k of ['good', 'weak', 'lost']) {
+      const seg = h('span', `seg ${k}`);
+      seg.style.width = `${pct(hs[k])}%`;
+      bar.append(seg);
+    }
+    li.append(bar, h('span', 'bar-value', minutes(p.connected_secs)));
+    bars.append(li);
+  }
+
+  const series = (key) => people.map((p) => ({ name: who(p), points: p.timeline.map((pt) => [pt.t, key(pt)]) }));
+  const worstLoss = (pt) => {
+    const v = [pt.loss_up_pct, pt.loss_down_pct].filter((x) => x != null);
+    return v.length ? Math.max(...v) : null;
+  };
+  $('loss-chart').replaceChildren(
+    lineChart(series(worstLoss), { label: t('report_loss_over_time'), unit: '%', floor: 5 }),
+    legend(people.map(who)),
+  );
+  $('rtt-chart').replaceChildren(
+    lineChart(series((pt) => pt.rtt_ms), { label: t('report_rtt_over_time'), unit: ' ms', floor: 50 }),
+    legend(people.map(who)),
+  );
+
+  const cols = [
+    ['report_col_who', (p) => who(p)],
+    ['report_col_role', (p) => t(`role_${p.role}`)],
+    ['report_col_minutes', (p) => clock(p.connected_secs)],
+    ['report_col_top_layer', (p) => fmt(p.top_layer_pct, '%')],
+    ['report_col_freezes', (p) => p.freezes],
+    ['report_col_audio_gaps', (p) => p.audio_gaps],
+    ['report_col_loss_down', (p) => `${fmt(p.loss_down_pct.mean, '%')} / ${fmt(p.loss_down_pct.p95, '%')}`],
+    ['report_col_loss_up', (p) => `${fmt(p.loss_up_pct.mean, '%')} / ${fmt(p.loss_up_pct.p95, '%')}`],
+    ['report_col_rtt', (p) => `${fmt(p.rtt_ms.mean)} / ${fmt(p.rtt_ms.p95)}`],
+    ['report_col_reconnects', (p) => p.reconnects],
+  ];
+  const head = $('rows').querySelector('thead tr');
+  head.replaceChildren(...cols.map(([k]) => {
+    const th = h('th', '', t(k));
+    th.scope = 'col';
+    return th;
+  }));
+  const body = $('rows').querySelector('tbody');
+  body.replaceChildren();
+  for (const p of people) {
+    const tr = h('tr');
+    tr.dataset.name = p.name;
+    const troubled = p.health_secs.weak + p.health_secs.lost > 0.1 * (p.health_secs.good + p.health_secs.weak + p.health_secs.lost);
+    if (troubled) tr.className = 'troubled';
+    cols.forEach(([, f], i) => {
+      const cell = h(i === 0 ? 'th' : 'td', i > 1 ? 'num' : '', String(f(p)));
+      if (i === 0) cell.scope = 'row';
+      tr.append(cell);
+    });
+    body.append(tr);
+  }
+}
+
+$('lang').addEventListener('click', toggleLang);
+document.addEventListener('langchange', render);
+$('csv').addEventListener('click', () => downloadCsv(session).catch((e) => showError(e.message)));
+applyI18n();
+load();
