@@ -286,7 +286,11 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
     };
     let report_path = format!("/api/sessions/{sid}/report");
     let res = get(report_path.clone(), Some(auth.clone())).await.unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND, "no report before the end");
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "no report before the end"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let res = client
         .post(server.http(&format!("/api/sessions/{sid}/end")))
@@ -332,7 +336,10 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
         .iter()
         .find(|p| p["role"] == "host")
         .expect("the teacher is in the report");
-    assert!(teacher["kbps_in_mean"].as_f64().unwrap() > 20.0, "{teacher}");
+    assert!(
+        teacher["kbps_in_mean"].as_f64().unwrap() > 20.0,
+        "{teacher}"
+    );
 
     // The same as CSV for the records, and in the list of past sessions.
     let res = get(format!("{report_path}.csv"), Some(auth.clone()))
@@ -355,7 +362,9 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
         .unwrap();
     let csv_loss: f64 = lossy_csv[col("loss_down_mean_pct")].parse().unwrap();
     assert!((csv_loss - mean(&lossy_row)).abs() < 0.01, "{csv}");
-    let res = get("/api/reports".into(), Some(auth.clone())).await.unwrap();
+    let res = get("/api/reports".into(), Some(auth.clone()))
+        .await
+        .unwrap();
     let recent: Value = res.json().await.unwrap();
     assert_eq!(recent[0]["session"], sid, "{recent}");
     assert_eq!(recent[0]["participants"], 3);

@@ -209,7 +209,7 @@ function renderDetail() {
       stats.append(dt, dd);
     }
     const extra = h('p', 'muted small',
-      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps} · NACK ${p.nacks} · PLI ${p.plis}`);
+      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps_up} · NACK ${p.nacks} · PLI ${p.plis}`);
     li.append(head, name, school, reasons, stats, extra);
     tiles.append(li);
   }

@@ -97,7 +97,7 @@ function render() {
     ['report_col_minutes', (p) => clock(p.connected_secs)],
     ['report_col_top_layer', (p) => fmt(p.top_layer_pct, '%')],
     ['report_col_freezes', (p) => p.freezes],
-    ['report_col_audio_gaps', (p) => p.audio_gaps],
+    ['report_col_audio_gaps', (p) => p.audio_gaps_up],
     ['report_col_loss_down', (p) => `${fmt(p.loss_down_pct.mean, '%')} / ${fmt(p.loss_down_pct.p95, '%')}`],
     ['report_col_loss_up', (p) => `${fmt(p.loss_up_pct.mean, '%')} / ${fmt(p.loss_up_pct.p95, '%')}`],
     ['report_col_rtt', (p) => `${fmt(p.rtt_ms.mean)} / ${fmt(p.rtt_ms.p95)}`],

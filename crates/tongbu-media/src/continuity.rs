@@ -1,8 +1,10 @@
 //! Continuity: whether a stream keeps flowing. A video picture that stops for more than half a
 //! second is a freeze, and audio that stops for a fifth of a second is a gap: both are what a
-//! classroom notices. Counted per published track (what arrives from the publisher) and per
-//! subscription (what is forwarded to a subscriber), so that a pause of the publisher's own
-//! stream is not blamed on its subscribers.
+//! classroom notices. Each published track keeps a [`Continuity`] of what arrives from its
+//! publisher (once per packet, not per subscriber). A subscription only pauses on its own when it
+//! skips packets the track received (it waits for a keyframe after a loss of picture or a stream
+//! restart); [`Pauses`] times those, off the per-packet fast path, so that a pause of the
+//! publisher's own stream is never blamed on its subscribers.
 
 use std::time::{Duration, Instant};
 
@@ -44,17 +46,10 @@ impl Continuity {
         }
     }
 
-    /// A packet of the stream (its RTP timestamp names its frame). `excused` is a pause of the
-    /// source that ended just now (see [`Continuity::packet`]'s result on the publisher's side);
-    /// that much of a pause here is not counted. Returns the pause this packet ended, if it was
-    /// long enough to count.
+    /// A packet of the stream (its RTP timestamp names its frame). Returns the pause it ended,
+    /// if that was long enough to count.
     #[inline]
-    pub fn packet(
-        &mut self,
-        timestamp: u32,
-        now: Instant,
-        excused: Option<Duration>,
-    ) -> Option<Duration> {
+    pub fn packet(&mut self, timestamp: u32, now: Instant) -> Option<Duration> {
         let Some(last) = self.last_frame else {
             self.last_frame = Some(now);
             self.last_timestamp = timestamp;
@@ -69,12 +64,8 @@ impl Continuity {
         if pause <= self.threshold {
             return None;
         }
-        let own = pause.saturating_sub(excused.unwrap_or_default());
-        if own <= self.threshold {
-            return Some(pause);
-        }
         self.gaps += 1;
-        self.gap_time += own;
+        self.gap_time += pause;
         Some(pause)
     }
 
@@ -100,6 +91,50 @@ impl Continuity {
     }
 }
 
+/// A subscription's own pauses: from the first packet it skipped (while the track kept coming)
+/// to the next one it was forwarded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pauses {
+    since: Option<Instant>,
+    count: u64,
+    total: Duration,
+}
+
+impl Pauses {
+    /// A packet of the track was not forwarded to it.
+    #[inline]
+    pub fn skipped(&mut self, now: Instant) {
+        self.since.get_or_insert(now);
+    }
+
+    /// A packet was forwarded to it again; a pause longer than `threshold` counts.
+    #[inline]
+    pub fn resumed(&mut self, now: Instant, threshold: Duration) {
+        if let Some(since) = self.since.take() {
+            let pause = now.saturating_duration_since(since);
+            if pause > threshold {
+                self.count += 1;
+                self.total += pause;
+            }
+        }
+    }
+
+    /// Whether it has been paused for longer than `threshold` now.
+    pub fn stalled(&self, now: Instant, threshold: Duration) -> bool {
+        self.since
+            .is_some_and(|at| now.saturating_duration_since(at) > threshold)
+    }
+
+    /// Pauses counted so far, and their total length.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn total(&self) -> Duration {
+        self.total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,7 +152,7 @@ mod tests {
         let mut ts = 0u32;
         for _ in 0..30 {
             for _ in 0..3 {
-                assert_eq!(c.packet(ts, now, None), None);
+                assert_eq!(c.packet(ts, now), None);
             }
             now += ms(33);
             ts = ts.wrapping_add(3000);
@@ -125,41 +160,41 @@ mod tests {
         assert!(!c.stalled(now));
         now += ms(800);
         assert!(c.stalled(now));
-        assert_eq!(c.packet(ts, now, None), Some(ms(833)));
+        assert_eq!(c.packet(ts, now), Some(ms(833)));
         assert_eq!(c.gaps(), 1);
         assert_eq!(c.gap_time(), ms(833));
         assert!(!c.stalled(now));
         // A slow 400 ms frame interval is not a freeze.
         now += ms(400);
-        assert_eq!(c.packet(ts.wrapping_add(3000), now, None), None);
+        assert_eq!(c.packet(ts.wrapping_add(3000), now), None);
         assert_eq!(c.gaps(), 1);
     }
 
     #[test]
-    fn the_publishers_own_pause_is_not_the_subscribers_freeze() {
+    fn a_subscriptions_own_pause_counts_when_it_ends() {
         let t0 = Instant::now();
-        let mut upstream = Continuity::new(MediaKind::Video);
-        let mut sub = Continuity::new(MediaKind::Video);
-        upstream.packet(0, t0, None);
-        sub.packet(0, t0, None);
-        // The teacher's camera stops for a second: everybody pauses, nobody is to blame.
-        let now = t0 + ms(1000);
-        let excused = upstream.packet(3000, now, None);
-        assert_eq!(excused, Some(ms(1000)));
-        assert_eq!(upstream.gaps(), 1);
-        sub.packet(3000, now, excused);
-        assert_eq!(sub.gaps(), 0);
+        let mut p = Pauses::default();
+        p.resumed(t0, FREEZE_AFTER);
+        p.skipped(t0 + ms(33));
+        p.skipped(t0 + ms(66));
+        assert!(!p.stalled(t0 + ms(400), FREEZE_AFTER));
+        assert!(p.stalled(t0 + ms(600), FREEZE_AFTER));
+        p.resumed(t0 + ms(733), FREEZE_AFTER);
+        assert_eq!((p.count(), p.total()), (1, ms(700)));
+        p.skipped(t0 + ms(800));
+        p.resumed(t0 + ms(900), FREEZE_AFTER);
+        assert_eq!(p.count(), 1, "a short wait is not a freeze");
     }
 
     #[test]
     fn audio_gaps_count_from_a_fifth_of_a_second() {
         let t0 = Instant::now();
         let mut c = Continuity::new(MediaKind::Audio);
-        c.packet(0, t0, None);
-        c.packet(960, t0 + ms(20), None);
-        c.packet(1920, t0 + ms(190), None);
+        c.packet(0, t0);
+        c.packet(960, t0 + ms(20));
+        c.packet(1920, t0 + ms(190));
         assert_eq!(c.gaps(), 0);
-        c.packet(2880, t0 + ms(420), None);
+        c.packet(2880, t0 + ms(420));
         assert_eq!(c.gaps(), 1);
         assert!(!Continuity::new(MediaKind::Audio).started());
     }

@@ -8,10 +8,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use crate::continuity::Pauses;
 use crate::publisher::PublishedTrack;
 use crate::subscriber::Subscription;
 use crate::{
-    vp8, Codec, Continuity, Forward, MediaKind, ParticipantId, RtpIn, SinkId, StreamRewriter,
+    continuity, vp8, Codec, Forward, MediaKind, ParticipantId, RtpIn, SinkId, StreamRewriter,
     TrackId,
 };
 
@@ -152,7 +153,7 @@ impl Router {
             waiting_for_keyframe: video,
             forwarded: 0,
             kind: t.codec.kind(),
-            continuity: Continuity::new(t.codec.kind()),
+            pauses: Pauses::default(),
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -232,7 +233,7 @@ impl Router {
         if keyframe {
             t.keyframes.keyframe_received();
         }
-        let upstream_pause = t.continuity.packet(packet.timestamp, now, None);
+        t.continuity.packet(packet.timestamp, now);
         let before = out.len();
         for &i in &t.subscriptions {
             let Some(s) = self.subs[i].as_mut() else {
@@ -241,9 +242,14 @@ impl Router {
             if s.waiting_for_keyframe {
                 if !keyframe {
                     self.stats.dropped_waiting_keyframe += 1;
+                    // A picture it had stops until the keyframe: its own freeze.
+                    if s.forwarded > 0 {
+                        s.pauses.skipped(now);
+                    }
                     continue;
                 }
                 s.waiting_for_keyframe = false;
+                s.pauses.resumed(now, continuity::FREEZE_AFTER);
             }
             let Some((seq, timestamp)) = s.rewriter.rewrite(packet.seq, packet.timestamp, now)
             else {
@@ -251,7 +257,6 @@ impl Router {
                 continue;
             };
             s.forwarded += 1;
-            s.continuity.packet(packet.timestamp, now, upstream_pause);
             out.push(Forward {
                 sink: s.sink,
                 seq,
@@ -364,6 +369,48 @@ mod tests {
         let mut r = Router::new();
         r.publish(TrackId(1), ParticipantId(1), Codec::Vp8).unwrap();
         r
+    }
+
+    #[test]
+    fn waiting_for_a_keyframe_is_the_subscribers_freeze_a_camera_pause_is_the_publishers() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut r = router_with_video();
+        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, t0)
+            .unwrap();
+        let mut out = Vec::new();
+        // Waiting for the first keyframe is a start, not a freeze.
+        r.forward(TrackId(1), &pkt(1, &DELTA), ms(0), &mut out)
+            .unwrap();
+        r.forward(TrackId(1), &pkt(2, &KEY), ms(900), &mut out)
+            .unwrap();
+        r.forward(TrackId(1), &pkt(3, &DELTA), ms(933), &mut out)
+            .unwrap();
+        // The camera stops for a second: the publisher's freeze only.
+        r.forward(TrackId(1), &pkt(4, &DELTA), ms(1933), &mut out)
+            .unwrap();
+        let sub = |r: &Router| r.subscription(SinkId(1)).unwrap().pauses().count();
+        assert_eq!(r.track(TrackId(1)).unwrap().continuity().gaps(), 2);
+        assert_eq!(sub(&r), 0);
+        // The stream restarts: the subscriber skips 700 ms of frames until the next keyframe.
+        r.restart_track(TrackId(1), ms(1950)).unwrap();
+        for (i, at) in (1966..2666).step_by(33).enumerate() {
+            r.forward(TrackId(1), &pkt(5 + i as u16, &DELTA), ms(at), &mut out)
+                .unwrap();
+        }
+        assert!(r
+            .subscription(SinkId(1))
+            .unwrap()
+            .pauses()
+            .stalled(ms(2600), continuity::FREEZE_AFTER));
+        r.forward(TrackId(1), &pkt(40, &KEY), ms(2700), &mut out)
+            .unwrap();
+        assert_eq!(sub(&r), 1);
+        assert_eq!(
+            r.track(TrackId(1)).unwrap().continuity().gaps(),
+            2,
+            "the track kept coming"
+        );
     }
 
     #[test]

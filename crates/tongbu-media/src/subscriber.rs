@@ -1,6 +1,7 @@
 //! A subscription: one published track delivered to one subscriber.
 
-use crate::{Continuity, MediaKind, ParticipantId, SinkId, StreamRewriter, TrackId};
+use crate::continuity::Pauses;
+use crate::{MediaKind, ParticipantId, SinkId, StreamRewriter, TrackId};
 
 /// The state of one track forwarded to one subscriber.
 #[derive(Debug)]
@@ -15,8 +16,8 @@ pub struct Subscription {
     pub(crate) waiting_for_keyframe: bool,
     pub(crate) forwarded: u64,
     pub(crate) kind: MediaKind,
-    /// Pauses of what is forwarded to the subscriber that were not the publisher's.
-    pub(crate) continuity: Continuity,
+    /// Its own pauses: packets of the track it skipped while waiting for a keyframe.
+    pub(crate) pauses: Pauses,
 }
 
 impl Subscription {
@@ -45,9 +46,9 @@ impl Subscription {
         self.kind
     }
 
-    /// Freezes (video) or gaps (audio) of what it was forwarded, beyond the publisher's own.
-    pub fn continuity(&self) -> &Continuity {
-        &self.continuity
+    /// Its own pauses (video freezes while it waited for a keyframe), beyond the publisher's.
+    pub fn pauses(&self) -> &Pauses {
+        &self.pauses
     }
 
     /// Packets forwarded so far.

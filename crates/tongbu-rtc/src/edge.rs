@@ -16,6 +16,7 @@ use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
+use tongbu_media::continuity::FREEZE_AFTER;
 use tongbu_media::{
     Codec, Forward, MediaKind, ParticipantId, Router, RouterEvent, RouterStats, RtpIn, SinkId,
     TrackId,
@@ -100,10 +101,10 @@ pub struct ParticipantLink {
 #[derive(Debug, Default, Clone, Copy)]
 struct Flow {
     freezes: u64,
-    audio_gaps: u64,
     frozen: bool,
     receiving_video: bool,
     freezes_up: u64,
+    audio_gaps_up: u64,
 }
 
 /// Counters of the edge.
@@ -407,20 +408,18 @@ impl Edge {
         let mut flow: HashMap<ParticipantId, Flow> =
             HashMap::with_capacity(self.participants.len());
         for s in self.router.subscriptions() {
-            let f = flow.entry(s.subscriber()).or_default();
-            let c = s.continuity();
-            match s.kind() {
-                MediaKind::Video => {
-                    f.freezes += c.gaps();
-                    f.frozen |= c.stalled(now);
-                    f.receiving_video |= c.started();
-                }
-                MediaKind::Audio => f.audio_gaps += c.gaps(),
+            if s.kind() == MediaKind::Video {
+                let f = flow.entry(s.subscriber()).or_default();
+                f.freezes += s.pauses().count();
+                f.frozen |= s.pauses().stalled(now, FREEZE_AFTER);
+                f.receiving_video |= s.forwarded() > 0;
             }
         }
         for t in self.router.tracks() {
-            if t.codec().kind() == MediaKind::Video {
-                flow.entry(t.owner()).or_default().freezes_up += t.continuity().gaps();
+            let f = flow.entry(t.owner()).or_default();
+            match t.codec().kind() {
+                MediaKind::Video => f.freezes_up += t.continuity().gaps(),
+                MediaKind::Audio => f.audio_gaps_up += t.continuity().gaps(),
             }
         }
         self.participants
@@ -429,7 +428,7 @@ impl Edge {
                 let mut stats = p.link;
                 let f = flow.get(&p.id).copied().unwrap_or_default();
                 stats.freezes = f.freezes;
-                stats.audio_gaps = f.audio_gaps;
+                stats.audio_gaps_up = f.audio_gaps_up;
                 stats.frozen = f.frozen;
                 stats.receiving_video = f.receiving_video;
                 stats.freezes_up = f.freezes_up;

@@ -36,16 +36,17 @@ pub struct LinkStats {
     pub disconnected_at: Option<Instant>,
     /// Times a transport came back after losing its connection.
     pub reconnects: u32,
-    /// Video freezes (no new frame for over 500 ms) and audio gaps (over 200 ms) in what the
-    /// server forwarded to it, beyond pauses of the publisher's own stream; since it joined.
+    /// Video freezes (no new frame for over 500 ms) in what the server forwarded to it, beyond
+    /// pauses of the publisher's own stream (it waited for a keyframe); since it joined.
     pub freezes: u64,
-    pub audio_gaps: u64,
-    /// Whether video it receives stands still right now.
+    /// Whether video it receives stands still right now, for that reason.
     pub frozen: bool,
     /// Whether any video reaches it yet.
     pub receiving_video: bool,
-    /// Freezes of the video it publishes, as the server receives it.
+    /// Freezes of the video it publishes, and gaps (over 200 ms) of its audio, as the server
+    /// receives them: its uplink or its encoder stalled.
     pub freezes_up: u64,
+    pub audio_gaps_up: u64,
     /// When str0m last reported on it.
     pub updated: Option<Instant>,
 }

@@ -61,9 +61,12 @@ pub struct ParticipantReport {
     pub video_secs: VideoTime,
     /// Share of the time video reached it that it was at the top layer (flowing), percent.
     pub top_layer_pct: Option<f32>,
+    /// Video freezes it saw: it waited over 500 ms for a keyframe (its publisher's own pauses
+    /// not counted).
     pub freezes: u64,
-    pub audio_gaps: u64,
-    /// Freezes of the video it published, as the server received it.
+    /// Gaps (over 200 ms) of the audio it published and freezes of its video, as the server
+    /// received them: its uplink or its devices stalled.
+    pub audio_gaps_up: u64,
     pub freezes_up: u64,
     pub nacks: u64,
     pub plis: u64,
@@ -93,7 +96,7 @@ pub struct ReportPoint {
 
 /// The columns of [`QualityReport::to_csv`].
 pub const CSV_HEADER: &str = "session,role,school,name,joins,reconnects,minutes_connected,\
-top_layer_pct,video_flowing_s,video_frozen_s,freezes,audio_gaps,freezes_up,\
+top_layer_pct,video_flowing_s,video_frozen_s,freezes,audio_gaps_up,freezes_up,\
 loss_up_mean_pct,loss_up_p95_pct,loss_down_mean_pct,loss_down_p95_pct,rtt_mean_ms,rtt_p95_ms,\
 jitter_mean_ms,kbps_in_mean,kbps_out_mean,nacks,plis,good_s,weak_s,lost_s";
 
@@ -116,7 +119,7 @@ impl QualityReport {
                 format!("{:.0}", p.video_secs.flowing),
                 format!("{:.0}", p.video_secs.frozen),
                 p.freezes.to_string(),
-                p.audio_gaps.to_string(),
+                p.audio_gaps_up.to_string(),
                 p.freezes_up.to_string(),
                 opt(p.loss_up_pct.mean),
                 opt(p.loss_up_pct.p95),
@@ -212,7 +215,7 @@ mod tests {
             },
             top_layer_pct: Some(95.83),
             freezes: 3,
-            audio_gaps: 1,
+            audio_gaps_up: 1,
             freezes_up: 0,
             nacks: 40,
             plis: 2,

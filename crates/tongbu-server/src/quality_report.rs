@@ -53,7 +53,7 @@ struct Person {
 struct Counters {
     reconnects: u32,
     freezes: u64,
-    audio_gaps: u64,
+    audio_gaps_up: u64,
     freezes_up: u64,
     nacks: u64,
     plis: u64,
@@ -134,7 +134,7 @@ impl Person {
             Counters {
                 reconnects: p.reconnects,
                 freezes: p.freezes,
-                audio_gaps: p.audio_gaps,
+                audio_gaps_up: p.audio_gaps_up,
                 freezes_up: p.freezes_up,
                 nacks: p.nacks,
                 plis: p.plis,
@@ -215,7 +215,7 @@ impl Person {
             top_layer_pct: (seen_video > 0.0)
                 .then(|| (self.video.flowing / seen_video * 100.0) as f32),
             freezes: total(|c| c.freezes),
-            audio_gaps: total(|c| c.audio_gaps),
+            audio_gaps_up: total(|c| c.audio_gaps_up),
             freezes_up: total(|c| c.freezes_up),
             nacks: total(|c| c.nacks),
             plis: total(|c| c.plis),
@@ -346,7 +346,7 @@ mod tests {
             jitter_ms: None,
             video: VideoState::Flowing,
             freezes: 0,
-            audio_gaps: 0,
+            audio_gaps_up: 0,
             freezes_up: 0,
         }
     }

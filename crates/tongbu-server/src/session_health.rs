@@ -43,12 +43,13 @@ pub struct ParticipantHealth {
     /// (no video reaches it yet). Every video is forwarded at the one quality it is published
     /// in; when simulcast layers arrive, this names the layer.
     pub video: VideoState,
-    /// Video freezes and audio gaps in what it received since it joined (its publisher's own
-    /// pauses not counted).
+    /// Video freezes in what it received since it joined: it waited over 500 ms for a
+    /// keyframe (its publisher's own pauses not counted).
     pub freezes: u64,
-    pub audio_gaps: u64,
-    /// Freezes of the video it publishes, as the server received it.
+    /// Freezes of the video it publishes and gaps (over 200 ms) of its audio, as the server
+    /// received them.
     pub freezes_up: u64,
+    pub audio_gaps_up: u64,
 }
 
 /// What a participant's picture is doing.
@@ -133,8 +134,8 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     jitter_ms: link.jitter_ms,
                     video: VideoState::of(&link),
                     freezes: link.freezes,
-                    audio_gaps: link.audio_gaps,
                     freezes_up: link.freezes_up,
+                    audio_gaps_up: link.audio_gaps_up,
                 });
             }
             let health = participants
