@@ -67,6 +67,38 @@ export async function startServer() {
   };
 }
 
+/**
+ * A classroom played by `tongbu-load` (webrtc-rs) on a link that loses every `dropEvery`-th
+ * packet; resolves once it has joined. `link` is a join link's path (`/lesson.html?token=…`).
+ */
+export async function startLossyClassroom(server, link, dropEvery, seconds = 120) {
+  const token = new URL(link, server.url).searchParams.get('token');
+  const ws = `${server.url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`;
+  const bin = process.env.TONGBU_LOAD_BIN || join(root, 'target', 'debug', 'tongbu-load');
+  const child = spawn(bin, ['classroom', '--url', ws, '--drop-every', String(dropEvery), '--seconds', String(seconds)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tongbu-load did not join:\n${err}`)), 20000);
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('"joined"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`tongbu-load exited with ${code}:\n${err}`)));
+  });
+  return {
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+    },
+  };
+}
+
 export async function launchBrowser() {
   const userDataDir = mkdtempSync(join(tmpdir(), 'tongbu-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {

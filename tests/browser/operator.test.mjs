@@ -1,13 +1,15 @@
 // The operator dashboard in real Chromium: a teacher and a classroom (Chromium too, fake camera)
 // are in the demo lesson; the operator signs in, sees the lesson live with both, opens it and
-// watches each participant's tile fill its sparklines; ends the lesson; then finds it among the
-// past sessions, opens its report (charts and table) and downloads the CSV. Both languages.
+// watches each participant's tile fill its sparklines; a third classroom on a lossy link
+// (webrtc-rs, every fifth packet lost) turns amber and moves to the top; the operator ends the
+// lesson, finds it among the past sessions, opens its report (charts and table) and downloads
+// the CSV. Both languages.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { startServer, launchBrowser, operatorApi, artifacts, OPERATOR_TOKEN } from './harness.mjs';
+import { startServer, launchBrowser, operatorApi, artifacts, OPERATOR_TOKEN, startLossyClassroom } from './harness.mjs';
 
 let server;
 let browser;
@@ -34,7 +36,7 @@ async function assertNoOverflow(page, what) {
 test('an operator watches the lesson live, ends it and reads its report', { timeout: 120000 }, async () => {
   const demo = await (await fetch(`${server.url}/api/demo`)).json();
   const hostLink = demo.links.find((l) => l.role === 'host');
-  const classLink = demo.links.find((l) => l.role === 'classroom');
+  const [classLink, lossyLink] = demo.links.filter((l) => l.role === 'classroom');
   const lesson = `${demo.session.subject} · ${demo.session.title}`;
   const people = [];
   for (const l of [hostLink, classLink]) {
@@ -91,12 +93,36 @@ test('an operator watches the lesson live, ends it and reads its report', { time
   await assertNoOverflow(ops, 'the session view');
   await ops.screenshot({ path: join(artifacts, 'operator-session.png'), fullPage: true });
 
+  // A classroom on a weak rural link joins: its tile turns weak, says why and moves to the top,
+  // while the others stay good.
+  const lossy = await startLossyClassroom(server, lossyLink.url, 5);
+  try {
+    await ops.waitForFunction((name) => {
+      const first = document.querySelector('.ops-tile');
+      return first?.dataset.name === name && first.dataset.health === 'weak';
+    }, lossyLink.name, { timeout: 20000 });
+    const all = await ops.$$eval('.ops-tile', (els) => els.map((e) => ({
+      name: e.dataset.name, health: e.dataset.health, cls: e.className, reasons: e.querySelector('.reasons').textContent,
+    })));
+    assert.equal(all.length, 3);
+    assert.match(all[0].cls, /health-weak/);
+    assert.match(all[0].reasons, /下行丢包/);
+    for (const t of all.slice(1)) assert.equal(t.health, 'good', `${t.name} stays good`);
+    assert.equal(await ops.textContent('#detail-health'), '较差');
+    await ops.screenshot({ path: join(artifacts, 'operator-weak.png'), fullPage: true });
+  } catch (e) {
+    await lossy.stop();
+    throw e;
+  }
+
   // English: the visible strings switch.
   await ops.click('#lang');
   assert.equal(await ops.textContent('#back'), 'Back to overview');
-  await ops.waitForFunction(() => document.querySelector('.ops-tile .dot-label')?.textContent === 'Good');
+  await ops.waitForFunction(() => document.querySelector('.ops-tile .dot-label')?.textContent === 'Weak');
+  assert.match(await ops.textContent('.ops-tile .reasons'), /loses downstream packets/);
   const text = await ops.textContent('body');
-  assert.doesNotMatch(text, /良好|码率|往返时延|返回总览|运维看板/, 'no Chinese UI strings left');
+  assert.doesNotMatch(text, /良好|较差|码率|往返时延|返回总览|运维看板|下行丢包/, 'no Chinese UI strings left');
+  await assertNoOverflow(ops, 'the session view in English');
   await ops.screenshot({ path: join(artifacts, 'operator-session-en.png'), fullPage: true });
   await ops.click('#lang');
 
@@ -106,10 +132,12 @@ test('an operator watches the lesson live, ends it and reads its report', { time
   for (const p of people) {
     await p.waitForFunction(() => document.body.dataset.ended === 'true', null, { timeout: 10000 });
   }
+  await lossy.stop();
   await ops.click('#back');
   const past = `#reports tr[data-session="${demo.session.id}"]`;
   await ops.waitForSelector(past, { timeout: 10000 });
-  assert.equal(await ops.textContent(`${past} td:nth-child(3)`), '2');
+  assert.equal(await ops.textContent(`${past} td:nth-child(3)`), '3');
+  assert.equal(await ops.textContent(`${past} td:nth-child(4)`), '1', 'one classroom had a poor link');
   assert.equal(await ops.$(row), null, 'an ended lesson is no longer live');
   await ops.screenshot({ path: join(artifacts, 'operator-past.png'), fullPage: true });
 
@@ -117,18 +145,30 @@ test('an operator watches the lesson live, ends it and reads its report', { time
   await Promise.all([ops.waitForURL(/report\.html\?session=/), ops.click(`${past} a`)]);
   await ops.waitForSelector('#table:not([hidden])');
   assert.ok((await ops.textContent('#report-title')).includes(demo.session.title));
-  const bars = await ops.$$eval('#health-bars li', (els) => els.map((e) => e.querySelector('.seg.good').style.width));
-  assert.equal(bars.length, 2);
-  for (const w of bars) assert.ok(parseFloat(w) > 50, `mostly good: ${w}`);
-  const lines = await ops.$$eval('#rtt-chart path.series, #rtt-chart circle.series', (els) => els.length);
-  assert.ok(lines >= 2, `an RTT line per participant (${lines})`);
+  const bars = await ops.$$eval('#health-bars li', (els) => els.map((e) => ({
+    name: e.dataset.name,
+    good: parseFloat(e.querySelector('.seg.good').style.width),
+    weak: parseFloat(e.querySelector('.seg.weak').style.width),
+  })));
+  assert.equal(bars.length, 3);
+  for (const b of bars) {
+    if (b.name === lossyLink.name) assert.ok(b.weak > 20, `the lossy classroom's weak time shows: ${JSON.stringify(b)}`);
+    else assert.ok(b.good > 50, `mostly good: ${JSON.stringify(b)}`);
+  }
+  const lines = await ops.$$eval('#loss-chart path.series, #loss-chart circle.series', (els) => els.length);
+  assert.ok(lines >= 3, `a loss line per participant (${lines})`);
   const rows = await ops.$$eval('#rows tbody tr', (els) => els.map((e) => [...e.children].map((c) => c.textContent)));
-  assert.equal(rows.length, 2);
+  assert.equal(rows.length, 3);
+  const lossyRow = await ops.$eval(`#rows tbody tr[data-name="${lossyLink.name}"]`, (e) => e.className);
+  assert.equal(lossyRow, 'troubled');
   for (const r of rows) assert.match(r[2], /^\d+:\d\d$/, `time connected: ${r}`);
   const [, report] = await operatorApi(server, 'GET', `/api/sessions/${demo.session.id}/report`);
   for (const p of report.participants) {
     assert.ok(p.connected_secs > 1 && p.rtt_ms.mean != null, JSON.stringify(p));
     assert.ok(p.kbps_in_mean + p.kbps_out_mean > 50, JSON.stringify(p));
+    const loss = p.loss_down_pct.mean ?? 0;
+    if (p.name === lossyLink.name) assert.ok(loss > 8, `its loss is in the report: ${JSON.stringify(p)}`);
+    else assert.ok(loss < 1, `the others' is near zero: ${JSON.stringify(p)}`);
   }
   await assertNoOverflow(ops, 'the report');
   await ops.screenshot({ path: join(artifacts, 'report.png'), fullPage: true });
@@ -138,12 +178,13 @@ test('an operator watches the lesson live, ends it and reads its report', { time
   const csv = readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, '');
   const csvLines = csv.trim().split(/\r?\n/);
   assert.match(csvLines[0], /^session,role,school,name,/);
-  assert.equal(csvLines.length, 3, csv);
+  assert.equal(csvLines.length, 4, csv);
   assert.ok(csv.includes(classLink.name.split(' · ').pop()), csv);
 
   await ops.click('#lang');
   assert.equal(await ops.textContent('#charts-title'), 'At a glance');
   assert.equal(await ops.textContent('#csv'), 'Download CSV');
+  await assertNoOverflow(ops, 'the report in English');
   await ops.screenshot({ path: join(artifacts, 'report-en.png'), fullPage: true });
   await ops.click('#lang');
   for (const p of [...people, ops]) await p.close();

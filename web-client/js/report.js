@@ -104,8 +104,8 @@ function render() {
     ['report_col_reconnects', (p) => p.reconnects],
   ];
   const head = $('rows').querySelector('thead tr');
-  head.replaceChildren(...cols.map(([k]) => {
-    const th = h('th', '', t(k));
+  head.replaceChildren(...cols.map(([k], i) => {
+    const th = h('th', i > 1 ? 'num' : '', t(k));
     th.scope = 'col';
     return th;
   }));
