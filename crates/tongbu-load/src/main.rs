@@ -18,6 +18,7 @@ const USAGE: &str =
   --drop-every  lose every N-th incoming packet (N ≥ 2; 5 loses 20 %), to play a weak link
   --seconds     how long to stay (default 60, at most 3600)";
 
+#[derive(Debug)]
 struct Args {
     url: String,
     drop_every: Option<u32>,
