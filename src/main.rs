@@ -123,7 +123,7 @@ fn main() -> ExitCode {
             println!(
                 "Operator dashboard (keep this link to yourself): http://{}/operator.html#token={}",
                 server.http_addr,
-                server.state.operator.secret()
+                url_component(server.state.operator.secret())
             );
         }
         tokio::select! {
@@ -137,4 +137,16 @@ fn main() -> ExitCode {
         }
         ExitCode::SUCCESS
     })
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for a URL fragment.
+fn url_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

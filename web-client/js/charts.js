@@ -11,7 +11,7 @@ function el(name, attrs = {}) {
 
 /** The largest value, at least `floor` (so a flat line at zero stays at the bottom). */
 function top(values, floor) {
-  return Math.max(floor, ...values.filter((v) => Number.isFinite(v)));
+  return values.reduce((m, v) => (Number.isFinite(v) && v > m ? v : m), floor);
 }
 
 /**
@@ -55,7 +55,7 @@ export function lineChart(series, { label, unit = '', width = 640, height = 200,
   svg.append(title);
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
-  const xMax = Math.max(60, ...xs);
+  const xMax = top(xs, 60);
   const yMax = top(ys, floor);
   const X = (x) => pad.l + (x / xMax) * (width - pad.l - pad.r);
   const Y = (y) => height - pad.b - (y / yMax) * (height - pad.t - pad.b);

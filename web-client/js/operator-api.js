@@ -8,7 +8,11 @@ const KEY = 'tongbu.operator';
 export function adoptTokenFromLink() {
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
-    sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
+    try {
+      sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
+    } catch {
+      // A mangled link: the sign-in form asks for the token instead.
+    }
     history.replaceState(null, '', location.pathname + location.search);
   }
 }

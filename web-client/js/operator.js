@@ -54,9 +54,25 @@ function signedIn(yes) {
   $('detail').hidden = !yes || detail === null;
 }
 
+let liveIds = '';
+let reportsAt = 0;
+const REPORTS_EVERY_MS = 30000;
+
 async function refresh() {
   try {
-    [live, reports] = await Promise.all([get('/api/live'), get('/api/reports?limit=50')]);
+    live = await get('/api/live');
+    // The past list changes when a session ends (it leaves the live list): fetch it then, and
+    // now and again, not every two seconds.
+    const ids = live.map((l) => l.session.id).join(',');
+    if (ids !== liveIds || Date.now() - reportsAt > REPORTS_EVERY_MS) {
+      liveIds = ids;
+      reportsAt = Date.now();
+      reports = await get('/api/reports?limit=50').catch((e) => {
+        if (e.status === 401) throw e;
+        reportsAt = 0;
+        return reports;
+      });
+    }
     showError('');
     signedIn(true);
     $('updated').textContent = `${t('ops_updated')} ${new Date().toLocaleTimeString(document.documentElement.lang, { hour12: false })}`;
@@ -147,7 +163,16 @@ function renderPast() {
 function openDetail(id, title, host) {
   closeDetail();
   detail = { id, title, host, sample: null, history: new Map() };
+  follow(id);
+  signedIn(true);
+  renderDetail();
+  $('back').focus();
+}
+
+/** Opens the session's live feed; when it drops, says so and opens it again. */
+function follow(id) {
   detail.feed = liveFeed(id, (sample) => {
+    $('detail-stale').hidden = true;
     if (!detail || detail.id !== id) return;
     detail.sample = sample;
     for (const p of sample.participants) {
@@ -160,15 +185,21 @@ function openDetail(id, title, host) {
       detail.history.set(p.participant, hist);
     }
     renderDetail();
+  }, () => {
+    if (!detail || detail.id !== id || detail.closing) return;
+    $('detail-stale').hidden = false;
+    detail.retry = setTimeout(() => detail && detail.id === id && follow(id), 2000);
   });
-  signedIn(true);
-  renderDetail();
-  $('back').focus();
 }
 
 function closeDetail() {
-  if (detail && detail.feed) detail.feed.close();
+  if (detail) {
+    detail.closing = true;
+    clearTimeout(detail.retry);
+    if (detail.feed) detail.feed.close();
+  }
   detail = null;
+  $('detail-stale').hidden = true;
 }
 
 const order = { lost: 0, weak: 1, good: 2 };

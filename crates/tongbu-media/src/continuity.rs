@@ -107,11 +107,14 @@ impl Pauses {
         self.since.get_or_insert(now);
     }
 
-    /// A packet was forwarded to it again; a pause longer than `threshold` counts.
+    /// A packet was forwarded to it again; a pause longer than `threshold` counts, less
+    /// `excused`: a pause of the publisher's own stream that this same packet ended.
     #[inline]
-    pub fn resumed(&mut self, now: Instant, threshold: Duration) {
+    pub fn resumed(&mut self, now: Instant, threshold: Duration, excused: Option<Duration>) {
         if let Some(since) = self.since.take() {
-            let pause = now.saturating_duration_since(since);
+            let pause = now
+                .saturating_duration_since(since)
+                .saturating_sub(excused.unwrap_or_default());
             if pause > threshold {
                 self.count += 1;
                 self.total += pause;
@@ -174,16 +177,20 @@ mod tests {
     fn a_subscriptions_own_pause_counts_when_it_ends() {
         let t0 = Instant::now();
         let mut p = Pauses::default();
-        p.resumed(t0, FREEZE_AFTER);
+        p.resumed(t0, FREEZE_AFTER, None);
         p.skipped(t0 + ms(33));
         p.skipped(t0 + ms(66));
         assert!(!p.stalled(t0 + ms(400), FREEZE_AFTER));
         assert!(p.stalled(t0 + ms(600), FREEZE_AFTER));
-        p.resumed(t0 + ms(733), FREEZE_AFTER);
+        p.resumed(t0 + ms(733), FREEZE_AFTER, None);
         assert_eq!((p.count(), p.total()), (1, ms(700)));
         p.skipped(t0 + ms(800));
-        p.resumed(t0 + ms(900), FREEZE_AFTER);
+        p.resumed(t0 + ms(900), FREEZE_AFTER, None);
         assert_eq!(p.count(), 1, "a short wait is not a freeze");
+        // The publisher itself went quiet for most of the wait: not the subscriber's freeze.
+        p.skipped(t0 + ms(1000));
+        p.resumed(t0 + ms(2000), FREEZE_AFTER, Some(ms(900)));
+        assert_eq!(p.count(), 1);
     }
 
     #[test]

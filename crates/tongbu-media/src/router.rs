@@ -233,7 +233,7 @@ impl Router {
         if keyframe {
             t.keyframes.keyframe_received();
         }
-        t.continuity.packet(packet.timestamp, now);
+        let upstream_pause = t.continuity.packet(packet.timestamp, now);
         let before = out.len();
         for &i in &t.subscriptions {
             let Some(s) = self.subs[i].as_mut() else {
@@ -249,7 +249,8 @@ impl Router {
                     continue;
                 }
                 s.waiting_for_keyframe = false;
-                s.pauses.resumed(now, continuity::FREEZE_AFTER);
+                s.pauses
+                    .resumed(now, continuity::FREEZE_AFTER, upstream_pause);
             }
             let Some((seq, timestamp)) = s.rewriter.rewrite(packet.seq, packet.timestamp, now)
             else {

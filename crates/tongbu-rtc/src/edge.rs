@@ -411,7 +411,13 @@ impl Edge {
             if s.kind() == MediaKind::Video {
                 let f = flow.entry(s.subscriber()).or_default();
                 f.freezes += s.pauses().count();
-                f.frozen |= s.pauses().stalled(now, FREEZE_AFTER);
+                // Stalled while the publisher's stream comes: its own freeze. (If the
+                // publisher went quiet, that shows on the publisher.)
+                f.frozen |= s.pauses().stalled(now, FREEZE_AFTER)
+                    && self
+                        .router
+                        .track(s.track())
+                        .is_some_and(|t| !t.continuity().stalled(now));
                 f.receiving_video |= s.forwarded() > 0;
             }
         }

@@ -32,8 +32,9 @@ pub struct LinkStats {
     /// Transports connected now.
     pub send_connected: bool,
     pub recv_connected: bool,
-    /// When a transport last lost its connection (cleared when it is back).
-    pub disconnected_at: Option<Instant>,
+    /// When the `send` and the `recv` transport lost their connection (cleared when back).
+    pub send_lost_at: Option<Instant>,
+    pub recv_lost_at: Option<Instant>,
     /// Times a transport came back after losing its connection.
     pub reconnects: u32,
     /// Video freezes (no new frame for over 500 ms) in what the server forwarded to it, beyond
@@ -63,28 +64,32 @@ impl LinkStats {
     /// Its `send` (or `recv`) transport connected or went. A connection after a loss is a
     /// reconnect.
     pub fn set_connected(&mut self, send: bool, connected: bool, now: Instant) {
-        let slot = if send {
-            &mut self.send_connected
+        let (slot, lost_at) = if send {
+            (&mut self.send_connected, &mut self.send_lost_at)
         } else {
-            &mut self.recv_connected
+            (&mut self.recv_connected, &mut self.recv_lost_at)
         };
         if *slot == connected {
             return;
         }
         *slot = connected;
         if connected {
-            if self.disconnected_at.take().is_some() {
+            if lost_at.take().is_some() {
                 self.reconnects += 1;
             }
         } else {
-            self.disconnected_at.get_or_insert(now);
+            *lost_at = Some(now);
         }
     }
 
-    /// Whether it was connected once and has lost a connection it has not got back.
+    /// How long since its most recent loss of a connection it has not got back (`None`: it
+    /// never lost one).
     pub fn disconnected_for(&self, now: Instant) -> Option<Duration> {
-        self.disconnected_at
+        [self.send_lost_at, self.recv_lost_at]
+            .into_iter()
+            .flatten()
             .map(|at| now.saturating_duration_since(at))
+            .min()
     }
 
     /// A transport's peer report; `meter` is that transport's byte counters.

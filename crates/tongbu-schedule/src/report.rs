@@ -144,10 +144,16 @@ impl QualityReport {
 }
 
 fn csv_field(s: &str) -> String {
+    // A name a spreadsheet would run as a formula is kept as text.
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
@@ -253,6 +259,8 @@ mod tests {
         assert!(lines[1].starts_with(
             "7,classroom,扎赉特旗音德尔第三中学,\"初一(4)班, 音德尔\",2,1,40.0,95.83,2300,100,3,1,0,,,4.50,12.00,61.00,80.00,"
         ), "{}", lines[1]);
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-1"), "'-1");
         let s = ReportSummary::of(&r, "数学".into());
         assert_eq!((s.participants, s.troubled, s.freezes), (1, 1, 3));
         assert_eq!(s.worst_loss_pct, Some(4.5));

@@ -112,10 +112,18 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE session_reports (
         session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
         ended_utc INTEGER NOT NULL,
-        body TEXT NOT NULL
+        body TEXT NOT NULL,
+        summary TEXT NOT NULL
     );
     CREATE INDEX reports_by_end ON session_reports(ended_utc);",
 ];
+
+fn report_json<T: serde::Serialize>(v: &T) -> Result<String, ScheduleError> {
+    serde_json::to_string(v).map_err(|e| ScheduleError::Corrupt {
+        what: "quality report",
+        value: e.to_string(),
+    })
+}
 
 fn parse_report(body: &str) -> Result<QualityReport, ScheduleError> {
     serde_json::from_str(body).map_err(|e| ScheduleError::Corrupt {
@@ -525,16 +533,16 @@ impl Db<'_> {
 impl Store for Db<'_> {
     fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError> {
         self.state_of(r.session)?;
-        let body = serde_json::to_string(r).map_err(|e| ScheduleError::Corrupt {
-            what: "quality report",
-            value: e.to_string(),
-        })?;
+        let body = report_json(r)?;
+        // The list of past sessions reads only this, never the (large) body.
+        let summary = report_json(&ReportSummary::of(r, String::new()))?;
         self.0
             .prepare_cached(
-                "INSERT INTO session_reports (session_id, ended_utc, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(session_id) DO UPDATE SET ended_utc = ?2, body = ?3",
+                "INSERT INTO session_reports (session_id, ended_utc, body, summary)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(session_id) DO UPDATE SET ended_utc = ?2, body = ?3, summary = ?4",
             )?
-            .execute(params![r.session.0, r.ended_utc, body])?;
+            .execute(params![r.session.0, r.ended_utc, body, summary])?;
         Ok(())
     }
 
@@ -557,7 +565,7 @@ impl Store for Db<'_> {
 
     fn recent_reports(&self, limit: u32) -> Result<Vec<ReportSummary>, ScheduleError> {
         let mut st = self.0.prepare_cached(
-            "SELECT r.body, s.title FROM session_reports r JOIN sessions s ON s.id = r.session_id
+            "SELECT r.summary, s.title FROM session_reports r JOIN sessions s ON s.id = r.session_id
              ORDER BY r.ended_utc DESC, r.session_id DESC LIMIT ?1",
         )?;
         let rows = st.query_map(params![limit], |r| {
@@ -565,8 +573,12 @@ impl Store for Db<'_> {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (body, title) = row?;
-            out.push(ReportSummary::of(&parse_report(&body)?, title));
+            let (summary, title) = row?;
+            // One unreadable row is left out (and logged), not the whole list.
+            match serde_json::from_str::<ReportSummary>(&summary) {
+                Ok(s) => out.push(ReportSummary { title, ..s }),
+                Err(e) => tracing::warn!(%title, "unreadable report summary left out: {e}"),
+            }
         }
         Ok(out)
     }

@@ -58,7 +58,7 @@ pub enum Connection {
 pub fn connection(link: &LinkStats, now: Instant, t: &HealthThresholds) -> Connection {
     if link.send_connected || link.recv_connected {
         Connection::Connected
-    } else if link.updated.is_none() && link.disconnected_at.is_none() {
+    } else if link.updated.is_none() && link.disconnected_for(now).is_none() {
         Connection::Connecting
     } else if link
         .disconnected_for(now)

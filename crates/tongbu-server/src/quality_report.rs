@@ -16,8 +16,28 @@ use crate::session_health::{ParticipantHealth, VideoState};
 /// Seconds per point of the report's timelines.
 pub const TIMELINE_STEP_SECS: u32 = 5;
 
-/// Who a participant is across rejoins.
-type PersonKey = (Role, Option<String>, String);
+/// Who a participant is across rejoins: a classroom (or the host) by its school and name; a
+/// person on a shared link (the audience of a lecture) by their connection, since many people
+/// share one name there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum PersonKey {
+    Room(Role, Option<String>, String),
+    Connection(u64),
+}
+
+impl PersonKey {
+    fn of(p: &ParticipantHealth) -> Self {
+        match p.role {
+            Role::Host | Role::Classroom => {
+                PersonKey::Room(p.role, p.school.clone(), p.name.clone())
+            }
+            _ => PersonKey::Connection(p.participant),
+        }
+    }
+}
+
+/// A participant that has not connected its media after this long counts as lost.
+const CONNECT_GRACE_SECS: f64 = 5.0;
 
 /// A session's samples so far.
 #[derive(Debug)]
@@ -35,8 +55,12 @@ struct Person {
     name: String,
     role: Role,
     school: Option<String>,
-    /// Counters are totals per connection (participant id): the last value of each.
-    connections: HashMap<u64, Counters>,
+    /// Each connection's (participant id's) counters: last seen, and what they added up to.
+    /// The edge's counters can restart (a track or transport replaced), so only rises count.
+    connections: HashMap<u64, (Counters, Counters)>,
+    /// When it was first and last sampled (seconds since the session's first sample).
+    first_seen: f64,
+    last_sampled: Option<f64>,
     connected_secs: f64,
     video: VideoTime,
     health: HealthTime,
@@ -51,12 +75,36 @@ struct Person {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Counters {
-    reconnects: u32,
+    reconnects: u64,
     freezes: u64,
     audio_gaps_up: u64,
     freezes_up: u64,
     nacks: u64,
     plis: u64,
+}
+
+impl Counters {
+    fn of(p: &ParticipantHealth) -> Self {
+        Self {
+            reconnects: u64::from(p.reconnects),
+            freezes: p.freezes,
+            audio_gaps_up: p.audio_gaps_up,
+            freezes_up: p.freezes_up,
+            nacks: p.nacks,
+            plis: p.plis,
+        }
+    }
+
+    /// Adds to `total` what rose since `last` (a counter that went down restarted from zero).
+    fn accumulate(total: &mut Counters, last: &Counters, now: &Counters) {
+        let rise = |now: u64, last: u64| if now >= last { now - last } else { now };
+        total.reconnects += rise(now.reconnects, last.reconnects);
+        total.freezes += rise(now.freezes, last.freezes);
+        total.audio_gaps_up += rise(now.audio_gaps_up, last.audio_gaps_up);
+        total.freezes_up += rise(now.freezes_up, last.freezes_up);
+        total.nacks += rise(now.nacks, last.nacks);
+        total.plis += rise(now.plis, last.plis);
+    }
 }
 
 /// Sums over one timeline step.
@@ -86,9 +134,9 @@ impl ReportBuilder {
     /// One participant's sample at `elapsed` seconds since the first, standing for `dt` seconds.
     pub fn add(&mut self, utc: i64, elapsed: f64, dt: f64, p: &ParticipantHealth) {
         self.last_utc = self.last_utc.max(utc);
-        let key = (p.role, p.school.clone(), p.name.clone());
+        let key = PersonKey::of(p);
         let index = *self.by_key.entry(key).or_insert_with(|| {
-            self.people.push(Person::new(p));
+            self.people.push(Person::new(p, elapsed));
             self.people.len() - 1
         });
         self.people[index].add(elapsed, dt, p);
@@ -109,12 +157,14 @@ impl ReportBuilder {
 }
 
 impl Person {
-    fn new(p: &ParticipantHealth) -> Self {
+    fn new(p: &ParticipantHealth, elapsed: f64) -> Self {
         Self {
             name: p.name.clone(),
             role: p.role,
             school: p.school.clone(),
             connections: HashMap::new(),
+            first_seen: elapsed,
+            last_sampled: None,
             connected_secs: 0.0,
             video: VideoTime::default(),
             health: HealthTime::default(),
@@ -129,22 +179,29 @@ impl Person {
     }
 
     fn add(&mut self, elapsed: f64, dt: f64, p: &ParticipantHealth) {
-        self.connections.insert(
-            p.participant,
-            Counters {
-                reconnects: p.reconnects,
-                freezes: p.freezes,
-                audio_gaps_up: p.audio_gaps_up,
-                freezes_up: p.freezes_up,
-                nacks: p.nacks,
-                plis: p.plis,
-            },
-        );
-        // Setting up is nobody's trouble; a lost or returning connection is.
-        if p.connection == Connection::Connecting {
+        let now = Counters::of(p);
+        let (last, total) = self
+            .connections
+            .entry(p.participant)
+            .or_insert((Counters::default(), Counters::default()));
+        Counters::accumulate(total, last, &now);
+        *last = now;
+        // Two connections of one classroom at once (a second tab, an old one still closing):
+        // the time counts once.
+        if self.last_sampled == Some(elapsed) {
             return;
         }
-        match p.health {
+        self.last_sampled = Some(elapsed);
+        // Setting up is nobody's trouble, unless media never connects (UDP blocked, …).
+        let health = if p.connection == Connection::Connecting {
+            if elapsed - self.first_seen < CONNECT_GRACE_SECS {
+                return;
+            }
+            Health::Lost
+        } else {
+            p.health
+        };
+        match health {
             Health::Good => self.health.good += dt,
             Health::Weak => self.health.weak += dt,
             Health::Lost => self.health.lost += dt,
@@ -196,7 +253,8 @@ impl Person {
     }
 
     fn finish(self) -> ParticipantReport {
-        let total = |f: fn(&Counters) -> u64| self.connections.values().map(f).sum::<u64>();
+        let total =
+            |f: fn(&Counters) -> u64| self.connections.values().map(|(_, t)| f(t)).sum::<u64>();
         let joins = self.connections.len() as u32;
         let seen_video = self.video.flowing + self.video.frozen;
         let mean = |(sum, secs): (f64, f64)| {
@@ -209,7 +267,7 @@ impl Person {
         ParticipantReport {
             joins,
             reconnects: joins.saturating_sub(1)
-                + self.connections.values().map(|c| c.reconnects).sum::<u32>(),
+                + u32::try_from(total(|c| c.reconnects)).unwrap_or(u32::MAX),
             connected_secs: self.connected_secs,
             video_secs: self.video,
             top_layer_pct: (seen_video > 0.0)
@@ -263,6 +321,9 @@ fn spread(mut v: Vec<f32>) -> Spread {
     }
 }
 
+/// Ended sessions remembered so that their late samples are ignored.
+const FINISHED_KEPT: usize = 4096;
+
 /// The builders of live sessions, and the sessions already reported (so that late samples of
 /// an ended session do not start a new one).
 #[derive(Debug, Default)]
@@ -294,9 +355,24 @@ impl Reports {
         }
     }
 
+    /// The session was cancelled: forget what was sampled.
+    pub fn discard(&mut self, session: SessionId) {
+        self.building.remove(&session);
+        self.mark_finished(session);
+    }
+
+    /// Remembers that the session is over, keeping the memory bounded: samples of a session
+    /// arrive for a few seconds after its end at most, so old entries can go.
+    fn mark_finished(&mut self, session: SessionId) {
+        if self.finished.len() >= FINISHED_KEPT {
+            self.finished.clear();
+        }
+        self.finished.insert(session);
+    }
+
     /// Takes the session's builder out (an empty one when nobody ever joined).
     fn take(&mut self, session: SessionId) -> ReportBuilder {
-        self.finished.insert(session);
+        self.mark_finished(session);
         self.building
             .remove(&session)
             .map(|(b, _)| b)
@@ -397,6 +473,47 @@ mod tests {
         assert_eq!(weak.timeline[7].loss_down_pct, Some(0.0));
         assert_eq!(r.first_sample_utc, Some(1_000));
         assert_eq!(r.last_sample_utc, Some(1_039));
+    }
+
+    #[test]
+    fn counters_that_restart_still_add_up_and_each_listener_is_a_row() {
+        let mut b = ReportBuilder::new(SessionId(4), 0);
+        // A classroom's NACK counter restarts when its transport is rebuilt: 10, 15, then 3.
+        for (i, nacks) in [10, 15, 3].into_iter().enumerate() {
+            let mut p = sample(1, "初二(1)班", 0.0, Health::Good);
+            p.nacks = nacks;
+            b.add(i as i64, i as f64, 1.0, &p);
+            // A second tab of the same classroom at the same time: its time counts once.
+            b.add(
+                i as i64,
+                i as f64,
+                1.0,
+                &sample(7, "初二(1)班", 0.0, Health::Good),
+            );
+        }
+        // Two listeners on the shared audience link: same name, two people.
+        for id in [20, 21] {
+            let mut p = sample(id, "听众 Audience", 0.0, Health::Good);
+            p.role = Role::Observer;
+            p.school = None;
+            b.add(0, 0.0, 1.0, &p);
+        }
+        // A classroom whose media never connects counts as lost after the grace.
+        for i in 0..10 {
+            let mut p = sample(30, "初二(2)班", 0.0, Health::Weak);
+            p.connection = Connection::Connecting;
+            b.add(i, i as f64, 1.0, &p);
+        }
+        let r = b.finish(10);
+        let room = &r.participants[0];
+        assert_eq!(room.nacks, 18);
+        assert_eq!(room.connected_secs, 3.0);
+        assert_eq!(r.participants.len(), 4);
+        assert_eq!(r.participants[1].joins, 1);
+        assert_eq!(r.participants[2].joins, 1);
+        let blocked = &r.participants[3];
+        assert_eq!(blocked.connected_secs, 0.0);
+        assert_eq!(blocked.health_secs.lost, 5.0);
     }
 
     #[test]

@@ -16,6 +16,9 @@ use crate::server::{now_utc, AppState};
 /// How often sessions are sampled (as often as str0m reports).
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
+/// How often a sample goes into the session's quality report (a tick's jitter is allowed for).
+const REPORT_EVERY: Duration = Duration::from_millis(990);
+
 /// One participant's health.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ParticipantHealth {
@@ -39,8 +42,8 @@ pub struct ParticipantHealth {
     pub nacks: u64,
     pub plis: u64,
     pub jitter_ms: Option<f32>,
-    /// The video it receives: `flowing`, `frozen` (no new frame for over 500 ms) or `none`
-    /// (no video reaches it yet). Every video is forwarded at the one quality it is published
+    /// The video it receives: `flowing`, `frozen` (for over 500 ms it has waited for a keyframe
+    /// while the publisher's stream kept coming) or `none` (no video reaches it yet). Every video is forwarded at the one quality it is published
     /// in; when simulcast layers arrive, this names the layer.
     pub video: VideoState,
     /// Video freezes in what it received since it joined: it waited over 500 ms for a
@@ -85,12 +88,9 @@ pub struct SessionHealth {
 /// Samples every live session four times a second, forever.
 pub async fn sample_forever(app: Arc<AppState>) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
-    let mut last = Instant::now();
+    let mut reported = Instant::now();
     loop {
         tick.tick().await;
-        // What each sample stands for in the reports: the time since the previous one.
-        let dt = last.elapsed().as_secs_f64().min(1.0);
-        last = Instant::now();
         let Ok(links) = app.edge.links().await else {
             continue;
         };
@@ -165,7 +165,11 @@ pub async fn sample_forever(app: Arc<AppState>) {
             .iter()
             .map(|h| (*h, healths.get(h).copied().unwrap_or(0)))
             .collect();
-        {
+        // The reports take a sample a second, standing for the time since the previous one.
+        let dt = now.saturating_duration_since(reported);
+        if dt >= REPORT_EVERY {
+            reported = now;
+            let dt = dt.as_secs_f64().min(5.0);
             let mut reports = app.reports.lock().unwrap_or_else(|e| e.into_inner());
             for (sid, h) in &sessions {
                 reports.add(*sid, now, dt, &h.participants);

@@ -255,6 +255,10 @@ pub async fn delete_session(
 ) -> Result<StatusCode, ApiError> {
     let sid = SessionId(id);
     db(&app, move |s| s.delete_session(sid)).await?;
+    app.reports
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .discard(sid);
     // Anyone already waiting in the room learns that it will not take place.
     app.rooms.broadcast(
         sid,
