@@ -217,7 +217,7 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
         .expect("teacher connects");
     let good = Subscriber::connect(&server.classroom_url(0)).await.unwrap();
     // One packet in five lost on the way to 扎赉特旗's classroom (20%).
-    let lossy = Subscriber::connect_lossy(&server.classroom_url(1), 5)
+    let mut lossy = Subscriber::connect_lossy(&server.classroom_url(1), 5)
         .await
         .unwrap();
     for (s, what) in [
@@ -272,6 +272,29 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
     assert!(
         weak_after < Duration::from_secs(3),
         "shown weak within 3 s (took {weak_after:?})"
+    );
+
+    // The classroom itself is told (its page shows a banner), and so is the teacher.
+    let told = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(m) = lossy.messages.recv().await {
+            if let tongbu_signal::ServerMessage::LinkHealth {
+                participant,
+                health,
+                reasons,
+            } = m
+            {
+                if participant == lossy.participant && health == tongbu_signal::LinkQuality::Weak {
+                    return reasons;
+                }
+            }
+        }
+        Vec::new()
+    })
+    .await
+    .expect("the lossy classroom is told its link is weak");
+    assert!(
+        told.iter().any(|r| r == "loses media sent to it"),
+        "{told:?}"
     );
 
     // The report: none while the lesson runs, the operator's only, then per classroom.

@@ -54,6 +54,13 @@ test('classrooms see the teacher, the host sees the classrooms', { timeout: 9000
       await waitForLiveVideo(host, `#grid .tile:nth-child(${i}) video`, 15000);
     }
     assert.equal(await host.textContent('#state'), '可加入', 'the first join opened the lesson');
+    // The server's measurement of each classroom's link shows as a dot on its tile.
+    await host.waitForFunction(() => {
+      const tiles = [...document.querySelectorAll('#grid .tile')];
+      return tiles.length >= 2 && tiles.every((t) => t.dataset.health === 'good' && !t.querySelector('.dot').hidden);
+    }, null, { timeout: 15000 });
+    assert.equal(await host.getAttribute('#grid .tile .dot', 'aria-label'), '网络: 良好');
+    for (const p of classrooms) assert.equal(await p.isVisible('#link-banner'), false, 'no banner on a good link');
     const names = await host.$$eval('#grid .tile .name', (els) => els.map((e) => e.textContent));
     for (const l of classLinks) assert.ok(names.includes(l.name), `host shows ${l.name}: ${names}`);
   } finally {
@@ -109,6 +116,14 @@ test('spotlight, raised hand, chat and the end of the lesson reach every page', 
     await a.press('#chat-input', 'Enter');
     await host.locator('#chat-log li', { hasText: '老师，我们听得很清楚' }).waitFor({ timeout: 5000 });
     await a.locator('#chat-log li', { hasText: '老师，我们听得很清楚' }).waitFor({ timeout: 5000 });
+
+    // The host mutes classroom B: B's microphone goes off and B's page says so.
+    await bTile.locator('button.mute').click();
+    await b.waitForFunction(() => !document.querySelector('#banner').hidden, null, { timeout: 5000 });
+    assert.match(await b.textContent('#banner'), /主讲老师已将你的麦克风静音/);
+    const bMic = await b.evaluate(() => document.querySelector('#self-video').srcObject.getAudioTracks().map((t) => t.enabled));
+    assert.deepEqual(bMic, [false]);
+    await bTile.locator('button.mute:disabled', { hasText: '已被静音' }).waitFor({ timeout: 5000 });
 
     await host.screenshot({ path: join(artifacts, 'host-spotlight.png') });
     await b.screenshot({ path: join(artifacts, 'classroom-spotlight.png') });

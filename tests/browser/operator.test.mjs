@@ -109,6 +109,11 @@ test('an operator watches the lesson live, ends it and reads its report', { time
     assert.match(all[0].reasons, /下行丢包/);
     for (const t of all.slice(1)) assert.equal(t.health, 'good', `${t.name} stays good`);
     assert.equal(await ops.textContent('#detail-health'), '较差');
+    // The teacher's console marks that classroom's tile too.
+    const teacher = people[0];
+    await teacher.waitForFunction((name) => [...document.querySelectorAll('#grid .tile')]
+      .some((t) => t.dataset.health === 'weak' && t.querySelector('.name').textContent === name), lossyLink.name, { timeout: 10000 });
+    await teacher.screenshot({ path: join(artifacts, 'host-weak-classroom.png') });
     await ops.screenshot({ path: join(artifacts, 'operator-weak.png'), fullPage: true });
   } catch (e) {
     await lossy.stop();

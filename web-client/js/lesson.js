@@ -21,6 +21,7 @@ const ui = {
   state: null,
   hand: false,
   ended: false,
+  links: new Map(), // participant id -> { health, reasons } from `link_health`
 };
 
 function hostId() {
@@ -30,6 +31,24 @@ function hostId() {
 
 function displayName(p) {
   return p ? p.name : '';
+}
+
+/** A reason the server gives (English words) in the page's language. */
+function reason(r) {
+  return t(`reason_${r.replaceAll(' ', '_')}`);
+}
+
+/** A banner while this participant's own link is weak or lost; gone when it is good again. */
+function showOwnLink() {
+  const own = ui.me ? ui.links.get(ui.me.id) : null;
+  const b = $('link-banner');
+  const bad = own && own.health !== 'good' && !ui.ended;
+  b.hidden = !bad;
+  b.dataset.health = bad ? own.health : '';
+  if (bad) {
+    const why = own.reasons.map(reason).join('；');
+    b.textContent = t(own.health === 'lost' ? 'link_lost_self' : 'link_weak_self').replace('{why}', why);
+  }
 }
 
 function banner(text) {
@@ -73,14 +92,21 @@ function tile(pid) {
   el.className = 'tile';
   el.dataset.participant = pid;
   el.dataset.role = p ? p.role : '';
-  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="name"></span><span class="hand" hidden></span></figcaption>';
+  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span></figcaption>';
   el.querySelector('.name').textContent = displayName(p);
   if (ui.role === 'host') {
+    const actions = document.createElement('div');
+    actions.className = 'tile-actions';
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'spot ghost';
     b.addEventListener('click', () => client.spotlight(ui.spotlight === pid ? null : pid));
-    el.append(b);
+    const m = document.createElement('button');
+    m.type = 'button';
+    m.className = 'mute ghost';
+    m.addEventListener('click', () => client.mute(pid));
+    actions.append(b, m);
+    el.append(actions);
   }
   $('grid').append(el);
   refreshTiles();
@@ -95,8 +121,29 @@ function refreshTiles() {
     el.querySelector('.hand').hidden = !(p && p.hand_raised);
     el.querySelector('.hand').textContent = t('raise_hand');
     const b = el.querySelector('.spot');
-    if (b) b.textContent = ui.spotlight === pid ? t('unspotlight') : t('spotlight');
+    if (b) {
+      b.textContent = ui.spotlight === pid ? t('unspotlight') : t('spotlight');
+      b.setAttribute('aria-label', `${b.textContent}: ${displayName(p)}`);
+    }
+    const m = el.querySelector('.mute');
+    if (m) {
+      m.textContent = p && p.muted ? t('was_muted') : t('mute');
+      m.disabled = !!(p && p.muted);
+      m.setAttribute('aria-label', `${m.textContent}: ${displayName(p)}`);
+    }
+    // The host sees each classroom's link as the server measures it.
+    const link = ui.links.get(pid);
+    const dot = el.querySelector('.dot');
+    dot.hidden = !link;
+    if (link) {
+      dot.className = `dot dot-${link.health}`;
+      dot.setAttribute('role', 'img');
+      dot.setAttribute('aria-label', `${t('link')}: ${t('health_' + link.health)}`);
+      dot.title = [t('health_' + link.health), ...link.reasons.map(reason)].join(' · ');
+      el.dataset.health = link.health;
+    }
   }
+  showOwnLink();
   const h = hostId();
   if (ui.role === 'host') {
     $('stage-caption').textContent = ui.spotlight ? displayName(ui.roster.get(ui.spotlight)) : '';
@@ -157,8 +204,15 @@ function chatLine(name, text) {
   li.scrollIntoView({ block: 'end' });
 }
 
+/** The host sees every classroom that is in, with or without video (its dot says why). */
+function classroomTiles() {
+  if (ui.role !== 'host') return;
+  for (const p of ui.roster.values()) if (p.role === 'classroom') tile(p.id);
+}
+
 client.addEventListener('participant_joined', (e) => {
   ui.roster.set(e.detail.participant.id, e.detail.participant);
+  classroomTiles();
   refreshTiles();
 });
 client.addEventListener('participant_left', (e) => removeParticipant(e.detail.participant));
@@ -187,6 +241,10 @@ client.addEventListener('hand_raised', (e) => {
   }
   refreshTiles();
 });
+client.addEventListener('link_health', (e) => {
+  ui.links.set(e.detail.participant, { health: e.detail.health, reasons: e.detail.reasons || [] });
+  refreshTiles();
+});
 client.addEventListener('spotlight', (e) => {
   ui.spotlight = e.detail.participant;
   for (const pid of ui.streams.keys()) attach(pid);
@@ -199,7 +257,11 @@ client.addEventListener('muted', (e) => {
     banner(t('you_were_muted'));
   } else {
     const p = ui.roster.get(e.detail.participant);
-    if (p) chatLine(p.name, t('was_muted'));
+    if (p) {
+      p.muted = true;
+      chatLine(p.name, t('was_muted'));
+      refreshTiles();
+    }
   }
 });
 client.addEventListener('recv-reset', () => {
@@ -274,6 +336,7 @@ async function main() {
   $('me').textContent = `${t('role_' + ui.role)} · ${joined.you.name}`;
   $('hand').hidden = ui.role !== 'classroom';
   setState(joined.session.state);
+  classroomTiles();
   refreshTiles();
   if (ui.role === 'host' || ui.role === 'classroom') {
     try {

@@ -14,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod link_notices;
 pub mod links;
 pub mod metrics;
 pub mod operator;

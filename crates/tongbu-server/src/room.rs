@@ -152,6 +152,22 @@ impl Rooms {
         })
     }
 
+    /// Sends a message to some participants of the session (those still there).
+    pub fn send_to(&self, session: SessionId, ids: &[u64], msg: &ServerMessage) {
+        self.with(|rooms| {
+            let Some(room) = rooms.get_mut(&session) else {
+                return;
+            };
+            for id in ids {
+                if let Some(m) = room.members.get(id) {
+                    // A full queue means a slow receiver; `send_all` deals with it on the next
+                    // broadcast. A notice is repeated on the next change anyway.
+                    let _ = m.tx.try_send(msg.clone());
+                }
+            }
+        })
+    }
+
     /// Whether a participant is in the session.
     pub fn contains(&self, session: SessionId, id: u64) -> bool {
         self.with(|rooms| {

@@ -58,6 +58,8 @@ pub struct AppState {
     pub health: Mutex<HashMap<SessionId, SessionHealth>>,
     /// Quality reports being built from those samples (see `quality_report`).
     pub reports: Mutex<crate::quality_report::Reports>,
+    /// Link states announced to the rooms (see `link_notices`).
+    pub link_notices: Mutex<crate::link_notices::LinkNotices>,
 }
 
 /// How often the timetable is checked for sessions to open or end.
@@ -201,6 +203,7 @@ impl Server {
             metrics: Metrics::new(),
             health: Mutex::default(),
             reports: Mutex::default(),
+            link_notices: Mutex::default(),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))

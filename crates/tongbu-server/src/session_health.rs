@@ -175,6 +175,14 @@ pub async fn sample_forever(app: Arc<AppState>) {
                 reports.add(*sid, now, dt, &h.participants);
             }
         }
+        let notices = app
+            .link_notices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .update(&sessions);
+        for n in notices {
+            app.rooms.send_to(n.session, &n.to, &n.message);
+        }
         app.metrics.set_people(sessions.len(), &by_role, &by_health);
         if let Some(s) = stats {
             app.metrics.set_edge(&s);

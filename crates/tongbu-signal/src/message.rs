@@ -121,6 +121,15 @@ impl ClientMessage {
     ];
 }
 
+/// How a participant's link is doing, as the server measures it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkQuality {
+    Good,
+    Weak,
+    Lost,
+}
+
 /// Machine-readable error codes. The accompanying message says what to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -202,6 +211,14 @@ pub enum ServerMessage {
     },
     Spotlight {
         participant: Option<u64>,
+    },
+    /// A participant's link changed state (sent to it and to the hosts; on joining, a host gets
+    /// everyone's current state).
+    LinkHealth {
+        participant: u64,
+        health: LinkQuality,
+        /// Why it is not good, in English words (the client shows its own text).
+        reasons: Vec<String>,
     },
     Error {
         code: ErrorCode,
