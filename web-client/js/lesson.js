@@ -22,6 +22,7 @@ const ui = {
   hand: false,
   ended: false,
   links: new Map(), // participant id -> { health, reasons } from `link_health`
+  compare: null, // the two compared lessons (同课异构), when the session has them
 };
 
 function hostId() {
@@ -155,13 +156,69 @@ function refreshTiles() {
     $('stage-empty').hidden = !!(h && ui.streams.get(h));
   }
   document.body.classList.toggle('has-spotlight', ui.spotlight != null);
+  refreshCompare();
+}
+
+// ---- 同课异构: two lessons side by side (research sessions that compare two lessons) -------
+
+/** Builds the two panels, each waiting for its classroom's video. */
+function buildCompare(comparison) {
+  ui.compare = comparison;
+  document.body.dataset.view = 'compare';
+  const box = $('compare');
+  box.hidden = false;
+  box.replaceChildren();
+  comparison.forEach((c, i) => {
+    const fig = document.createElement('figure');
+    fig.className = 'compare-panel';
+    fig.dataset.classroom = c.classroom;
+    fig.innerHTML = '<header><span class="compare-side"></span><h2 class="compare-title"></h2><p class="compare-who"></p></header>'
+      + '<div class="tile"><video autoplay playsinline></video><p class="empty"></p></div>';
+    fig.querySelector('.compare-side').dataset.side = i === 0 ? 'a' : 'b';
+    fig.querySelector('.compare-title').textContent = c.title;
+    fig.setAttribute('aria-label', c.title);
+    box.append(fig);
+  });
+  refreshCompare();
+}
+
+/** Texts of the panels (they follow the language). */
+function refreshCompare() {
+  if (!ui.compare) return;
+  for (const fig of document.querySelectorAll('#compare .compare-panel')) {
+    const c = ui.compare.find((x) => String(x.classroom) === fig.dataset.classroom);
+    const side = fig.querySelector('.compare-side');
+    side.textContent = t(side.dataset.side === 'a' ? 'compare_a' : 'compare_b');
+    fig.querySelector('.compare-who').textContent = t('compare_who').replace('{teacher}', c.teacher).replace('{classroom}', c.classroom_name);
+    const v = fig.querySelector('video');
+    const empty = fig.querySelector('.empty');
+    empty.textContent = t('compare_waiting');
+    empty.hidden = !!(v.srcObject && v.srcObject.getVideoTracks().length);
+  }
+}
+
+/** The panel that shows this participant, if it teaches one of the compared lessons. */
+function comparePanel(pid) {
+  const p = ui.roster.get(pid);
+  if (!ui.compare || !p || p.classroom == null) return null;
+  return document.querySelector(`#compare .compare-panel[data-classroom="${p.classroom}"]`);
 }
 
 function attach(pid) {
   const stream = ui.streams.get(pid);
   if (!stream) return;
+  const panel = comparePanel(pid);
+  if (panel) {
+    const v = panel.querySelector('video');
+    if (v.srcObject !== stream) {
+      v.srcObject = stream;
+      play(v);
+    }
+    refreshCompare();
+    return;
+  }
   const isHost = pid === hostId();
-  if (isHost && ui.role !== 'host') {
+  if (isHost && ui.role !== 'host' && !ui.compare) {
     const v = $('stage-video');
     if (v.srcObject !== stream) {
       v.srcObject = stream;
@@ -207,7 +264,7 @@ function chatLine(name, text) {
 /** The host sees every classroom that is in, with or without video (its dot says why). */
 function classroomTiles() {
   if (ui.role !== 'host') return;
-  for (const p of ui.roster.values()) if (p.role === 'classroom') tile(p.id);
+  for (const p of ui.roster.values()) if (p.role === 'classroom' && !comparePanel(p.id)) tile(p.id);
 }
 
 client.addEventListener('participant_joined', (e) => {
@@ -336,6 +393,7 @@ async function main() {
   $('me').textContent = `${t('role_' + ui.role)} · ${joined.you.name}`;
   $('hand').hidden = ui.role !== 'classroom';
   setState(joined.session.state);
+  if (joined.session.comparison && joined.session.comparison.length === 2) buildCompare(joined.session.comparison);
   classroomTiles();
   refreshTiles();
   if (ui.role === 'host' || ui.role === 'classroom') {

@@ -36,6 +36,7 @@ pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
                 "start_utc": session.start_utc,
                 "end_utc": session.end_utc(),
                 "start_local": session.start_local(),
+                "comparison": session.comparison,
             },
             "links": links,
         }))

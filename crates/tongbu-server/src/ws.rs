@@ -13,8 +13,8 @@ use tongbu_rtc::{EdgeEvent, MediaKind, ParticipantId, PublishedTrackInfo};
 use tongbu_schedule::time::{local_datetime, DEFAULT_ZONE};
 use tongbu_schedule::{JoinClaims, Role, Session, SessionId, SessionState};
 use tongbu_signal::{
-    parse_client_message, ClientMessage, ErrorCode, ParticipantInfo, ServerMessage, SessionInfo,
-    TrackInfo, TrackKind, TransportKind, PROTOCOL_VERSION,
+    parse_client_message, ClientMessage, ComparedLessonInfo, ErrorCode, ParticipantInfo,
+    ServerMessage, SessionInfo, TrackInfo, TrackKind, TransportKind, PROTOCOL_VERSION,
 };
 use tracing::{info, info_span, warn, Instrument};
 
@@ -248,17 +248,32 @@ impl Participant {
         };
         let store = self.app.store.clone();
         let classroom = self.claims.classroom;
-        let school = tokio::task::spawn_blocking(move || {
-            classroom.and_then(|c| store.classroom(c).ok().map(|c| c.school_name))
+        let compared = session.comparison.clone();
+        let (school, comparison) = tokio::task::spawn_blocking(move || {
+            let school = classroom.and_then(|c| store.classroom(c).ok().map(|c| c.school_name));
+            let comparison: Vec<ComparedLessonInfo> = compared
+                .iter()
+                .flat_map(|c| [&c.left, &c.right])
+                .map(|l| ComparedLessonInfo {
+                    classroom: l.classroom.0,
+                    classroom_name: store
+                        .classroom(l.classroom)
+                        .map(|c| c.display_name())
+                        .unwrap_or_default(),
+                    title: l.title.clone(),
+                    teacher: l.teacher.clone(),
+                })
+                .collect();
+            (school, comparison)
         })
         .await
-        .ok()
-        .flatten();
+        .unwrap_or_default();
         let me = ParticipantInfo {
             id: self.id,
             name: self.claims.name.clone(),
             role: self.claims.role,
             school,
+            classroom: classroom.map(|c| c.0),
             hand_raised: false,
         };
         let (tx, mut rx) = mpsc::channel::<ServerMessage>(crate::room::OUTBOX);
@@ -312,6 +327,8 @@ impl Participant {
                 id: self.sid().0,
                 title: self.title.clone(),
                 state,
+                kind: session.kind,
+                comparison,
             },
             roster,
             tracks: tracks.iter().map(|t| track_info(*t, None)).collect(),

@@ -1,7 +1,7 @@
 //! The messages. Every message is a JSON object with a `type` field.
 
 use serde::{Deserialize, Serialize};
-use tongbu_schedule::{Role, SessionState};
+use tongbu_schedule::{Role, SessionKind, SessionState};
 
 /// Which of a participant's two transports an SDP belongs to.
 ///
@@ -32,6 +32,9 @@ pub struct ParticipantInfo {
     /// The classroom's school, when the participant is a classroom.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school: Option<String>,
+    /// The classroom's id, when the participant is a classroom (or the host's room).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classroom: Option<i64>,
     #[serde(default)]
     pub hand_raised: bool,
 }
@@ -54,6 +57,27 @@ pub struct SessionInfo {
     pub id: i64,
     pub title: String,
     pub state: SessionState,
+    /// `lesson`, `research` or `lecture`.
+    #[serde(default = "lesson")]
+    pub kind: SessionKind,
+    /// 同课异构: the two lessons a research session compares, left then right (else empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comparison: Vec<ComparedLessonInfo>,
+}
+
+fn lesson() -> SessionKind {
+    SessionKind::Lesson
+}
+
+/// One of the two lessons of a 同课异构 comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComparedLessonInfo {
+    /// The classroom where it is taught (a participant's `classroom`).
+    pub classroom: i64,
+    /// "School · classroom".
+    pub classroom_name: String,
+    pub title: String,
+    pub teacher: String,
 }
 
 /// Client → server.
