@@ -4,6 +4,8 @@
 import { applyI18n, t, toggleLang } from './i18n.js';
 
 const token = new URLSearchParams(location.search).get('token') || '';
+// The pre-lesson network check opens with the same link.
+document.getElementById('check-link').href = `/check.html?token=${encodeURIComponent(token)}`;
 const $ = (id) => document.getElementById(id);
 let data = null;
 let clockOffset = 0; // server clock − this PC's clock, in ms

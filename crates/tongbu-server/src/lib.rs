@@ -17,6 +17,7 @@ pub mod health;
 pub mod link_notices;
 pub mod links;
 pub mod metrics;
+pub mod network_check;
 pub mod operator;
 pub mod quality_report;
 pub mod room;

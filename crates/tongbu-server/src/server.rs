@@ -207,6 +207,7 @@ impl Server {
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))
+            .route("/ws/check", get(crate::network_check::handler))
             .route("/api/demo", get(web::demo))
             .route("/api/health", get(web::health))
             .route("/metrics", get(web::metrics))

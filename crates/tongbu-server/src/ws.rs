@@ -23,11 +23,11 @@ use crate::server::AppState;
 /// Longest chat message accepted, in characters.
 const MAX_CHAT_CHARS: usize = 2000;
 /// Largest signaling message accepted (an SDP offer with many media lines is a few tens of KiB).
-const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 /// `GET /ws?token=…`
@@ -41,7 +41,7 @@ pub async fn handler(
         .on_upgrade(move |socket| connection(socket, app, q.token))
 }
 
-async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+pub(crate) async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
     socket
         .send(Message::Text(msg.to_json().into()))
         .await

@@ -244,6 +244,18 @@ pub enum ServerMessage {
         /// Why it is not good, in English words (the client shows its own text).
         reasons: Vec<String>,
     },
+    /// Pre-lesson network check (`/ws/check`): what the server measures of the media the
+    /// client sends it, once a second.
+    CheckStats {
+        /// The UDP port media goes to (for the school's network administrator).
+        udp_port: u16,
+        /// Whether the client's media reached the server (ICE and DTLS over UDP).
+        connected: bool,
+        rtt_ms: Option<f32>,
+        loss_up_pct: Option<f32>,
+        kbps_in: f32,
+        jitter_ms: Option<f32>,
+    },
     Error {
         code: ErrorCode,
         message: String,

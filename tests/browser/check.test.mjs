@@ -1,0 +1,66 @@
+// The pre-lesson network check in real Chromium (fake camera and microphone): with a classroom's
+// timetable link it checks the devices, connects media to the server's UDP port, measures what
+// arrives, and gives a verdict with advice; a broken link fails with a plain message.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startServer, launchBrowser, operatorApi, artifacts } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+test('a classroom checks its network before the lesson', { timeout: 90000 }, async () => {
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const room = demo.links.find((l) => l.role === 'classroom');
+  const [status, link] = await operatorApi(server, 'POST', `/api/classrooms/${room.classroom}/schedule-link`);
+  assert.equal(status, 200, JSON.stringify(link));
+
+  // The timetable links to the check with the same token.
+  const page = await browser.context.newPage();
+  await page.goto(server.url + link.url);
+  await page.waitForSelector('.session');
+  await Promise.all([page.waitForURL(/check\.html\?token=/), page.click('#check-link')]);
+
+  await page.click('#start');
+  await page.waitForSelector('#verdict:not([hidden])', { timeout: 40000 });
+  const steps = await page.$$eval('#steps li', (els) => Object.fromEntries(els.map((e) => [
+    e.dataset.step, { state: e.querySelector('.step-state').dataset.state, detail: e.querySelector('.step-detail').textContent },
+  ])));
+  for (const s of ['camera', 'microphone', 'udp', 'bandwidth']) assert.equal(steps[s].state, 'ok', `${s}: ${JSON.stringify(steps)}`);
+  assert.match(steps.udp.detail, /UDP 端口 \d+ 可达/);
+  const kbps = Number(steps.bandwidth.detail.match(/服务器收到 ([\d.]+) kbit\/s/)[1]);
+  assert.ok(kbps > 50, `media arrived at the server: ${steps.bandwidth.detail}`);
+  assert.match(steps.bandwidth.detail, /丢包 0%/);
+  assert.equal(await page.getAttribute('#verdict', 'data-verdict'), 'ok');
+  assert.equal(await page.textContent('#verdict .verdict-line'), '网络良好，可以上课。');
+  await page.screenshot({ path: join(artifacts, 'network-check.png'), fullPage: true });
+
+  await page.click('#lang');
+  assert.equal(await page.textContent('#verdict .verdict-line'), 'All good: this classroom is ready for the lesson.');
+  assert.equal(await page.textContent('#start'), 'Check again');
+  assert.doesNotMatch(await page.textContent('main'), /检测|正常|摄像头|麦克风/, 'no Chinese UI strings left');
+  await page.screenshot({ path: join(artifacts, 'network-check-en.png'), fullPage: true });
+  await page.click('#lang');
+  await page.close();
+
+  // A tampered link: the devices are fine, the server refuses, the verdict says so.
+  const bad = await browser.context.newPage();
+  await bad.goto(`${server.url}/check.html?token=not-a-token`);
+  await bad.click('#start');
+  await bad.waitForSelector('#verdict:not([hidden])', { timeout: 40000 });
+  assert.equal(await bad.getAttribute('#verdict', 'data-verdict'), 'fail');
+  assert.equal(await bad.$eval('#steps [data-step="udp"] .step-state', (e) => e.dataset.state), 'fail');
+  assert.ok((await bad.textContent('#steps [data-step="udp"] .step-detail')).length > 0);
+  await bad.close();
+});
