@@ -2,25 +2,15 @@
 // timetable link it checks the devices, connects media to the server's UDP port, measures what
 // arrives, and gives a verdict with advice; a broken link fails with a plain message.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launchBrowser, operatorApi, artifacts } from './harness.mjs';
+import { serverAndBrowser, operatorApi, artifacts } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = serverAndBrowser();
 
 test('a classroom checks its network before the lesson', { timeout: 90000 }, async () => {
+  const { server, browser } = env;
   const demo = await (await fetch(`${server.url}/api/demo`)).json();
   const room = demo.links.find((l) => l.role === 'classroom');
   const [status, link] = await operatorApi(server, 'POST', `/api/classrooms/${room.classroom}/schedule-link`);

@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -97,6 +98,23 @@ export async function startLossyClassroom(server, link, dropEvery, seconds = 120
       await new Promise((r) => child.on('exit', r));
     },
   };
+}
+
+/**
+ * A server and a browser for the tests of one file: started before them, stopped after. Read
+ * `server` and `browser` from the returned object inside a test.
+ */
+export function serverAndBrowser() {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (env.browser) await env.browser.close();
+    if (env.server) await env.server.stop();
+  });
+  return env;
 }
 
 export async function launchBrowser() {

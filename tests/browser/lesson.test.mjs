@@ -1,25 +1,15 @@
 // A host and two remote classrooms join the demo lesson in real Chromium: each classroom sees the
 // teacher's video decode, the host sees both classrooms.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launchBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = serverAndBrowser();
 
 test('classrooms see the teacher, the host sees the classrooms', { timeout: 90000 }, async () => {
+  const { server, browser } = env;
   const demo = await (await fetch(`${server.url}/api/demo`)).json();
   const hostLink = demo.links.find((l) => l.role === 'host');
   const classLinks = demo.links.filter((l) => l.role === 'classroom').slice(0, 2);
@@ -73,6 +63,7 @@ test('classrooms see the teacher, the host sees the classrooms', { timeout: 9000
 });
 
 test('spotlight, raised hand, chat and the end of the lesson reach every page', { timeout: 90000 }, async () => {
+  const { server, browser } = env;
   const demo = await (await fetch(`${server.url}/api/demo`)).json();
   const hostLink = demo.links.find((l) => l.role === 'host');
   const [aLink, bLink] = demo.links.filter((l) => l.role === 'classroom').slice(1, 3);

@@ -5,24 +5,13 @@
 // lesson, finds it among the past sessions, opens its report (charts and table) and downloads
 // the CSV. Both languages.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { startServer, launchBrowser, operatorApi, artifacts, OPERATOR_TOKEN, startLossyClassroom } from './harness.mjs';
+import { serverAndBrowser, operatorApi, artifacts, OPERATOR_TOKEN, startLossyClassroom } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = serverAndBrowser();
 
 /** Nothing wider than the window (no horizontal scrolling on a 1366×768 school PC). */
 async function assertNoOverflow(page, what) {
@@ -34,6 +23,7 @@ async function assertNoOverflow(page, what) {
 }
 
 test('an operator watches the lesson live, ends it and reads its report', { timeout: 120000 }, async () => {
+  const { server, browser } = env;
   const demo = await (await fetch(`${server.url}/api/demo`)).json();
   const hostLink = demo.links.find((l) => l.role === 'host');
   const [classLink, lossyLink] = demo.links.filter((l) => l.role === 'classroom');

@@ -2,25 +2,15 @@
 // Both teaching classrooms join (fake cameras); an observer's page shows the two lessons side by
 // side, each with its title, teacher and classroom and its own live video, in both languages.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launchBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = serverAndBrowser();
 
 test('an observer sees the two compared lessons side by side', { timeout: 90000 }, async () => {
+  const { server, browser } = env;
   const demo = await (await fetch(`${server.url}/api/demo`)).json();
   const { session, links } = demo.research;
   const { left, right } = session.comparison;

@@ -1,27 +1,17 @@
 // A classroom's timetable page in real Chromium: the session running now has a working join
 // button, the next one a countdown; the language toggle switches the page; a bad link says so.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launchBrowser, operatorApi, artifacts } from './harness.mjs';
+import { serverAndBrowser, operatorApi, artifacts } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+const env = serverAndBrowser();
 
 const iso = (secs) => new Date(secs * 1000).toISOString().replace('.000', '');
 
 test('the timetable opens joins in the window and counts down before', { timeout: 60000 }, async () => {
+  const { server, browser } = env;
   // Two classrooms of their own, so nothing clashes with the demo lesson.
   const [, schools] = await operatorApi(server, 'GET', '/api/schools');
   const school = schools.find((s) => s.name === '四子王旗第一中学');

@@ -3,6 +3,7 @@
 // sample a second); and the past sessions with their quality reports.
 
 import { applyI18n, t, toggleLang } from './i18n.js';
+import { h, schoolNotInName } from './dom.js';
 import { adoptTokenFromLink, downloadCsv, get, liveFeed, signIn, signOut, token } from './operator-api.js';
 import { round, sparkline } from './charts.js';
 
@@ -16,13 +17,6 @@ let detail = null; // { id, title, feed, sample, history: Map<participant, {bitr
 let timer = null;
 
 adoptTokenFromLink();
-
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function dot(health) {
   const d = h('span', `dot dot-${health}`);
@@ -223,7 +217,7 @@ function renderDetail() {
     head.append(healthLabel(p.health));
     head.append(h('span', 'pill', t(`role_${p.role}`)));
     const name = h('h3', '', p.name);
-    const school = h('p', 'muted', p.school && !p.name.includes(p.school) ? p.school : '');
+    const school = h('p', 'muted', schoolNotInName(p));
     const reasons = h('p', 'reasons', p.reasons.map((r) => t(`reason_${r.replaceAll(' ', '_')}`)).join('；'));
     const hist = detail.history.get(p.participant) || { bitrate: [], loss: [], rtt: [] };
     const stats = h('dl', 'ops-stats');

@@ -2,6 +2,7 @@
 // loss and RTT over the session, and every figure per classroom in a table (also as CSV).
 
 import { applyI18n, t, toggleLang } from './i18n.js';
+import { fullName, h } from './dom.js';
 import { adoptTokenFromLink, downloadCsv, get } from './operator-api.js';
 import { clock, legend, lineChart, round } from './charts.js';
 
@@ -12,16 +13,7 @@ let info = null;
 
 adoptTokenFromLink();
 
-function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 const fmt = (v, unit = '') => (v == null ? '—' : `${round(v)}${unit}`);
-const minutes = (secs) => clock(secs);
-const who = (p) => (p.school && !p.name.includes(p.school) ? `${p.school} · ${p.name}` : p.name);
 
 async function load() {
   if (!Number.isInteger(session) || session <= 0) {
@@ -63,36 +55,36 @@ function render() {
     const total = hs.good + hs.weak + hs.lost || 1;
     const li = h('li');
     li.dataset.name = p.name;
-    li.append(h('span', 'bar-label', who(p)));
+    li.append(h('span', 'bar-label', fullName(p)));
     const bar = h('span', 'stack');
     bar.setAttribute('role', 'img');
     const pct = (v) => Math.round((v / total) * 1000) / 10;
-    bar.setAttribute('aria-label', `${who(p)}: ${t('health_good')} ${pct(hs.good)}%, ${t('health_weak')} ${pct(hs.weak)}%, ${t('health_lost')} ${pct(hs.lost)}%`);
+    bar.setAttribute('aria-label', `${fullName(p)}: ${t('health_good')} ${pct(hs.good)}%, ${t('health_weak')} ${pct(hs.weak)}%, ${t('health_lost')} ${pct(hs.lost)}%`);
     for (const k of ['good', 'weak', 'lost']) {
       const seg = h('span', `seg ${k}`);
       seg.style.width = `${pct(hs[k])}%`;
       bar.append(seg);
     }
-    li.append(bar, h('span', 'bar-value', minutes(p.connected_secs)));
+    li.append(bar, h('span', 'bar-value', clock(p.connected_secs)));
     bars.append(li);
   }
 
-  const series = (key) => people.map((p) => ({ name: who(p), points: p.timeline.map((pt) => [pt.t, key(pt)]) }));
+  const series = (key) => people.map((p) => ({ name: fullName(p), points: p.timeline.map((pt) => [pt.t, key(pt)]) }));
   const worstLoss = (pt) => {
     const v = [pt.loss_up_pct, pt.loss_down_pct].filter((x) => x != null);
     return v.length ? Math.max(...v) : null;
   };
   $('loss-chart').replaceChildren(
     lineChart(series(worstLoss), { label: t('report_loss_over_time'), unit: '%', floor: 5 }),
-    legend(people.map(who)),
+    legend(people.map(fullName)),
   );
   $('rtt-chart').replaceChildren(
     lineChart(series((pt) => pt.rtt_ms), { label: t('report_rtt_over_time'), unit: ' ms', floor: 50 }),
-    legend(people.map(who)),
+    legend(people.map(fullName)),
   );
 
   const cols = [
-    ['report_col_who', (p) => who(p)],
+    ['report_col_who', fullName],
     ['report_col_role', (p) => t(`role_${p.role}`)],
     ['report_col_minutes', (p) => clock(p.connected_secs)],
     ['report_col_top_layer', (p) => fmt(p.top_layer_pct, '%')],

@@ -152,7 +152,6 @@ impl Router {
             rewriter: StreamRewriter::new(t.codec.clock_rate()),
             waiting_for_keyframe: video,
             forwarded: 0,
-            kind: t.codec.kind(),
             pauses: Pauses::default(),
         };
         let index = match self.free.pop() {

@@ -1,7 +1,7 @@
 //! A subscription: one published track delivered to one subscriber.
 
 use crate::continuity::Pauses;
-use crate::{MediaKind, ParticipantId, SinkId, StreamRewriter, TrackId};
+use crate::{ParticipantId, SinkId, StreamRewriter, TrackId};
 
 /// The state of one track forwarded to one subscriber.
 #[derive(Debug)]
@@ -15,7 +15,6 @@ pub struct Subscription {
     /// decode it.
     pub(crate) waiting_for_keyframe: bool,
     pub(crate) forwarded: u64,
-    pub(crate) kind: MediaKind,
     /// Its own pauses: packets of the track it skipped while waiting for a keyframe.
     pub(crate) pauses: Pauses,
 }
@@ -39,11 +38,6 @@ impl Subscription {
     /// Whether it still waits for a keyframe before forwarding.
     pub fn waiting_for_keyframe(&self) -> bool {
         self.waiting_for_keyframe
-    }
-
-    /// Audio or video.
-    pub fn kind(&self) -> MediaKind {
-        self.kind
     }
 
     /// Its own pauses (video freezes while it waited for a keyframe), beyond the publisher's.

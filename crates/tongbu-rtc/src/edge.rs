@@ -408,18 +408,18 @@ impl Edge {
         let mut flow: HashMap<ParticipantId, Flow> =
             HashMap::with_capacity(self.participants.len());
         for s in self.router.subscriptions() {
-            if s.kind() == MediaKind::Video {
-                let f = flow.entry(s.subscriber()).or_default();
-                f.freezes += s.pauses().count();
-                // Stalled while the publisher's stream comes: its own freeze. (If the
-                // publisher went quiet, that shows on the publisher.)
-                f.frozen |= s.pauses().stalled(now, FREEZE_AFTER)
-                    && self
-                        .router
-                        .track(s.track())
-                        .is_some_and(|t| !t.continuity().stalled(now));
-                f.receiving_video |= s.forwarded() > 0;
+            let Some(t) = self.router.track(s.track()) else {
+                continue;
+            };
+            if t.codec().kind() != MediaKind::Video {
+                continue;
             }
+            let f = flow.entry(s.subscriber()).or_default();
+            f.freezes += s.pauses().count();
+            // Stalled while the publisher's stream comes: its own freeze. (If the publisher
+            // went quiet, that shows on the publisher.)
+            f.frozen |= s.pauses().stalled(now, FREEZE_AFTER) && !t.continuity().stalled(now);
+            f.receiving_video |= s.forwarded() > 0;
         }
         for t in self.router.tracks() {
             let f = flow.entry(t.owner()).or_default();

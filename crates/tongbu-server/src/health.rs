@@ -32,8 +32,8 @@ impl Default for HealthThresholds {
     }
 }
 
-/// How a participant's link is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+/// How a participant's link is doing; ordered from good to lost (the worse is the greater).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Good,
@@ -67,6 +67,17 @@ pub fn connection(link: &LinkStats, now: Instant, t: &HealthThresholds) -> Conne
         Connection::Reconnecting
     } else {
         Connection::Failed
+    }
+}
+
+impl Health {
+    /// Its name on the wire and in metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Good => "good",
+            Health::Weak => "weak",
+            Health::Lost => "lost",
+        }
     }
 }
 

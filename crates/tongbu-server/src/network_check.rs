@@ -18,7 +18,7 @@ use tongbu_signal::{parse_client_message, ClientMessage, ErrorCode, ServerMessag
 use tracing::{info, info_span, Instrument};
 
 use crate::server::AppState;
-use crate::ws::{send, WsQuery, MAX_MESSAGE_BYTES};
+use crate::ws::{answer_offer, limited, send, WsQuery};
 
 /// A check lasts at most this long.
 pub const CHECK_LIMIT: Duration = Duration::from_secs(60);
@@ -32,9 +32,7 @@ pub async fn handler(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| check(socket, app, q.token.unwrap_or_default()))
+    limited(ws).on_upgrade(move |socket| check(socket, app, q.token.unwrap_or_default()))
 }
 
 /// Who may check: a classroom's timetable link, or a join link of a classroom or host.
@@ -71,7 +69,11 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
     async move {
         let (etx, mut erx) = mpsc::unbounded_channel::<EdgeEvent>();
         if let Err(e) = app.edge.join(ParticipantId(id), session, etx).await {
-            let _ = send(&mut socket, &ServerMessage::error(ErrorCode::Internal, e.to_string())).await;
+            let _ = send(
+                &mut socket,
+                &ServerMessage::error(ErrorCode::Internal, e.to_string()),
+            )
+            .await;
             return;
         }
         info!("network check started");
@@ -111,10 +113,7 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
                     };
                     let reply = match parse_client_message(&text) {
                         Ok(ClientMessage::Offer { transport: TransportKind::Send, sdp }) => {
-                            match app.edge.offer(ParticipantId(id), sdp).await {
-                                Ok(sdp) => ServerMessage::Answer { transport: TransportKind::Send, sdp },
-                                Err(e) => ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string()),
-                            }
+                            answer_offer(&app, id, sdp).await
                         }
                         Ok(ClientMessage::Candidate { .. }) => continue,
                         Ok(_) => ServerMessage::error(

@@ -113,7 +113,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     },
                 );
                 *roles.entry(info.role.as_str()).or_insert(0i64) += 1;
-                *healths.entry(health_name(health)).or_insert(0i64) += 1;
+                *healths.entry(health.as_str()).or_insert(0i64) += 1;
                 let connection = connection(&link, now, &app.config.health);
                 participants.push(ParticipantHealth {
                     participant: info.id,
@@ -141,11 +141,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
             let health = participants
                 .iter()
                 .map(|p| p.health)
-                .max_by_key(|h| match h {
-                    Health::Good => 0,
-                    Health::Weak => 1,
-                    Health::Lost => 2,
-                })
+                .max()
                 .unwrap_or(Health::Good);
             sessions.insert(
                 sid,
@@ -188,14 +184,6 @@ pub async fn sample_forever(app: Arc<AppState>) {
             app.metrics.set_edge(&s);
         }
         *app.health.lock().unwrap_or_else(|e| e.into_inner()) = sessions;
-    }
-}
-
-fn health_name(h: Health) -> &'static str {
-    match h {
-        Health::Good => "good",
-        Health::Weak => "weak",
-        Health::Lost => "lost",
     }
 }
 

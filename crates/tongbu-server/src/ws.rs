@@ -23,7 +23,7 @@ use crate::server::AppState;
 /// Longest chat message accepted, in characters.
 const MAX_CHAT_CHARS: usize = 2000;
 /// Largest signaling message accepted (an SDP offer with many media lines is a few tens of KiB).
-pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
@@ -36,9 +36,24 @@ pub async fn handler(
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    limited(ws).on_upgrade(move |socket| connection(socket, app, q.token))
+}
+
+/// A WebSocket upgrade with the signaling message size limits.
+pub(crate) fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection(socket, app, q.token))
+}
+
+/// The answer to a participant's offer on its `send` transport (or why there is none).
+pub(crate) async fn answer_offer(app: &AppState, participant: u64, sdp: String) -> ServerMessage {
+    match app.edge.offer(ParticipantId(participant), sdp).await {
+        Ok(sdp) => ServerMessage::Answer {
+            transport: TransportKind::Send,
+            sdp,
+        },
+        Err(e) => ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string()),
+    }
 }
 
 pub(crate) async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
@@ -429,15 +444,7 @@ impl Participant {
                 if !role.may_publish() {
                     return forbidden("publish without being granted the floor");
                 }
-                Some(
-                    match self.app.edge.offer(ParticipantId(self.id), sdp).await {
-                        Ok(sdp) => ServerMessage::Answer {
-                            transport: TransportKind::Send,
-                            sdp,
-                        },
-                        Err(e) => ServerMessage::error(ErrorCode::NegotiationFailed, e.to_string()),
-                    },
-                )
+                Some(answer_offer(&self.app, self.id, sdp).await)
             }
             ClientMessage::Answer { transport, sdp } => {
                 if transport != TransportKind::Recv {

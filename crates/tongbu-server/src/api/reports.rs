@@ -60,7 +60,7 @@ pub async fn live_sessions(
                 .iter()
                 .filter(|p| p.health != Health::Good)
                 .collect();
-            troubled.sort_by_key(|p| p.health != Health::Lost);
+            troubled.sort_by_key(|p| std::cmp::Reverse(p.health));
             LiveSession {
                 health: h.health,
                 participants: h.participants.len(),
