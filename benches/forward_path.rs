@@ -132,7 +132,7 @@ impl Lab {
         let id = self.peers[i].id;
         let answer = self
             .edge
-            .handle_offer(id, &offer.to_sdp_string(), now)
+            .handle_offer(id, &offer.to_sdp_string(), None, now)
             .expect("edge answers");
         self.peers[i]
             .rtc

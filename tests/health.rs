@@ -297,6 +297,71 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
         "{told:?}"
     );
 
+    // Audio first: after two seconds of such loss its video pauses and its sound goes on.
+    let paused = tokio::time::timeout(Duration::from_secs(8), async {
+        while let Some(m) = lossy.messages.recv().await {
+            if let tongbu_signal::ServerMessage::VideoPaused {
+                participant,
+                paused: true,
+            } = m
+            {
+                return participant;
+            }
+        }
+        0
+    })
+    .await
+    .expect("the lossy classroom's video is paused to keep its audio");
+    assert_eq!(paused, lossy.participant);
+    // Packets already on their way may still land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = |s: &Subscriber| (s.packets(true).len(), s.packets(false).len());
+    let (lossy_video, lossy_audio) = counts(&lossy);
+    let (good_video, good_audio) = counts(&good);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (lossy_video2, lossy_audio2) = counts(&lossy);
+    let (good_video2, good_audio2) = counts(&good);
+    eprintln!(
+        "2 s after the pause: lossy classroom +{} video +{} audio packets, good classroom +{} video +{} audio",
+        lossy_video2 - lossy_video,
+        lossy_audio2 - lossy_audio,
+        good_video2 - good_video,
+        good_audio2 - good_audio
+    );
+    assert_eq!(
+        lossy_video2, lossy_video,
+        "no video to the paused classroom"
+    );
+    assert!(
+        lossy_audio2 >= lossy_audio + 50,
+        "its audio goes on (50 packets a second, one in five lost)"
+    );
+    assert!(
+        good_video2 >= good_video + 10,
+        "the good classroom still gets video"
+    );
+    assert!(good_audio2 >= good_audio + 80, "and audio");
+    let (_, body) = health(&server, Some(&auth)).await;
+    let states: Vec<(String, String)> = body["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or("").to_string(),
+                p["video"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("classroom 1".into(), "paused".into())),
+        "health shows the pause: {states:?}"
+    );
+    assert!(
+        states.contains(&("classroom 0".into(), "flowing".into())),
+        "{states:?}"
+    );
+
     // The report: none while the lesson runs, the operator's only, then per classroom.
     let sid = server.demo().session.id.0;
     let client = reqwest::Client::new();

@@ -22,7 +22,9 @@ async fn expect_error(c: &mut SignalClient, code: ErrorCode) -> String {
             }
             ServerMessage::ParticipantJoined { .. }
             | ServerMessage::ParticipantLeft { .. }
-            | ServerMessage::SessionState { .. } => {}
+            | ServerMessage::SessionState { .. }
+            | ServerMessage::HandRaised { .. }
+            | ServerMessage::Floor { .. } => {}
             other => panic!("expected error {code:?}, got {other:?}"),
         }
     }
@@ -213,4 +215,95 @@ async fn a_chat_flood_is_throttled_with_a_reason() {
         .await
         .unwrap();
     assert_eq!(text, "slower now");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_gives_an_observer_the_floor_and_takes_it_back() {
+    let server = TestServer::start().await;
+    let joined = |m: ServerMessage| match m {
+        ServerMessage::Joined { you, .. } => you,
+        other => panic!("expected joined, got {other:?}"),
+    };
+    let mut host = SignalClient::connect(&server.host_url()).await.unwrap();
+    joined(host.join().await.unwrap());
+    let observer_url =
+        server.ws_url(&server.token(Role::Observer, None, "包头教研员", now() + 600));
+    let mut observer = SignalClient::connect(&observer_url).await.unwrap();
+    let me = joined(observer.join().await.unwrap());
+    assert!(!me.floor);
+    let mut classroom = SignalClient::connect(&server.classroom_url(0))
+        .await
+        .unwrap();
+    let classroom_id = joined(classroom.join().await.unwrap()).id;
+    // Any SDP will do to see the permission: past it, a bad SDP is a negotiation failure.
+    let offer = r#"{"type":"offer","transport":"send","sdp":"v=0 not really"}"#;
+    observer.send_raw(offer);
+    let m = expect_error(&mut observer, ErrorCode::Forbidden).await;
+    assert!(m.contains("floor"), "{m}");
+
+    // Only the host gives the floor, and only to an observer.
+    classroom.send(&ClientMessage::GrantFloor {
+        participant: me.id,
+        granted: true,
+    });
+    expect_error(&mut classroom, ErrorCode::Forbidden).await;
+    host.send(&ClientMessage::GrantFloor {
+        participant: classroom_id,
+        granted: true,
+    });
+    let m = expect_error(&mut host, ErrorCode::InvalidMessage).await;
+    assert!(m.contains("observer"), "{m}");
+
+    // The observer raises a hand; the host gives it the floor; everyone is told.
+    observer.send(&ClientMessage::RaiseHand { raised: true });
+    host.recv_until(T, |m| {
+        matches!(m, ServerMessage::HandRaised { raised: true, .. }).then_some(())
+    })
+    .await
+    .expect("the host sees the hand");
+    host.send(&ClientMessage::GrantFloor {
+        participant: me.id,
+        granted: true,
+    });
+    for c in [&mut observer, &mut classroom] {
+        let got = c
+            .recv_until(T, |m| match m {
+                ServerMessage::Floor {
+                    participant,
+                    granted,
+                } => Some((*participant, *granted)),
+                _ => None,
+            })
+            .await
+            .expect("the floor is announced");
+        assert_eq!(got, (me.id, true));
+    }
+    observer.send_raw(offer);
+    expect_error(&mut observer, ErrorCode::NegotiationFailed).await;
+    // A classroom joining now sees who has the floor.
+    let mut late = SignalClient::connect(&server.classroom_url(1))
+        .await
+        .unwrap();
+    let ServerMessage::Joined { roster, .. } = late.join().await.unwrap() else {
+        panic!("joined");
+    };
+    let o = roster
+        .iter()
+        .find(|p| p.id == me.id)
+        .expect("observer in roster");
+    assert!(o.floor && !o.hand_raised, "{o:?}");
+
+    // Taken back: publishing is refused again.
+    host.send(&ClientMessage::GrantFloor {
+        participant: me.id,
+        granted: false,
+    });
+    observer
+        .recv_until(T, |m| {
+            matches!(m, ServerMessage::Floor { granted: false, .. }).then_some(())
+        })
+        .await
+        .expect("the observer is told");
+    observer.send_raw(offer);
+    expect_error(&mut observer, ErrorCode::Forbidden).await;
 }

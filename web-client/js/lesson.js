@@ -23,6 +23,10 @@ const ui = {
   ended: false,
   links: new Map(), // participant id -> { health, reasons } from `link_health`
   compare: null, // the two compared lessons (同课异构), when the session has them
+  videoPaused: new Set(), // participants whose video the server paused to keep their audio
+  screens: new Map(), // participant id -> MediaStream of the screen or courseware it shares
+  trackIds: new Map(), // server track id -> { pid, source, track }
+  sharing: null, // what this page shares: null, 'screen' or 'slides'
 };
 
 function hostId() {
@@ -43,10 +47,16 @@ function reason(r) {
 function showOwnLink() {
   const own = ui.me ? ui.links.get(ui.me.id) : null;
   const b = $('link-banner');
-  const bad = own && own.health !== 'good' && !ui.ended;
+  const paused = ui.me && ui.videoPaused.has(ui.me.id) && !ui.ended;
+  // Audio first: the pictures stop on purpose; say so instead of showing them frozen.
+  document.body.classList.toggle('video-paused', !!paused);
+  $('stage-paused').textContent = t('video_paused_stage');
+  const bad = paused || (own && own.health !== 'good' && !ui.ended);
   b.hidden = !bad;
-  b.dataset.health = bad ? own.health : '';
-  if (bad) {
+  b.dataset.health = bad ? (paused ? 'weak' : own.health) : '';
+  if (paused) {
+    b.textContent = t('video_paused_self');
+  } else if (bad) {
     const why = own.reasons.map(reason).join('；');
     b.textContent = t(own.health === 'lost' ? 'link_lost_self' : 'link_weak_self').replace('{why}', why);
   }
@@ -73,6 +83,7 @@ function setState(state) {
   $('end').hidden = !host || ui.ended;
   if (state === 'ended' || state === 'report') {
     ui.ended = true;
+    clearInterval(slides.timer);
     banner(t('lesson_ended'));
     document.body.dataset.ended = 'true';
     for (const b of document.querySelectorAll('.controls button, #chat-form button')) b.disabled = true;
@@ -93,7 +104,7 @@ function tile(pid) {
   el.className = 'tile';
   el.dataset.participant = pid;
   el.dataset.role = p ? p.role : '';
-  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span></figcaption>';
+  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span><span class="paused-tag" hidden></span><span class="floor-tag" hidden></span></figcaption>';
   el.querySelector('.name').textContent = displayName(p);
   if (ui.role === 'host') {
     const actions = document.createElement('div');
@@ -107,6 +118,16 @@ function tile(pid) {
     m.className = 'mute ghost';
     m.addEventListener('click', () => client.mute(pid));
     actions.append(b, m);
+    if (p && p.role === 'observer') {
+      const f = document.createElement('button');
+      f.type = 'button';
+      f.className = 'floor ghost';
+      f.addEventListener('click', () => {
+        const q = ui.roster.get(pid);
+        client.grantFloor(pid, !(q && q.floor));
+      });
+      actions.append(f);
+    }
     el.append(actions);
   }
   $('grid').append(el);
@@ -121,6 +142,17 @@ function refreshTiles() {
     el.classList.toggle('spotlit', ui.spotlight === pid);
     el.querySelector('.hand').hidden = !(p && p.hand_raised);
     el.querySelector('.hand').textContent = t('raise_hand');
+    const ft = el.querySelector('.floor-tag');
+    ft.hidden = !(p && p.floor);
+    ft.textContent = t('has_floor');
+    const fb = el.querySelector('.floor');
+    if (fb) {
+      fb.textContent = p && p.floor ? t('take_floor') : t('give_floor');
+      fb.setAttribute('aria-label', `${fb.textContent}: ${displayName(p)}`);
+    }
+    const tag = el.querySelector('.paused-tag');
+    tag.hidden = !ui.videoPaused.has(pid);
+    tag.textContent = t('video_paused');
     const b = el.querySelector('.spot');
     if (b) {
       b.textContent = ui.spotlight === pid ? t('unspotlight') : t('spotlight');
@@ -145,6 +177,7 @@ function refreshTiles() {
     }
   }
   showOwnLink();
+  showSharing();
   const h = hostId();
   if (ui.role === 'host') {
     $('stage-caption').textContent = ui.spotlight ? displayName(ui.roster.get(ui.spotlight)) : '';
@@ -219,11 +252,7 @@ function attach(pid) {
   }
   const isHost = pid === hostId();
   if (isHost && ui.role !== 'host' && !ui.compare) {
-    const v = $('stage-video');
-    if (v.srcObject !== stream) {
-      v.srcObject = stream;
-      play(v);
-    }
+    updateStage();
   } else {
     const v = tile(pid).querySelector('video');
     if (v.srcObject !== stream) {
@@ -243,12 +272,42 @@ function attach(pid) {
   refreshTiles();
 }
 
+/** A classroom's (or observer's) stage: the teacher large, or, while a screen or courseware is
+ *  shared, the shared content large and the teacher's camera (and voice) in its corner. */
+function updateStage() {
+  if (ui.role === 'host' || ui.compare) return;
+  const cam = ui.streams.get(hostId()) || null;
+  const screen = [...ui.screens.values()][0] || null;
+  const stage = $('stage-video');
+  const pip = $('stage-pip');
+  const set = (v, s, muted) => {
+    if (v.srcObject !== s) {
+      v.srcObject = s;
+      v.muted = muted;
+      if (s) play(v);
+    }
+  };
+  if (screen) {
+    set(stage, screen, true);
+    set(pip, cam, false);
+    pip.hidden = !cam;
+  } else {
+    set(pip, null, true);
+    pip.hidden = true;
+    set(stage, cam, false);
+  }
+  document.body.classList.toggle('has-screen', !!screen);
+  refreshTiles();
+}
+
 function removeParticipant(pid) {
   ui.roster.delete(pid);
   ui.streams.delete(pid);
+  ui.screens.delete(pid);
   const el = document.querySelector(`#grid [data-participant="${pid}"]`);
   if (el) el.remove();
   if (pid === hostId()) $('stage-video').srcObject = null;
+  updateStage();
   refreshTiles();
 }
 
@@ -264,7 +323,15 @@ function chatLine(name, text) {
 /** The host sees every classroom that is in, with or without video (its dot says why). */
 function classroomTiles() {
   if (ui.role !== 'host') return;
-  for (const p of ui.roster.values()) if (p.role === 'classroom' && !comparePanel(p.id)) tile(p.id);
+  for (const p of ui.roster.values()) {
+    if (p.role === 'classroom' && !comparePanel(p.id)) tile(p.id);
+    // An observer gets a tile while it asks to speak or has the floor.
+    if (p.role === 'observer') {
+      const el = document.querySelector(`#grid [data-participant="${p.id}"]`);
+      if (p.hand_raised || p.floor) tile(p.id);
+      else if (el && !ui.streams.has(p.id)) el.remove();
+    }
+  }
 }
 
 client.addEventListener('participant_joined', (e) => {
@@ -274,7 +341,13 @@ client.addEventListener('participant_joined', (e) => {
 });
 client.addEventListener('participant_left', (e) => removeParticipant(e.detail.participant));
 client.addEventListener('track', (e) => {
-  const { participant, track } = e.detail;
+  const { participant, track, source, id } = e.detail;
+  if (id != null) ui.trackIds.set(id, { pid: participant, source, track });
+  if (source === 'screen') {
+    ui.screens.set(participant, new MediaStream([track]));
+    updateStage();
+    return;
+  }
   let s = ui.streams.get(participant);
   if (!s) {
     s = new MediaStream();
@@ -284,7 +357,38 @@ client.addEventListener('track', (e) => {
   track.addEventListener('ended', () => s.removeTrack(track));
   attach(participant);
 });
-client.addEventListener('track_unpublished', () => refreshTiles());
+client.addEventListener('track_unpublished', (e) => {
+  const info = ui.trackIds.get(e.detail.track);
+  ui.trackIds.delete(e.detail.track);
+  if (info && info.source === 'screen') {
+    ui.screens.delete(info.pid);
+    updateStage();
+  } else if (info) {
+    const s = ui.streams.get(info.pid);
+    if (s) s.removeTrack(info.track);
+  }
+  refreshTiles();
+});
+client.addEventListener('floor', (e) => {
+  const { participant, granted } = e.detail;
+  const p = ui.roster.get(participant);
+  if (p) {
+    p.floor = granted;
+    if (granted) p.hand_raised = false;
+  }
+  if (ui.me && participant === ui.me.id) {
+    ui.hand = false;
+    showHand();
+    if (granted) startCamera().then(() => banner(t('floor_granted_self')));
+    else stopCamera();
+  } else if (!granted) {
+    ui.streams.delete(participant);
+    const el = document.querySelector(`#grid [data-participant="${participant}"]`);
+    if (el && ui.role !== 'host') el.remove();
+  }
+  classroomTiles();
+  refreshTiles();
+});
 client.addEventListener('session_state', (e) => setState(e.detail.state));
 client.addEventListener('chat', (e) => {
   const p = ui.roster.get(e.detail.from);
@@ -296,10 +400,16 @@ client.addEventListener('hand_raised', (e) => {
     p.hand_raised = e.detail.raised;
     if (e.detail.raised && ui.role === 'host') chatLine(p.name, t('hand_raised'));
   }
+  classroomTiles();
   refreshTiles();
 });
 client.addEventListener('link_health', (e) => {
   ui.links.set(e.detail.participant, { health: e.detail.health, reasons: e.detail.reasons || [] });
+  refreshTiles();
+});
+client.addEventListener('video_paused', (e) => {
+  if (e.detail.paused) ui.videoPaused.add(e.detail.participant);
+  else ui.videoPaused.delete(e.detail.participant);
   refreshTiles();
 });
 client.addEventListener('spotlight', (e) => {
@@ -345,21 +455,155 @@ client.addEventListener('close', (e) => {
   if (e.detail.joined) reconnectLater();
 });
 
+function showMe() {
+  if (ui.me) $('me').textContent = `${t('role_' + ui.role)} · ${ui.me.name}`;
+}
+
 $('lang').addEventListener('click', () => {
   toggleLang();
+  showMe();
   setState(ui.state || 'open');
   setConn($('conn').dataset.state || 'connecting');
   refreshTiles();
 });
 $('start').addEventListener('click', () => client.start());
 $('end').addEventListener('click', () => client.end());
-$('hand').addEventListener('click', () => {
-  ui.hand = !ui.hand;
-  client.raiseHand(ui.hand);
+function showHand() {
   $('hand').setAttribute('aria-pressed', String(ui.hand));
   $('hand').dataset.i18n = ui.hand ? 'lower_hand' : 'raise_hand';
   $('hand').textContent = t($('hand').dataset.i18n);
+}
+$('hand').addEventListener('click', () => {
+  ui.hand = !ui.hand;
+  client.raiseHand(ui.hand);
+  showHand();
 });
+
+// ---- sharing a screen or courseware (host) ------------------------------------------------
+
+const slides = { images: [], index: 0, timer: null };
+
+/** Draws the current slide, letterboxed, on the canvas the courseware track is taken from. */
+function drawSlide() {
+  const c = $('slides-canvas');
+  const g = c.getContext('2d');
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, c.width, c.height);
+  const img = slides.images[slides.index];
+  if (img) {
+    const k = Math.min(c.width / img.width, c.height / img.height);
+    const w = img.width * k;
+    const h = img.height * k;
+    g.drawImage(img, (c.width - w) / 2, (c.height - h) / 2, w, h);
+  }
+  $('slide-count').textContent = `${slides.index + 1} / ${slides.images.length}`;
+  $('slide-prev').disabled = slides.index === 0;
+  $('slide-next').disabled = slides.index >= slides.images.length - 1;
+}
+
+function showSharing() {
+  const on = ui.sharing != null;
+  const can = (ui.role === 'host') && !ui.ended && !!localStream;
+  $('share-screen').hidden = !can || on;
+  $('share-slides').hidden = !can || on;
+  $('stop-share').hidden = !on;
+  $('share-preview').hidden = !on;
+  $('slides-canvas').hidden = ui.sharing !== 'slides';
+  $('screen-preview').hidden = ui.sharing !== 'screen';
+  $('slide-nav').hidden = ui.sharing !== 'slides';
+}
+
+async function share(kind, track) {
+  try {
+    await client.share(track);
+    ui.sharing = kind;
+    track.addEventListener('ended', () => stopSharing());
+  } catch (e) {
+    track.stop();
+    banner(t('share_error') + e.message);
+  }
+  showSharing();
+}
+
+async function stopSharing() {
+  if (!ui.sharing) return;
+  ui.sharing = null;
+  clearInterval(slides.timer);
+  for (const v of [$('screen-preview')]) {
+    if (v.srcObject) for (const tr of v.srcObject.getTracks()) tr.stop();
+    v.srcObject = null;
+  }
+  showSharing();
+  await client.stopShare();
+}
+
+$('share-screen').addEventListener('click', async () => {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 10 } }, audio: false });
+  } catch (e) {
+    banner(t('share_error') + e.message);
+    return;
+  }
+  const track = stream.getVideoTracks()[0];
+  track.contentHint = 'detail';
+  $('screen-preview').srcObject = stream;
+  await share('screen', track);
+});
+$('share-slides').addEventListener('click', () => $('slides-file').click());
+$('slides-file').addEventListener('change', async () => {
+  const files = [...$('slides-file').files].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+  $('slides-file').value = '';
+  if (!files.length) return;
+  try {
+    slides.images = await Promise.all(files.map((f) => createImageBitmap(f)));
+  } catch (e) {
+    banner(t('share_error') + e.message);
+    return;
+  }
+  slides.index = 0;
+  drawSlide();
+  // Repainted a few times a second so that a classroom joining later gets a picture.
+  clearInterval(slides.timer);
+  slides.timer = setInterval(drawSlide, 250);
+  const track = $('slides-canvas').captureStream(5).getVideoTracks()[0];
+  track.contentHint = 'detail';
+  await share('slides', track);
+});
+$('slide-prev').addEventListener('click', () => { slides.index = Math.max(0, slides.index - 1); drawSlide(); });
+$('slide-next').addEventListener('click', () => {
+  slides.index = Math.min(slides.images.length - 1, slides.index + 1);
+  drawSlide();
+});
+$('stop-share').addEventListener('click', () => stopSharing());
+
+// ---- own camera and microphone -------------------------------------------------------------
+
+async function startCamera() {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: true,
+      video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } },
+    });
+    localStream = stream;
+    $('self-video').srcObject = stream;
+    $('self').hidden = false;
+    await client.publish(stream);
+  } catch (e) {
+    banner(t('camera_error') + e.message);
+  }
+  showSharing();
+}
+
+/** An observer's turn ended: camera and microphone off, nothing published. */
+function stopCamera() {
+  if (localStream) for (const tr of localStream.getTracks()) tr.stop();
+  localStream = null;
+  $('self-video').srcObject = null;
+  $('self').hidden = true;
+  client.unpublish();
+  banner(t('floor_taken_self'));
+}
 $('sound').addEventListener('click', () => {
   for (const v of document.querySelectorAll('video:not(#self-video)')) v.play().catch(() => {});
   $('sound').hidden = true;
@@ -389,25 +633,17 @@ async function main() {
   ui.role = joined.you.role;
   document.body.dataset.role = ui.role;
   for (const p of joined.roster) ui.roster.set(p.id, p);
+  // The lesson's own title, in whatever language the page is in.
+  delete $('title').dataset.i18n;
   $('title').textContent = joined.session.title;
-  $('me').textContent = `${t('role_' + ui.role)} · ${joined.you.name}`;
-  $('hand').hidden = ui.role !== 'classroom';
+  showMe();
+  $('hand').hidden = ui.role !== 'classroom' && ui.role !== 'observer';
   setState(joined.session.state);
   if (joined.session.comparison && joined.session.comparison.length === 2) buildCompare(joined.session.comparison);
   classroomTiles();
   refreshTiles();
-  if (ui.role === 'host' || ui.role === 'classroom') {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia({
-        audio: true,
-        video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } },
-      });
-      localStream = stream;
-      $('self-video').srcObject = stream;
-      await client.publish(stream);
-    } catch (e) {
-      banner(t('camera_error') + e.message);
-    }
+  if (ui.role === 'host' || ui.role === 'classroom' || joined.you.floor) {
+    await startCamera();
   } else {
     $('self').hidden = true;
   }

@@ -19,6 +19,8 @@ export class TongbuClient extends EventTarget {
     this.pendingAnswer = null;
     this.recvChain = Promise.resolve();
     this.joined = null;
+    this.screenTransceiver = null; // the media line of our screen or courseware share
+    this.sendChain = Promise.resolve();
   }
 
   /** Opens the connection and joins; resolves with the `joined` message. */
@@ -86,11 +88,53 @@ export class TongbuClient extends EventTarget {
     }
     pc.onconnectionstatechange = () =>
       this.dispatchEvent(new CustomEvent('connection', { detail: { transport: 'send', state: pc.connectionState } }));
-    await pc.setLocalDescription(await pc.createOffer());
-    const answer = new Promise((resolve, reject) => (this.pendingAnswer = { resolve, reject }));
-    this.send({ type: 'offer', transport: 'send', sdp: pc.localDescription.sdp });
-    await pc.setRemoteDescription({ type: 'answer', sdp: await answer });
+    await this.renegotiate();
     return pc;
+  }
+
+  /** Offers the send connection as it is now (one offer at a time) and applies the answer. */
+  renegotiate() {
+    const run = async () => {
+      const pc = this.sendPc;
+      if (!pc) return;
+      await pc.setLocalDescription(await pc.createOffer());
+      const answer = new Promise((resolve, reject) => (this.pendingAnswer = { resolve, reject }));
+      const t = this.screenTransceiver;
+      const screen = t && t.direction === 'sendonly' ? t.mid : undefined;
+      this.send({ type: 'offer', transport: 'send', sdp: pc.localDescription.sdp, screen });
+      await pc.setRemoteDescription({ type: 'answer', sdp: await answer });
+    };
+    this.sendChain = this.sendChain.then(run, run);
+    return this.sendChain;
+  }
+
+  /** Shares a screen or courseware (a video track) beside the camera; publish() first. */
+  async share(track) {
+    if (!this.sendPc) throw new Error('publish the camera first');
+    const t = this.screenTransceiver;
+    if (t) {
+      await t.sender.replaceTrack(track);
+      t.direction = 'sendonly';
+    } else {
+      this.screenTransceiver = this.sendPc.addTransceiver(track, { direction: 'sendonly' });
+    }
+    await this.renegotiate();
+  }
+
+  /** Stops the share; the media line stays for the next one. */
+  async stopShare() {
+    const t = this.screenTransceiver;
+    if (!t || t.direction === 'inactive') return;
+    await t.sender.replaceTrack(null);
+    t.direction = 'inactive';
+    await this.renegotiate();
+  }
+
+  /** Stops publishing altogether (an observer's floor was taken back). */
+  unpublish() {
+    if (this.sendPc) this.sendPc.close();
+    this.sendPc = null;
+    this.screenTransceiver = null;
   }
 
   async answerRecv(msg) {
@@ -110,7 +154,10 @@ export class TongbuClient extends EventTarget {
         const streamId = ev.streams[0] ? ev.streams[0].id : '';
         const participant = info.participant ?? Number(streamId.replace(/^p/, ''));
         this.dispatchEvent(new CustomEvent('track', {
-          detail: { participant, kind: ev.track.kind, track: ev.track, mid: ev.transceiver.mid },
+          detail: {
+            participant, kind: ev.track.kind, track: ev.track, mid: ev.transceiver.mid,
+            source: info.source || 'camera', id: info.id,
+          },
         }));
       };
       pc.onconnectionstatechange = () =>
@@ -126,6 +173,7 @@ export class TongbuClient extends EventTarget {
   chat(text) { this.send({ type: 'chat', text }); }
   spotlight(participant) { this.send({ type: 'spotlight', participant }); }
   mute(participant) { this.send({ type: 'mute', participant }); }
+  grantFloor(participant, granted) { this.send({ type: 'grant_floor', participant, granted }); }
   start() { this.send({ type: 'start' }); }
   end() { this.send({ type: 'end' }); }
 

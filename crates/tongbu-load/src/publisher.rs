@@ -151,6 +151,7 @@ impl Publisher {
         signal.send(&ClientMessage::Offer {
             transport: TransportKind::Send,
             sdp,
+            screen: None,
         });
         let answer = signal
             .recv_until(Duration::from_secs(10), |m| match m {

@@ -5,7 +5,7 @@
 //! cost grows with the number of subscribers of the track, never with the number of peers on the
 //! server, and it allocates nothing once the caller's output buffer has grown to size.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use crate::continuity::Pauses;
@@ -52,6 +52,8 @@ pub struct RouterStats {
     pub dropped_waiting_keyframe: u64,
     /// Packets older than a subscription's current mapping.
     pub dropped_stale: u64,
+    /// Video packets held back from subscribers whose video is paused to keep their audio.
+    pub dropped_paused: u64,
 }
 
 /// Routes published tracks to subscriptions. See the module documentation.
@@ -65,6 +67,8 @@ pub struct Router {
     held_keyframes: Vec<TrackId>,
     events: VecDeque<RouterEvent>,
     stats: RouterStats,
+    /// Subscribers who get audio only for now (their link cannot carry video).
+    video_paused: HashSet<ParticipantId>,
 }
 
 impl Router {
@@ -144,6 +148,7 @@ impl Router {
             .get_mut(&track)
             .ok_or(RouterError::UnknownTrack(track))?;
         let video = t.codec.kind() == MediaKind::Video;
+        let paused = video && self.video_paused.contains(&subscriber);
         let sub = Subscription {
             sink,
             subscriber,
@@ -151,6 +156,7 @@ impl Router {
             pt,
             rewriter: StreamRewriter::new(t.codec.clock_rate()),
             waiting_for_keyframe: video,
+            paused,
             forwarded: 0,
             pauses: Pauses::default(),
         };
@@ -166,10 +172,54 @@ impl Router {
         };
         t.subscriptions.push(index);
         self.by_sink.insert(sink, index);
-        if video {
+        if video && !paused {
             self.request_keyframe_for(track, now);
         }
         Ok(())
+    }
+
+    /// Audio first: pauses (or resumes) every video the subscriber receives, now and later, while
+    /// its audio goes on. A resumed video starts again at a keyframe, which is requested now.
+    /// Returns whether anything changed. Walks all subscriptions: for link decisions, a few times
+    /// a minute at most, never per packet.
+    pub fn pause_video(&mut self, subscriber: ParticipantId, paused: bool, now: Instant) -> bool {
+        let changed = if paused {
+            self.video_paused.insert(subscriber)
+        } else {
+            self.video_paused.remove(&subscriber)
+        };
+        if !changed {
+            return false;
+        }
+        let mut resume = Vec::new();
+        for s in self.subs.iter_mut().flatten() {
+            if s.subscriber != subscriber {
+                continue;
+            }
+            let video = self
+                .tracks
+                .get(&s.track)
+                .is_some_and(|t| t.codec.kind() == MediaKind::Video);
+            if !video {
+                continue;
+            }
+            s.paused = paused;
+            s.waiting_for_keyframe = true;
+            // Numbering goes on from the last packet it got, so it sees no gap to NACK.
+            s.rewriter.rebase();
+            if !paused && !resume.contains(&s.track) {
+                resume.push(s.track);
+            }
+        }
+        for track in resume {
+            self.request_keyframe_for(track, now);
+        }
+        true
+    }
+
+    /// Whether the subscriber's video is paused to keep its audio.
+    pub fn video_paused(&self, subscriber: ParticipantId) -> bool {
+        self.video_paused.contains(&subscriber)
     }
 
     /// Every subscription, to read its continuity (for health samples, not per packet).
@@ -198,6 +248,7 @@ impl Router {
 
     /// Ends every subscription of a subscriber (it left). Returns their sinks.
     pub fn unsubscribe_all(&mut self, subscriber: ParticipantId) -> Vec<SinkId> {
+        self.video_paused.remove(&subscriber);
         let sinks: Vec<SinkId> = self
             .subs
             .iter()
@@ -239,6 +290,10 @@ impl Router {
                 continue;
             };
             if s.waiting_for_keyframe {
+                if s.paused {
+                    self.stats.dropped_paused += 1;
+                    continue;
+                }
                 if !keyframe {
                     self.stats.dropped_waiting_keyframe += 1;
                     // A picture it had stops until the keyframe: its own freeze.
@@ -440,6 +495,96 @@ mod tests {
                 "payload shared, not copied"
             );
         }
+    }
+
+    #[test]
+    fn paused_video_keeps_audio_and_resumes_on_a_keyframe_without_a_gap() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let mut r = router_with_video();
+        r.publish(TrackId(2), ParticipantId(1), Codec::Opus)
+            .unwrap();
+        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, t0)
+            .unwrap();
+        r.subscribe(TrackId(2), ParticipantId(2), SinkId(2), 111, t0)
+            .unwrap();
+        while r.poll_event().is_some() {}
+        let mut out = Vec::new();
+        r.forward(TrackId(1), &pkt(1, &KEY), ms(0), &mut out)
+            .unwrap();
+        r.forward(TrackId(1), &pkt(2, &DELTA), ms(33), &mut out)
+            .unwrap();
+        let last = out[1].seq;
+        out.clear();
+
+        assert!(r.pause_video(ParticipantId(2), true, ms(40)));
+        assert!(
+            !r.pause_video(ParticipantId(2), true, ms(41)),
+            "already paused"
+        );
+        assert!(r.video_paused(ParticipantId(2)));
+        for i in 0..30u16 {
+            let payload: &[u8] = if i % 10 == 0 { &KEY } else { &DELTA };
+            r.forward(
+                TrackId(1),
+                &pkt(3 + i, payload),
+                ms(66 + 33 * u64::from(i)),
+                &mut out,
+            )
+            .unwrap();
+            r.forward(
+                TrackId(2),
+                &pkt(100 + i, b"opus"),
+                ms(66 + 33 * u64::from(i)),
+                &mut out,
+            )
+            .unwrap();
+        }
+        assert!(
+            out.iter().all(|f| f.sink == SinkId(2)),
+            "audio only while paused"
+        );
+        assert_eq!(out.len(), 30);
+        assert_eq!(r.stats().dropped_paused, 30);
+        assert_eq!(r.poll_event(), None, "no keyframe asked for while paused");
+        out.clear();
+
+        assert!(r.pause_video(ParticipantId(2), false, ms(1100)));
+        assert_eq!(
+            r.poll_event(),
+            Some(RouterEvent::RequestKeyframe {
+                track: TrackId(1),
+                owner: ParticipantId(1)
+            })
+        );
+        r.forward(TrackId(1), &pkt(40, &DELTA), ms(1110), &mut out)
+            .unwrap();
+        assert!(out.is_empty(), "waits for the keyframe");
+        r.forward(TrackId(1), &pkt(41, &KEY), ms(1140), &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].seq, last + 1, "numbering goes on without a gap");
+        let sub = r.subscription(SinkId(1)).unwrap();
+        assert_eq!(
+            sub.pauses().count(),
+            0,
+            "a pause on purpose is not a freeze"
+        );
+        assert!(!sub.paused());
+    }
+
+    #[test]
+    fn a_track_published_while_video_is_paused_starts_paused() {
+        let now = Instant::now();
+        let mut r = router_with_video();
+        r.pause_video(ParticipantId(2), true, now);
+        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, now)
+            .unwrap();
+        assert_eq!(r.poll_event(), None);
+        let mut out = Vec::new();
+        r.forward(TrackId(1), &pkt(1, &KEY), now, &mut out).unwrap();
+        assert!(out.is_empty());
+        assert!(r.subscription(SinkId(1)).unwrap().paused());
     }
 
     #[test]

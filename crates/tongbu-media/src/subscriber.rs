@@ -14,6 +14,9 @@ pub struct Subscription {
     /// Video only: nothing is forwarded until a keyframe starts, since the subscriber could not
     /// decode it.
     pub(crate) waiting_for_keyframe: bool,
+    /// Video held back on purpose (audio first on the subscriber's weak link). A paused
+    /// subscription also waits for a keyframe, so the fast path tests one flag.
+    pub(crate) paused: bool,
     pub(crate) forwarded: u64,
     /// Its own pauses: packets of the track it skipped while waiting for a keyframe.
     pub(crate) pauses: Pauses,
@@ -38,6 +41,11 @@ impl Subscription {
     /// Whether it still waits for a keyframe before forwarding.
     pub fn waiting_for_keyframe(&self) -> bool {
         self.waiting_for_keyframe
+    }
+
+    /// Whether its video is held back to keep the subscriber's audio.
+    pub fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Its own pauses (video freezes while it waited for a keyframe), beyond the publisher's.

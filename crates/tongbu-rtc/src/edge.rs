@@ -3,7 +3,7 @@
 //! that runs it with the UDP socket ([`Edge::start`]). Nothing here takes a lock; the benches
 //! drive the same [`Edge`] without a socket.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,6 +69,17 @@ pub struct PublishedTrackInfo {
     pub track: TrackId,
     pub owner: ParticipantId,
     pub kind: MediaKind,
+    pub source: TrackSource,
+}
+
+/// What a video track shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrackSource {
+    /// A camera or a microphone.
+    #[default]
+    Camera,
+    /// A shared screen or courseware.
+    Screen,
 }
 
 /// What the edge tells a participant's signaling connection.
@@ -140,6 +151,7 @@ enum Command {
     Offer {
         participant: ParticipantId,
         sdp: String,
+        screen: Option<String>,
         reply: oneshot::Sender<Result<String, EdgeError>>,
     },
     Answer {
@@ -155,6 +167,13 @@ enum Command {
     },
     Links {
         reply: oneshot::Sender<Vec<ParticipantLink>>,
+    },
+    PauseVideo {
+        participant: ParticipantId,
+        paused: bool,
+    },
+    StopPublishing {
+        participant: ParticipantId,
     },
 }
 
@@ -205,15 +224,18 @@ impl EdgeHandle {
         .await
     }
 
-    /// The participant's offer for its `send` transport; returns the answer.
+    /// The participant's offer for its `send` transport; returns the answer. `screen` names the
+    /// media line that carries a screen share, if one does.
     pub async fn offer(
         &self,
         participant: ParticipantId,
         sdp: String,
+        screen: Option<String>,
     ) -> Result<String, EdgeError> {
         self.call(|reply| Command::Offer {
             participant,
             sdp,
+            screen,
             reply,
         })
         .await?
@@ -239,6 +261,26 @@ impl EdgeHandle {
         self.call(|reply| Command::Stats { reply }).await
     }
 
+    /// Audio first: stop (or restart) every video the participant receives while its audio goes
+    /// on, for a link that cannot carry both.
+    pub async fn pause_video(&self, participant: ParticipantId, paused: bool) {
+        let _ = self
+            .commands
+            .send(Command::PauseVideo {
+                participant,
+                paused,
+            })
+            .await;
+    }
+
+    /// The participant may no longer publish: its tracks end, its `send` transport closes.
+    pub async fn stop_publishing(&self, participant: ParticipantId) {
+        let _ = self
+            .commands
+            .send(Command::StopPublishing { participant })
+            .await;
+    }
+
     /// Every participant's link as last measured (str0m reports once a second).
     pub async fn links(&self) -> Result<Vec<ParticipantLink>, EdgeError> {
         self.call(|reply| Command::Links { reply }).await
@@ -260,6 +302,8 @@ struct Peer {
     ufrag: String,
     addrs: Vec<SocketAddr>,
     connected: bool,
+    /// Send transports: the media line that carries a screen share, as the client said.
+    screen_mid: Option<Mid>,
     /// Send transports: incoming SSRC → published track (filled lazily from the mid).
     track_by_ssrc: HashMap<Ssrc, TrackId>,
     track_by_mid: HashMap<Mid, TrackId>,
@@ -278,6 +322,8 @@ pub struct Edge {
     demux: Demux,
     timers: Timers,
     router: Router,
+    /// Published tracks that carry a screen share (the others are cameras and microphones).
+    screen_tracks: HashSet<TrackId>,
     /// Where each subscription's packets go: the subscriber's transport and its send stream.
     sinks: HashMap<SinkId, (PeerKey, Ssrc)>,
     /// Offers on `recv` transports waiting for an answer, with their deadlines.
@@ -307,6 +353,7 @@ impl Edge {
             timers: Timers::default(),
             router: Router::new(),
             sinks: HashMap::new(),
+            screen_tracks: HashSet::new(),
             offer_deadlines: Vec::new(),
             next_key: 1,
             next_track: 1,
@@ -373,10 +420,11 @@ impl Edge {
         &mut self,
         participant: ParticipantId,
         sdp: &str,
+        screen: Option<&str>,
         now: Instant,
     ) -> Result<String, EdgeError> {
         let _s = info_span!("participant", id = participant.0).entered();
-        let r = self.offer(participant, sdp, now);
+        let r = self.offer(participant, sdp, screen, now);
         self.drive_dirty(now);
         r
     }
@@ -437,6 +485,7 @@ impl Edge {
                 stats.audio_gaps_up = f.audio_gaps_up;
                 stats.frozen = f.frozen;
                 stats.receiving_video = f.receiving_video;
+                stats.video_paused = self.router.video_paused(p.id);
                 stats.freezes_up = f.freezes_up;
                 ParticipantLink {
                     participant: p.id,
@@ -445,6 +494,18 @@ impl Edge {
                 }
             })
             .collect()
+    }
+
+    /// Audio first: see [`EdgeHandle::pause_video`].
+    pub fn pause_video(&mut self, participant: ParticipantId, paused: bool, now: Instant) {
+        if self.router.pause_video(participant, paused, now) {
+            info!(
+                participant = participant.0,
+                paused, "video paused to keep audio"
+            );
+            self.router_events(now);
+            self.drive_dirty(now);
+        }
     }
 
     /// Current counters.
@@ -620,9 +681,10 @@ impl Edge {
             Command::Offer {
                 participant,
                 sdp,
+                screen,
                 reply,
             } => {
-                let _ = reply.send(self.handle_offer(participant, &sdp, now));
+                let _ = reply.send(self.handle_offer(participant, &sdp, screen.as_deref(), now));
             }
             Command::Answer {
                 participant,
@@ -638,6 +700,11 @@ impl Edge {
             Command::Links { reply } => {
                 let _ = reply.send(self.links(now));
             }
+            Command::PauseVideo {
+                participant,
+                paused,
+            } => self.pause_video(participant, paused, now),
+            Command::StopPublishing { participant } => self.stop_publishing(participant, now),
         }
     }
 
@@ -666,6 +733,7 @@ impl Edge {
                         track,
                         owner: o.id,
                         kind: t.codec().kind(),
+                        source: source_of(&self.screen_tracks, track),
                     });
                 }
             }
@@ -679,6 +747,39 @@ impl Edge {
         self.participants.insert(id, p);
         self.renegotiate(id, now);
         existing
+    }
+
+    fn track_info(
+        &self,
+        track: TrackId,
+        owner: ParticipantId,
+        kind: MediaKind,
+    ) -> PublishedTrackInfo {
+        PublishedTrackInfo {
+            track,
+            owner,
+            kind,
+            source: source_of(&self.screen_tracks, track),
+        }
+    }
+
+    /// The participant stops publishing (its floor was taken back): its tracks are unpublished
+    /// and its `send` transport closed; it keeps receiving.
+    pub fn stop_publishing(&mut self, id: ParticipantId, now: Instant) {
+        let Some(p) = self.participants.get_mut(&id) else {
+            return;
+        };
+        let (session, tracks, send) = (p.session, std::mem::take(&mut p.published), p.send.take());
+        for track in tracks {
+            self.unpublish(session, track, now);
+        }
+        if let Some(mut peer) = send.and_then(|k| self.peers.remove(&k).map(|p| (k, p))) {
+            peer.1.rtc.disconnect();
+            self.demux.remove(&peer.1.ufrag, &peer.1.addrs, peer.0);
+            self.timers.remove(peer.0);
+        }
+        info!(participant = id.0, "stopped publishing");
+        self.drive_dirty(now);
     }
 
     fn new_out_track(&mut self, info: PublishedTrackInfo) -> OutTrack {
@@ -759,6 +860,7 @@ impl Edge {
                 ufrag,
                 addrs: Vec::new(),
                 connected: false,
+                screen_mid: None,
                 track_by_ssrc: HashMap::new(),
                 track_by_mid: HashMap::new(),
                 mid_by_track: HashMap::new(),
@@ -768,7 +870,13 @@ impl Edge {
         key
     }
 
-    fn offer(&mut self, id: ParticipantId, sdp: &str, now: Instant) -> Result<String, EdgeError> {
+    fn offer(
+        &mut self,
+        id: ParticipantId,
+        sdp: &str,
+        screen: Option<&str>,
+        now: Instant,
+    ) -> Result<String, EdgeError> {
         let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| EdgeError::BadSdp(e.to_string()))?;
         let existing = self.participants.get(&id).ok_or(EdgeError::NotJoined)?.send;
         let key = match existing {
@@ -782,6 +890,7 @@ impl Edge {
             }
         };
         let peer = self.peers.get_mut(&key).ok_or(EdgeError::NotJoined)?;
+        peer.screen_mid = screen.map(Mid::from);
         let answer = peer
             .rtc
             .sdp_api()
@@ -957,6 +1066,7 @@ impl Edge {
                         track: o.track,
                         owner: o.owner,
                         kind: o.kind,
+                        source: source_of(&self.screen_tracks, o.track),
                     },
                 )),
                 _ => None,
@@ -977,6 +1087,7 @@ impl Edge {
         if peer.track_by_mid.contains_key(&mid) {
             return;
         }
+        let screen = peer.screen_mid == Some(mid);
         let owner = peer.participant;
         let track = TrackId(self.next_track);
         self.next_track += 1;
@@ -991,7 +1102,10 @@ impl Edge {
         };
         p.published.push(track);
         let session = p.session;
-        let info = PublishedTrackInfo { track, owner, kind };
+        if screen {
+            self.screen_tracks.insert(track);
+        }
+        let info = self.track_info(track, owner, kind);
         info!(
             participant = owner.0,
             track = track.0,
@@ -1017,11 +1131,8 @@ impl Edge {
         let Some(t) = self.router.track(track) else {
             return;
         };
-        let info = PublishedTrackInfo {
-            track,
-            owner: t.owner(),
-            kind: t.codec().kind(),
-        };
+        let info = self.track_info(track, t.owner(), t.codec().kind());
+        self.screen_tracks.remove(&track);
         for sink in self.router.unpublish(track).unwrap_or_default() {
             self.sinks.remove(&sink);
         }
@@ -1163,6 +1274,26 @@ impl Edge {
                 }
             }
             Event::MediaChanged(m) => {
+                // A media line the client sends on again (a share restarted on its old line).
+                let back = self.peers.get(&key).is_some_and(|p| {
+                    p.role == TransportRole::Send
+                        && m.direction.is_receiving()
+                        && !p.track_by_mid.contains_key(&m.mid)
+                });
+                if back {
+                    let kind = self
+                        .peers
+                        .get_mut(&key)
+                        .and_then(|p| p.rtc.media(m.mid).map(|media| media.kind()));
+                    if let Some(kind) = kind {
+                        let kind = match kind {
+                            StrKind::Audio => MediaKind::Audio,
+                            StrKind::Video => MediaKind::Video,
+                        };
+                        self.publish(key, m.mid, kind, now);
+                    }
+                    return;
+                }
                 let gone = self.peers.get(&key).and_then(|p| {
                     (p.role == TransportRole::Send && !m.direction.is_receiving())
                         .then(|| p.track_by_mid.get(&m.mid).copied())
@@ -1369,6 +1500,14 @@ impl Edge {
                 }
             }
         }
+    }
+}
+
+fn source_of(screen_tracks: &HashSet<TrackId>, track: TrackId) -> TrackSource {
+    if screen_tracks.contains(&track) {
+        TrackSource::Screen
+    } else {
+        TrackSource::Camera
     }
 }
 

@@ -22,7 +22,7 @@ pub mod timers;
 
 pub use edge::{
     Edge, EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, ParticipantLink,
-    PublishedTrackInfo,
+    PublishedTrackInfo, TrackSource,
 };
 pub use forward_latency::LatencyHistogram;
 pub use link_stats::LinkStats;

@@ -44,6 +44,9 @@ pub struct VideoTime {
     pub frozen: f64,
     /// Connected but no video reaching it.
     pub none: f64,
+    /// Its video paused on purpose to keep its audio (audio first on a weak link).
+    #[serde(default)]
+    pub paused: f64,
 }
 
 /// One classroom, teacher or observer over the whole session. A participant who joined twice
@@ -96,7 +99,7 @@ pub struct ReportPoint {
 
 /// The columns of [`QualityReport::to_csv`].
 pub const CSV_HEADER: &str = "session,role,school,name,joins,reconnects,minutes_connected,\
-top_layer_pct,video_flowing_s,video_frozen_s,freezes,audio_gaps_up,freezes_up,\
+top_layer_pct,video_flowing_s,video_frozen_s,video_paused_s,freezes,audio_gaps_up,freezes_up,\
 loss_up_mean_pct,loss_up_p95_pct,loss_down_mean_pct,loss_down_p95_pct,rtt_mean_ms,rtt_p95_ms,\
 jitter_mean_ms,kbps_in_mean,kbps_out_mean,nacks,plis,good_s,weak_s,lost_s";
 
@@ -118,6 +121,7 @@ impl QualityReport {
                 opt(p.top_layer_pct),
                 format!("{:.0}", p.video_secs.flowing),
                 format!("{:.0}", p.video_secs.frozen),
+                format!("{:.0}", p.video_secs.paused),
                 p.freezes.to_string(),
                 p.audio_gaps_up.to_string(),
                 p.freezes_up.to_string(),
@@ -218,6 +222,7 @@ mod tests {
                 flowing: 2300.0,
                 frozen: 100.0,
                 none: 0.0,
+                paused: 0.0,
             },
             top_layer_pct: Some(95.83),
             freezes: 3,

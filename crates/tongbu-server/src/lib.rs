@@ -11,6 +11,7 @@
 //! It must not touch packets: media goes through `tongbu-rtc`, which it only commands.
 
 pub mod api;
+pub mod audio_first;
 pub mod cli;
 pub mod config;
 pub mod health;

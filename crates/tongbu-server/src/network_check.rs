@@ -112,8 +112,8 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
                         Some(Ok(_)) => continue,
                     };
                     let reply = match parse_client_message(&text) {
-                        Ok(ClientMessage::Offer { transport: TransportKind::Send, sdp }) => {
-                            answer_offer(&app, id, sdp).await
+                        Ok(ClientMessage::Offer { transport: TransportKind::Send, sdp, .. }) => {
+                            answer_offer(&app, id, sdp, None).await
                         }
                         Ok(ClientMessage::Candidate { .. }) => continue,
                         Ok(_) => ServerMessage::error(

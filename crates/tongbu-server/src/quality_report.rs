@@ -213,6 +213,7 @@ impl Person {
         match p.video {
             VideoState::Flowing => self.video.flowing += dt,
             VideoState::Frozen => self.video.frozen += dt,
+            VideoState::Paused => self.video.paused += dt,
             VideoState::None => self.video.none += dt,
         }
         for (v, into) in [
@@ -256,7 +257,7 @@ impl Person {
         let total =
             |f: fn(&Counters) -> u64| self.connections.values().map(|(_, t)| f(t)).sum::<u64>();
         let joins = self.connections.len() as u32;
-        let seen_video = self.video.flowing + self.video.frozen;
+        let seen_video = self.video.flowing + self.video.frozen + self.video.paused;
         let mean = |(sum, secs): (f64, f64)| {
             if secs > 0.0 {
                 (sum / secs) as f32

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
-use tongbu_schedule::SessionId;
+use tongbu_schedule::{Role, SessionId};
 use tongbu_signal::{ParticipantInfo, ServerMessage};
 use tracing::warn;
 
@@ -129,6 +129,48 @@ impl Rooms {
                 };
                 send_all(&mut room.members, &msg);
             }
+        })
+    }
+
+    /// Gives an observer the floor (it may publish) or takes it back, and tells everyone. Hosts
+    /// and classrooms always may publish, so only an observer's floor can change.
+    pub fn set_floor(&self, session: SessionId, id: u64, granted: bool) -> Result<(), String> {
+        self.with(|rooms| {
+            let room = rooms
+                .get_mut(&session)
+                .ok_or_else(|| "this session has no room".to_string())?;
+            let m = room
+                .members
+                .get_mut(&id)
+                .ok_or_else(|| format!("participant {id} is not in this session"))?;
+            if m.info.role != Role::Observer {
+                return Err(format!(
+                    "only an observer's floor can be given or taken; a {} may always speak",
+                    m.info.role
+                ));
+            }
+            m.info.floor = granted;
+            if granted {
+                m.info.hand_raised = false;
+            }
+            send_all(
+                &mut room.members,
+                &ServerMessage::Floor {
+                    participant: id,
+                    granted,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    /// Whether an observer has the floor now.
+    pub fn has_floor(&self, session: SessionId, id: u64) -> bool {
+        self.with(|rooms| {
+            rooms
+                .get(&session)
+                .and_then(|r| r.members.get(&id))
+                .is_some_and(|m| m.info.floor)
         })
     }
 

@@ -60,6 +60,8 @@ pub struct AppState {
     pub reports: Mutex<crate::quality_report::Reports>,
     /// Link states announced to the rooms (see `link_notices`).
     pub link_notices: Mutex<crate::link_notices::LinkNotices>,
+    /// Whose video is paused to keep their audio (see `audio_first`).
+    pub audio_first: Mutex<crate::audio_first::AudioFirst>,
 }
 
 /// How often the timetable is checked for sessions to open or end.
@@ -204,6 +206,7 @@ impl Server {
             health: Mutex::default(),
             reports: Mutex::default(),
             link_notices: Mutex::default(),
+            audio_first: Mutex::default(),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))

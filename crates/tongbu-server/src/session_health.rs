@@ -43,8 +43,9 @@ pub struct ParticipantHealth {
     pub plis: u64,
     pub jitter_ms: Option<f32>,
     /// The video it receives: `flowing`, `frozen` (for over 500 ms it has waited for a keyframe
-    /// while the publisher's stream kept coming) or `none` (no video reaches it yet). Every video is forwarded at the one quality it is published
-    /// in; when simulcast layers arrive, this names the layer.
+    /// while the publisher's stream kept coming), `paused` (held back to keep its audio, its
+    /// link cannot carry both) or `none` (no video reaches it yet). Every video is forwarded at
+    /// the one quality it is published in; when simulcast layers arrive, this names the layer.
     pub video: VideoState,
     /// Video freezes in what it received since it joined: it waited over 500 ms for a
     /// keyframe (its publisher's own pauses not counted).
@@ -61,11 +62,16 @@ pub struct ParticipantHealth {
 pub enum VideoState {
     Flowing,
     Frozen,
+    /// Paused on purpose to keep its audio (audio first).
+    Paused,
     None,
 }
 
 impl VideoState {
     fn of(link: &tongbu_rtc::LinkStats) -> Self {
+        if link.video_paused {
+            return VideoState::Paused;
+        }
         match (link.receiving_video, link.frozen) {
             (false, _) => VideoState::None,
             (true, true) => VideoState::Frozen,
@@ -178,6 +184,30 @@ pub async fn sample_forever(app: Arc<AppState>) {
             .update(&sessions);
         for n in notices {
             app.rooms.send_to(n.session, &n.to, &n.message);
+        }
+        let decisions = app
+            .audio_first
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .update(now, &sessions);
+        for d in decisions {
+            app.edge
+                .pause_video(tongbu_rtc::ParticipantId(d.participant), d.paused)
+                .await;
+            let mut to = vec![d.participant];
+            if let Some(h) = sessions.get(&d.session) {
+                to.extend(
+                    h.participants
+                        .iter()
+                        .filter(|p| p.role == Role::Host && p.participant != d.participant)
+                        .map(|p| p.participant),
+                );
+            }
+            let message = tongbu_signal::ServerMessage::VideoPaused {
+                participant: d.participant,
+                paused: d.paused,
+            };
+            app.rooms.send_to(d.session, &to, &message);
         }
         app.metrics.set_people(sessions.len(), &by_role, &by_health);
         if let Some(s) = stats {

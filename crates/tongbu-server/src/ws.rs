@@ -14,7 +14,7 @@ use tongbu_schedule::time::{local_datetime, DEFAULT_ZONE};
 use tongbu_schedule::{JoinClaims, Role, Session, SessionId, SessionState};
 use tongbu_signal::{
     parse_client_message, ClientMessage, ComparedLessonInfo, ErrorCode, ParticipantInfo,
-    ServerMessage, SessionInfo, TrackInfo, TrackKind, TransportKind, PROTOCOL_VERSION,
+    ServerMessage, SessionInfo, TrackInfo, TrackKind, TrackSource, TransportKind, PROTOCOL_VERSION,
 };
 use tracing::{info, info_span, warn, Instrument};
 
@@ -46,8 +46,17 @@ pub(crate) fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// The answer to a participant's offer on its `send` transport (or why there is none).
-pub(crate) async fn answer_offer(app: &AppState, participant: u64, sdp: String) -> ServerMessage {
-    match app.edge.offer(ParticipantId(participant), sdp).await {
+pub(crate) async fn answer_offer(
+    app: &AppState,
+    participant: u64,
+    sdp: String,
+    screen: Option<String>,
+) -> ServerMessage {
+    match app
+        .edge
+        .offer(ParticipantId(participant), sdp, screen)
+        .await
+    {
         Ok(sdp) => ServerMessage::Answer {
             transport: TransportKind::Send,
             sdp,
@@ -290,6 +299,7 @@ impl Participant {
             school,
             classroom: classroom.map(|c| c.0),
             hand_raised: false,
+            floor: false,
         };
         let (tx, mut rx) = mpsc::channel::<ServerMessage>(crate::room::OUTBOX);
         let (roster, spotlight) = self.app.rooms.join(self.sid(), me.clone(), tx);
@@ -434,17 +444,21 @@ impl Participant {
                 ErrorCode::OutOfOrder,
                 "already joined",
             )),
-            ClientMessage::Offer { transport, sdp } => {
+            ClientMessage::Offer {
+                transport,
+                sdp,
+                screen,
+            } => {
                 if transport != TransportKind::Send {
                     return Some(ServerMessage::error(
                         ErrorCode::InvalidMessage,
                         "offers are for the send transport; the server offers on recv",
                     ));
                 }
-                if !role.may_publish() {
+                if !role.may_publish() && !self.app.rooms.has_floor(self.sid(), self.id) {
                     return forbidden("publish without being granted the floor");
                 }
-                Some(answer_offer(&self.app, self.id, sdp).await)
+                Some(answer_offer(&self.app, self.id, sdp, screen).await)
             }
             ClientMessage::Answer { transport, sdp } => {
                 if transport != TransportKind::Recv {
@@ -511,6 +525,25 @@ impl Participant {
                         "that participant is not in this session",
                     ));
                 }
+                None
+            }
+            ClientMessage::GrantFloor {
+                participant,
+                granted,
+            } => {
+                if !role.may_moderate() {
+                    return forbidden("give or take the floor");
+                }
+                if let Err(why) = self.app.rooms.set_floor(self.sid(), participant, granted) {
+                    return Some(ServerMessage::error(ErrorCode::InvalidMessage, why));
+                }
+                if !granted {
+                    self.app
+                        .edge
+                        .stop_publishing(ParticipantId(participant))
+                        .await;
+                }
+                info!(participant, granted, "floor");
                 None
             }
             ClientMessage::Start => {
@@ -585,6 +618,10 @@ fn track_info(t: PublishedTrackInfo, mid: Option<String>) -> TrackInfo {
         kind: match t.kind {
             MediaKind::Audio => TrackKind::Audio,
             MediaKind::Video => TrackKind::Video,
+        },
+        source: match t.source {
+            tongbu_rtc::TrackSource::Camera => TrackSource::Camera,
+            tongbu_rtc::TrackSource::Screen => TrackSource::Screen,
         },
         mid,
     }

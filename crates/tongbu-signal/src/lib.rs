@@ -13,7 +13,7 @@ pub mod parse;
 
 pub use message::{
     ClientMessage, ComparedLessonInfo, ErrorCode, LinkQuality, ParticipantInfo, ServerMessage,
-    SessionInfo, TrackInfo, TrackKind, TransportKind,
+    SessionInfo, TrackInfo, TrackKind, TrackSource, TransportKind,
 };
 pub use parse::{parse_client_message, ProtocolError};
 pub use tongbu_schedule::{Role, SessionState};

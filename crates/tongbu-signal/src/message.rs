@@ -37,6 +37,9 @@ pub struct ParticipantInfo {
     pub classroom: Option<i64>,
     #[serde(default)]
     pub hand_raised: bool,
+    /// An observer the host has given the floor: it may publish its camera and microphone.
+    #[serde(default)]
+    pub floor: bool,
 }
 
 /// A published track as the receiving client sees it.
@@ -46,9 +49,23 @@ pub struct TrackInfo {
     /// Who publishes it.
     pub participant: u64,
     pub kind: TrackKind,
+    /// What a video shows: a camera, or a shared screen or courseware.
+    #[serde(default)]
+    pub source: TrackSource,
     /// The media line that carries it on the receiver's `recv` transport, once negotiated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mid: Option<String>,
+}
+
+/// What a track carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackSource {
+    /// A camera or a microphone.
+    #[default]
+    Camera,
+    /// A shared screen or courseware (video).
+    Screen,
 }
 
 /// The session a participant joined.
@@ -92,6 +109,9 @@ pub enum ClientMessage {
     Offer {
         transport: TransportKind,
         sdp: String,
+        /// The `mid` of the media line that carries a screen or courseware share, if one does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        screen: Option<String>,
     },
     /// SDP answer to the server's offer on the `recv` transport.
     Answer {
@@ -122,6 +142,12 @@ pub enum ClientMessage {
     Spotlight {
         participant: Option<u64>,
     },
+    /// Host only: give an observer the floor (it may publish camera and microphone), or take it
+    /// back (its media ends).
+    GrantFloor {
+        participant: u64,
+        granted: bool,
+    },
     /// Host only: the lesson starts.
     Start,
     /// Host only: the lesson ends for everyone.
@@ -140,6 +166,7 @@ impl ClientMessage {
         "chat",
         "mute",
         "spotlight",
+        "grant_floor",
         "start",
         "end",
     ];
@@ -236,6 +263,11 @@ pub enum ServerMessage {
     Spotlight {
         participant: Option<u64>,
     },
+    /// An observer was given the floor, or it was taken back (sent to everyone).
+    Floor {
+        participant: u64,
+        granted: bool,
+    },
     /// A participant's link changed state (sent to it and to the hosts; on joining, a host gets
     /// everyone's current state).
     LinkHealth {
@@ -243,6 +275,12 @@ pub enum ServerMessage {
         health: LinkQuality,
         /// Why it is not good, in English words (the client shows its own text).
         reasons: Vec<String>,
+    },
+    /// Audio first: the video sent to `participant` is paused (its link cannot carry video and
+    /// audio together; its audio goes on), or back. Sent to it and to the hosts.
+    VideoPaused {
+        participant: u64,
+        paused: bool,
     },
     /// Pre-lesson network check (`/ws/check`): what the server measures of the media the
     /// client sends it, once a second.

@@ -63,7 +63,23 @@ mod tests {
             parse_client_message(r#"{"type":"offer","transport":"send","sdp":"v=0"}"#),
             Ok(ClientMessage::Offer {
                 transport: TransportKind::Send,
-                sdp: "v=0".into()
+                sdp: "v=0".into(),
+                screen: None,
+            })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"offer","transport":"send","sdp":"v=0","screen":"2"}"#),
+            Ok(ClientMessage::Offer {
+                transport: TransportKind::Send,
+                sdp: "v=0".into(),
+                screen: Some("2".into()),
+            })
+        );
+        assert_eq!(
+            parse_client_message(r#"{"type":"grant_floor","participant":4,"granted":true}"#),
+            Ok(ClientMessage::GrantFloor {
+                participant: 4,
+                granted: true
             })
         );
         assert_eq!(
