@@ -105,6 +105,23 @@ test('the host shares courseware and its screen; a classroom sees it large, the 
     await room.waitForFunction(() => document.body.classList.contains('has-screen'), null, { timeout: 15000 });
     await waitForLiveVideo(room, '#stage-video', 15000);
     await room.screenshot({ path: join(artifacts, 'share-classroom-screen.png') });
+    // On a 1024x768 projector the shared screen and the teacher still fit, nothing sideways.
+    await room.setViewportSize({ width: 1024, height: 768 });
+    const fit = await room.evaluate(() => {
+      const stage = document.querySelector('#stage').getBoundingClientRect();
+      const pip = document.querySelector('#stage-pip').getBoundingClientRect();
+      return {
+        scroll: document.documentElement.scrollWidth,
+        client: document.documentElement.clientWidth,
+        stageBottom: stage.bottom,
+        pipInside: pip.left >= stage.left && pip.right <= stage.right + 1 && pip.bottom <= stage.bottom + 1,
+      };
+    });
+    assert.ok(fit.scroll <= fit.client, `no sideways overflow on a projector (${fit.scroll} > ${fit.client})`);
+    assert.ok(fit.stageBottom <= 768, `the stage fits the screen (bottom ${fit.stageBottom})`);
+    assert.ok(fit.pipInside, 'the teacher stays inside the stage');
+    await room.screenshot({ path: join(artifacts, 'share-classroom-projector.png') });
+    await room.setViewportSize({ width: 1366, height: 768 });
     await host.click('#stop-share');
     await room.waitForFunction(() => !document.body.classList.contains('has-screen'), null, { timeout: 15000 });
 
