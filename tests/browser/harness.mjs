@@ -117,7 +117,8 @@ export function serverAndBrowser() {
   return env;
 }
 
-export async function launchBrowser() {
+/** Chromium with a fake camera and microphone; `extraArgs` adds flags (e.g. no UDP). */
+export async function launchBrowser(extraArgs = []) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'tongbu-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -135,6 +136,7 @@ export async function launchBrowser() {
       '--disable-sync',
       '--no-first-run',
       '--disable-quic',
+      ...extraArgs,
     ],
   });
   return {

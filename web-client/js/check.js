@@ -123,7 +123,18 @@ async function network(stream) {
     return;
   }
   results.port = udpPort;
-  step('udp', 'ok', t('check_udp_port').replace('{port}', udpPort ?? '?'));
+  // Over UDP, or over TCP when the school's network blocks UDP (ICE-TCP, the same port).
+  let protocol = 'udp';
+  const stats = await pc.getStats();
+  for (const s of stats.values()) {
+    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+      const local = stats.get(s.localCandidateId);
+      if (local && local.protocol) protocol = local.protocol;
+    }
+  }
+  results.protocol = protocol;
+  if (protocol === 'tcp') step('udp', 'warn', t('check_tcp_only').replaceAll('{port}', udpPort ?? '?'));
+  else step('udp', 'ok', t('check_udp_port').replace('{port}', udpPort ?? '?'));
   step('bandwidth', 'running');
   const start = samples.length;
   await new Promise((r) => setTimeout(r, MEASURE_MS));
@@ -156,7 +167,7 @@ async function network(stream) {
 
 function decide() {
   const failed = ['camera', 'udp'].some((s) => results[s]?.state === 'fail');
-  const warned = ['microphone', 'bandwidth'].some((s) => results[s]?.state === 'warn' || results[s]?.state === 'fail');
+  const warned = ['microphone', 'bandwidth', 'udp'].some((s) => results[s]?.state === 'warn' || results[s]?.state === 'fail');
   verdict = failed ? 'fail' : warned ? 'warn' : 'ok';
   render();
 }
@@ -166,7 +177,7 @@ function render() {
   document.title = `${t('check_title')} · ${t('app_name')}`;
   $('preview').setAttribute('aria-label', t('check_camera'));
   for (const [name, r] of Object.entries(results)) {
-    if (name === 'figures' || name === 'port') continue;
+    if (name === 'figures' || name === 'port' || name === 'protocol') continue;
     const li = document.querySelector(`#steps [data-step="${name}"] .step-state`);
     li.textContent = t(`check_state_${r.state}`);
   }
@@ -175,7 +186,8 @@ function render() {
   box.hidden = false;
   box.dataset.verdict = verdict;
   box.querySelector('.verdict-line').textContent = t(`check_verdict_${verdict}`);
-  let advice = t(`check_advice_${verdict}`).replace('{port}', results.port ?? '?');
+  let advice = t(`check_advice_${verdict}`).replaceAll('{port}', results.port ?? '?');
+  if (verdict === 'warn' && results.protocol === 'tcp') advice = t('check_advice_tcp').replaceAll('{port}', results.port ?? '?');
   if (results.camera?.state === 'fail') advice = t('check_advice_camera');
   box.querySelector('.verdict-advice').textContent = advice;
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as StrCodec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind as StrKind, Mid};
-use str0m::net::{Protocol, Receive, Transmit};
+use str0m::net::{Protocol, Receive, TcpType, Transmit};
 use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -28,6 +28,7 @@ use crate::egress;
 use crate::forward_latency::LatencyHistogram;
 use crate::link_stats::{Direction as LinkDirection, LinkStats, Meter, STATS_INTERVAL};
 use crate::participant::{OutState, OutTrack, Participant};
+use crate::tcp::{self, TcpEvent};
 use crate::timers::Timers;
 
 /// How long a client may take to answer a `recv` offer before the transport is rebuilt.
@@ -316,6 +317,9 @@ struct Peer {
 pub struct Edge {
     /// The address in every ICE candidate; also the destination str0m must see on input.
     candidate: SocketAddr,
+    /// Whether transports also offer a passive TCP candidate (the media port is listened on
+    /// over TCP too, for schools that block UDP).
+    tcp: bool,
     peers: HashMap<PeerKey, Peer>,
     participants: HashMap<ParticipantId, Participant>,
     sessions: HashMap<i64, Vec<ParticipantId>>,
@@ -346,6 +350,7 @@ impl Edge {
     pub fn new(candidate: SocketAddr) -> Self {
         Edge {
             candidate,
+            tcp: false,
             peers: HashMap::new(),
             participants: HashMap::new(),
             sessions: HashMap::new(),
@@ -383,9 +388,20 @@ impl Edge {
         })?;
         let candidate = SocketAddr::new(config.public_ip, local.port());
         let (tx, rx) = mpsc::channel(1024);
-        let edge = Edge::new(candidate);
-        info!(%local, %candidate, "media edge listening (UDP)");
-        let task = tokio::spawn(edge.run(Arc::new(socket), rx));
+        let mut edge = Edge::new(candidate);
+        // The same port over TCP, for schools whose firewall blocks UDP.
+        let (tcp_tx, tcp_rx) = mpsc::channel(1024);
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(listener) => {
+                edge.tcp = true;
+                tokio::spawn(tcp::accept_forever(listener, tcp_tx));
+                info!(%local, %candidate, "media edge listening (UDP, and TCP for blocked networks)");
+            }
+            Err(e) => {
+                warn!(%local, "media over TCP unavailable (cannot listen on the media port over TCP: {e}); UDP only");
+            }
+        }
+        let task = tokio::spawn(edge.run(Arc::new(socket), rx, tcp_rx));
         Ok((
             EdgeHandle {
                 commands: tx,
@@ -517,14 +533,34 @@ impl Edge {
         s
     }
 
-    async fn run(mut self, socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) {
+    async fn run(
+        mut self,
+        socket: Arc<UdpSocket>,
+        mut commands: mpsc::Receiver<Command>,
+        mut tcp_events: mpsc::Receiver<TcpEvent>,
+    ) {
         let mut buf = vec![0u8; 2048];
+        // Media TCP connections by their client's address: where their packets go.
+        let mut tcp_out: HashMap<SocketAddr, mpsc::Sender<bytes::Bytes>> = HashMap::new();
         loop {
             let deadline = self.poll_timeout(Instant::now());
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(c) => self.on_command(c, Instant::now()),
                     None => break,
+                },
+                Some(ev) = tcp_events.recv() => match ev {
+                    TcpEvent::Opened { peer, writer } => {
+                        tcp_out.insert(peer, writer);
+                    }
+                    TcpEvent::Closed { peer } => {
+                        tcp_out.remove(&peer);
+                    }
+                    TcpEvent::Packet { peer, data } => {
+                        let now = Instant::now();
+                        self.receive_tcp(peer, &data, now);
+                        self.release(now);
+                    }
                 },
                 r = socket.recv_from(&mut buf) => {
                     let now = Instant::now();
@@ -542,13 +578,13 @@ impl Edge {
                         }
                     }
                     self.release(now);
-                    self.flush(&socket).await;
+                    self.flush(&socket, &tcp_out).await;
                     let rtp = self.stats.rtp_in - rtp_before;
                     self.stats.forward_latency.observe(now.elapsed(), rtp);
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => self.handle_timeout(Instant::now()),
             }
-            self.flush(&socket).await;
+            self.flush(&socket, &tcp_out).await;
         }
         info!("media edge stopped");
     }
@@ -564,13 +600,29 @@ impl Edge {
     }
 
     /// Sends what the last turn produced, in `sendmmsg` batches.
-    async fn flush(&mut self, socket: &UdpSocket) {
+    async fn flush(
+        &mut self,
+        socket: &UdpSocket,
+        tcp_out: &HashMap<SocketAddr, mpsc::Sender<bytes::Bytes>>,
+    ) {
         if self.outbox.is_empty() {
             return;
         }
         let outbox = std::mem::take(&mut self.outbox);
+        for t in outbox.iter().filter(|t| t.proto == Protocol::Tcp) {
+            let sent = tcp_out
+                .get(&t.destination)
+                .zip(tcp::frame(&t.contents))
+                .is_some_and(|(w, f)| w.try_send(f).is_ok());
+            if sent {
+                self.stats.datagrams_out += 1;
+            } else {
+                self.stats.send_errors += 1;
+            }
+        }
         let batch: Vec<(SocketAddr, &[u8])> = outbox
             .iter()
+            .filter(|t| t.proto != Protocol::Tcp)
             .map(|t| (t.destination, &t.contents[..]))
             .collect();
         let mut at = 0;
@@ -613,6 +665,15 @@ impl Edge {
     /// A datagram arrived: decrypted and forwarded into the subscribers' transports, which hold
     /// it until [`Edge::release`].
     pub fn receive_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+        self.receive(Protocol::Udp, source, data, now);
+    }
+
+    /// A packet arrived on a media TCP connection from `source` (the frame's contents).
+    pub fn receive_tcp(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+        self.receive(Protocol::Tcp, source, data, now);
+    }
+
+    fn receive(&mut self, proto: Protocol, source: SocketAddr, data: &[u8], now: Instant) {
         self.stats.datagrams_in += 1;
         let mut learned = None;
         let Some(key) = self.demux.lookup(source, data, &mut learned) else {
@@ -628,13 +689,16 @@ impl Edge {
         }
         // The destination must be the address in our ICE candidate (the public one behind NAT),
         // or the ICE agent discards the checks as arriving on an unknown interface.
-        let Ok(receive) = Receive::new(Protocol::Udp, source, self.candidate, data) else {
+        let Ok(receive) = Receive::new(proto, source, self.candidate, data) else {
             self.stats.dropped_malformed += 1;
             return;
         };
+        let owner = peer.participant;
         if let Err(e) = peer.rtc.handle_input(Input::Receive(now, receive)) {
             self.stats.dropped_malformed += 1;
             debug!(peer = key.0, "datagram refused: {e}");
+        } else if let Some(p) = self.participants.get_mut(&owner) {
+            p.link.over_tcp = proto == Protocol::Tcp;
         }
         self.drive(key, now);
     }
@@ -845,6 +909,19 @@ impl Edge {
                 rtc.add_local_candidate(c);
             }
             Err(e) => warn!("invalid ICE candidate address {}: {e}", self.candidate),
+        }
+        if self.tcp {
+            let c = Candidate::builder()
+                .tcp()
+                .host(self.candidate)
+                .tcptype(TcpType::Passive)
+                .build();
+            match c {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(e) => warn!("invalid TCP ICE candidate {}: {e}", self.candidate),
+            }
         }
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag.clone();
         let key = PeerKey(self.next_key);

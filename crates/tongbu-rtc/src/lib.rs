@@ -6,7 +6,8 @@
 //! participant's `send` and `recv` transports ([`participant`]). It feeds received RTP to the
 //! media core's [`tongbu_media::Router`] and writes what the router returns to the subscribers'
 //! transports, which encrypt it; [`egress`] sends each turn's datagrams in `sendmmsg` batches, and
-//! [`forward_latency`] records how long packets stay inside.
+//! [`forward_latency`] records how long packets stay inside. [`tcp`] carries the same packets over
+//! TCP (ICE-TCP, passive) for schools whose firewall blocks UDP.
 //!
 //! It must not decide policy (who may publish, session lifecycle: that is the server's) nor look
 //! inside media payloads (that is the media core's). It runs as one task: the per-packet path
@@ -18,6 +19,7 @@ pub mod egress;
 pub mod forward_latency;
 pub mod link_stats;
 pub mod participant;
+pub mod tcp;
 pub mod timers;
 
 pub use edge::{

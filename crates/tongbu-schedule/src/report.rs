@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0], CSV_HEADER);
         assert!(lines[1].starts_with(
-            "7,classroom,扎赉特旗音德尔第三中学,\"初一(4)班, 音德尔\",2,1,40.0,95.83,2300,100,3,1,0,,,4.50,12.00,61.00,80.00,"
+            "7,classroom,扎赉特旗音德尔第三中学,\"初一(4)班, 音德尔\",2,1,40.0,95.83,2300,100,0,3,1,0,,,4.50,12.00,61.00,80.00,"
         ), "{}", lines[1]);
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-1"), "'-1");
