@@ -103,6 +103,11 @@ test('an operator watches the lesson live, ends it and reads its report', { time
     const teacher = people[0];
     await teacher.waitForFunction((name) => [...document.querySelectorAll('#grid .tile')]
       .some((t) => t.dataset.health === 'weak' && t.querySelector('.name').textContent === name), lossyLink.name, { timeout: 10000 });
+    // Audio first: after two seconds of such loss its video is paused, its sound kept, and the
+    // teacher's tile says so.
+    await teacher.waitForFunction((name) => [...document.querySelectorAll('#grid .tile')]
+      .some((t) => t.querySelector('.name').textContent === name && !t.querySelector('.paused-tag').hidden
+        && /视频已暂停/.test(t.querySelector('.paused-tag').textContent)), lossyLink.name, { timeout: 15000 });
     await teacher.screenshot({ path: join(artifacts, 'host-weak-classroom.png') });
     await ops.screenshot({ path: join(artifacts, 'operator-weak.png'), fullPage: true });
   } catch (e) {

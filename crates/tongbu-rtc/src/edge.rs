@@ -837,10 +837,8 @@ impl Edge {
         for track in tracks {
             self.unpublish(session, track, now);
         }
-        if let Some(mut peer) = send.and_then(|k| self.peers.remove(&k).map(|p| (k, p))) {
-            peer.1.rtc.disconnect();
-            self.demux.remove(&peer.1.ufrag, &peer.1.addrs, peer.0);
-            self.timers.remove(peer.0);
+        if let Some(key) = send {
+            self.close_peer(key);
         }
         info!(participant = id.0, "stopped publishing");
         self.drive_dirty(now);
@@ -881,13 +879,18 @@ impl Edge {
             self.sinks.remove(&o.sink);
         }
         for key in [p.send, p.recv].into_iter().flatten() {
-            if let Some(mut peer) = self.peers.remove(&key) {
-                peer.rtc.disconnect();
-                self.demux.remove(&peer.ufrag, &peer.addrs, key);
-                self.timers.remove(key);
-            }
+            self.close_peer(key);
         }
         info!("left media");
+    }
+
+    /// Closes one transport: it stops answering, and its addresses and timers are forgotten.
+    fn close_peer(&mut self, key: PeerKey) -> Option<Peer> {
+        let mut peer = self.peers.remove(&key)?;
+        peer.rtc.disconnect();
+        self.demux.remove(&peer.ufrag, &peer.addrs, key);
+        self.timers.remove(key);
+        Some(peer)
     }
 
     fn new_peer(
@@ -1282,12 +1285,9 @@ impl Edge {
     /// A transport died (DTLS closed, ICE gave up): forget it. Its published tracks end; its
     /// received tracks go back to "to open", so a later offer builds a new `recv` transport.
     fn transport_closed(&mut self, key: PeerKey, now: Instant) {
-        let Some(mut peer) = self.peers.remove(&key) else {
+        let Some(peer) = self.close_peer(key) else {
             return;
         };
-        peer.rtc.disconnect();
-        self.demux.remove(&peer.ufrag, &peer.addrs, key);
-        self.timers.remove(key);
         let id = peer.participant;
         let send = peer.role == TransportRole::Send;
         info!(participant = id.0, send, "transport closed");
