@@ -529,10 +529,9 @@ async function stopSharing() {
   if (!ui.sharing) return;
   ui.sharing = null;
   clearInterval(slides.timer);
-  for (const v of [$('screen-preview')]) {
-    if (v.srcObject) for (const tr of v.srcObject.getTracks()) tr.stop();
-    v.srcObject = null;
-  }
+  const preview = $('screen-preview');
+  if (preview.srcObject) for (const tr of preview.srcObject.getTracks()) tr.stop();
+  preview.srcObject = null;
   showSharing();
   await client.stopShare();
 }

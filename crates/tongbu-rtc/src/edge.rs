@@ -693,12 +693,9 @@ impl Edge {
             self.stats.dropped_malformed += 1;
             return;
         };
-        let owner = peer.participant;
         if let Err(e) = peer.rtc.handle_input(Input::Receive(now, receive)) {
             self.stats.dropped_malformed += 1;
             debug!(peer = key.0, "datagram refused: {e}");
-        } else if let Some(p) = self.participants.get_mut(&owner) {
-            p.link.over_tcp = proto == Protocol::Tcp;
         }
         self.drive(key, now);
     }
@@ -1160,13 +1157,21 @@ impl Edge {
         self.drive(key, now);
     }
 
-    fn publish(&mut self, key: PeerKey, mid: Mid, kind: MediaKind, now: Instant) {
+    /// A media line of a `send` transport that the client sends on becomes a published track
+    /// (once; a line already published is left alone).
+    fn publish(&mut self, key: PeerKey, mid: Mid, now: Instant) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
-        if peer.track_by_mid.contains_key(&mid) {
+        if peer.role != TransportRole::Send || peer.track_by_mid.contains_key(&mid) {
             return;
         }
+        let Some(kind) = peer.rtc.media(mid).map(|m| match m.kind() {
+            StrKind::Audio => MediaKind::Audio,
+            StrKind::Video => MediaKind::Video,
+        }) else {
+            return;
+        };
         let screen = peer.screen_mid == Some(mid);
         let owner = peer.participant;
         let track = TrackId(self.next_track);
@@ -1337,40 +1342,11 @@ impl Edge {
                     self.router_events(now);
                 }
             }
-            Event::MediaAdded(m) => {
-                let is_send = self
-                    .peers
-                    .get(&key)
-                    .is_some_and(|p| p.role == TransportRole::Send);
-                if is_send && m.direction.is_receiving() {
-                    let kind = match m.kind {
-                        StrKind::Audio => MediaKind::Audio,
-                        StrKind::Video => MediaKind::Video,
-                    };
-                    self.publish(key, m.mid, kind, now);
-                }
-            }
+            // A new line the client sends on, or one it sends on again (a share restarted on its
+            // old line), is published; a line it stopped sending on is unpublished.
+            Event::MediaAdded(m) if m.direction.is_receiving() => self.publish(key, m.mid, now),
+            Event::MediaChanged(m) if m.direction.is_receiving() => self.publish(key, m.mid, now),
             Event::MediaChanged(m) => {
-                // A media line the client sends on again (a share restarted on its old line).
-                let back = self.peers.get(&key).is_some_and(|p| {
-                    p.role == TransportRole::Send
-                        && m.direction.is_receiving()
-                        && !p.track_by_mid.contains_key(&m.mid)
-                });
-                if back {
-                    let kind = self
-                        .peers
-                        .get_mut(&key)
-                        .and_then(|p| p.rtc.media(m.mid).map(|media| media.kind()));
-                    if let Some(kind) = kind {
-                        let kind = match kind {
-                            StrKind::Audio => MediaKind::Audio,
-                            StrKind::Video => MediaKind::Video,
-                        };
-                        self.publish(key, m.mid, kind, now);
-                    }
-                    return;
-                }
                 let gone = self.peers.get(&key).and_then(|p| {
                     (p.role == TransportRole::Send && !m.direction.is_receiving())
                         .then(|| p.track_by_mid.get(&m.mid).copied())

@@ -44,8 +44,6 @@ pub struct LinkStats {
     pub frozen: bool,
     /// Whether any video reaches it yet.
     pub receiving_video: bool,
-    /// Whether its media last came over TCP (its network blocks UDP).
-    pub over_tcp: bool,
     /// Whether its video is paused on purpose to keep its audio (its link cannot carry both).
     pub video_paused: bool,
     /// Freezes of the video it publishes, and gaps (over 200 ms) of its audio, as the server
