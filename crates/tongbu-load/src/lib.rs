@@ -10,11 +10,15 @@
 //! It must not depend on the server's crates beyond the wire protocol (`tongbu-signal`): a test
 //! client knows only what a real client knows.
 
+pub mod latency;
 pub mod media;
 pub mod peer;
+pub mod procstat;
 pub mod publisher;
 pub mod signal;
 pub mod subscriber;
+pub mod swarm;
+pub mod workload;
 
 pub use publisher::{Publisher, SentPacket};
 pub use signal::{SignalClient, SignalError};

@@ -1,65 +1,157 @@
 //! `tongbu-load`: synthetic participants against a running Tongbu server, from the command line.
 //!
-//! `tongbu-load classroom --url <ws-url> [--drop-every N] [--seconds S]` joins as a receiving
-//! classroom (webrtc-rs) with the signaling URL of a join link, optionally on a link that loses
-//! every N-th incoming packet, stays S seconds (default 60), and prints one JSON line of what it
-//! received. It lets an operator rehearse a weak rural link and watch the dashboard react, and
-//! the browser tests use it to put a weak classroom in front of the dashboard.
+//! - `tongbu-load classroom --url <ws-url> [--drop-every N] [--seconds S]` joins as a receiving
+//!   classroom (webrtc-rs) with the signaling URL of a join link, optionally on a link that loses
+//!   every N-th incoming packet, stays S seconds (default 60), and prints one JSON line of what it
+//!   received. It lets an operator rehearse a weak rural link and watch the dashboard react, and
+//!   the browser tests use it to put a weak classroom in front of the dashboard.
+//! - `tongbu-load w1 …` and `tongbu-load w2 …` are the load workloads (lecture: one publisher,
+//!   N subscribers; meeting: N participants all to all) on sans-I/O clients, one JSON line each
+//!   (see [`tongbu_load::workload`]).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tongbu_load::workload::{self, LoadConfig, Workload};
 use tongbu_load::Subscriber;
 
-const USAGE: &str =
-    "usage: tongbu-load classroom --url ws://HOST/ws?token=… [--drop-every N] [--seconds S]
+/// The default clip: 1280×720, 30 fps, VP8 at 1.2 Mbit/s, 4 s.
+const CLIP: &[u8] = include_bytes!("../../../tests/media/classroom-1280x720-30fps-1200k.ivf");
 
-  --url         the signaling URL of a classroom's join link (/ws?token=…)
-  --drop-every  lose every N-th incoming packet (N ≥ 2; 5 loses 20 %), to play a weak link
-  --seconds     how long to stay (default 60, at most 3600)";
+const USAGE: &str = "usage:
+  tongbu-load classroom --url ws://HOST/ws?token=… [--drop-every N] [--seconds S]
+  tongbu-load w1 --publisher URL --subscriber URL [--n N] [--seconds S] [--clip FILE.ivf] [--server-pid PID]
+  tongbu-load w2 --url URL [--url URL …] [--n N] [--seconds S] [--clip FILE.ivf] [--server-pid PID]
+
+  classroom     join as one receiving classroom (webrtc-rs), print what arrived
+    --url         the signaling URL of a classroom's join link (/ws?token=…)
+    --drop-every  lose every N-th incoming packet (N ≥ 2; 5 loses 20 %), to play a weak link
+    --seconds     how long to stay (default 60, at most 3600)
+  w1            lecture: one publisher (VP8 clip + opus 32 kbit/s), N subscribers that do not decode
+    --publisher   join URL of a participant that may publish (host or classroom)
+    --subscriber  join URL the N subscribers share (an observer or classroom link)
+    --n           subscribers (default 50)
+  w2            meeting: N participants (default 12), each publishing and receiving all others
+    --url         join URL(s) of participants that may publish, used in turn
+  common to w1 and w2:
+    --seconds     how long to count once every stream flows (default 10, at most 3600)
+    --clip        VP8 IVF clip to loop (default: built-in 1280×720 30 fps, 1.2 Mbit/s)
+    --server-pid  the server's process id, for its CPU time and memory (same machine)
+    --settle      seconds to wait for every stream to flow before counting (default 30)
+
+w1 and w2 print one JSON line: packets sent/expected/received, loss %, added latency
+p50/p95/p99/max, server CPU seconds per second and RSS, the tool's own CPU, subscribers per core.";
 
 #[derive(Debug)]
-struct Args {
-    url: String,
-    drop_every: Option<u32>,
-    seconds: u64,
+enum Args {
+    Classroom {
+        url: String,
+        drop_every: Option<u32>,
+        seconds: u64,
+    },
+    Load(LoadConfig),
+}
+
+fn ws_url(flag: &str, url: String) -> Result<String, String> {
+    if url.starts_with("ws://") || url.starts_with("wss://") {
+        Ok(url)
+    } else {
+        Err(format!("{flag}: {url:?} is not a ws:// or wss:// URL"))
+    }
+}
+
+fn whole<T: std::str::FromStr + PartialOrd>(
+    flag: &str,
+    value: &str,
+    range: std::ops::RangeInclusive<T>,
+    what: &str,
+) -> Result<T, String> {
+    match value.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(format!("{flag}: {value:?} is not {what}")),
+    }
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    match args.next().as_deref() {
-        Some("classroom") => {}
-        Some("-h" | "--help") | None => return Err(String::new()),
+    let command = match args.next() {
+        Some(c) if ["classroom", "w1", "w2"].contains(&c.as_str()) => c,
+        Some(h) if h == "-h" || h == "--help" => return Err(String::new()),
+        None => return Err(String::new()),
         Some(other) => return Err(format!("unknown command {other:?}")),
-    }
-    let (mut url, mut drop_every, mut seconds) = (None, None, 60);
+    };
+    let mut url = Vec::new();
+    let (mut drop_every, mut seconds) = (None, None);
+    let (mut publisher, mut subscriber, mut n, mut clip, mut server_pid, mut settle) =
+        (None, None, None, None, None, 30u64);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let classroom = command == "classroom";
         match flag.as_str() {
-            "--url" => url = Some(value),
-            "--drop-every" => match value.parse::<u32>() {
-                Ok(n) if n >= 2 => drop_every = Some(n),
-                _ => return Err(format!("--drop-every: {value:?} is not a whole number ≥ 2")),
-            },
-            "--seconds" => match value.parse::<u64>() {
-                Ok(s) if (1..=3600).contains(&s) => seconds = s,
-                _ => {
-                    return Err(format!(
-                        "--seconds: {value:?} is not a whole number from 1 to 3600"
-                    ))
-                }
-            },
-            other => return Err(format!("unknown flag {other:?}")),
+            "--url" if command != "w1" => url.push(ws_url("--url", value)?),
+            "--drop-every" if classroom => {
+                drop_every = Some(whole(&flag, &value, 2..=u32::MAX, "a whole number ≥ 2")?)
+            }
+            "--seconds" => {
+                seconds = Some(whole(
+                    &flag,
+                    &value,
+                    1..=3600u64,
+                    "a whole number from 1 to 3600",
+                )?)
+            }
+            "--publisher" if command == "w1" => publisher = Some(ws_url(&flag, value)?),
+            "--subscriber" if command == "w1" => subscriber = Some(ws_url(&flag, value)?),
+            "--n" if !classroom => {
+                n = Some(whole(
+                    &flag,
+                    &value,
+                    1..=20_000usize,
+                    "a whole number from 1 to 20000",
+                )?)
+            }
+            "--clip" if !classroom => {
+                clip = Some(std::fs::read(&value).map_err(|e| format!("--clip: {value}: {e}"))?)
+            }
+            "--server-pid" if !classroom => {
+                server_pid = Some(whole(&flag, &value, 1..=u32::MAX, "a process id")?)
+            }
+            "--settle" if !classroom => {
+                settle = whole(&flag, &value, 1..=600u64, "a whole number from 1 to 600")?
+            }
+            other => return Err(format!("unknown flag {other:?} for {command}")),
         }
     }
-    let url = url.ok_or("--url is required")?;
-    if !url.starts_with("ws://") && !url.starts_with("wss://") {
-        return Err(format!("--url: {url:?} is not a ws:// or wss:// URL"));
-    }
-    Ok(Args {
-        url,
-        drop_every,
-        seconds,
-    })
+    let workload = match command.as_str() {
+        "classroom" => {
+            let url = url.pop().ok_or("--url is required")?;
+            return Ok(Args::Classroom {
+                url,
+                drop_every,
+                seconds: seconds.unwrap_or(60),
+            });
+        }
+        "w1" => Workload::Lecture {
+            publisher_url: publisher.ok_or("--publisher is required")?,
+            subscriber_url: subscriber.ok_or("--subscriber is required")?,
+            n: n.unwrap_or(50),
+        },
+        _ => {
+            if url.is_empty() {
+                return Err("--url is required".into());
+            }
+            Workload::Meeting {
+                urls: url,
+                n: n.unwrap_or(12),
+            }
+        }
+    };
+    Ok(Args::Load(LoadConfig {
+        workload,
+        seconds: seconds.unwrap_or(10) as f64,
+        clip: clip.unwrap_or_else(|| CLIP.to_vec()),
+        server_pid,
+        settle: Duration::from_secs(settle),
+    }))
 }
 
 fn main() -> ExitCode {
@@ -84,43 +176,63 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let joined = match args.drop_every {
-            Some(n) => Subscriber::connect_lossy(&args.url, n).await,
-            None => Subscriber::connect(&args.url).await,
-        };
-        let classroom = match joined {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("tongbu-load: cannot join: {e}");
-                return ExitCode::FAILURE;
+    match args {
+        Args::Classroom {
+            url,
+            drop_every,
+            seconds,
+        } => runtime.block_on(classroom(url, drop_every, seconds)),
+        Args::Load(cfg) => runtime.block_on(async move {
+            match workload::run(cfg).await {
+                Ok(r) => {
+                    println!("{}", r.to_json());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tongbu-load: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        };
-        // Say so on stdout, so that a script knows when the classroom is in.
-        println!(
-            "{}",
-            serde_json::json!({"joined": classroom.participant, "drop_every": args.drop_every})
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(args.seconds)) => {}
-            _ = tokio::signal::ctrl_c() => {}
+        }),
+    }
+}
+
+async fn classroom(url: String, drop_every: Option<u32>, seconds: u64) -> ExitCode {
+    let joined = match drop_every {
+        Some(n) => Subscriber::connect_lossy(&url, n).await,
+        None => Subscriber::connect(&url).await,
+    };
+    let classroom = match joined {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tongbu-load: cannot join: {e}");
+            return ExitCode::FAILURE;
         }
-        let (video, audio) = (
-            classroom.packets(true).len(),
-            classroom.packets(false).len(),
-        );
-        println!(
-            "{}",
-            serde_json::json!({
-                "participant": classroom.participant,
-                "video_packets": video,
-                "audio_packets": audio,
-                "drop_every": args.drop_every,
-            })
-        );
-        classroom.close().await;
-        ExitCode::SUCCESS
-    })
+    };
+    // Say so on stdout, so that a script knows when the classroom is in.
+    println!(
+        "{}",
+        serde_json::json!({"joined": classroom.participant, "drop_every": drop_every})
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let (video, audio) = (
+        classroom.packets(true).len(),
+        classroom.packets(false).len(),
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "participant": classroom.participant,
+            "video_packets": video,
+            "audio_packets": audio,
+            "drop_every": drop_every,
+        })
+    );
+    classroom.close().await;
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
@@ -151,5 +263,33 @@ mod tests {
             .unwrap_err()
             .contains("needs a value"));
         assert!(args("meeting").unwrap_err().contains("unknown command"));
+    }
+
+    #[test]
+    fn load_workloads_parse_with_defaults_and_name_bad_flags() {
+        let Ok(Args::Load(c)) = args("w1 --publisher ws://h/ws?token=a --subscriber ws://h/ws?token=b --n 200 --server-pid 42") else {
+            panic!("w1 parses");
+        };
+        assert!(matches!(c.workload, Workload::Lecture { n: 200, .. }));
+        assert_eq!((c.seconds, c.server_pid), (10.0, Some(42)));
+        assert!(!c.clip.is_empty());
+        let Ok(Args::Load(c)) = args("w2 --url ws://h/ws?token=a --url ws://h/ws?token=b") else {
+            panic!("w2 parses");
+        };
+        assert!(matches!(c.workload, Workload::Meeting { n: 12, ref urls } if urls.len() == 2));
+        assert_eq!(
+            args("w1 --publisher ws://h/ws?token=a").unwrap_err(),
+            "--subscriber is required"
+        );
+        assert_eq!(
+            args("w1 --publisher ws://a --subscriber ws://b --n 0").unwrap_err(),
+            "--n: \"0\" is not a whole number from 1 to 20000"
+        );
+        assert!(args("w2 --drop-every 3")
+            .unwrap_err()
+            .contains("unknown flag"));
+        assert!(args("w2 --url ws://a --clip /nonexistent.ivf")
+            .unwrap_err()
+            .starts_with("--clip: /nonexistent.ivf"));
     }
 }

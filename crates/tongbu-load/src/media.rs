@@ -69,6 +69,12 @@ impl IvfFrames {
         self.next = 0;
     }
 
+    /// The clip's average bitrate, kbit/s.
+    pub fn bitrate_kbps(&self) -> f64 {
+        let bytes: usize = self.frames.iter().map(|f| f.len()).sum();
+        bytes as f64 * 8.0 * self.fps / self.frames.len() as f64 / 1000.0
+    }
+
     pub fn len(&self) -> usize {
         self.frames.len()
     }
@@ -123,6 +129,13 @@ impl OpusTone {
             pcm: vec![0; Self::SAMPLES_PER_FRAME],
             out: vec![0; 4000],
         })
+    }
+
+    /// Starts the tone's pitch walk `frames` frames in, so that several publishers in one
+    /// process send different audio (and so different packets).
+    pub fn skip(mut self, frames: u64) -> Self {
+        self.frame = frames;
+        self
     }
 
     /// The next encoded 20 ms frame.

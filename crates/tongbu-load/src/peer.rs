@@ -33,7 +33,7 @@ fn fb(typ: &str, parameter: &str) -> RTCPFeedback {
     }
 }
 
-fn media_engine() -> Result<MediaEngine, ClientError> {
+pub(crate) fn media_engine() -> Result<MediaEngine, ClientError> {
     use rtc::peer_connection::configuration::media_engine::{
         MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
     };
@@ -243,7 +243,7 @@ impl<F: FnMut(&mut TaggedPacket) -> bool + Send + Sync> Interceptor for ReadFilt
 
 /// Hands PLI and FIR received for our send tracks to the application (the default chain
 /// consumes all inbound RTCP).
-fn keyframe_requests_to_app() -> impl Interceptor {
+pub(crate) fn keyframe_requests_to_app() -> impl Interceptor {
     ReadFilter::new(|m: &mut TaggedPacket| {
         if let Packet::Rtcp(pkts) = &m.message.packet {
             let keep: Vec<Box<dyn rtc::rtcp::Packet>> = pkts

@@ -135,8 +135,11 @@ pub struct EdgeStats {
     /// RTP from a stream that maps to no published track (dropped).
     pub dropped_unmapped_rtp: u64,
     pub send_errors: u64,
-    /// `sendmmsg` calls (or batches of single sends) made for `datagrams_out`.
+    /// `sendmmsg` calls (or single sends) made for `datagrams_out`.
     pub send_batches: u64,
+    /// Messages those calls carried: fewer than datagrams where UDP GSO joined a subscriber's
+    /// packets into one.
+    pub send_messages: u64,
     pub router: RouterStats,
     /// Received RTP packets by the time from socket read to the kernel taking their copies.
     pub forward_latency: LatencyHistogram,
@@ -628,19 +631,20 @@ impl Edge {
         let mut at = 0;
         while at < batch.len() {
             match egress::send(socket, &batch[at..]).await {
-                Ok(n) => {
-                    at += n.max(1);
-                    self.stats.datagrams_out += n as u64;
+                Ok(sent) => {
+                    at += sent.datagrams.max(1);
+                    self.stats.datagrams_out += sent.datagrams as u64;
+                    self.stats.send_messages += sent.messages as u64;
+                    self.stats.send_batches += 1;
                 }
                 Err(e) => {
                     // One destination refused (unreachable, …): skip it, send the rest.
-                    debug!(to = %batch[at].0, "media send failed: {e}");
-                    self.stats.send_errors += 1;
-                    at += 1;
+                    debug!(to = %batch[at].0, "media send failed: {}", e.error);
+                    self.stats.send_errors += e.datagrams as u64;
+                    at += e.datagrams.max(1);
                 }
             }
         }
-        self.stats.send_batches += batch.len().div_ceil(egress::BATCH) as u64;
         drop(batch);
         self.outbox = outbox;
         self.outbox.clear();

@@ -24,6 +24,7 @@ pub struct Metrics {
     rtp_in: IntCounter,
     rtp_forwarded: IntCounter,
     send_batches: IntCounter,
+    send_messages: IntCounter,
     send_errors: IntCounter,
     rtt: Histogram,
     loss: Histogram,
@@ -122,6 +123,11 @@ impl Metrics {
                 "RTP packets forwarded to subscribers",
             ),
             send_batches: counter(&r, "tongbu_media_send_batches_total", "sendmmsg calls"),
+            send_messages: counter(
+                &r,
+                "tongbu_media_send_messages_total",
+                "messages those calls carried (a UDP GSO message carries several datagrams)",
+            ),
             send_errors: counter(
                 &r,
                 "tongbu_media_send_errors_total",
@@ -196,6 +202,8 @@ impl Metrics {
             .inc_by(d(s.router.forwarded, seen.edge.router.forwarded));
         self.send_batches
             .inc_by(d(s.send_batches, seen.edge.send_batches));
+        self.send_messages
+            .inc_by(d(s.send_messages, seen.edge.send_messages));
         self.send_errors
             .inc_by(d(s.send_errors, seen.edge.send_errors));
         seen.edge = *s;

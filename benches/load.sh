@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The load workloads against a release server, as BENCHMARKS.md reports them.
+#
+#   benches/load.sh                 W1 at N = 50, 200, 500, 1000, then W2 (12 participants)
+#   benches/load.sh w1 100 300      W1 at the given N only
+#   benches/load.sh w2 12           W2 with the given numbers of participants
+#
+# Each run starts a fresh demo server (its own data directory) pinned to CPU 0 and runs
+# tongbu-load pinned to CPU 1 (on a machine with one CPU both share it), counts for $SECS
+# seconds (default 20), and prints the tool's JSON line. Needs curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${SECS:-20}
+PORT=${PORT:-18480}
+mode=${1:-all}
+shift || true
+ns=("$@")
+
+cargo build --release -q -p tongbu -p tongbu-load
+ulimit -n "$(ulimit -Hn)"
+if [ "$(nproc)" -ge 2 ]; then server_cpu=0; tool_cpu=1; else server_cpu=0; tool_cpu=0; fi
+
+server_pid=
+data=
+stop_server() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$data" ]; then rm -rf "$data"; fi
+  server_pid=; data=
+}
+trap stop_server EXIT
+
+start_server() {
+  data=$(mktemp -d)
+  TONGBU_DATA_DIR="$data" TONGBU_HTTP_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
+    taskset -c "$server_cpu" target/release/tongbu >"$data/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "the server did not start; its log:" >&2; cat "$data/server.log" >&2; exit 1
+}
+
+# The ws:// URL of the demo's join link for (session key, role), the first one found.
+link() {
+  curl -fs "http://127.0.0.1:$PORT/api/demo" | python3 -c '
+import json, sys
+demo, key, role, port = json.load(sys.stdin), sys.argv[1], sys.argv[2], sys.argv[3]
+links = demo[key]["links"] if key != "lesson" else demo["links"]
+for l in links:
+    if l["role"] == role:
+        print("ws://127.0.0.1:%s/ws?token=%s" % (port, l["url"].split("token=")[1])); break
+' "$1" "$2" "$PORT"
+}
+
+w1() {
+  start_server
+  taskset -c "$tool_cpu" target/release/tongbu-load w1 \
+    --publisher "$(link lecture host)" --subscriber "$(link lecture observer)" \
+    --n "$1" --seconds "$SECS" --server-pid "$server_pid"
+  stop_server
+}
+
+w2() {
+  start_server
+  taskset -c "$tool_cpu" target/release/tongbu-load w2 \
+    --url "$(link lesson host)" --url "$(link lesson classroom)" \
+    --n "$1" --seconds "$SECS" --server-pid "$server_pid"
+  stop_server
+}
+
+case "$mode" in
+  all) for n in 50 200 500 1000; do w1 "$n"; done; w2 12 ;;
+  w1) for n in "${ns[@]:-50}"; do w1 "$n"; done ;;
+  w2) for n in "${ns[@]:-12}"; do w2 "$n"; done ;;
+  *) echo "usage: benches/load.sh [all | w1 N… | w2 N…]" >&2; exit 2 ;;
+esac
