@@ -104,6 +104,29 @@ pub fn packetize_vp8(frame: &[u8], picture_id: u16, mtu: usize) -> Vec<Bytes> {
         .collect()
 }
 
+/// An RTP packet (version 2, no extensions) around `payload`.
+pub fn rtp_packet(
+    pt: u8,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    payload: Bytes,
+) -> rtc::rtp::Packet {
+    rtc::rtp::Packet {
+        header: rtc::rtp::Header {
+            version: 2,
+            marker,
+            payload_type: pt,
+            sequence_number: seq,
+            timestamp: ts,
+            ssrc,
+            ..Default::default()
+        },
+        payload,
+    }
+}
+
 /// 20 ms opus frames of a tone whose pitch wanders, so consecutive frames differ.
 pub struct OpusTone {
     encoder: opus::Encoder,

@@ -19,7 +19,7 @@ use webrtc::media_stream::MediaStreamTrack;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
-use crate::media::{packetize_vp8, IvfFrames, OpusTone};
+use crate::media::{packetize_vp8, rtp_packet, IvfFrames, OpusTone};
 use crate::peer::{self, Role, OPUS_PT, VP8_PT};
 use crate::{ClientError, SignalClient};
 
@@ -95,21 +95,6 @@ fn local_track(
             ..Default::default()
         }],
     )))
-}
-
-fn rtp(pt: u8, ssrc: u32, seq: u16, ts: u32, marker: bool, payload: Bytes) -> rtc::rtp::Packet {
-    rtc::rtp::Packet {
-        header: rtc::rtp::Header {
-            version: 2,
-            marker,
-            payload_type: pt,
-            sequence_number: seq,
-            timestamp: ts,
-            ssrc,
-            ..Default::default()
-        },
-        payload,
-    }
 }
 
 impl Publisher {
@@ -217,7 +202,7 @@ impl Publisher {
                     for (i, p) in payloads.into_iter().enumerate() {
                         // Logged before it is written, so whatever a subscriber has is in the log.
                         record(&log, seq, ts, p.clone());
-                        let pkt = rtp(VP8_PT, VIDEO_SSRC, seq, ts, i == last, p);
+                        let pkt = rtp_packet(VP8_PT, VIDEO_SSRC, seq, ts, i == last, p);
                         if vtrack.write_rtp(pkt).await.is_err() {
                             return;
                         }
@@ -241,7 +226,7 @@ impl Publisher {
                         return;
                     };
                     record(&log, seq, ts, p.clone());
-                    let pkt = rtp(OPUS_PT, AUDIO_SSRC, seq, ts, false, p);
+                    let pkt = rtp_packet(OPUS_PT, AUDIO_SSRC, seq, ts, false, p);
                     if atrack.write_rtp(pkt).await.is_err() {
                         return;
                     }

@@ -24,7 +24,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -48,7 +48,7 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::oneshot;
 
 use crate::latency::{Fingerprint, SendStamps};
-use crate::media::{packetize_vp8, IvfFrames, OpusTone};
+use crate::media::{packetize_vp8, rtp_packet, IvfFrames, OpusTone};
 use crate::peer::{self, OPUS_PT, VP8_PT};
 use crate::ClientError;
 
@@ -902,28 +902,6 @@ fn flush(c: &mut Client, report: &mut SwarmReport) {
         {
             report.send_failures += 1;
         }
-    }
-}
-
-fn rtp_packet(
-    pt: u8,
-    ssrc: u32,
-    seq: u16,
-    ts: u32,
-    marker: bool,
-    payload: Bytes,
-) -> rtc::rtp::Packet {
-    rtc::rtp::Packet {
-        header: rtc::rtp::Header {
-            version: 2,
-            marker,
-            payload_type: pt,
-            sequence_number: seq,
-            timestamp: ts,
-            ssrc,
-            ..Default::default()
-        },
-        payload,
     }
 }
 
