@@ -54,19 +54,20 @@ for l in links:
 ' "$1" "$2" "$PORT"
 }
 
+# tongbu-load with the given command and flags against the running server, on its own CPU.
+tool() {
+  taskset -c "$tool_cpu" target/release/tongbu-load "$@" --seconds "$SECS" --server-pid "$server_pid"
+}
+
 w1() {
   start_server
-  taskset -c "$tool_cpu" target/release/tongbu-load w1 \
-    --publisher "$(link lecture host)" --subscriber "$(link lecture observer)" \
-    --n "$1" --seconds "$SECS" --server-pid "$server_pid"
+  tool w1 --publisher "$(link lecture host)" --subscriber "$(link lecture observer)" --n "$1"
   stop_server
 }
 
 w2() {
   start_server
-  taskset -c "$tool_cpu" target/release/tongbu-load w2 \
-    --url "$(link lesson host)" --url "$(link lesson classroom)" \
-    --n "$1" --seconds "$SECS" --server-pid "$server_pid"
+  tool w2 --url "$(link lesson host)" --url "$(link lesson classroom)" --n "$1"
   stop_server
 }
 

@@ -29,7 +29,7 @@ impl Fingerprint {
 /// Send stamps of the last few seconds of packets, by fingerprint.
 pub struct SendStamps {
     keep_ns: u64,
-    by_print: HashMap<Fingerprint, (u64, bool)>,
+    by_print: HashMap<Fingerprint, u64>,
     order: VecDeque<(u64, Fingerprint)>,
 }
 
@@ -42,23 +42,23 @@ impl SendStamps {
         }
     }
 
-    /// Records that a packet (`video` or audio) was sent at `ns` (real-time clock).
-    pub fn insert(&mut self, print: Fingerprint, ns: u64, video: bool) {
+    /// Records that a packet was sent at `ns` (real-time clock).
+    pub fn insert(&mut self, print: Fingerprint, ns: u64) {
         while let Some(&(t, p)) = self.order.front() {
             if t + self.keep_ns > ns {
                 break;
             }
             self.order.pop_front();
-            if self.by_print.get(&p).is_some_and(|&(u, _)| u == t) {
+            if self.by_print.get(&p) == Some(&t) {
                 self.by_print.remove(&p);
             }
         }
-        self.by_print.insert(print, (ns, video));
+        self.by_print.insert(print, ns);
         self.order.push_back((ns, print));
     }
 
-    /// When the packet was sent, and whether it was video.
-    pub fn get(&self, print: &Fingerprint) -> Option<(u64, bool)> {
+    /// When the packet was sent.
+    pub fn get(&self, print: &Fingerprint) -> Option<u64> {
         self.by_print.get(print).copied()
     }
 
@@ -91,12 +91,12 @@ mod tests {
         let a = Fingerprint::of(b"first packet payload with some bytes in it");
         let b = Fingerprint::of(b"second packet payload with other bytes in it");
         assert_ne!(a, b);
-        s.insert(a, 1_000, true);
-        s.insert(b, 2_000, false);
-        assert_eq!(s.get(&a), Some((1_000, true)));
-        assert_eq!(s.get(&b), Some((2_000, false)));
+        s.insert(a, 1_000);
+        s.insert(b, 2_000);
+        assert_eq!(s.get(&a), Some(1_000));
+        assert_eq!(s.get(&b), Some(2_000));
         // Six seconds later both have expired.
-        s.insert(Fingerprint::of(b"x"), 6_000_002_000, true);
+        s.insert(Fingerprint::of(b"x"), 6_000_002_000);
         assert_eq!((s.get(&a), s.get(&b)), (None, None));
         assert_eq!(s.len(), 1);
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -81,6 +82,41 @@ pub(crate) fn media_engine() -> Result<MediaEngine, ClientError> {
     )
     .map_err(ClientError::webrtc)?;
     Ok(me)
+}
+
+/// A track this client sends, with the codec of its kind (VP8 or opus, as [`media_engine`]
+/// registers them) on one SSRC: its id is `<stream_id>-video` or `<stream_id>-audio`.
+pub fn send_track(stream_id: &str, kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
+    use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+    use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+    let (mime, clock_rate, channels) = match kind {
+        RtpCodecKind::Video => (MIME_TYPE_VP8, 90_000, 0),
+        _ => (MIME_TYPE_OPUS, 48_000, 2),
+    };
+    let name = if kind == RtpCodecKind::Video {
+        "video"
+    } else {
+        "audio"
+    };
+    MediaStreamTrack::new(
+        stream_id.into(),
+        format!("{stream_id}-{name}"),
+        name.into(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: mime.into(),
+                clock_rate,
+                channels,
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+    )
 }
 
 /// Which interceptors a client runs.

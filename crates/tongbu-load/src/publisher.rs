@@ -7,15 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tongbu_signal::{ClientMessage, ServerMessage, TransportKind};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::MediaStreamTrack;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
@@ -64,43 +61,9 @@ pub struct Publisher {
     pub messages: mpsc::UnboundedReceiver<ServerMessage>,
 }
 
-fn local_track(
-    kind: RtpCodecKind,
-    ssrc: u32,
-    mime: &str,
-    clock_rate: u32,
-    channels: u16,
-) -> Arc<TrackLocalStaticRTP> {
-    let name = if kind == RtpCodecKind::Video {
-        "video"
-    } else {
-        "audio"
-    };
-    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-        "publisher".into(),
-        name.into(),
-        name.into(),
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: RTCRtpCodec {
-                mime_type: mime.into(),
-                clock_rate,
-                channels,
-                ..Default::default()
-            },
-            ..Default::default()
-        }],
-    )))
-}
-
 impl Publisher {
     /// Joins with the signaling URL (which carries the token) and starts publishing `ivf`.
     pub async fn connect(ws_url: &str, ivf: &[u8]) -> Result<Self, ClientError> {
-        use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
         let mut frames = IvfFrames::parse(ivf).map_err(ClientError::Media)?;
         let mut tone = OpusTone::new(32_000).map_err(ClientError::Media)?;
 
@@ -109,8 +72,15 @@ impl Publisher {
             return Err(ClientError::Refused("no joined message".into()));
         };
         let (pc, mut events) = peer::build(Role::Publisher).await?;
-        let vtrack = local_track(RtpCodecKind::Video, VIDEO_SSRC, MIME_TYPE_VP8, 90_000, 0);
-        let atrack = local_track(RtpCodecKind::Audio, AUDIO_SSRC, MIME_TYPE_OPUS, 48_000, 2);
+        let track = |kind, ssrc| {
+            Arc::new(TrackLocalStaticRTP::new(peer::send_track(
+                "publisher",
+                kind,
+                ssrc,
+            )))
+        };
+        let vtrack = track(RtpCodecKind::Video, VIDEO_SSRC);
+        let atrack = track(RtpCodecKind::Audio, AUDIO_SSRC);
         for t in [vtrack.clone(), atrack.clone()] {
             pc.add_transceiver_from_track(
                 t as Arc<dyn TrackLocal>,

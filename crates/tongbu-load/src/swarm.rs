@@ -26,11 +26,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use rtc::interceptor::Registry;
-use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, register_default_interceptors,
 };
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
@@ -39,9 +37,7 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -92,18 +88,10 @@ enum Command {
     Media(bool),
     /// Forget what was counted so far: the measurement starts now.
     Measure,
-    Status(oneshot::Sender<SwarmStatus>),
+    /// How many received streams have delivered a packet.
+    Flowing(oneshot::Sender<usize>),
     Report(oneshot::Sender<SwarmReport>),
     Shutdown,
-}
-
-/// Progress while clients connect.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SwarmStatus {
-    pub receivers: usize,
-    /// Received streams (one per publisher track per receiver) that have delivered a packet.
-    pub streams_flowing: usize,
-    pub publishers_connected: usize,
 }
 
 /// What the swarm counted since the last [`SwarmHandle::measure`].
@@ -257,8 +245,9 @@ impl SwarmHandle {
         self.send(Command::Measure)
     }
 
-    pub async fn status(&self) -> Result<SwarmStatus, ClientError> {
-        self.ask(Command::Status).await
+    /// Received streams (one per publisher track per receiver) that have delivered a packet.
+    pub async fn streams_flowing(&self) -> Result<usize, ClientError> {
+        self.ask(Command::Flowing).await
     }
 
     pub async fn report(&self) -> Result<SwarmReport, ClientError> {
@@ -278,7 +267,6 @@ impl Drop for SwarmHandle {
 /// Sequence-number bookkeeping of one received stream.
 #[derive(Debug, Default, Clone)]
 struct StreamCount {
-    video: Option<bool>,
     first: Option<i64>,
     highest: i64,
     last: u16,
@@ -489,16 +477,13 @@ impl Swarm {
                     for c in &mut self.clients {
                         if let Part::Receiver { streams } = &mut c.part {
                             for s in streams.values_mut() {
-                                *s = StreamCount {
-                                    video: s.video,
-                                    ..Default::default()
-                                };
+                                *s = StreamCount::default();
                             }
                         }
                     }
                 }
-                Command::Status(reply) => {
-                    let _ = reply.send(self.status());
+                Command::Flowing(reply) => {
+                    let _ = reply.send(self.streams_flowing());
                 }
                 Command::Report(reply) => {
                     let _ = reply.send(self.final_report());
@@ -508,19 +493,14 @@ impl Swarm {
         }
     }
 
-    fn status(&self) -> SwarmStatus {
-        let mut s = SwarmStatus::default();
-        for c in &self.clients {
-            match &c.part {
-                Part::Receiver { streams } => {
-                    s.receivers += 1;
-                    s.streams_flowing += streams.values().filter(|x| x.received > 0).count();
-                }
-                Part::Publisher(_) => s.publishers_connected += usize::from(c.connected),
-                Part::Closed => {}
-            }
-        }
-        s
+    fn streams_flowing(&self) -> usize {
+        self.clients
+            .iter()
+            .map(|c| match &c.part {
+                Part::Receiver { streams } => streams.values().filter(|x| x.received > 0).count(),
+                _ => 0,
+            })
+            .sum()
     }
 
     fn final_report(&mut self) -> SwarmReport {
@@ -540,11 +520,14 @@ impl Swarm {
         r
     }
 
-    fn add_client(&mut self, pc: RTCPeerConnection, socket: UdpSocket, part: Part) -> usize {
+    fn add_client(
+        &mut self,
+        pc: RTCPeerConnection,
+        socket: UdpSocket,
+        local: SocketAddr,
+        part: Part,
+    ) -> usize {
         let id = self.clients.len();
-        let local = socket
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         if let Err(e) = epoll_add(self.epoll.as_raw_fd(), socket.as_raw_fd(), id as u64) {
             tracing::warn!("epoll_ctl: {e}");
         }
@@ -580,6 +563,7 @@ impl Swarm {
         let id = self.add_client(
             pc,
             socket,
+            local,
             Part::Receiver {
                 streams: HashMap::new(),
             },
@@ -624,30 +608,11 @@ impl Swarm {
         let video_ssrc = 0x7C00_0000 + 2 * n;
         let audio_ssrc = video_ssrc + 1;
         let mut ids = Vec::new();
-        for (kind, ssrc, mime, rate, channels) in [
-            (RtpCodecKind::Video, video_ssrc, MIME_TYPE_VP8, 90_000, 0),
-            (RtpCodecKind::Audio, audio_ssrc, MIME_TYPE_OPUS, 48_000, 2),
+        for (kind, ssrc) in [
+            (RtpCodecKind::Video, video_ssrc),
+            (RtpCodecKind::Audio, audio_ssrc),
         ] {
-            let name = format!("{kind}");
-            let track = MediaStreamTrack::new(
-                format!("load-{n}"),
-                format!("load-{n}-{name}"),
-                name,
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: RTCRtpCodec {
-                        mime_type: mime.into(),
-                        clock_rate: rate,
-                        channels,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-            );
+            let track = peer::send_track(&format!("load-{n}"), kind, ssrc);
             let t = pc
                 .add_transceiver_from_track(
                     track,
@@ -685,7 +650,7 @@ impl Swarm {
             tone,
             want_keyframe: false,
         };
-        let id = self.add_client(pc, socket, Part::Publisher(Box::new(sender)));
+        let id = self.add_client(pc, socket, local, Part::Publisher(Box::new(sender)));
         Ok((ClientId(id), sdp))
     }
 
@@ -819,7 +784,6 @@ impl Swarm {
                         &mut c.pc,
                         s.video,
                         pkt,
-                        true,
                         &mut self.stamps,
                         &mut self.report,
                         now,
@@ -835,7 +799,6 @@ impl Swarm {
                         &mut c.pc,
                         s.audio,
                         pkt,
-                        false,
                         &mut self.stamps,
                         &mut self.report,
                         now,
@@ -852,7 +815,6 @@ fn write(
     pc: &mut RTCPeerConnection,
     sender: RTCRtpSenderId,
     pkt: rtc::rtp::Packet,
-    video: bool,
     stamps: &mut SendStamps,
     report: &mut SwarmReport,
     now: Instant,
@@ -862,7 +824,7 @@ fn write(
     };
     let fp = Fingerprint::of(&pkt.payload);
     if s.write_rtp(now, pkt).is_ok() {
-        stamps.insert(fp, realtime_ns(), video);
+        stamps.insert(fp, realtime_ns());
         report.packets_sent += 1;
     }
 }
@@ -875,8 +837,7 @@ fn take_reads(c: &mut Client, stamps: &SendStamps, report: &mut SwarmReport, sta
                 let s = streams.entry(pkt.header.ssrc).or_default();
                 s.add(pkt.header.sequence_number);
                 match stamps.get(&Fingerprint::of(&pkt.payload)) {
-                    Some((sent_ns, video)) => {
-                        s.video.get_or_insert(video);
+                    Some(sent_ns) => {
                         let us = stamp_ns.saturating_sub(sent_ns) / 1_000;
                         report.latency_us.push(us.min(u64::from(u32::MAX)) as u32);
                     }

@@ -273,7 +273,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
     let deadline = Instant::now() + cfg.settle;
     let mut flowing = 0;
     while Instant::now() < deadline {
-        flowing = swarm.status().await?.streams_flowing;
+        flowing = swarm.streams_flowing().await?;
         if flowing >= expected {
             break;
         }
