@@ -26,11 +26,29 @@ impl Fingerprint {
     }
 }
 
-/// Send stamps of the last few seconds of packets, by fingerprint.
+/// Which packet a publisher sent: its stream, sequence number, timestamp and payload size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub ssrc: u32,
+    pub seq: u16,
+    pub timestamp: u32,
+    pub payload_len: usize,
+}
+
+/// A packet the publisher sent, and when (real-time clock, ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub ns: u64,
+    pub origin: Origin,
+}
+
+/// Send stamps of the last few seconds of packets, found by payload fingerprint or by the
+/// publisher's stream and sequence number.
 pub struct SendStamps {
     keep_ns: u64,
-    by_print: HashMap<Fingerprint, u64>,
-    order: VecDeque<(u64, Fingerprint)>,
+    by_print: HashMap<Fingerprint, Sent>,
+    by_seq: HashMap<(u32, u16), Sent>,
+    order: VecDeque<(u64, Fingerprint, (u32, u16))>,
 }
 
 impl SendStamps {
@@ -38,28 +56,40 @@ impl SendStamps {
         Self {
             keep_ns: keep.as_nanos() as u64,
             by_print: HashMap::new(),
+            by_seq: HashMap::new(),
             order: VecDeque::new(),
         }
     }
 
-    /// Records that a packet was sent at `ns` (real-time clock).
-    pub fn insert(&mut self, print: Fingerprint, ns: u64) {
-        while let Some(&(t, p)) = self.order.front() {
+    /// Records that the packet `origin` with payload fingerprint `print` was sent at `ns`.
+    pub fn insert(&mut self, print: Fingerprint, origin: Origin, ns: u64) {
+        while let Some(&(t, p, k)) = self.order.front() {
             if t + self.keep_ns > ns {
                 break;
             }
             self.order.pop_front();
-            if self.by_print.get(&p) == Some(&t) {
+            if self.by_print.get(&p).is_some_and(|s| s.ns == t) {
                 self.by_print.remove(&p);
             }
+            if self.by_seq.get(&k).is_some_and(|s| s.ns == t) {
+                self.by_seq.remove(&k);
+            }
         }
-        self.by_print.insert(print, ns);
-        self.order.push_back((ns, print));
+        let sent = Sent { ns, origin };
+        let key = (origin.ssrc, origin.seq);
+        self.by_print.insert(print, sent);
+        self.by_seq.insert(key, sent);
+        self.order.push_back((ns, print, key));
     }
 
-    /// When the packet was sent.
-    pub fn get(&self, print: &Fingerprint) -> Option<u64> {
+    /// The packet with this payload.
+    pub fn get(&self, print: &Fingerprint) -> Option<Sent> {
         self.by_print.get(print).copied()
+    }
+
+    /// The packet the publisher's stream `ssrc` sent as `seq`.
+    pub fn by_seq(&self, ssrc: u32, seq: u16) -> Option<Sent> {
+        self.by_seq.get(&(ssrc, seq)).copied()
     }
 
     pub fn len(&self) -> usize {
@@ -86,18 +116,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stamps_are_found_by_payload_and_expire() {
+    fn stamps_are_found_by_payload_or_sequence_and_expire() {
         let mut s = SendStamps::new(Duration::from_secs(5));
         let a = Fingerprint::of(b"first packet payload with some bytes in it");
         let b = Fingerprint::of(b"second packet payload with other bytes in it");
         assert_ne!(a, b);
-        s.insert(a, 1_000);
-        s.insert(b, 2_000);
-        assert_eq!(s.get(&a), Some(1_000));
-        assert_eq!(s.get(&b), Some(2_000));
-        // Six seconds later both have expired.
-        s.insert(Fingerprint::of(b"x"), 6_000_002_000);
+        let origin = |seq| Origin {
+            ssrc: 7,
+            seq,
+            timestamp: 900 * u32::from(seq),
+            payload_len: 40,
+        };
+        s.insert(a, origin(1), 1_000);
+        s.insert(b, origin(2), 2_000);
+        assert_eq!(
+            s.get(&a).map(|x| (x.ns, x.origin)),
+            Some((1_000, origin(1)))
+        );
+        assert_eq!(s.get(&b).map(|x| x.ns), Some(2_000));
+        assert_eq!(s.by_seq(7, 2).map(|x| x.ns), Some(2_000));
+        assert_eq!(
+            s.by_seq(8, 2),
+            None,
+            "another stream's sequence numbers are its own"
+        );
+        // Six seconds later both have expired, by either key.
+        s.insert(Fingerprint::of(b"x"), origin(3), 6_000_002_000);
         assert_eq!((s.get(&a), s.get(&b)), (None, None));
+        assert_eq!((s.by_seq(7, 1), s.by_seq(7, 2)), (None, None));
         assert_eq!(s.len(), 1);
     }
 

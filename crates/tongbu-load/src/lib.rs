@@ -10,6 +10,7 @@
 //! It must not depend on the server's crates beyond the wire protocol (`tongbu-signal`): a test
 //! client knows only what a real client knows.
 
+pub mod clear_header;
 pub mod latency;
 pub mod media;
 pub mod peer;

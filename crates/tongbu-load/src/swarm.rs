@@ -6,6 +6,13 @@
 //! drains each in batches, and a timer heap wakes only the connections whose timers are due.
 //! Nothing here spawns a task or a thread per client, so a thousand subscribers cost one thread.
 //!
+//! Receivers can count packets without decrypting them ([`crate::clear_header`]): each stream's
+//! first packets are decrypted and authenticated by webrtc-rs and matched to what the publisher
+//! sent, which teaches the server's sequence and timestamp offsets; after that a datagram is
+//! matched by its clear header (sequence number, timestamp, size) alone and never reaches the
+//! WebRTC stack, which still handles STUN, DTLS and RTCP. That keeps a subscriber at the cost of
+//! a `recvmmsg` slot and a hash lookup, so the tool is not what limits a run.
+//!
 //! The kernel stamps every datagram as it is queued on the socket (`SO_TIMESTAMPNS`), and the
 //! publisher stamps every packet as it hands it to its connection, both on the real-time clock.
 //! The difference is the latency the server added, whatever the load tool's own thread was doing
@@ -43,7 +50,8 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::oneshot;
 
-use crate::latency::{Fingerprint, SendStamps};
+use crate::clear_header::{rtp_view, Match, RtpView, StreamMap};
+use crate::latency::{Fingerprint, Origin, SendStamps};
 use crate::media::{packetize_vp8, rtp_packet, IvfFrames, OpusTone};
 use crate::peer::{self, OPUS_PT, VP8_PT};
 use crate::ClientError;
@@ -116,6 +124,12 @@ pub struct SwarmReport {
     pub send_failures: u64,
     /// Keyframe requests (PLI/FIR) the publishers got.
     pub keyframe_requests: u64,
+    /// Received packets that webrtc-rs decrypted and authenticated.
+    pub decrypted: u64,
+    /// Received packets matched by their clear header alone.
+    pub header_counted: u64,
+    /// Times a stream's header disagreed with the record and its offsets were learnt anew.
+    pub relearned: u64,
 }
 
 /// The signaling side's handle on the swarm thread.
@@ -126,8 +140,10 @@ pub struct SwarmHandle {
 }
 
 impl SwarmHandle {
-    /// Starts the swarm thread; publishers will loop `clip` (IVF, VP8) and an opus tone.
-    pub fn start(clip: &[u8]) -> Result<Self, ClientError> {
+    /// Starts the swarm thread; publishers will loop `clip` (IVF, VP8) and an opus tone. With
+    /// `decrypt_all`, receivers decrypt every packet; else only what teaches them a stream's
+    /// offsets (see the module's doc).
+    pub fn start(clip: &[u8], decrypt_all: bool) -> Result<Self, ClientError> {
         let frames = IvfFrames::parse(clip).map_err(ClientError::Media)?;
         // SAFETY: plain syscalls; every returned descriptor is checked and owned at once.
         let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -155,7 +171,7 @@ impl SwarmHandle {
         let wake_fd = wake.clone();
         let thread = std::thread::Builder::new()
             .name("tongbu-load-swarm".into())
-            .spawn(move || Swarm::new(epoll, wake_fd, rx, frames).run())
+            .spawn(move || Swarm::new(epoll, wake_fd, rx, frames, decrypt_all).run())
             .map_err(|e| ClientError::Media(format!("cannot start the swarm thread: {e}")))?;
         Ok(Self {
             tx,
@@ -271,6 +287,8 @@ struct StreamCount {
     highest: i64,
     last: u16,
     received: u64,
+    /// How this stream relates to the publisher's, for counting by header.
+    map: StreamMap,
 }
 
 impl StreamCount {
@@ -346,6 +364,7 @@ struct Swarm {
     stamps: SendStamps,
     report: SwarmReport,
     recv: RecvBatch,
+    decrypt_all: bool,
     stop: bool,
 }
 
@@ -355,6 +374,7 @@ impl Swarm {
         wake: Arc<OwnedFd>,
         rx: mpsc::Receiver<Command>,
         clip: IvfFrames,
+        decrypt_all: bool,
     ) -> Self {
         let now = Instant::now();
         let video_period = Duration::from_secs_f64(1.0 / clip.fps.clamp(1.0, 60.0));
@@ -372,6 +392,7 @@ impl Swarm {
             stamps: SendStamps::new(Duration::from_secs(5)),
             report: SwarmReport::default(),
             recv: RecvBatch::new(),
+            decrypt_all,
             stop: false,
         }
     }
@@ -678,6 +699,27 @@ impl Swarm {
             for i in 0..got {
                 let (data, from, stamp_ns) = self.recv.datagram(i);
                 let Some(from) = from else { continue };
+                let view = rtp_view(data);
+                if let (Some(v), Part::Receiver { streams }, false) =
+                    (&view, &mut c.part, self.decrypt_all)
+                {
+                    let found = streams.get_mut(&v.ssrc).map(|st| {
+                        let m = st.map.matched(v, data.len(), &self.stamps);
+                        if let Match::Carries(_) = m {
+                            st.add(v.seq);
+                        }
+                        m
+                    });
+                    match found {
+                        Some(Match::Carries(sent)) => {
+                            self.report.header_counted += 1;
+                            self.report.latency_us.push(latency_us(stamp_ns, sent.ns));
+                            continue;
+                        }
+                        Some(Match::Disagrees) => self.report.relearned += 1,
+                        _ => {}
+                    }
+                }
                 let msg = TaggedBytesMut {
                     now,
                     transport: TransportContext {
@@ -691,7 +733,8 @@ impl Swarm {
                 if c.pc.handle_read(msg).is_err() {
                     continue;
                 }
-                take_reads(c, &self.stamps, &mut self.report, stamp_ns);
+                let carried = view.map(|v| (v, data.len()));
+                take_reads(c, &self.stamps, &mut self.report, stamp_ns, carried);
             }
             if got < BATCH {
                 break;
@@ -717,7 +760,7 @@ impl Swarm {
                 c.connected = s == RTCPeerConnectionState::Connected;
             }
         }
-        take_reads(c, &self.stamps, &mut self.report, realtime_ns());
+        take_reads(c, &self.stamps, &mut self.report, realtime_ns(), None);
         flush(c, &mut self.report);
         if let Some(t) = c.pc.poll_timeout() {
             if c.timer != Some(t) {
@@ -823,23 +866,45 @@ fn write(
         return;
     };
     let fp = Fingerprint::of(&pkt.payload);
+    let origin = Origin {
+        ssrc: pkt.header.ssrc,
+        seq: pkt.header.sequence_number,
+        timestamp: pkt.header.timestamp,
+        payload_len: pkt.payload.len(),
+    };
     if s.write_rtp(now, pkt).is_ok() {
-        stamps.insert(fp, realtime_ns());
+        stamps.insert(fp, origin, realtime_ns());
         report.packets_sent += 1;
     }
 }
 
-/// Hands the application messages a connection has ready to the counters.
-fn take_reads(c: &mut Client, stamps: &SendStamps, report: &mut SwarmReport, stamp_ns: u64) {
+/// Added latency in microseconds: receive stamp minus send stamp.
+fn latency_us(received_ns: u64, sent_ns: u64) -> u32 {
+    let us = received_ns.saturating_sub(sent_ns) / 1_000;
+    us.min(u64::from(u32::MAX)) as u32
+}
+
+/// Hands the application messages a connection has ready to the counters. `carried` is the clear
+/// header and size of the datagram just read, which teaches its stream's offsets.
+fn take_reads(
+    c: &mut Client,
+    stamps: &SendStamps,
+    report: &mut SwarmReport,
+    stamp_ns: u64,
+    carried: Option<(RtpView, usize)>,
+) {
     while let Some(m) = c.pc.poll_read() {
         match (&mut c.part, m.message) {
             (Part::Receiver { streams }, RTCMessage::RtpPacket(_, pkt)) => {
                 let s = streams.entry(pkt.header.ssrc).or_default();
                 s.add(pkt.header.sequence_number);
+                report.decrypted += 1;
                 match stamps.get(&Fingerprint::of(&pkt.payload)) {
-                    Some(sent_ns) => {
-                        let us = stamp_ns.saturating_sub(sent_ns) / 1_000;
-                        report.latency_us.push(us.min(u64::from(u32::MAX)) as u32);
+                    Some(sent) => {
+                        report.latency_us.push(latency_us(stamp_ns, sent.ns));
+                        if let Some((v, len)) = carried.filter(|(v, _)| v.ssrc == pkt.header.ssrc) {
+                            s.map.learn(&v, len, &sent);
+                        }
                     }
                     None => report.unmatched += 1,
                 }

@@ -49,6 +49,9 @@ pub struct LoadConfig {
     pub server_pid: Option<u32>,
     /// How long to wait for every stream to flow before giving up.
     pub settle: Duration,
+    /// Receivers decrypt every packet, rather than only those that teach them a stream's
+    /// offsets (see [`crate::clear_header`]).
+    pub decrypt_all: bool,
 }
 
 /// What a run measured.
@@ -115,6 +118,9 @@ impl LoadReport {
                 "p50": ms(a), "p95": ms(b), "p99": ms(c), "max": ms(d),
             })),
             "unmatched": self.swarm.unmatched,
+            "decrypted": self.swarm.decrypted,
+            "header_counted": self.swarm.header_counted,
+            "relearned": self.swarm.relearned,
             "receivers_without_media": self.swarm.receivers_without_media,
             "keyframe_requests": self.swarm.keyframe_requests,
             "send_failures": self.swarm.send_failures,
@@ -241,7 +247,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
     let clip_kbps = IvfFrames::parse(&cfg.clip)
         .map_err(ClientError::Media)?
         .bitrate_kbps();
-    let swarm = Arc::new(SwarmHandle::start(&cfg.clip)?);
+    let swarm = Arc::new(SwarmHandle::start(&cfg.clip, cfg.decrypt_all)?);
     let (etx, mut erx) = mpsc::unbounded_channel::<String>();
     let (name, n, expected, mut tasks) = match &cfg.workload {
         Workload::Lecture {
