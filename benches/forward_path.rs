@@ -244,6 +244,23 @@ impl Fanout {
             got >= n as usize,
             "every subscriber gets the audio packet: {got} of {n}"
         );
+        // Released a few transports at a time, as the socket loop does, every subscriber still
+        // gets its copy, and each part is handed out before the next is encrypted.
+        let d = f.datagram(MediaKind::Video, 1200, false);
+        let src = f.lab.peers[publisher].addr;
+        f.lab.edge.receive_datagram(src, &d, f.lab.now);
+        let (mut parts, mut got) = (0u64, 0usize);
+        loop {
+            let more = f.lab.edge.release_some(f.lab.now, 4);
+            f.lab.edge.take_transmits(&mut f.lab.out);
+            got += f.lab.out.len();
+            parts += 1;
+            if !more {
+                break;
+            }
+        }
+        assert!(got >= n as usize, "released in parts: {got} of {n}");
+        assert!(parts >= n.div_ceil(4), "{parts} parts for {n} subscribers");
         f
     }
 

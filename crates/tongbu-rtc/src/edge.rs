@@ -31,6 +31,10 @@ use crate::participant::{OutState, OutTrack, Participant};
 use crate::tcp::{self, TcpEvent};
 use crate::timers::Timers;
 
+/// Transports the socket loop drives before it sends what they produced (a few `sendmmsg` calls'
+/// worth: about 5 packets each for a video frame).
+const RELEASE_CHUNK: usize = 32;
+
 /// How long a client may take to answer a `recv` offer before the transport is rebuilt.
 const OFFER_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -580,7 +584,9 @@ impl Edge {
                             Err(_) => break,
                         }
                     }
-                    self.release(now);
+                    while self.release_some(now, RELEASE_CHUNK) {
+                        self.flush(&socket, &tcp_out).await;
+                    }
                     self.flush(&socket, &tcp_out).await;
                     let rtp = self.stats.rtp_in - rtp_before;
                     self.stats.forward_latency.observe(now.elapsed(), rtp);
@@ -664,6 +670,13 @@ impl Edge {
     /// cost once per burst (a video frame's packets), not once per packet.
     pub fn release(&mut self, now: Instant) {
         self.drive_dirty(now);
+    }
+
+    /// Like [`Edge::release`], for at most `max` transports; says whether any are left. The
+    /// socket loop sends what each part produced before it drives the next, so the first
+    /// subscribers' copies of a frame do not wait for the last subscribers' encryption.
+    pub fn release_some(&mut self, now: Instant, max: usize) -> bool {
+        self.drive_dirty_some(now, max)
     }
 
     /// A datagram arrived: decrypted and forwarded into the subscribers' transports, which hold
@@ -1272,23 +1285,32 @@ impl Edge {
     /// Drives every transport something was written to. The timeout input makes str0m stamp
     /// and release what was queued by `write_rtp` or `request_keyframe` right away.
     fn drive_dirty(&mut self, now: Instant) {
-        while !self.dirty.is_empty() {
-            self.dirty.sort_unstable();
-            self.dirty.dedup();
-            // Swap with a spare list (keeps both allocations): drive may mark more peers dirty.
-            let mut keys = std::mem::take(&mut self.dirty_spare);
-            std::mem::swap(&mut keys, &mut self.dirty);
-            for &key in &keys {
-                if let Some(peer) = self.peers.get_mut(&key) {
-                    if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
-                        debug!(peer = key.0, "timeout handling failed: {e}");
-                    }
-                }
-                self.drive(key, now);
-            }
-            keys.clear();
-            self.dirty_spare = keys;
+        while self.drive_dirty_some(now, usize::MAX) {}
+    }
+
+    /// Drives at most `max` of the transports something was written to; says whether any are
+    /// left.
+    fn drive_dirty_some(&mut self, now: Instant, max: usize) -> bool {
+        if self.dirty.is_empty() {
+            return false;
         }
+        self.dirty.sort_unstable();
+        self.dirty.dedup();
+        // Into a spare list (keeps both allocations): drive may mark more peers dirty.
+        let mut keys = std::mem::take(&mut self.dirty_spare);
+        let take = self.dirty.len().min(max);
+        keys.extend(self.dirty.drain(..take));
+        for &key in &keys {
+            if let Some(peer) = self.peers.get_mut(&key) {
+                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                    debug!(peer = key.0, "timeout handling failed: {e}");
+                }
+            }
+            self.drive(key, now);
+        }
+        keys.clear();
+        self.dirty_spare = keys;
+        !self.dirty.is_empty()
     }
 
     /// A transport died (DTLS closed, ICE gave up): forget it. Its published tracks end; its
