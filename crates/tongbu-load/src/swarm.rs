@@ -700,24 +700,18 @@ impl Swarm {
                 let (data, from, stamp_ns) = self.recv.datagram(i);
                 let Some(from) = from else { continue };
                 let view = rtp_view(data);
-                if let (Some(v), Part::Receiver { streams }, false) =
-                    (&view, &mut c.part, self.decrypt_all)
-                {
-                    let found = streams.get_mut(&v.ssrc).map(|st| {
-                        let m = st.map.matched(v, data.len(), &self.stamps);
-                        if let Match::Carries(_) = m {
-                            st.add(v.seq);
-                        }
-                        m
-                    });
-                    match found {
-                        Some(Match::Carries(sent)) => {
-                            self.report.header_counted += 1;
-                            self.report.latency_us.push(latency_us(stamp_ns, sent.ns));
-                            continue;
-                        }
-                        Some(Match::Disagrees) => self.report.relearned += 1,
-                        _ => {}
+                if let (Some(v), Part::Receiver { streams }) = (&view, &mut c.part) {
+                    if !self.decrypt_all
+                        && count_by_header(
+                            streams,
+                            v,
+                            data.len(),
+                            &self.stamps,
+                            &mut self.report,
+                            stamp_ns,
+                        )
+                    {
+                        continue;
                     }
                 }
                 let msg = TaggedBytesMut {
@@ -875,6 +869,34 @@ fn write(
     if s.write_rtp(now, pkt).is_ok() {
         stamps.insert(fp, origin, realtime_ns());
         report.packets_sent += 1;
+    }
+}
+
+/// Counts a receiver's datagram (clear header `v`, `len` bytes, received at `stamp_ns`) by its
+/// header if its stream's offsets are known; `false` if it must go to the WebRTC stack.
+fn count_by_header(
+    streams: &mut HashMap<u32, StreamCount>,
+    v: &RtpView,
+    len: usize,
+    stamps: &SendStamps,
+    report: &mut SwarmReport,
+    stamp_ns: u64,
+) -> bool {
+    let Some(st) = streams.get_mut(&v.ssrc) else {
+        return false;
+    };
+    match st.map.matched(v, len, stamps) {
+        Match::Carries(sent) => {
+            st.add(v.seq);
+            report.header_counted += 1;
+            report.latency_us.push(latency_us(stamp_ns, sent.ns));
+            true
+        }
+        Match::Disagrees => {
+            report.relearned += 1;
+            false
+        }
+        Match::Learning => false,
     }
 }
 

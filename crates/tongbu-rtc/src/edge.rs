@@ -676,7 +676,27 @@ impl Edge {
     /// socket loop sends what each part produced before it drives the next, so the first
     /// subscribers' copies of a frame do not wait for the last subscribers' encryption.
     pub fn release_some(&mut self, now: Instant, max: usize) -> bool {
-        self.drive_dirty_some(now, max)
+        if self.dirty.is_empty() {
+            return false;
+        }
+        self.dirty.sort_unstable();
+        self.dirty.dedup();
+        // Into a spare list (keeps both allocations): drive may mark more peers dirty. Taken
+        // from the end, so the rest need not move.
+        let mut keys = std::mem::take(&mut self.dirty_spare);
+        let rest = self.dirty.len().saturating_sub(max);
+        keys.extend(self.dirty.drain(rest..));
+        for &key in &keys {
+            if let Some(peer) = self.peers.get_mut(&key) {
+                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
+                    debug!(peer = key.0, "timeout handling failed: {e}");
+                }
+            }
+            self.drive(key, now);
+        }
+        keys.clear();
+        self.dirty_spare = keys;
+        !self.dirty.is_empty()
     }
 
     /// A datagram arrived: decrypted and forwarded into the subscribers' transports, which hold
@@ -1285,32 +1305,7 @@ impl Edge {
     /// Drives every transport something was written to. The timeout input makes str0m stamp
     /// and release what was queued by `write_rtp` or `request_keyframe` right away.
     fn drive_dirty(&mut self, now: Instant) {
-        while self.drive_dirty_some(now, usize::MAX) {}
-    }
-
-    /// Drives at most `max` of the transports something was written to; says whether any are
-    /// left.
-    fn drive_dirty_some(&mut self, now: Instant, max: usize) -> bool {
-        if self.dirty.is_empty() {
-            return false;
-        }
-        self.dirty.sort_unstable();
-        self.dirty.dedup();
-        // Into a spare list (keeps both allocations): drive may mark more peers dirty.
-        let mut keys = std::mem::take(&mut self.dirty_spare);
-        let take = self.dirty.len().min(max);
-        keys.extend(self.dirty.drain(..take));
-        for &key in &keys {
-            if let Some(peer) = self.peers.get_mut(&key) {
-                if let Err(e) = peer.rtc.handle_input(Input::Timeout(now)) {
-                    debug!(peer = key.0, "timeout handling failed: {e}");
-                }
-            }
-            self.drive(key, now);
-        }
-        keys.clear();
-        self.dirty_spare = keys;
-        !self.dirty.is_empty()
+        while self.release_some(now, usize::MAX) {}
     }
 
     /// A transport died (DTLS closed, ICE gave up): forget it. Its published tracks end; its
