@@ -19,6 +19,7 @@ pub mod egress;
 pub mod forward_latency;
 pub mod link_stats;
 pub mod participant;
+pub mod srtp;
 pub mod tcp;
 pub mod timers;
 
