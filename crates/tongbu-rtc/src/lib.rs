@@ -13,15 +13,18 @@
 //! inside media payloads (that is the media core's). It runs as one task: the per-packet path
 //! takes no lock.
 
+pub mod bandwidth_estimator;
 pub mod demux;
 pub mod edge;
 pub mod egress;
 pub mod forward_latency;
 pub mod link_stats;
 pub mod participant;
+pub mod rtcp;
 pub mod srtp;
 pub mod tcp;
 pub mod timers;
+pub mod twcc;
 
 pub use edge::{
     Edge, EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, ParticipantLink,
