@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tongbu_media::{Codec, ParticipantId, Router, RtpIn, SinkId, TrackId};
+use tongbu_media::{Codec, ConsumerId, ParticipantId, ProducerId, Router, RtpIn};
 
 fn payload(codec: Codec, len: usize, keyframe: bool) -> Arc<[u8]> {
     let mut p = vec![0x5Au8; len];
@@ -29,14 +29,14 @@ fn forward(c: &mut Criterion) {
         for n in [1u64, 10, 100, 1000] {
             let now = Instant::now();
             let mut router = Router::new();
-            let track = TrackId(1);
+            let track = ProducerId(1);
             router
-                .publish(track, ParticipantId(0), codec)
-                .expect("publish");
+                .add_producer(track, ParticipantId(0), codec)
+                .expect("producer");
             for s in 0..n {
                 router
-                    .subscribe(track, ParticipantId(s + 1), SinkId(s), 96, now)
-                    .expect("subscribe");
+                    .add_consumer(track, ParticipantId(s + 1), ConsumerId(s as u32), 96, now)
+                    .expect("consumer");
             }
             let mut out = Vec::with_capacity(n as usize);
             let key = RtpIn {

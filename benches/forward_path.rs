@@ -1,13 +1,15 @@
 //! The whole forwarding path of one packet, as the server runs it, against its floor.
 //!
-//! `edge_forward`: one SRTP datagram from a publisher goes into the real [`tongbu_rtc::Edge`]
-//! (demux, SRTP unprotect, RTP parse, the media core's router and rewrite, `write_rtp` into each
-//! subscriber's str0m `Rtc` with the NACK/RTX cache insert, SRTP protect) and comes out as N
-//! datagrams, one per subscriber. The peers are str0m clients connected to the edge in memory
-//! (ICE, DTLS, SRTP negotiated for real); no socket is involved, the clock is frozen.
+//! `edge_forward`: one SRTP datagram from a publisher goes into the real [`tongbu_rtc::Worker`]
+//! (demux, str0m's SRTP unprotect and RTP parse, the media core's router and rewrite, then for
+//! each subscriber: its RTP header with transport-wide sequence number, Tongbu's own SRTP
+//! protect into the pooled outbox) and comes out as N datagrams, one per subscriber. The peers
+//! are str0m clients connected to the worker in memory (`tongbu_rtc::lab`: ICE, DTLS, SRTP
+//! negotiated for real); no socket is involved, the clock is frozen.
 //!
-//! `edge_forward_burst`: the same, for a burst of 8 packets (a video frame) taken in before the
-//! subscribers' transports are released once, as the edge's socket loop does.
+//! `edge_forward_burst`: the same for a burst of 8 packets (a video frame).
+//!
+//! `edge_forward_idle`: 100 subscribers, with and without 1000 idle peers beside them.
 //!
 //! `srtp_floor`: the same payload sealed N times with AES-256-GCM (the SRTP AEAD cipher the
 //! peers negotiate) into preallocated buffers: the least any SFU must spend per subscriber.
@@ -15,22 +17,14 @@
 //! Report: time per inbound packet; divide by N for the cost per subscriber (BENCHMARKS.md).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::format::Codec as StrCodec;
-use str0m::media::{Direction, MediaKind, Mid};
-use str0m::net::{Protocol, Receive, Transmit};
-use str0m::rtp::{RtpWrite, SeqNo};
-use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::sync::mpsc;
-use tongbu_rtc::{Edge, EdgeEvent, ParticipantId};
+use str0m::media::MediaKind;
+use tongbu_rtc::lab::Fanout;
 
 const SIZES: [u64; 4] = [1, 10, 100, 1000];
 
@@ -59,277 +53,21 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-struct Peer {
-    rtc: Rtc,
-    addr: SocketAddr,
-    id: ParticipantId,
-    events: mpsc::UnboundedReceiver<EdgeEvent>,
-    media_added: usize,
+/// `n` subscribers, checked: every one gets a copy of a video and an audio packet.
+fn fanout(n: u64) -> Fanout {
+    let mut f = Fanout::new(n);
+    for (kind, len) in [(MediaKind::Video, 1200), (MediaKind::Audio, 160)] {
+        let got = f.fan_out(kind, len);
+        assert_eq!(got, n as usize, "every subscriber gets the {kind:?} packet");
+    }
+    f
 }
 
-/// An edge and its str0m peers, wired together in memory.
-struct Lab {
-    edge: Edge,
-    peers: Vec<Peer>,
-    by_addr: HashMap<SocketAddr, usize>,
-    now: Instant,
-    out: Vec<Transmit>,
-}
-
-fn client(now: Instant, addr: SocketAddr) -> Rtc {
-    let mut rtc = Rtc::builder()
-        .set_rtp_mode(true)
-        .clear_codecs()
-        .enable_vp8(true)
-        .enable_opus(true, false)
-        .build(now);
-    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
-    rtc
-}
-
-impl Lab {
-    fn new() -> Self {
-        Self {
-            edge: Edge::new("127.0.0.1:3478".parse().expect("addr")),
-            peers: Vec::new(),
-            by_addr: HashMap::new(),
-            now: Instant::now(),
-            out: Vec::with_capacity(2048),
-        }
-    }
-
-    fn join(&mut self) -> usize {
-        self.join_session(1)
-    }
-
-    fn join_session(&mut self, session: i64) -> usize {
-        let i = self.peers.len();
-        let addr = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 5000));
-        let (tx, events) = mpsc::unbounded_channel();
-        let id = ParticipantId(i as u64 + 1);
-        self.peers.push(Peer {
-            rtc: client(self.now, addr),
-            addr,
-            id,
-            events,
-            media_added: 0,
-        });
-        self.by_addr.insert(addr, i);
-        self.edge.handle_join(id, session, tx, self.now);
-        i
-    }
-
-    /// Peer `i` offers to send one video and one audio track; returns their media lines.
-    fn publish(&mut self, i: usize) -> (Mid, Mid) {
-        let now = self.now;
-        let (video, audio, offer, pending) = {
-            let mut api = self.peers[i].rtc.sdp_api();
-            let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-            let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-            let (offer, pending) = api.apply().expect("offer");
-            (video, audio, offer, pending)
-        };
-        let id = self.peers[i].id;
-        let answer = self
-            .edge
-            .handle_offer(id, &offer.to_sdp_string(), None, now)
-            .expect("edge answers");
-        self.peers[i]
-            .rtc
-            .sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-            .expect("accept answer");
-        (video, audio)
-    }
-
-    /// Moves datagrams both ways, answers offers and lets `ms` milliseconds pass, 5 at a time.
-    fn pump(&mut self, ms: u64) {
-        let mut from_peers: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
-        for _ in 0..ms.div_ceil(5) {
-            self.now += Duration::from_millis(5);
-            let now = self.now;
-            self.edge.handle_timeout(now);
-            self.edge.take_transmits(&mut self.out);
-            for t in self.out.drain(..) {
-                if let Some(&i) = self.by_addr.get(&t.destination) {
-                    let r = Receive::new(Protocol::Udp, t.source, t.destination, &t.contents)
-                        .expect("datagram");
-                    let _ = self.peers[i].rtc.handle_input(Input::Receive(now, r));
-                }
-            }
-            for p in &mut self.peers {
-                let _ = p.rtc.handle_input(Input::Timeout(now));
-                while let Ok(o) = p.rtc.poll_output() {
-                    match o {
-                        Output::Transmit(t) => from_peers.push((p.addr, t.contents.to_vec())),
-                        Output::Event(Event::MediaAdded(_)) => p.media_added += 1,
-                        Output::Event(_) => {}
-                        Output::Timeout(_) => break,
-                    }
-                }
-            }
-            for (src, data) in from_peers.drain(..) {
-                self.edge.handle_datagram(src, &data, now);
-            }
-            for p in &mut self.peers {
-                while let Ok(ev) = p.events.try_recv() {
-                    if let EdgeEvent::RecvOffer { sdp, .. } = ev {
-                        let offer = SdpOffer::from_sdp_string(&sdp).expect("offer");
-                        let answer = p.rtc.sdp_api().accept_offer(offer).expect("accept");
-                        self.edge
-                            .handle_answer(p.id, &answer.to_sdp_string(), now)
-                            .expect("answer");
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A publisher with one video and one audio track, and `n` subscribers receiving both.
-struct Fanout {
-    lab: Lab,
-    publisher: usize,
-    video: Mid,
-    audio: Mid,
-    seq: u64,
-}
-
-impl Fanout {
-    fn new(n: u64) -> Self {
-        Self::with_idle(n, 0)
-    }
-
-    /// `n` subscribers, plus `idle` connected peers in another session that sends nothing.
-    fn with_idle(n: u64, idle: u64) -> Self {
-        let mut lab = Lab::new();
-        if idle > 0 {
-            let other = lab.join_session(2);
-            lab.publish(other);
-            lab.pump(500);
-            for _ in 1..idle {
-                lab.join_session(2);
-                lab.pump(5);
-            }
-        }
-        let publisher = lab.join();
-        let (video, audio) = lab.publish(publisher);
-        lab.pump(500);
-        for _ in 0..n {
-            lab.join();
-            lab.pump(5);
-        }
-        lab.pump(2000);
-        let mut f = Fanout {
-            lab,
-            publisher,
-            video,
-            audio,
-            seq: 1,
-        };
-        // Keyframes until every subscriber's video is flowing.
-        for _ in 0..20 {
-            let d = f.datagram(MediaKind::Video, 1200, true);
-            let src = f.lab.peers[publisher].addr;
-            f.lab.edge.handle_datagram(src, &d, f.lab.now);
-            f.lab.pump(20);
-        }
-        let got = f.fan_out(MediaKind::Video, 1200);
-        assert!(
-            got >= n as usize,
-            "every subscriber gets the video packet: {got} of {n}"
-        );
-        let got = f.fan_out(MediaKind::Audio, 160);
-        assert!(
-            got >= n as usize,
-            "every subscriber gets the audio packet: {got} of {n}"
-        );
-        // Released a few transports at a time, as the socket loop does, every subscriber still
-        // gets its copy, and each part is handed out before the next is encrypted.
-        let d = f.datagram(MediaKind::Video, 1200, false);
-        let src = f.lab.peers[publisher].addr;
-        f.lab.edge.receive_datagram(src, &d, f.lab.now);
-        let (mut parts, mut got) = (0u64, 0usize);
-        loop {
-            let more = f.lab.edge.release_some(f.lab.now, 4);
-            f.lab.edge.take_transmits(&mut f.lab.out);
-            got += f.lab.out.len();
-            parts += 1;
-            if !more {
-                break;
-            }
-        }
-        assert!(got >= n as usize, "released in parts: {got} of {n}");
-        assert!(parts >= n.div_ceil(4), "{parts} parts for {n} subscribers");
-        f
-    }
-
-    /// The publisher's next SRTP datagram of `kind`.
-    fn datagram(&mut self, kind: MediaKind, len: usize, keyframe: bool) -> Vec<u8> {
-        let (mid, codec) = match kind {
-            MediaKind::Video => (self.video, StrCodec::Vp8),
-            MediaKind::Audio => (self.audio, StrCodec::Opus),
-        };
-        let now = self.lab.now;
-        let rtc = &mut self.lab.peers[self.publisher].rtc;
-        let pt = rtc
-            .codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == codec)
-            .map(|p| p.pt())
-            .expect("payload type");
-        let mut payload = vec![0x5Au8; len];
-        if kind == MediaKind::Video {
-            payload[0] = 0x10; // VP8 descriptor: start of partition 0
-            payload[1] = if keyframe { 0x50 } else { 0x51 };
-        }
-        self.seq += 1;
-        let mut api = rtc.direct_api();
-        let tx = api.stream_tx_by_mid(mid, None).expect("stream");
-        tx.write_rtp(
-            RtpWrite::new(
-                pt,
-                SeqNo::from(self.seq),
-                (self.seq * 3000) as u32,
-                now,
-                payload,
-            )
-            .marker(true),
-        );
-        let _ = rtc.handle_input(Input::Timeout(now));
-        loop {
-            match rtc.poll_output().expect("output") {
-                Output::Transmit(t) => return t.contents.to_vec(),
-                Output::Timeout(_) => panic!("the publisher sent nothing"),
-                Output::Event(_) => {}
-            }
-        }
-    }
-
-    /// One packet in, the datagrams out; returns how many came out.
-    fn fan_out(&mut self, kind: MediaKind, len: usize) -> usize {
-        let d = self.datagram(kind, len, false);
-        self.forward(&d)
-    }
-
-    /// A burst in, released once; returns the datagrams out.
-    fn forward_burst(&mut self, datagrams: &[Vec<u8>]) -> usize {
-        let src = self.lab.peers[self.publisher].addr;
-        for d in datagrams {
-            self.lab.edge.receive_datagram(src, d, self.lab.now);
-        }
-        self.lab.edge.release(self.lab.now);
-        self.lab.edge.take_transmits(&mut self.lab.out);
-        self.lab.out.len()
-    }
-
-    fn forward(&mut self, datagram: &[u8]) -> usize {
-        let src = self.lab.peers[self.publisher].addr;
-        self.lab.edge.handle_datagram(src, datagram, self.lab.now);
-        self.lab.edge.take_transmits(&mut self.lab.out);
-        self.lab.out.len()
-    }
+/// One datagram in, its copies out and dropped.
+fn forward(f: &mut Fanout, d: &[u8]) -> usize {
+    let n = f.forward(d);
+    f.lab.worker.outbox().clear();
+    n
 }
 
 fn edge_forward(c: &mut Criterion) {
@@ -340,28 +78,28 @@ fn edge_forward(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("edge_forward/{name}"));
         group.sample_size(20);
         for n in SIZES {
-            let mut f = Fanout::new(n);
+            let mut f = fanout(n);
             // Heap allocations of the whole path, per inbound packet, in steady state.
             let datagrams: Vec<Vec<u8>> = (0..200).map(|_| f.datagram(kind, len, false)).collect();
             let before = ALLOCATIONS.load(Ordering::Relaxed);
             for d in &datagrams {
-                black_box(f.forward(d));
+                black_box(forward(&mut f, d));
             }
             let per_packet = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 200.0;
             println!(
                 "edge_forward/{name}/{n}: {per_packet:.1} heap allocations per inbound packet \
-                 ({:.2} per subscriber)",
+                 ({:.3} per subscriber)",
                 per_packet / n as f64
             );
             group.throughput(Throughput::Elements(n));
             group.bench_function(BenchmarkId::from_parameter(n), |b| {
                 b.iter_custom(|iters| {
-                    // The publisher's datagrams are made first: only the edge is timed.
+                    // The publisher's datagrams are made first: only the worker is timed.
                     let datagrams: Vec<Vec<u8>> =
                         (0..iters).map(|_| f.datagram(kind, len, false)).collect();
                     let start = Instant::now();
                     for d in &datagrams {
-                        black_box(f.forward(d));
+                        black_box(forward(&mut f, d));
                     }
                     start.elapsed()
                 })
@@ -371,22 +109,14 @@ fn edge_forward(c: &mut Criterion) {
     }
 }
 
-/// Bursts of `BURST` video packets per turn; throughput counts packets × subscribers.
+/// Bursts of `BURST` video packets; throughput counts packets × subscribers.
 const BURST: usize = 8;
 
 fn edge_forward_burst(c: &mut Criterion) {
     let mut group = c.benchmark_group("edge_forward_burst/vp8_1200B_x8");
     group.sample_size(20);
     for n in [100u64, 1000] {
-        let mut f = Fanout::new(n);
-        let burst: Vec<Vec<u8>> = (0..BURST)
-            .map(|_| f.datagram(MediaKind::Video, 1200, false))
-            .collect();
-        let out = f.forward_burst(&burst);
-        assert!(
-            out >= BURST * n as usize,
-            "{out} datagrams for {BURST} × {n}"
-        );
+        let mut f = fanout(n);
         group.throughput(Throughput::Elements(n * BURST as u64));
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter_custom(|iters| {
@@ -398,8 +128,12 @@ fn edge_forward_burst(c: &mut Criterion) {
                     })
                     .collect();
                 let start = Instant::now();
-                for b in &bursts {
-                    black_box(f.forward_burst(b));
+                for burst in &bursts {
+                    for d in burst {
+                        f.forward(d);
+                    }
+                    black_box(f.lab.worker.outbox().len());
+                    f.lab.worker.outbox().clear();
                 }
                 start.elapsed()
             })
@@ -413,8 +147,9 @@ fn edge_forward_idle(c: &mut Criterion) {
     let mut group = c.benchmark_group("edge_forward_idle/vp8_1200B");
     group.sample_size(20);
     for (n, idle) in [(100u64, 0u64), (100, 1000)] {
-        let mut f = Fanout::with_idle(n, idle);
-        assert!(f.lab.edge.stats().transports as u64 >= n + idle);
+        let mut f = Fanout::with_idle(n, idle, false);
+        assert!(f.lab.worker.stats().transports as u64 >= n + idle);
+        assert_eq!(f.fan_out(MediaKind::Video, 1200), n as usize);
         group.throughput(Throughput::Elements(n));
         group.bench_function(
             BenchmarkId::from_parameter(format!("{n}+{idle}idle")),
@@ -425,7 +160,7 @@ fn edge_forward_idle(c: &mut Criterion) {
                         .collect();
                     let start = Instant::now();
                     for d in &datagrams {
-                        black_box(f.forward(d));
+                        black_box(forward(&mut f, d));
                     }
                     start.elapsed()
                 })

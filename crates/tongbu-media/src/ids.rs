@@ -1,4 +1,5 @@
-//! Identifiers of the things the router forwards between.
+//! Identifiers of the things the router forwards between (mediasoup's vocabulary: a producer is
+//! a published track, a consumer is one producer delivered to one subscriber).
 
 use std::fmt;
 
@@ -8,13 +9,20 @@ pub struct ParticipantId(pub u64);
 
 /// One incoming (published) track: a camera, a microphone, a shared screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TrackId(pub u64);
+pub struct ProducerId(pub u64);
 
-/// Where a subscription's packets go: an opaque handle chosen by the I/O edge (for example the
-/// subscriber's transport slot and outgoing media line), returned with every forwarded packet so
-/// the edge needs no lookup of its own.
+/// One producer delivered to one subscriber. Chosen by the I/O edge as a small dense index (a
+/// slab key of its own consumer table): the router indexes its consumers by it, and every
+/// forwarded packet carries it back, so neither side hashes per copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SinkId(pub u64);
+pub struct ConsumerId(pub u32);
+
+impl ConsumerId {
+    /// The index it stands for.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 impl fmt::Display for ParticipantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -22,14 +30,14 @@ impl fmt::Display for ParticipantId {
     }
 }
 
-impl fmt::Display for TrackId {
+impl fmt::Display for ProducerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "t{}", self.0)
     }
 }
 
-impl fmt::Display for SinkId {
+impl fmt::Display for ConsumerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s{}", self.0)
+        write!(f, "c{}", self.0)
     }
 }

@@ -13,21 +13,23 @@
 //! [`RouterEvent`]s as output, so it is tested and benched without a network. SRTP, ICE, DTLS,
 //! RTCP reports and NACK retransmission belong to the WebRTC edge (`tongbu-rtc`).
 
+pub mod consumer;
 pub mod continuity;
 pub mod ids;
 pub mod keyframe_requests;
 pub mod packet;
-pub mod publisher;
+pub mod packet_cache;
+pub mod producer;
 pub mod rewriter;
 pub mod router;
-pub mod subscriber;
 pub mod vp8;
 
+pub use consumer::Consumer;
 pub use continuity::Continuity;
-pub use ids::{ParticipantId, SinkId, TrackId};
+pub use ids::{ConsumerId, ParticipantId, ProducerId};
 pub use keyframe_requests::KeyframeRequests;
-pub use packet::{Codec, Forward, MediaKind, RtpIn};
-pub use publisher::PublishedTrack;
+pub use packet::{Codec, Forward, MediaKind, RtpIn, SenderClock};
+pub use packet_cache::PacketCache;
+pub use producer::Producer;
 pub use rewriter::StreamRewriter;
 pub use router::{Router, RouterError, RouterEvent, RouterStats};
-pub use subscriber::Subscription;

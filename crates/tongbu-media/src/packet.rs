@@ -1,8 +1,9 @@
 //! The packets that go in and out of the router.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use crate::SinkId;
+use crate::ConsumerId;
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,12 +55,12 @@ pub struct RtpIn {
 /// One packet to send to one subscriber: the output of [`crate::Router::forward`].
 #[derive(Debug, Clone)]
 pub struct Forward {
-    /// The subscription's sink, as given to [`crate::Router::subscribe`].
-    pub sink: SinkId,
+    /// The consumer, as given to [`crate::Router::add_consumer`].
+    pub consumer: ConsumerId,
     /// Extended (64-bit) outgoing sequence number; its low 16 bits go in the header, the rest is
-    /// the SRTP rollover counter. Continuous per sink.
+    /// the SRTP rollover counter. Continuous per consumer.
     pub seq: u64,
-    /// Outgoing RTP timestamp, continuous per sink.
+    /// Outgoing RTP timestamp, continuous per consumer.
     pub timestamp: u32,
     /// Outgoing payload type as negotiated with the subscriber.
     pub pt: u8,
@@ -69,4 +70,15 @@ pub struct Forward {
     pub kind: MediaKind,
     /// The shared payload.
     pub payload: Arc<[u8]>,
+}
+
+/// A publisher's clock as its last RTCP sender report stated it: the NTP time (RFC 3550's 64-bit
+/// fixed point) and the RTP timestamp of the same instant, and when the report arrived. A
+/// subscriber's sender reports are derived from it, so browsers keep the publisher's audio and
+/// video in sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderClock {
+    pub ntp: u64,
+    pub rtp: u32,
+    pub at: Instant,
 }

@@ -53,6 +53,24 @@ impl StreamRewriter {
         self.mapping.is_some()
     }
 
+    /// The offset added to the source's timestamps under the current mapping.
+    pub fn ts_offset(&self) -> Option<u32> {
+        self.mapping.map(|m| m.ts_offset)
+    }
+
+    /// For an outgoing sequence number the subscriber names (a NACK): its extended form, the
+    /// source's sequence number it came from and the timestamp offset, if it was sent under the
+    /// current mapping.
+    pub fn source(&self, out_seq: u16) -> Option<(u64, u16, u32)> {
+        let m = self.mapping?;
+        let diff = i64::from(out_seq.wrapping_sub(self.highest_out as u16) as i16);
+        let ext = self.highest_out as i64 + diff;
+        if ext < m.floor as i64 || ext > self.highest_out as i64 {
+            return None;
+        }
+        Some((ext as u64, out_seq.wrapping_sub(m.seq_offset), m.ts_offset))
+    }
+
     /// Highest extended sequence number handed out so far (0 before the first packet).
     pub fn highest_seq(&self) -> u64 {
         self.highest_out
@@ -190,5 +208,32 @@ mod tests {
         assert_eq!(rw.rewrite(39_999, 123_456_789 - 3_000, t1), None);
         let (s3, ts3) = rw.rewrite(40_001, 123_456_789 + 3_000, t1).unwrap();
         assert_eq!((s3, ts3), (s + 2, ts + 12_000));
+    }
+
+    #[test]
+    fn a_nacked_number_maps_back_to_its_source_under_the_current_mapping_only() {
+        let t0 = Instant::now();
+        let mut rw = StreamRewriter::new(90_000);
+        for i in 0..10u16 {
+            rw.rewrite(65_530u16.wrapping_add(i), 500, t0).unwrap();
+        }
+        let out = (INITIAL_SEQ + 8) as u16;
+        assert_eq!(
+            rw.source(out),
+            Some((INITIAL_SEQ + 8, 2, 0)),
+            "across the wrap"
+        );
+        assert_eq!(rw.source((INITIAL_SEQ + 10) as u16), None, "not sent yet");
+        rw.rebase();
+        assert_eq!(rw.source(out), None, "no mapping until the next packet");
+        rw.rewrite(7, 9_000, t0 + std::time::Duration::from_millis(10))
+            .unwrap();
+        assert_eq!(rw.source(out), None, "sent under the old mapping");
+        let (ext, src, off) = rw.source((INITIAL_SEQ + 10) as u16).unwrap();
+        assert_eq!((ext, src), (INITIAL_SEQ + 10, 7));
+        assert_eq!(
+            9_000u32.wrapping_add(off),
+            rw.rewrite(7, 9_000, t0).unwrap().1
+        );
     }
 }

@@ -1,27 +1,28 @@
 //! The router: which packet goes to whom.
 //!
-//! Holds every published track of the server and every subscription to it. The per-packet path
-//! ([`Router::forward`]) looks up the track once and walks that track's subscriptions only: its
-//! cost grows with the number of subscribers of the track, never with the number of peers on the
-//! server, and it allocates nothing once the caller's output buffer has grown to size.
+//! Holds every producer the I/O edge told it of and every consumer of them. The per-packet path
+//! ([`Router::forward`]) looks up the producer once and walks that producer's consumers only,
+//! indexing them by their dense [`ConsumerId`]: its cost grows with the number of subscribers of
+//! the track, never with the number of peers on the server, and it allocates nothing once the
+//! caller's output buffer has grown to size. A video producer keeps its last packets in one
+//! [`PacketCache`](crate::PacketCache) from which every consumer's NACKs are answered
+//! ([`Router::resend`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use crate::continuity::Pauses;
-use crate::publisher::PublishedTrack;
-use crate::subscriber::Subscription;
 use crate::{
-    continuity, vp8, Codec, Forward, MediaKind, ParticipantId, RtpIn, SinkId, StreamRewriter,
-    TrackId,
+    continuity, vp8, Codec, Consumer, ConsumerId, Forward, MediaKind, ParticipantId, Producer,
+    ProducerId, RtpIn, SenderClock, StreamRewriter,
 };
 
 /// What the I/O edge must do on the router's behalf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouterEvent {
-    /// Ask the publisher of this track for a keyframe (send PLI).
+    /// Ask the publisher of this producer for a keyframe (send PLI).
     RequestKeyframe {
-        track: TrackId,
+        producer: ProducerId,
         owner: ParticipantId,
     },
 }
@@ -29,14 +30,14 @@ pub enum RouterEvent {
 /// Errors of router operations; the edge logs them and carries on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RouterError {
-    #[error("track {0} is not published (was it unpublished while packets were in flight?)")]
-    UnknownTrack(TrackId),
-    #[error("track {0} is already published")]
-    TrackExists(TrackId),
-    #[error("sink {0} already carries a subscription; unsubscribe it first")]
-    SinkInUse(SinkId),
-    #[error("sink {0} carries no subscription")]
-    UnknownSink(SinkId),
+    #[error("producer {0} is not known (was it closed while packets were in flight?)")]
+    UnknownProducer(ProducerId),
+    #[error("producer {0} already exists")]
+    ProducerExists(ProducerId),
+    #[error("consumer {0} already exists; remove it first")]
+    ConsumerExists(ConsumerId),
+    #[error("consumer {0} does not exist")]
+    UnknownConsumer(ConsumerId),
 }
 
 /// Counters of the whole router.
@@ -46,25 +47,29 @@ pub struct RouterStats {
     pub received: u64,
     /// Packets handed out for subscribers.
     pub forwarded: u64,
-    /// Packets for a track that is not (or no longer) published.
-    pub dropped_unknown_track: u64,
-    /// Packets not forwarded to a subscription that waits for a keyframe.
+    /// Packets handed out again on a subscriber's NACK.
+    pub resent: u64,
+    /// NACKed packets no longer (or never) in the producer's cache, or sent under an older
+    /// mapping of the consumer.
+    pub resend_missed: u64,
+    /// Packets for a producer that is not (or no longer) known.
+    pub dropped_unknown_producer: u64,
+    /// Packets not forwarded to a consumer that waits for a keyframe.
     pub dropped_waiting_keyframe: u64,
-    /// Packets older than a subscription's current mapping.
+    /// Packets older than a consumer's current mapping.
     pub dropped_stale: u64,
     /// Video packets held back from subscribers whose video is paused to keep their audio.
     pub dropped_paused: u64,
 }
 
-/// Routes published tracks to subscriptions. See the module documentation.
+/// Routes producers to consumers. See the module documentation.
 #[derive(Debug, Default)]
 pub struct Router {
-    tracks: HashMap<TrackId, PublishedTrack>,
-    subs: Vec<Option<Subscription>>,
-    free: Vec<usize>,
-    by_sink: HashMap<SinkId, usize>,
-    /// Tracks with a keyframe request held back by aggregation.
-    held_keyframes: Vec<TrackId>,
+    producers: HashMap<ProducerId, Producer>,
+    /// Indexed by [`ConsumerId`].
+    consumers: Vec<Option<Consumer>>,
+    /// Producers with a keyframe request held back by aggregation.
+    held_keyframes: Vec<ProducerId>,
     events: VecDeque<RouterEvent>,
     stats: RouterStats,
     /// Subscribers who get audio only for now (their link cannot carry video).
@@ -78,110 +83,108 @@ impl Router {
     }
 
     /// A new incoming track.
-    pub fn publish(
+    pub fn add_producer(
         &mut self,
-        track: TrackId,
+        id: ProducerId,
         owner: ParticipantId,
         codec: Codec,
     ) -> Result<(), RouterError> {
-        if self.tracks.contains_key(&track) {
-            return Err(RouterError::TrackExists(track));
+        if self.producers.contains_key(&id) {
+            return Err(RouterError::ProducerExists(id));
         }
-        self.tracks
-            .insert(track, PublishedTrack::new(track, owner, codec));
+        self.producers.insert(id, Producer::new(id, owner, codec));
         Ok(())
     }
 
-    /// The track is gone; its subscriptions end. Returns their sinks for the edge to close.
-    pub fn unpublish(&mut self, track: TrackId) -> Result<Vec<SinkId>, RouterError> {
-        let t = self
-            .tracks
-            .remove(&track)
-            .ok_or(RouterError::UnknownTrack(track))?;
-        self.held_keyframes.retain(|&h| h != track);
-        let mut sinks = Vec::with_capacity(t.subscriptions.len());
-        for i in t.subscriptions {
-            if let Some(s) = self.subs[i].take() {
-                self.by_sink.remove(&s.sink);
-                sinks.push(s.sink);
-                self.free.push(i);
+    /// The track is gone; its consumers end. Returns them for the edge to close.
+    pub fn remove_producer(&mut self, id: ProducerId) -> Result<Vec<ConsumerId>, RouterError> {
+        let p = self
+            .producers
+            .remove(&id)
+            .ok_or(RouterError::UnknownProducer(id))?;
+        self.held_keyframes.retain(|&h| h != id);
+        for &c in &p.consumers {
+            if let Some(slot) = self.consumers.get_mut(c.index()) {
+                *slot = None;
             }
         }
-        Ok(sinks)
+        Ok(p.consumers)
     }
 
-    /// The publisher's stream restarted (new SSRC, encoder restart): every subscription continues
-    /// its numbering and waits for the next keyframe.
-    pub fn restart_track(&mut self, track: TrackId, now: Instant) -> Result<(), RouterError> {
-        let t = self
-            .tracks
-            .get_mut(&track)
-            .ok_or(RouterError::UnknownTrack(track))?;
-        let video = t.codec.kind() == MediaKind::Video;
-        for &i in &t.subscriptions {
-            if let Some(s) = self.subs[i].as_mut() {
-                s.rewriter.rebase();
-                s.waiting_for_keyframe = video;
+    /// The publisher's stream restarted (new SSRC, encoder restart): every consumer continues its
+    /// numbering and waits for the next keyframe.
+    pub fn restart_producer(&mut self, id: ProducerId, now: Instant) -> Result<(), RouterError> {
+        let p = self
+            .producers
+            .get_mut(&id)
+            .ok_or(RouterError::UnknownProducer(id))?;
+        let video = p.codec.kind() == MediaKind::Video;
+        for &c in &p.consumers {
+            if let Some(c) = self.consumers.get_mut(c.index()).and_then(Option::as_mut) {
+                c.rewriter.rebase();
+                c.waiting_for_keyframe = video;
             }
         }
         if video {
-            self.request_keyframe_for(track, now);
+            self.request_keyframe_for(id, now);
         }
         Ok(())
     }
 
-    /// Deliver `track` to `subscriber` through `sink`, with the payload type the subscriber
-    /// negotiated. A video subscription starts at the next keyframe, which is requested now.
-    pub fn subscribe(
+    /// The publisher's clock from its latest sender report.
+    pub fn set_sender_clock(&mut self, id: ProducerId, clock: SenderClock) {
+        if let Some(p) = self.producers.get_mut(&id) {
+            p.sender_clock = Some(clock);
+        }
+    }
+
+    /// Delivers `producer` to `subscriber` as consumer `id`, with the payload type the
+    /// subscriber negotiated. A video consumer starts at the next keyframe, which is requested
+    /// now.
+    pub fn add_consumer(
         &mut self,
-        track: TrackId,
+        producer: ProducerId,
         subscriber: ParticipantId,
-        sink: SinkId,
+        id: ConsumerId,
         pt: u8,
         now: Instant,
     ) -> Result<(), RouterError> {
-        if self.by_sink.contains_key(&sink) {
-            return Err(RouterError::SinkInUse(sink));
+        if self.consumer(id).is_some() {
+            return Err(RouterError::ConsumerExists(id));
         }
-        let t = self
-            .tracks
-            .get_mut(&track)
-            .ok_or(RouterError::UnknownTrack(track))?;
-        let video = t.codec.kind() == MediaKind::Video;
+        let p = self
+            .producers
+            .get_mut(&producer)
+            .ok_or(RouterError::UnknownProducer(producer))?;
+        let video = p.codec.kind() == MediaKind::Video;
         let paused = video && self.video_paused.contains(&subscriber);
-        let sub = Subscription {
-            sink,
+        let consumer = Consumer {
+            id,
             subscriber,
-            track,
+            producer,
             pt,
-            rewriter: StreamRewriter::new(t.codec.clock_rate()),
+            rewriter: StreamRewriter::new(p.codec.clock_rate()),
             waiting_for_keyframe: video,
             paused,
             forwarded: 0,
+            resent: 0,
             pauses: Pauses::default(),
         };
-        let index = match self.free.pop() {
-            Some(i) => {
-                self.subs[i] = Some(sub);
-                i
-            }
-            None => {
-                self.subs.push(Some(sub));
-                self.subs.len() - 1
-            }
-        };
-        t.subscriptions.push(index);
-        self.by_sink.insert(sink, index);
+        if self.consumers.len() <= id.index() {
+            self.consumers.resize_with(id.index() + 1, || None);
+        }
+        self.consumers[id.index()] = Some(consumer);
+        p.consumers.push(id);
         if video && !paused {
-            self.request_keyframe_for(track, now);
+            self.request_keyframe_for(producer, now);
         }
         Ok(())
     }
 
     /// Audio first: pauses (or resumes) every video the subscriber receives, now and later, while
     /// its audio goes on. A resumed video starts again at a keyframe, which is requested now.
-    /// Returns whether anything changed. Walks all subscriptions: for link decisions, a few times
-    /// a minute at most, never per packet.
+    /// Returns whether anything changed. Walks all consumers: for link decisions, a few times a
+    /// minute at most, never per packet.
     pub fn pause_video(&mut self, subscriber: ParticipantId, paused: bool, now: Instant) -> bool {
         let changed = if paused {
             self.video_paused.insert(subscriber)
@@ -192,27 +195,27 @@ impl Router {
             return false;
         }
         let mut resume = Vec::new();
-        for s in self.subs.iter_mut().flatten() {
-            if s.subscriber != subscriber {
+        for c in self.consumers.iter_mut().flatten() {
+            if c.subscriber != subscriber {
                 continue;
             }
             let video = self
-                .tracks
-                .get(&s.track)
-                .is_some_and(|t| t.codec.kind() == MediaKind::Video);
+                .producers
+                .get(&c.producer)
+                .is_some_and(|p| p.codec.kind() == MediaKind::Video);
             if !video {
                 continue;
             }
-            s.paused = paused;
-            s.waiting_for_keyframe = true;
+            c.paused = paused;
+            c.waiting_for_keyframe = true;
             // Numbering goes on from the last packet it got, so it sees no gap to NACK.
-            s.rewriter.rebase();
-            if !paused && !resume.contains(&s.track) {
-                resume.push(s.track);
+            c.rewriter.rebase();
+            if !paused && !resume.contains(&c.producer) {
+                resume.push(c.producer);
             }
         }
-        for track in resume {
-            self.request_keyframe_for(track, now);
+        for p in resume {
+            self.request_keyframe_for(p, now);
         }
         true
     }
@@ -222,101 +225,99 @@ impl Router {
         self.video_paused.contains(&subscriber)
     }
 
-    /// Every subscription, to read its continuity (for health samples, not per packet).
-    pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
-        self.subs.iter().flatten()
+    /// Every consumer, to read its continuity (for health samples, not per packet).
+    pub fn consumers(&self) -> impl Iterator<Item = &Consumer> {
+        self.consumers.iter().flatten()
     }
 
-    /// Every published track.
-    pub fn tracks(&self) -> impl Iterator<Item = &PublishedTrack> {
-        self.tracks.values()
+    /// Every producer.
+    pub fn producers(&self) -> impl Iterator<Item = &Producer> {
+        self.producers.values()
     }
 
-    /// Ends one subscription. Returns whether it existed.
-    pub fn unsubscribe(&mut self, sink: SinkId) -> bool {
-        let Some(index) = self.by_sink.remove(&sink) else {
+    /// Ends one consumer. Returns whether it existed.
+    pub fn remove_consumer(&mut self, id: ConsumerId) -> bool {
+        let Some(c) = self.consumers.get_mut(id.index()).and_then(Option::take) else {
             return false;
         };
-        if let Some(s) = self.subs[index].take() {
-            if let Some(t) = self.tracks.get_mut(&s.track) {
-                t.subscriptions.retain(|&i| i != index);
-            }
+        if let Some(p) = self.producers.get_mut(&c.producer) {
+            p.consumers.retain(|&x| x != id);
         }
-        self.free.push(index);
         true
     }
 
-    /// Ends every subscription of a subscriber (it left). Returns their sinks.
-    pub fn unsubscribe_all(&mut self, subscriber: ParticipantId) -> Vec<SinkId> {
+    /// Ends every consumer of a subscriber (it left). Returns them.
+    pub fn remove_consumers_of(&mut self, subscriber: ParticipantId) -> Vec<ConsumerId> {
         self.video_paused.remove(&subscriber);
-        let sinks: Vec<SinkId> = self
-            .subs
-            .iter()
-            .flatten()
-            .filter(|s| s.subscriber == subscriber)
-            .map(|s| s.sink)
+        let ids: Vec<ConsumerId> = self
+            .consumers()
+            .filter(|c| c.subscriber == subscriber)
+            .map(|c| c.id)
             .collect();
-        for &s in &sinks {
-            self.unsubscribe(s);
+        for &c in &ids {
+            self.remove_consumer(c);
         }
-        sinks
+        ids
     }
 
-    /// One packet from a publisher: appends one [`Forward`] per subscription that takes it to
-    /// `out`. Returns how many were appended.
+    /// One packet from a publisher: appends one [`Forward`] per consumer that takes it to `out`.
+    /// Returns how many were appended.
     pub fn forward(
         &mut self,
-        track: TrackId,
+        producer: ProducerId,
         packet: &RtpIn,
         now: Instant,
         out: &mut Vec<Forward>,
     ) -> Result<usize, RouterError> {
         self.stats.received += 1;
-        let Some(t) = self.tracks.get_mut(&track) else {
-            self.stats.dropped_unknown_track += 1;
-            return Err(RouterError::UnknownTrack(track));
+        let Some(p) = self.producers.get_mut(&producer) else {
+            self.stats.dropped_unknown_producer += 1;
+            return Err(RouterError::UnknownProducer(producer));
         };
-        t.packets += 1;
-        t.bytes += packet.payload.len() as u64;
-        let kind = t.codec.kind();
-        let keyframe = t.codec == Codec::Vp8 && vp8::is_keyframe_start(&packet.payload);
+        p.packets += 1;
+        p.bytes += packet.payload.len() as u64;
+        let kind = p.codec.kind();
+        let keyframe = p.codec == Codec::Vp8 && vp8::is_keyframe_start(&packet.payload);
         if keyframe {
-            t.keyframes.keyframe_received();
+            p.keyframes.keyframe_received();
         }
-        let upstream_pause = t.continuity.packet(packet.timestamp, now);
+        if let Some(cache) = &mut p.cache {
+            cache.store(packet.seq, packet.timestamp, packet.marker, &packet.payload);
+        }
+        let upstream_pause = p.continuity.packet(packet.timestamp, now);
         let before = out.len();
-        for &i in &t.subscriptions {
-            let Some(s) = self.subs[i].as_mut() else {
+        for &id in &p.consumers {
+            let Some(c) = self.consumers.get_mut(id.index()).and_then(Option::as_mut) else {
                 continue;
             };
-            if s.waiting_for_keyframe {
-                if s.paused {
+            if c.waiting_for_keyframe {
+                if c.paused {
                     self.stats.dropped_paused += 1;
                     continue;
                 }
                 if !keyframe {
                     self.stats.dropped_waiting_keyframe += 1;
                     // A picture it had stops until the keyframe: its own freeze.
-                    if s.forwarded > 0 {
-                        s.pauses.skipped(now);
+                    if c.forwarded > 0 {
+                        c.pauses.skipped(now);
                     }
                     continue;
                 }
-                s.waiting_for_keyframe = false;
-                s.pauses
+                c.waiting_for_keyframe = false;
+                c.pauses
                     .resumed(now, continuity::FREEZE_AFTER, upstream_pause);
             }
-            let Some((seq, timestamp)) = s.rewriter.rewrite(packet.seq, packet.timestamp, now)
+            let Some((seq, timestamp)) = c.rewriter.rewrite(packet.seq, packet.timestamp, now)
             else {
                 self.stats.dropped_stale += 1;
                 continue;
             };
-            s.forwarded += 1;
+            c.forwarded += 1;
             out.push(Forward {
-                sink: s.sink,
+                consumer: id,
                 seq,
                 timestamp,
-                pt: s.pt,
+                pt: c.pt,
                 marker: packet.marker,
                 kind,
                 payload: packet.payload.clone(),
@@ -327,29 +328,75 @@ impl Router {
         Ok(n)
     }
 
-    /// A subscriber lost a picture (PLI/FIR) on `sink`: ask the publisher, aggregated.
-    pub fn request_keyframe(&mut self, sink: SinkId, now: Instant) -> Result<(), RouterError> {
-        let track = self
-            .by_sink
-            .get(&sink)
-            .and_then(|&i| self.subs[i].as_ref())
-            .map(|s| s.track)
-            .ok_or(RouterError::UnknownSink(sink))?;
-        self.request_keyframe_for(track, now);
+    /// A subscriber NACKed `seq` (its own numbering) on consumer `id`: the packet again, from
+    /// the producer's cache, with the numbering the consumer first got it with.
+    pub fn resend(&mut self, id: ConsumerId, seq: u16) -> Option<Forward> {
+        let c = self
+            .consumers
+            .get_mut(id.index())
+            .and_then(Option::as_mut)?;
+        let found = c.rewriter.source(seq).and_then(|(ext, source, ts_offset)| {
+            let p = self.producers.get(&c.producer)?;
+            let cached = p.cache.as_ref()?.get(source)?;
+            Some(Forward {
+                consumer: id,
+                seq: ext,
+                timestamp: cached.timestamp.wrapping_add(ts_offset),
+                pt: c.pt,
+                marker: cached.marker,
+                kind: p.codec.kind(),
+                payload: cached.payload.clone(),
+            })
+        });
+        match found {
+            Some(f) => {
+                c.resent += 1;
+                self.stats.resent += 1;
+                Some(f)
+            }
+            None => {
+                self.stats.resend_missed += 1;
+                None
+            }
+        }
+    }
+
+    /// The publisher's clock as consumer `id` sees it: its last sender report with the RTP
+    /// timestamp rewritten into the consumer's numbering. `None` until both a report and a
+    /// packet have arrived.
+    pub fn sender_clock(&self, id: ConsumerId) -> Option<SenderClock> {
+        let c = self.consumer(id)?;
+        let clock = self.producers.get(&c.producer)?.sender_clock?;
+        let offset = c.rewriter.ts_offset()?;
+        Some(SenderClock {
+            rtp: clock.rtp.wrapping_add(offset),
+            ..clock
+        })
+    }
+
+    /// A subscriber lost a picture (PLI/FIR) on consumer `id`: ask the publisher, aggregated.
+    pub fn request_keyframe(&mut self, id: ConsumerId, now: Instant) -> Result<(), RouterError> {
+        let producer = self
+            .consumer(id)
+            .map(|c| c.producer)
+            .ok_or(RouterError::UnknownConsumer(id))?;
+        self.request_keyframe_for(producer, now);
         Ok(())
     }
 
-    fn request_keyframe_for(&mut self, track: TrackId, now: Instant) {
-        let Some(t) = self.tracks.get_mut(&track) else {
+    /// Someone needs a keyframe of `producer` (aggregated: at most one request per 500 ms goes
+    /// out, a later one is held until then).
+    pub fn request_keyframe_for(&mut self, producer: ProducerId, now: Instant) {
+        let Some(p) = self.producers.get_mut(&producer) else {
             return;
         };
-        if t.keyframes.request(now) {
+        if p.keyframes.request(now) {
             self.events.push_back(RouterEvent::RequestKeyframe {
-                track,
-                owner: t.owner,
+                producer,
+                owner: p.owner,
             });
-        } else if !self.held_keyframes.contains(&track) {
-            self.held_keyframes.push(track);
+        } else if !self.held_keyframes.contains(&producer) {
+            self.held_keyframes.push(producer);
         }
     }
 
@@ -357,27 +404,27 @@ impl Router {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.held_keyframes
             .iter()
-            .filter_map(|id| self.tracks.get(id))
-            .filter_map(|t| t.keyframes.next_due())
+            .filter_map(|id| self.producers.get(id))
+            .filter_map(|p| p.keyframes.next_due())
             .min()
     }
 
     /// Time passes: releases keyframe requests held by aggregation.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let tracks = &mut self.tracks;
+        let producers = &mut self.producers;
         let events = &mut self.events;
         self.held_keyframes.retain(|id| {
-            let Some(t) = tracks.get_mut(id) else {
+            let Some(p) = producers.get_mut(id) else {
                 return false;
             };
-            if t.keyframes.poll(now) {
+            if p.keyframes.poll(now) {
                 events.push_back(RouterEvent::RequestKeyframe {
-                    track: *id,
-                    owner: t.owner,
+                    producer: *id,
+                    owner: p.owner,
                 });
                 return false;
             }
-            t.keyframes.next_due().is_some()
+            p.keyframes.next_due().is_some()
         });
     }
 
@@ -386,14 +433,14 @@ impl Router {
         self.events.pop_front()
     }
 
-    /// A published track.
-    pub fn track(&self, track: TrackId) -> Option<&PublishedTrack> {
-        self.tracks.get(&track)
+    /// A producer.
+    pub fn producer(&self, id: ProducerId) -> Option<&Producer> {
+        self.producers.get(&id)
     }
 
-    /// A subscription by its sink.
-    pub fn subscription(&self, sink: SinkId) -> Option<&Subscription> {
-        self.by_sink.get(&sink).and_then(|&i| self.subs[i].as_ref())
+    /// A consumer.
+    pub fn consumer(&self, id: ConsumerId) -> Option<&Consumer> {
+        self.consumers.get(id.index()).and_then(Option::as_ref)
     }
 
     /// Router-wide counters.
@@ -422,7 +469,8 @@ mod tests {
 
     fn router_with_video() -> Router {
         let mut r = Router::new();
-        r.publish(TrackId(1), ParticipantId(1), Codec::Vp8).unwrap();
+        r.add_producer(ProducerId(1), ParticipantId(1), Codec::Vp8)
+            .unwrap();
         r
     }
 
@@ -431,38 +479,38 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let mut r = router_with_video();
-        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, t0)
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 96, t0)
             .unwrap();
         let mut out = Vec::new();
         // Waiting for the first keyframe is a start, not a freeze.
-        r.forward(TrackId(1), &pkt(1, &DELTA), ms(0), &mut out)
+        r.forward(ProducerId(1), &pkt(1, &DELTA), ms(0), &mut out)
             .unwrap();
-        r.forward(TrackId(1), &pkt(2, &KEY), ms(900), &mut out)
+        r.forward(ProducerId(1), &pkt(2, &KEY), ms(900), &mut out)
             .unwrap();
-        r.forward(TrackId(1), &pkt(3, &DELTA), ms(933), &mut out)
+        r.forward(ProducerId(1), &pkt(3, &DELTA), ms(933), &mut out)
             .unwrap();
         // The camera stops for a second: the publisher's freeze only.
-        r.forward(TrackId(1), &pkt(4, &DELTA), ms(1933), &mut out)
+        r.forward(ProducerId(1), &pkt(4, &DELTA), ms(1933), &mut out)
             .unwrap();
-        let sub = |r: &Router| r.subscription(SinkId(1)).unwrap().pauses().count();
-        assert_eq!(r.track(TrackId(1)).unwrap().continuity().gaps(), 2);
+        let sub = |r: &Router| r.consumer(ConsumerId(1)).unwrap().pauses().count();
+        assert_eq!(r.producer(ProducerId(1)).unwrap().continuity().gaps(), 2);
         assert_eq!(sub(&r), 0);
         // The stream restarts: the subscriber skips 700 ms of frames until the next keyframe.
-        r.restart_track(TrackId(1), ms(1950)).unwrap();
+        r.restart_producer(ProducerId(1), ms(1950)).unwrap();
         for (i, at) in (1966..2666).step_by(33).enumerate() {
-            r.forward(TrackId(1), &pkt(5 + i as u16, &DELTA), ms(at), &mut out)
+            r.forward(ProducerId(1), &pkt(5 + i as u16, &DELTA), ms(at), &mut out)
                 .unwrap();
         }
         assert!(r
-            .subscription(SinkId(1))
+            .consumer(ConsumerId(1))
             .unwrap()
             .pauses()
             .stalled(ms(2600), continuity::FREEZE_AFTER));
-        r.forward(TrackId(1), &pkt(40, &KEY), ms(2700), &mut out)
+        r.forward(ProducerId(1), &pkt(40, &KEY), ms(2700), &mut out)
             .unwrap();
         assert_eq!(sub(&r), 1);
         assert_eq!(
-            r.track(TrackId(1)).unwrap().continuity().gaps(),
+            r.producer(ProducerId(1)).unwrap().continuity().gaps(),
             2,
             "the track kept coming"
         );
@@ -472,13 +520,13 @@ mod tests {
     fn each_subscriber_gets_the_same_payload_with_its_own_pt_and_sink() {
         let now = Instant::now();
         let mut r = Router::new();
-        r.publish(TrackId(7), ParticipantId(1), Codec::Opus)
+        r.add_producer(ProducerId(7), ParticipantId(1), Codec::Opus)
             .unwrap();
         for s in 0..3 {
-            r.subscribe(
-                TrackId(7),
+            r.add_consumer(
+                ProducerId(7),
                 ParticipantId(10 + s),
-                SinkId(s),
+                ConsumerId(s as u32),
                 100 + s as u8,
                 now,
             )
@@ -486,9 +534,9 @@ mod tests {
         }
         let mut out = Vec::new();
         let p = pkt(5, b"opus");
-        assert_eq!(r.forward(TrackId(7), &p, now, &mut out).unwrap(), 3);
+        assert_eq!(r.forward(ProducerId(7), &p, now, &mut out).unwrap(), 3);
         for (i, f) in out.iter().enumerate() {
-            assert_eq!(f.sink, SinkId(i as u64));
+            assert_eq!(f.consumer, ConsumerId(i as u32));
             assert_eq!(f.pt, 100 + i as u8);
             assert!(
                 Arc::ptr_eq(&f.payload, &p.payload),
@@ -502,17 +550,17 @@ mod tests {
         let t0 = Instant::now();
         let ms = |m: u64| t0 + Duration::from_millis(m);
         let mut r = router_with_video();
-        r.publish(TrackId(2), ParticipantId(1), Codec::Opus)
+        r.add_producer(ProducerId(2), ParticipantId(1), Codec::Opus)
             .unwrap();
-        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, t0)
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 96, t0)
             .unwrap();
-        r.subscribe(TrackId(2), ParticipantId(2), SinkId(2), 111, t0)
+        r.add_consumer(ProducerId(2), ParticipantId(2), ConsumerId(2), 111, t0)
             .unwrap();
         while r.poll_event().is_some() {}
         let mut out = Vec::new();
-        r.forward(TrackId(1), &pkt(1, &KEY), ms(0), &mut out)
+        r.forward(ProducerId(1), &pkt(1, &KEY), ms(0), &mut out)
             .unwrap();
-        r.forward(TrackId(1), &pkt(2, &DELTA), ms(33), &mut out)
+        r.forward(ProducerId(1), &pkt(2, &DELTA), ms(33), &mut out)
             .unwrap();
         let last = out[1].seq;
         out.clear();
@@ -526,14 +574,14 @@ mod tests {
         for i in 0..30u16 {
             let payload: &[u8] = if i % 10 == 0 { &KEY } else { &DELTA };
             r.forward(
-                TrackId(1),
+                ProducerId(1),
                 &pkt(3 + i, payload),
                 ms(66 + 33 * u64::from(i)),
                 &mut out,
             )
             .unwrap();
             r.forward(
-                TrackId(2),
+                ProducerId(2),
                 &pkt(100 + i, b"opus"),
                 ms(66 + 33 * u64::from(i)),
                 &mut out,
@@ -541,7 +589,7 @@ mod tests {
             .unwrap();
         }
         assert!(
-            out.iter().all(|f| f.sink == SinkId(2)),
+            out.iter().all(|f| f.consumer == ConsumerId(2)),
             "audio only while paused"
         );
         assert_eq!(out.len(), 30);
@@ -553,18 +601,18 @@ mod tests {
         assert_eq!(
             r.poll_event(),
             Some(RouterEvent::RequestKeyframe {
-                track: TrackId(1),
+                producer: ProducerId(1),
                 owner: ParticipantId(1)
             })
         );
-        r.forward(TrackId(1), &pkt(40, &DELTA), ms(1110), &mut out)
+        r.forward(ProducerId(1), &pkt(40, &DELTA), ms(1110), &mut out)
             .unwrap();
         assert!(out.is_empty(), "waits for the keyframe");
-        r.forward(TrackId(1), &pkt(41, &KEY), ms(1140), &mut out)
+        r.forward(ProducerId(1), &pkt(41, &KEY), ms(1140), &mut out)
             .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].seq, last + 1, "numbering goes on without a gap");
-        let sub = r.subscription(SinkId(1)).unwrap();
+        let sub = r.consumer(ConsumerId(1)).unwrap();
         assert_eq!(
             sub.pauses().count(),
             0,
@@ -578,34 +626,36 @@ mod tests {
         let now = Instant::now();
         let mut r = router_with_video();
         r.pause_video(ParticipantId(2), true, now);
-        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, now)
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 96, now)
             .unwrap();
         assert_eq!(r.poll_event(), None);
         let mut out = Vec::new();
-        r.forward(TrackId(1), &pkt(1, &KEY), now, &mut out).unwrap();
+        r.forward(ProducerId(1), &pkt(1, &KEY), now, &mut out)
+            .unwrap();
         assert!(out.is_empty());
-        assert!(r.subscription(SinkId(1)).unwrap().paused());
+        assert!(r.consumer(ConsumerId(1)).unwrap().paused());
     }
 
     #[test]
     fn video_subscription_starts_on_a_keyframe_and_asks_for_one() {
         let now = Instant::now();
         let mut r = router_with_video();
-        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, now)
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 96, now)
             .unwrap();
         assert_eq!(
             r.poll_event(),
             Some(RouterEvent::RequestKeyframe {
-                track: TrackId(1),
+                producer: ProducerId(1),
                 owner: ParticipantId(1)
             })
         );
         let mut out = Vec::new();
-        r.forward(TrackId(1), &pkt(1, &DELTA), now, &mut out)
+        r.forward(ProducerId(1), &pkt(1, &DELTA), now, &mut out)
             .unwrap();
         assert!(out.is_empty());
-        r.forward(TrackId(1), &pkt(2, &KEY), now, &mut out).unwrap();
-        r.forward(TrackId(1), &pkt(3, &DELTA), now, &mut out)
+        r.forward(ProducerId(1), &pkt(2, &KEY), now, &mut out)
+            .unwrap();
+        r.forward(ProducerId(1), &pkt(3, &DELTA), now, &mut out)
             .unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].seq, out[0].seq + 1);
@@ -617,11 +667,17 @@ mod tests {
         let t0 = Instant::now();
         let mut r = router_with_video();
         for s in 0..20 {
-            r.subscribe(TrackId(1), ParticipantId(100 + s), SinkId(s), 96, t0)
-                .unwrap();
+            r.add_consumer(
+                ProducerId(1),
+                ParticipantId(100 + s),
+                ConsumerId(s as u32),
+                96,
+                t0,
+            )
+            .unwrap();
         }
         for s in 0..20 {
-            r.request_keyframe(SinkId(s), t0 + Duration::from_millis(s))
+            r.request_keyframe(ConsumerId(s as u32), t0 + Duration::from_millis(s))
                 .unwrap();
         }
         let mut events = 0;
@@ -633,7 +689,7 @@ mod tests {
         r.handle_timeout(due);
         assert!(r.poll_event().is_some(), "the held request is released");
         assert_eq!(r.poll_timeout(), None);
-        let t = r.track(TrackId(1)).unwrap();
+        let t = r.producer(ProducerId(1)).unwrap();
         assert_eq!(t.keyframe_request_counts(), (40, 2));
     }
 
@@ -641,34 +697,38 @@ mod tests {
     fn unpublish_ends_subscriptions_and_later_packets_are_counted_as_dropped() {
         let now = Instant::now();
         let mut r = router_with_video();
-        r.subscribe(TrackId(1), ParticipantId(2), SinkId(9), 96, now)
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(9), 96, now)
             .unwrap();
-        assert_eq!(r.unpublish(TrackId(1)).unwrap(), vec![SinkId(9)]);
+        assert_eq!(
+            r.remove_producer(ProducerId(1)).unwrap(),
+            vec![ConsumerId(9)]
+        );
         let mut out = Vec::new();
         assert_eq!(
-            r.forward(TrackId(1), &pkt(1, &KEY), now, &mut out),
-            Err(RouterError::UnknownTrack(TrackId(1)))
+            r.forward(ProducerId(1), &pkt(1, &KEY), now, &mut out),
+            Err(RouterError::UnknownProducer(ProducerId(1)))
         );
-        assert_eq!(r.stats().dropped_unknown_track, 1);
-        assert!(r.subscription(SinkId(9)).is_none());
+        assert_eq!(r.stats().dropped_unknown_producer, 1);
+        assert!(r.consumer(ConsumerId(9)).is_none());
     }
 
     #[test]
     fn restart_keeps_each_subscriber_continuous() {
         let t0 = Instant::now();
         let mut r = router_with_video();
-        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, t0)
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 96, t0)
             .unwrap();
         let mut out = Vec::new();
-        r.forward(TrackId(1), &pkt(100, &KEY), t0, &mut out)
+        r.forward(ProducerId(1), &pkt(100, &KEY), t0, &mut out)
             .unwrap();
-        r.forward(TrackId(1), &pkt(101, &DELTA), t0, &mut out)
+        r.forward(ProducerId(1), &pkt(101, &DELTA), t0, &mut out)
             .unwrap();
         let t1 = t0 + Duration::from_secs(1);
-        r.restart_track(TrackId(1), t1).unwrap();
-        r.forward(TrackId(1), &pkt(7, &DELTA), t1, &mut out)
+        r.restart_producer(ProducerId(1), t1).unwrap();
+        r.forward(ProducerId(1), &pkt(7, &DELTA), t1, &mut out)
             .unwrap();
-        r.forward(TrackId(1), &pkt(8, &KEY), t1, &mut out).unwrap();
+        r.forward(ProducerId(1), &pkt(8, &KEY), t1, &mut out)
+            .unwrap();
         assert_eq!(out.len(), 3);
         assert_eq!(out[2].seq, out[1].seq + 1);
     }
@@ -677,17 +737,87 @@ mod tests {
     fn slots_are_reused_and_sinks_are_unique() {
         let now = Instant::now();
         let mut r = router_with_video();
-        r.subscribe(TrackId(1), ParticipantId(2), SinkId(1), 96, now)
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 96, now)
             .unwrap();
         assert_eq!(
-            r.subscribe(TrackId(1), ParticipantId(3), SinkId(1), 96, now),
-            Err(RouterError::SinkInUse(SinkId(1)))
+            r.add_consumer(ProducerId(1), ParticipantId(3), ConsumerId(1), 96, now),
+            Err(RouterError::ConsumerExists(ConsumerId(1)))
         );
-        assert!(r.unsubscribe(SinkId(1)));
-        assert!(!r.unsubscribe(SinkId(1)));
-        r.subscribe(TrackId(1), ParticipantId(3), SinkId(2), 96, now)
+        assert!(r.remove_consumer(ConsumerId(1)));
+        assert!(!r.remove_consumer(ConsumerId(1)));
+        r.add_consumer(ProducerId(1), ParticipantId(3), ConsumerId(2), 96, now)
             .unwrap();
-        assert_eq!(r.unsubscribe_all(ParticipantId(3)), vec![SinkId(2)]);
-        assert_eq!(r.track(TrackId(1)).unwrap().subscriber_count(), 0);
+        assert_eq!(r.remove_consumers_of(ParticipantId(3)), vec![ConsumerId(2)]);
+        assert_eq!(r.producer(ProducerId(1)).unwrap().consumer_count(), 0);
+    }
+
+    #[test]
+    fn a_nack_is_answered_from_the_shared_cache_to_that_consumer_only() {
+        let t0 = Instant::now();
+        let mut r = router_with_video();
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(0), 96, t0)
+            .unwrap();
+        r.add_consumer(ProducerId(1), ParticipantId(3), ConsumerId(1), 97, t0)
+            .unwrap();
+        let mut out = Vec::new();
+        for seq in 500..520u16 {
+            let payload: &[u8] = if seq == 500 { &KEY } else { &DELTA };
+            r.forward(ProducerId(1), &pkt(seq, payload), t0, &mut out)
+                .unwrap();
+        }
+        let first_of_1 = out
+            .iter()
+            .find(|f| f.consumer == ConsumerId(1))
+            .unwrap()
+            .clone();
+        let lost = out
+            .iter()
+            .find(|f| f.consumer == ConsumerId(1) && f.seq == first_of_1.seq + 7)
+            .unwrap()
+            .clone();
+        let again = r
+            .resend(ConsumerId(1), lost.seq as u16)
+            .expect("in the cache");
+        assert_eq!(again.consumer, ConsumerId(1));
+        assert_eq!(
+            (again.seq, again.timestamp, again.pt),
+            (lost.seq, lost.timestamp, 97)
+        );
+        assert!(
+            Arc::ptr_eq(&again.payload, &lost.payload),
+            "shared, not copied"
+        );
+        assert_eq!(r.consumer(ConsumerId(1)).unwrap().resent(), 1);
+        assert_eq!(r.consumer(ConsumerId(0)).unwrap().resent(), 0);
+        assert!(
+            r.resend(ConsumerId(1), (first_of_1.seq + 40) as u16)
+                .is_none(),
+            "never sent"
+        );
+        assert!(r.resend(ConsumerId(9), 1).is_none(), "no such consumer");
+        let s = r.stats();
+        assert_eq!((s.resent, s.resend_missed), (1, 1));
+    }
+
+    #[test]
+    fn a_consumer_sees_the_publishers_clock_in_its_own_timestamps() {
+        let t0 = Instant::now();
+        let mut r = router_with_video();
+        r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(0), 96, t0)
+            .unwrap();
+        let mut out = Vec::new();
+        r.forward(ProducerId(1), &pkt(10, &KEY), t0, &mut out)
+            .unwrap();
+        assert_eq!(r.sender_clock(ConsumerId(0)), None, "no report yet");
+        let clock = SenderClock {
+            ntp: 0xe000_0000_8000_0000,
+            rtp: 30_000,
+            at: t0,
+        };
+        r.set_sender_clock(ProducerId(1), clock);
+        let mapped = r.sender_clock(ConsumerId(0)).unwrap();
+        let offset = out[0].timestamp.wrapping_sub(30_000);
+        assert_eq!(mapped.rtp, 30_000u32.wrapping_add(offset));
+        assert_eq!((mapped.ntp, mapped.at), (clock.ntp, t0));
     }
 }

@@ -1,4 +1,5 @@
-//! The per-packet path allocates nothing in steady state: proven with a counting allocator.
+//! The per-packet path (forwarding, and answering NACKs from the shared cache) allocates nothing
+//! in steady state: proven with a counting allocator.
 //!
 //! Only allocations made by the test's own thread while counting is switched on are counted, so
 //! the test harness's threads cannot disturb the result.
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tongbu_media::{Codec, ParticipantId, Router, RtpIn, SinkId, TrackId};
+use tongbu_media::{Codec, ConsumerId, ParticipantId, ProducerId, Router, RtpIn};
 
 struct Counting;
 
@@ -65,18 +66,21 @@ fn payload(keyframe: bool) -> Arc<[u8]> {
 fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
     let t0 = Instant::now();
     let mut router = Router::new();
-    let video = TrackId(1);
-    let audio = TrackId(2);
-    router.publish(video, ParticipantId(0), Codec::Vp8).unwrap();
+    let video = ProducerId(1);
+    let audio = ProducerId(2);
     router
-        .publish(audio, ParticipantId(0), Codec::Opus)
+        .add_producer(video, ParticipantId(0), Codec::Vp8)
         .unwrap();
-    for s in 0..200u64 {
+    router
+        .add_producer(audio, ParticipantId(0), Codec::Opus)
+        .unwrap();
+    for s in 0..200u32 {
+        let who = ParticipantId(u64::from(s) + 1);
         router
-            .subscribe(video, ParticipantId(s + 1), SinkId(2 * s), 96, t0)
+            .add_consumer(video, who, ConsumerId(2 * s), 96, t0)
             .unwrap();
         router
-            .subscribe(audio, ParticipantId(s + 1), SinkId(2 * s + 1), 111, t0)
+            .add_consumer(audio, who, ConsumerId(2 * s + 1), 111, t0)
             .unwrap();
     }
     let mut out = Vec::with_capacity(256);
@@ -103,6 +107,9 @@ fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
                 payload: delta.clone(),
             };
             forwarded += router.forward(video, &v, now, &mut out).unwrap();
+            // A subscriber NACKs a packet: answered from the shared cache.
+            let nacked = out[0].seq as u16;
+            assert!(router.resend(ConsumerId(0), nacked).is_some());
             out.clear();
             let a = RtpIn {
                 seq: i.wrapping_add(40_000),

@@ -10,15 +10,13 @@ use std::net::SocketAddr;
 
 use str0m::ice::StunMessage;
 
-/// A transport's key in the edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PeerKey(pub u64);
+use crate::transport::TransportId;
 
 /// The demultiplexing tables.
 #[derive(Debug, Default)]
 pub struct Demux {
-    by_ufrag: HashMap<String, PeerKey>,
-    by_addr: HashMap<SocketAddr, PeerKey>,
+    by_ufrag: HashMap<String, TransportId>,
+    by_addr: HashMap<SocketAddr, TransportId>,
 }
 
 /// Whether a datagram looks like STUN (RFC 7983: first byte 0..=3, magic cookie).
@@ -28,13 +26,13 @@ pub fn is_stun(datagram: &[u8]) -> bool {
 
 impl Demux {
     /// A transport with this local ICE ufrag exists.
-    pub fn add(&mut self, ufrag: String, peer: PeerKey) {
+    pub fn add(&mut self, ufrag: String, peer: TransportId) {
         self.by_ufrag.insert(ufrag, peer);
     }
 
     /// A transport is gone: forget its ufrag, and those of its addresses still bound to it (an
     /// address may have moved on to another transport since).
-    pub fn remove(&mut self, ufrag: &str, addrs: &[SocketAddr], peer: PeerKey) {
+    pub fn remove(&mut self, ufrag: &str, addrs: &[SocketAddr], peer: TransportId) {
         if self.by_ufrag.get(ufrag) == Some(&peer) {
             self.by_ufrag.remove(ufrag);
         }
@@ -53,7 +51,7 @@ impl Demux {
         source: SocketAddr,
         datagram: &[u8],
         learned: &mut Option<SocketAddr>,
-    ) -> Option<PeerKey> {
+    ) -> Option<TransportId> {
         *learned = None;
         if is_stun(datagram) {
             if let Some(peer) = self.peer_for_stun(datagram) {
@@ -66,7 +64,7 @@ impl Demux {
         self.by_addr.get(&source).copied()
     }
 
-    fn peer_for_stun(&self, datagram: &[u8]) -> Option<PeerKey> {
+    fn peer_for_stun(&self, datagram: &[u8]) -> Option<TransportId> {
         let msg = StunMessage::parse(datagram).ok()?;
         let (local, _remote) = msg.split_username()?;
         self.by_ufrag.get(local).copied()
@@ -102,8 +100,8 @@ mod tests {
     #[test]
     fn stun_binds_the_address_then_other_datagrams_follow_it() {
         let mut d = Demux::default();
-        d.add("srvA".into(), PeerKey(1));
-        d.add("srvB".into(), PeerKey(2));
+        d.add("srvA".into(), TransportId(1));
+        d.add("srvB".into(), TransportId(2));
         let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:5001".parse().unwrap();
         let mut learned = None;
@@ -111,41 +109,41 @@ mod tests {
         assert_eq!(d.lookup(a, &[22, 254, 253, 0], &mut learned), None);
         assert_eq!(
             d.lookup(a, &binding_request("srvA:cli1"), &mut learned),
-            Some(PeerKey(1))
+            Some(TransportId(1))
         );
         assert_eq!(learned, Some(a));
         assert_eq!(
             d.lookup(b, &binding_request("srvB:cli2"), &mut learned),
-            Some(PeerKey(2))
+            Some(TransportId(2))
         );
         assert_eq!(
             d.lookup(a, &[22, 254, 253, 0], &mut learned),
-            Some(PeerKey(1))
+            Some(TransportId(1))
         );
         assert_eq!(learned, None);
         assert_eq!(
             d.lookup(b, &[0x80, 96, 0, 1], &mut learned),
-            Some(PeerKey(2))
+            Some(TransportId(2))
         );
-        d.remove("srvA", &[a], PeerKey(1));
+        d.remove("srvA", &[a], TransportId(1));
         assert_eq!(
             d.lookup(a, &binding_request("srvA:cli1"), &mut learned),
             None
         );
         assert_eq!(d.addresses(), 1);
         // An address that moved on to another transport survives the old one's removal.
-        d.add("srvC".into(), PeerKey(3));
+        d.add("srvC".into(), TransportId(3));
         let moved = d.lookup(b, &binding_request("srvC:cli3"), &mut learned);
-        assert_eq!(moved, Some(PeerKey(3)));
-        d.remove("srvB", &[b], PeerKey(2));
+        assert_eq!(moved, Some(TransportId(3)));
+        d.remove("srvB", &[b], TransportId(2));
         let dtls = d.lookup(b, &[22, 254, 253, 0], &mut learned);
-        assert_eq!(dtls, Some(PeerKey(3)));
+        assert_eq!(dtls, Some(TransportId(3)));
     }
 
     #[test]
     fn garbage_and_unknown_ufrags_go_nowhere() {
         let mut d = Demux::default();
-        d.add("srvA".into(), PeerKey(1));
+        d.add("srvA".into(), TransportId(1));
         let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let mut learned = None;
         assert_eq!(

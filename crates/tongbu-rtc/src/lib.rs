@@ -1,35 +1,50 @@
-//! # tongbu-rtc — the WebRTC edge
+//! # tongbu-rtc — the media plane
 //!
-//! Owns the one UDP socket every peer shares, one str0m [`str0m::Rtc`] per transport (RTP mode,
-//! ICE-lite), the demultiplexing of datagrams to transports ([`demux`]: ICE ufrag on STUN, then
-//! remote address, both hash lookups), timers ([`timers`]), and SDP negotiation of each
-//! participant's `send` and `recv` transports ([`participant`]). It feeds received RTP to the
-//! media core's [`tongbu_media::Router`] and writes what the router returns to the subscribers'
-//! transports, which encrypt it; [`egress`] sends each turn's datagrams in `sendmmsg` batches, and
-//! [`forward_latency`] records how long packets stay inside. [`tcp`] carries the same packets over
-//! TCP (ICE-TCP, passive) for schools whose firewall blocks UDP.
+//! Owns the media sockets (one UDP port, and TCP on the same port for schools that block UDP),
+//! every transport (one str0m [`str0m::Rtc`] each, RTP mode, ICE-lite), the demultiplexing of
+//! datagrams to transports ([`demux`]), timers ([`timers`]), the negotiation of each
+//! participant's `send` and `recv` transports ([`negotiation`], [`participant`]), and the
+//! subscribers' egress: Tongbu, not str0m, protects and sends what subscribers receive
+//! ([`forward`]: each copy written by its consumer's [`send_stream`], protected with our own
+//! [`srtp`] using the keys the DTLS handshake exported ([`key_capture`]) into a pooled
+//! [`outbox`], sent in `sendmmsg` batches with UDP GSO ([`batch_send`])); sender reports,
+//! receiver reports, NACKs answered from the producers' shared caches, keyframe requests
+//! ([`rtcp`]), and transport-wide feedback into a per-subscriber bandwidth estimate ([`twcc`],
+//! [`bandwidth_estimator`]). str0m remains each transport's control plane and the publishers'
+//! inbound media. The sans-I/O [`worker::Worker`] holds all of it; [`socket_loop`] runs it.
 //!
 //! It must not decide policy (who may publish, session lifecycle: that is the server's) nor look
-//! inside media payloads (that is the media core's). It runs as one task: the per-packet path
-//! takes no lock.
+//! inside media payloads (that is the media core's, `tongbu-media`). The per-packet path takes no
+//! lock and allocates nothing per copy. Linux only (`sendmmsg`, UDP GSO).
 
 pub mod bandwidth_estimator;
+pub mod batch_send;
 pub mod demux;
 pub mod edge;
-pub mod egress;
+pub mod forward;
 pub mod forward_latency;
+pub mod key_capture;
+pub mod lab;
 pub mod link_stats;
+pub mod negotiation;
+pub mod outbox;
 pub mod participant;
+pub mod rtc_events;
 pub mod rtcp;
+pub mod send_stream;
+pub mod socket_loop;
 pub mod srtp;
 pub mod tcp;
 pub mod timers;
+pub mod transport;
 pub mod twcc;
+pub mod worker;
 
 pub use edge::{
-    Edge, EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, ParticipantLink,
-    PublishedTrackInfo, TrackSource,
+    EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, ParticipantLink, PublishedTrackInfo,
+    TrackSource, EVENT_QUEUE,
 };
 pub use forward_latency::LatencyHistogram;
 pub use link_stats::LinkStats;
-pub use tongbu_media::{MediaKind, ParticipantId, TrackId};
+pub use tongbu_media::{MediaKind, ParticipantId, ProducerId};
+pub use worker::Worker;

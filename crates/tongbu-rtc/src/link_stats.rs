@@ -1,10 +1,12 @@
-//! What each participant's link measures: str0m reports every transport's statistics four times
-//! a second (RTT, loss both ways, bytes, NACKs, PLIs, jitter); this folds them into one
-//! [`LinkStats`] per participant, with bitrates from the byte counters' differences.
+//! What each participant's link measures, folded into one [`LinkStats`] per participant. The
+//! way up (what it publishes) is str0m's: it reports the send transport four times a second
+//! (RTT, loss, bytes, jitter). The way down is Tongbu's own, since Tongbu sends that media: its
+//! receiver reports (loss, RTT), its NACKs and PLIs, the bytes sent and the bandwidth estimate,
+//! summed once a second by the worker.
 
 use std::time::{Duration, Instant};
 
-use str0m::stats::{MediaEgressStats, MediaIngressStats, PeerStats};
+use str0m::stats::{MediaIngressStats, PeerStats};
 
 /// How often str0m reports (four times a second, so that a receiver report reaches the health
 /// sample within a quarter second).
@@ -27,6 +29,8 @@ pub struct LinkStats {
     /// NACKs and PLIs it sent (it lost packets, it needed a keyframe), since it joined.
     pub nacks: u64,
     pub plis: u64,
+    /// The estimate of its downlink from its transport-wide feedback (or its REMB), kbit/s.
+    pub estimate_kbps_down: Option<f32>,
     /// Interarrival jitter of what it publishes, at the server, ms.
     pub jitter_ms: Option<f32>,
     /// Transports connected now.
@@ -94,33 +98,27 @@ impl LinkStats {
             .min()
     }
 
-    /// A transport's peer report; `meter` is that transport's byte counters.
-    pub fn peer(&mut self, dir: Direction, meter: &mut Meter, s: &PeerStats) {
-        let (kin, kout) = meter.rates(s.peer_bytes_rx, s.peer_bytes_tx, s.timestamp);
-        let rtt = s.rtt.map(|d| d.as_secs_f32() * 1000.0);
-        match dir {
-            Direction::Send => {
-                self.kbps_in = kin;
-                self.rtt_up_ms = rtt.or(self.rtt_up_ms);
-                self.loss_up = s.ingress_loss_fraction.or(self.loss_up);
-            }
-            Direction::Recv => {
-                self.kbps_out = kout;
-                self.rtt_down_ms = rtt.or(self.rtt_down_ms);
-                self.loss_down = s.egress_loss_fraction.or(self.loss_down);
-            }
-        }
+    /// str0m's report of its send transport; `meter` is that transport's byte counters.
+    pub fn send_transport(&mut self, meter: &mut Meter, s: &PeerStats) {
+        let (kin, _) = meter.rates(s.peer_bytes_rx, s.peer_bytes_tx, s.timestamp);
+        self.kbps_in = kin;
+        self.rtt_up_ms = s.rtt.map(|d| d.as_secs_f32() * 1000.0).or(self.rtt_up_ms);
+        self.loss_up = s.ingress_loss_fraction.or(self.loss_up);
         self.updated = Some(s.timestamp);
     }
 
-    /// A media line the server sends it: loss from its receiver reports.
-    pub fn egress(&mut self, s: &MediaEgressStats) {
-        if let Some(l) = s.loss {
-            self.loss_down = Some(l);
-        }
-        if let Some(r) = s.rtt {
-            self.rtt_down_ms = Some(r.as_secs_f32() * 1000.0);
-        }
+    /// Tongbu's own view of its recv transport, once a second.
+    pub fn recv_transport(&mut self, down: &Downlink, now: Instant) {
+        self.kbps_out = down.kbps;
+        self.loss_down = down.loss.or(self.loss_down);
+        self.rtt_down_ms = down
+            .rtt
+            .map(|d| d.as_secs_f32() * 1000.0)
+            .or(self.rtt_down_ms);
+        self.nacks = down.nacks;
+        self.plis = down.keyframe_requests;
+        self.estimate_kbps_down = down.estimate_bps.map(|b| b as f32 / 1000.0);
+        self.updated = Some(now);
     }
 
     /// A media line it publishes: jitter (in the media's clock) and loss on the way in.
@@ -134,6 +132,18 @@ impl LinkStats {
     }
 }
 
+/// What Tongbu measured of one recv transport in the last second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Downlink {
+    pub kbps: f32,
+    /// The worst fraction lost its receiver reports give of any stream.
+    pub loss: Option<f32>,
+    pub rtt: Option<Duration>,
+    pub nacks: u64,
+    pub keyframe_requests: u64,
+    pub estimate_bps: Option<u64>,
+}
+
 /// Byte counters of one transport at its last report, to turn totals into rates.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Meter {
@@ -144,7 +154,7 @@ pub struct Meter {
 
 impl Meter {
     /// Rates (kbit/s in, out) since the previous report.
-    fn rates(&mut self, rx: u64, tx: u64, at: Instant) -> (f32, f32) {
+    pub fn rates(&mut self, rx: u64, tx: u64, at: Instant) -> (f32, f32) {
         let rates = match self.at {
             Some(prev) if at > prev => {
                 let secs = (at - prev).as_secs_f32();
@@ -160,37 +170,5 @@ impl Meter {
             at: Some(at),
         };
         rates
-    }
-}
-
-/// The transport a report is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// It publishes on this one.
-    Send,
-    /// It receives on this one.
-    Recv,
-}
-
-/// NACK and PLI totals of the media lines the server sends one participant (str0m counts per
-/// line; a participant's total is their sum).
-#[derive(Debug, Clone, Default)]
-pub struct FeedbackTotals {
-    lines: Vec<(str0m::media::Mid, u64, u64)>,
-}
-
-impl FeedbackTotals {
-    /// Records a line's totals; returns the participant's (NACKs, PLIs).
-    pub fn update(&mut self, s: &MediaEgressStats) -> (u64, u64) {
-        match self.lines.iter_mut().find(|(m, _, _)| *m == s.mid) {
-            Some(l) => {
-                l.1 = s.nacks;
-                l.2 = s.plis;
-            }
-            None => self.lines.push((s.mid, s.nacks, s.plis)),
-        }
-        self.lines
-            .iter()
-            .fold((0, 0), |(n, p), (_, a, b)| (n + a, p + b))
     }
 }

@@ -1,4 +1,4 @@
-//! A participant's transports and the negotiation state of the tracks it receives.
+//! A participant's transports and the negotiation state of the producers it receives.
 //!
 //! Each participant has up to two transports: `send`, on which it publishes (the client offers,
 //! the server answers), and `recv`, on which it receives (the server offers, the client answers).
@@ -7,11 +7,11 @@
 
 use str0m::change::SdpPendingOffer;
 use str0m::media::Mid;
-use tokio::sync::mpsc::UnboundedSender;
-use tongbu_media::{MediaKind, ParticipantId, SinkId, TrackId};
+use tokio::sync::mpsc::Sender;
+use tongbu_media::{ConsumerId, MediaKind, ParticipantId, ProducerId};
 
-use crate::demux::PeerKey;
-use crate::link_stats::{FeedbackTotals, LinkStats};
+use crate::link_stats::LinkStats;
+use crate::transport::TransportId;
 use crate::EdgeEvent;
 
 /// Where an outgoing track is in the `recv` transport's negotiation.
@@ -29,16 +29,15 @@ pub enum OutState {
     NegotiatingStop(Mid),
 }
 
-/// One published track delivered (or to be delivered) to this participant.
+/// One producer delivered (or to be delivered) to this participant.
 #[derive(Debug, Clone)]
 pub struct OutTrack {
-    pub track: TrackId,
+    pub producer: ProducerId,
     pub owner: ParticipantId,
     pub kind: MediaKind,
-    pub sink: SinkId,
     pub state: OutState,
-    /// The router forwards to it (negotiated and connected).
-    pub subscribed: bool,
+    /// Its consumer, once negotiated and connected (the router forwards to it).
+    pub consumer: Option<ConsumerId>,
     /// The publisher left while this track was being negotiated: stop it once answered.
     pub cancelled: bool,
 }
@@ -61,19 +60,20 @@ impl OutTrack {
 pub struct Participant {
     pub id: ParticipantId,
     pub session: i64,
-    pub events: UnboundedSender<EdgeEvent>,
-    pub send: Option<PeerKey>,
-    pub recv: Option<PeerKey>,
-    pub published: Vec<TrackId>,
+    events: Sender<EdgeEvent>,
+    pub send: Option<TransportId>,
+    pub recv: Option<TransportId>,
+    pub published: Vec<ProducerId>,
     pub out: Vec<OutTrack>,
     pub pending: Option<SdpPendingOffer>,
     /// Its link as last measured.
     pub link: LinkStats,
-    pub feedback: FeedbackTotals,
+    /// Events its signaling connection did not take in time (its queue was full).
+    pub events_dropped: u64,
 }
 
 impl Participant {
-    pub fn new(id: ParticipantId, session: i64, events: UnboundedSender<EdgeEvent>) -> Self {
+    pub fn new(id: ParticipantId, session: i64, events: Sender<EdgeEvent>) -> Self {
         Self {
             id,
             session,
@@ -84,7 +84,15 @@ impl Participant {
             out: Vec::new(),
             pending: None,
             link: LinkStats::default(),
-            feedback: FeedbackTotals::default(),
+            events_dropped: 0,
+        }
+    }
+
+    /// Tells its signaling connection, through its bounded queue: a connection that does not
+    /// read loses the event (counted) rather than holding the worker up.
+    pub fn tell(&mut self, event: EdgeEvent) {
+        if self.events.try_send(event).is_err() {
+            self.events_dropped += 1;
         }
     }
 
@@ -116,11 +124,11 @@ impl Participant {
         opened
     }
 
-    /// The publisher of `track` left. Returns the sink of a subscription that was live.
-    pub fn track_gone(&mut self, track: TrackId) -> Option<SinkId> {
+    /// The producer is gone. Returns the consumer that was live on it.
+    pub fn producer_gone(&mut self, producer: ProducerId) -> Option<ConsumerId> {
         let mut live = None;
         self.out.retain_mut(|o| {
-            if o.track != track {
+            if o.producer != producer {
                 return true;
             }
             match o.state {
@@ -130,10 +138,7 @@ impl Participant {
                     true
                 }
                 OutState::Open(m) => {
-                    if o.subscribed {
-                        live = Some(o.sink);
-                    }
-                    o.subscribed = false;
+                    live = o.consumer.take();
                     o.state = OutState::ToStop(m);
                     true
                 }
@@ -148,27 +153,26 @@ impl Participant {
 mod tests {
     use super::*;
 
-    fn out(track: u64, state: OutState) -> OutTrack {
+    fn out(producer: u64, state: OutState) -> OutTrack {
         OutTrack {
-            track: TrackId(track),
+            producer: ProducerId(producer),
             owner: ParticipantId(1),
             kind: MediaKind::Video,
-            sink: SinkId(track),
             state,
-            subscribed: false,
+            consumer: None,
             cancelled: false,
         }
     }
 
     #[test]
     fn a_track_whose_publisher_leaves_mid_negotiation_is_stopped_after_the_answer() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, _rx) = tokio::sync::mpsc::channel(4);
         let mut p = Participant::new(ParticipantId(2), 1, tx);
         let m: Mid = "0".into();
         p.out.push(out(5, OutState::Negotiating(m)));
         p.out.push(out(6, OutState::ToOpen));
-        assert_eq!(p.track_gone(TrackId(5)), None);
-        assert_eq!(p.track_gone(TrackId(6)), None);
+        assert_eq!(p.producer_gone(ProducerId(5)), None);
+        assert_eq!(p.producer_gone(ProducerId(6)), None);
         assert_eq!(p.out.len(), 1, "a track never offered is simply dropped");
         assert!(p.answer_accepted().is_empty());
         assert_eq!(p.out[0].state, OutState::ToStop(m));
@@ -176,14 +180,14 @@ mod tests {
     }
 
     #[test]
-    fn open_tracks_report_their_live_sink_when_gone() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    fn open_tracks_report_their_live_consumer_when_gone() {
+        let (tx, _rx) = tokio::sync::mpsc::channel(4);
         let mut p = Participant::new(ParticipantId(2), 1, tx);
         let m: Mid = "1".into();
         let mut o = out(5, OutState::Open(m));
-        o.subscribed = true;
+        o.consumer = Some(ConsumerId(7));
         p.out.push(o);
-        assert_eq!(p.track_gone(TrackId(5)), Some(SinkId(5)));
+        assert_eq!(p.producer_gone(ProducerId(5)), Some(ConsumerId(7)));
         assert_eq!(p.out[0].state, OutState::ToStop(m));
     }
 }

@@ -1,25 +1,33 @@
 //! When each transport next needs time to pass, without scanning all of them.
 //!
-//! A binary heap of (deadline, peer). A peer's deadline changes often; instead of removing the old
-//! entry, the heap keeps it and skips it when popped if it no longer matches the peer's current
+//! A binary heap of (deadline, key). A key's deadline changes often; instead of removing the old
+//! entry, the heap keeps it and skips it when popped if it no longer matches the key's current
 //! deadline (lazy deletion). Each change costs O(log n).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::Hash;
 use std::time::Instant;
 
-use crate::demux::PeerKey;
-
-/// Deadlines of all peers.
-#[derive(Debug, Default)]
-pub struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, PeerKey)>>,
-    current: HashMap<PeerKey, Instant>,
+/// Deadlines of many keys (transports, in a worker).
+#[derive(Debug)]
+pub struct Timers<K> {
+    heap: BinaryHeap<Reverse<(Instant, K)>>,
+    current: HashMap<K, Instant>,
 }
 
-impl Timers {
-    /// Sets (or moves) a peer's deadline.
-    pub fn set(&mut self, peer: PeerKey, at: Instant) {
+impl<K> Default for Timers<K> {
+    fn default() -> Self {
+        Self {
+            heap: BinaryHeap::new(),
+            current: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash + Ord> Timers<K> {
+    /// Sets (or moves) a key's deadline.
+    pub fn set(&mut self, peer: K, at: Instant) {
         if self.current.insert(peer, at) != Some(at) {
             self.heap.push(Reverse((at, peer)));
         }
@@ -33,8 +41,8 @@ impl Timers {
         }
     }
 
-    /// Forgets a peer.
-    pub fn remove(&mut self, peer: PeerKey) {
+    /// Forgets a key.
+    pub fn remove(&mut self, peer: K) {
         self.current.remove(&peer);
     }
 
@@ -49,8 +57,8 @@ impl Timers {
         None
     }
 
-    /// Pops one peer whose deadline is at or before `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<PeerKey> {
+    /// Pops one key whose deadline is at or before `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<K> {
         let t = self.earliest()?;
         if t > now {
             return None;
@@ -65,6 +73,9 @@ impl Timers {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    struct PeerKey(u64);
 
     #[test]
     fn pops_due_peers_in_order_and_skips_moved_deadlines() {

@@ -67,7 +67,7 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
     let session = -(id as i64) - 1;
     let span = info_span!("network_check", id, classroom);
     async move {
-        let (etx, mut erx) = mpsc::unbounded_channel::<EdgeEvent>();
+        let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
         if let Err(e) = app.edge.join(ParticipantId(id), session, etx).await {
             let _ = send(
                 &mut socket,

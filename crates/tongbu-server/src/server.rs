@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::routing::get;
 use axum::Router;
-use tongbu_rtc::{Edge, EdgeConfig, EdgeError, EdgeHandle};
+use tongbu_rtc::{EdgeConfig, EdgeError, EdgeHandle};
 use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
 use tongbu_schedule::{ScheduleError, SessionId, SessionState, SqliteStore, Store, TokenKey};
 use tongbu_signal::ServerMessage;
@@ -177,7 +177,7 @@ impl Server {
         } else {
             None
         };
-        let (edge, _edge_task) = Edge::start(EdgeConfig {
+        let (edge, _edge_task) = tongbu_rtc::socket_loop::start(EdgeConfig {
             bind: SocketAddr::new(config.media_bind_ip, config.media_udp_port),
             public_ip: config.public_ip,
         })

@@ -303,7 +303,7 @@ impl Participant {
         };
         let (tx, mut rx) = mpsc::channel::<ServerMessage>(crate::room::OUTBOX);
         let (roster, spotlight) = self.app.rooms.join(self.sid(), me.clone(), tx);
-        let (etx, mut erx) = mpsc::unbounded_channel::<EdgeEvent>();
+        let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
         let tracks = match self
             .app
             .edge

@@ -19,7 +19,9 @@ const E_FLAG: u32 = 0x8000_0000;
 /// SSRCs whose SRTCP a context remembers for replay checks (a subscriber sends from one or two).
 const REPLAY_SSRCS: usize = 8;
 
-/// The session keys of RTP or RTCP in one direction.
+/// The session keys of RTP or RTCP in one direction. (Two per transport: the size of the
+/// larger variant is not worth a box and its indirection per packet.)
+#[allow(clippy::large_enum_variant)]
 enum Keys {
     Gcm {
         key: LessSafeKey,

@@ -1,31 +1,34 @@
-//! A subscription: one published track delivered to one subscriber.
+//! A consumer: one producer delivered to one subscriber, its stream rewritten so the subscriber
+//! sees one continuous sequence of numbers and timestamps (the simple consumer: one source, no
+//! layers).
 
 use crate::continuity::Pauses;
-use crate::{ParticipantId, SinkId, StreamRewriter, TrackId};
+use crate::{ConsumerId, ParticipantId, ProducerId, StreamRewriter};
 
-/// The state of one track forwarded to one subscriber.
+/// The state of one producer forwarded to one subscriber.
 #[derive(Debug)]
-pub struct Subscription {
-    pub(crate) sink: SinkId,
+pub struct Consumer {
+    pub(crate) id: ConsumerId,
     pub(crate) subscriber: ParticipantId,
-    pub(crate) track: TrackId,
+    pub(crate) producer: ProducerId,
     pub(crate) pt: u8,
     pub(crate) rewriter: StreamRewriter,
     /// Video only: nothing is forwarded until a keyframe starts, since the subscriber could not
     /// decode it.
     pub(crate) waiting_for_keyframe: bool,
     /// Video held back on purpose (audio first on the subscriber's weak link). A paused
-    /// subscription also waits for a keyframe, so the fast path tests one flag.
+    /// consumer also waits for a keyframe, so the fast path tests one flag.
     pub(crate) paused: bool,
     pub(crate) forwarded: u64,
-    /// Its own pauses: packets of the track it skipped while waiting for a keyframe.
+    pub(crate) resent: u64,
+    /// Its own pauses: packets of the producer it skipped while waiting for a keyframe.
     pub(crate) pauses: Pauses,
 }
 
-impl Subscription {
-    /// Where its packets go.
-    pub fn sink(&self) -> SinkId {
-        self.sink
+impl Consumer {
+    /// Its id.
+    pub fn id(&self) -> ConsumerId {
+        self.id
     }
 
     /// Who receives it.
@@ -33,9 +36,9 @@ impl Subscription {
         self.subscriber
     }
 
-    /// Which published track it carries.
-    pub fn track(&self) -> TrackId {
-        self.track
+    /// Which producer it carries.
+    pub fn producer(&self) -> ProducerId {
+        self.producer
     }
 
     /// Whether it still waits for a keyframe before forwarding.
@@ -56,5 +59,15 @@ impl Subscription {
     /// Packets forwarded so far.
     pub fn forwarded(&self) -> u64 {
         self.forwarded
+    }
+
+    /// Packets sent again on its NACKs.
+    pub fn resent(&self) -> u64 {
+        self.resent
+    }
+
+    /// Its rewrite (sequence numbers and timestamps).
+    pub fn rewriter(&self) -> &StreamRewriter {
+        &self.rewriter
     }
 }

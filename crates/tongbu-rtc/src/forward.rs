@@ -1,0 +1,427 @@
+//! The forward path, in packet order: a datagram arrives, the demux finds its transport; a
+//! publisher's SRTP goes to str0m, which hands back the RTP packet; the router says who gets it;
+//! each copy is written, protected and queued straight into the outbox — no str0m call, no
+//! allocation, no lock per copy. A subscriber's RTCP comes back the other way, unprotected and
+//! read here: receiver reports, NACKs answered from the producer's shared cache, keyframe
+//! requests, transport-wide feedback into its bandwidth estimate. Sender reports go out once a
+//! second per subscriber transport.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpPacket;
+use str0m::Input;
+use tongbu_media::{ConsumerId, Forward, Router, RtpIn, SenderClock};
+use tracing::debug;
+
+use crate::link_stats::Downlink;
+use crate::outbox::Outbox;
+use crate::rtcp::{is_rtp_or_rtcp, write_sdes, write_sender_report, Rtcp, RtcpPackets};
+use crate::send_stream::{ntp_time, Packet, SendStream};
+use crate::transport::{Transport, TransportId, TransportRole, REPORT_INTERVAL};
+use crate::worker::Worker;
+
+/// Room left after a packet for its SRTP tag (the largest profile's).
+const TAG_ROOM: [u8; 16] = [0; 16];
+/// Room left after an RTCP packet for its SRTCP trailer.
+const RTCP_ROOM: [u8; 20] = [0; 20];
+/// Sender reports per compound packet (the SDES that follows has one chunk each).
+const REPORTS_PER_PACKET: usize = 24;
+
+impl Worker {
+    /// A datagram arrived on the media socket from `source`. What it produced is in the outbox.
+    pub fn receive_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+        self.receive(Protocol::Udp, source, data, now);
+    }
+
+    /// A packet arrived on a media TCP connection from `source` (the frame's contents).
+    pub fn receive_tcp(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
+        self.receive(Protocol::Tcp, source, data, now);
+    }
+
+    fn receive(&mut self, proto: Protocol, source: SocketAddr, data: &[u8], now: Instant) {
+        self.stats.datagrams_in += 1;
+        let mut learned = None;
+        let Some(id) = self.demux.lookup(source, data, &mut learned) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        let Some(t) = self.transports.get_mut(id.index()) else {
+            self.stats.dropped_unknown_source += 1;
+            return;
+        };
+        if let Some(a) = learned {
+            t.addrs.push(a);
+        }
+        // A subscriber's RTCP: Tongbu sends its media, so Tongbu reads its reports.
+        if t.role == TransportRole::Recv && t.egress.is_some() && is_rtp_or_rtcp(data) {
+            self.on_subscriber_rtcp(id, data, now);
+            return;
+        }
+        // The destination must be the address in our ICE candidate (the public one behind NAT),
+        // or the ICE agent discards the checks as arriving on an unknown interface.
+        let Ok(receive) = Receive::new(proto, source, self.candidate, data) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        if let Err(e) = t.rtc.handle_input(Input::Receive(now, receive)) {
+            self.stats.dropped_malformed += 1;
+            debug!(transport = id.0, "datagram refused: {e}");
+        }
+        self.drive(id, now);
+        self.drive_dirty(now);
+    }
+
+    /// A publisher's RTP packet, unprotected by str0m: to every consumer of its producer.
+    pub(crate) fn on_rtp(&mut self, id: TransportId, pkt: RtpPacket, now: Instant) {
+        self.stats.rtp_in += 1;
+        let Some(t) = self.transports.get_mut(id.index()) else {
+            return;
+        };
+        let ssrc = pkt.header.ssrc;
+        let (producer, restarted) = match t.producer_by_ssrc.get(&ssrc) {
+            Some(&p) => (Some(p), false),
+            None => {
+                let mid = t.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid());
+                let p = mid.and_then(|m| t.producer_by_mid.get(&m).copied());
+                let mut restarted = false;
+                if let Some(p) = p {
+                    // A new SSRC on a known line: the publisher's encoder restarted.
+                    restarted = t.producer_by_ssrc.values().any(|&x| x == p);
+                    t.producer_by_ssrc.retain(|_, x| *x != p);
+                    t.producer_by_ssrc.insert(ssrc, p);
+                }
+                (p, restarted)
+            }
+        };
+        let Some(producer) = producer else {
+            self.stats.dropped_unmapped_rtp += 1;
+            return;
+        };
+        if restarted {
+            // Every consumer continues its numbering and waits for the next keyframe.
+            let _ = self.router.restart_producer(producer, now);
+            self.router_events(now);
+        }
+        if let Some(info) = pkt.last_sender_info {
+            let ntp = ntp_time(info.ntp_time);
+            let known = self
+                .router
+                .producer(producer)
+                .and_then(|p| p.sender_clock());
+            if known.is_none_or(|c| c.ntp != ntp) {
+                // The report's instant on our clock: this packet's arrival, less how far its
+                // timestamp is past the report's.
+                let clock = self
+                    .router
+                    .producer(producer)
+                    .map_or(90_000, |p| p.codec().clock_rate());
+                let rtp = info.rtp_time.numer() as u32;
+                let ahead =
+                    f64::from(pkt.header.timestamp.wrapping_sub(rtp) as i32) / f64::from(clock);
+                let at = if ahead >= 0.0 {
+                    now.checked_sub(Duration::from_secs_f64(ahead))
+                        .unwrap_or(now)
+                } else {
+                    now + Duration::from_secs_f64(-ahead)
+                };
+                self.router
+                    .set_sender_clock(producer, SenderClock { ntp, rtp, at });
+            }
+        }
+        let rtp = RtpIn {
+            seq: pkt.header.sequence_number,
+            timestamp: pkt.header.timestamp,
+            marker: pkt.header.marker,
+            payload: pkt.payload,
+        };
+        let mut forwards = std::mem::take(&mut self.forwards);
+        forwards.clear();
+        if self
+            .router
+            .forward(producer, &rtp, now, &mut forwards)
+            .is_ok()
+        {
+            for f in &forwards {
+                let Some(stream) = self.consumers.get_mut(f.consumer.index()) else {
+                    continue;
+                };
+                let tid = stream.transport;
+                let Some(t) = self.transports.get_mut(tid.index()) else {
+                    continue;
+                };
+                send_copy(&mut self.outbox, stream, t, tid, f, false, now);
+            }
+        }
+        self.forwards = forwards;
+    }
+
+    /// RTCP from a subscriber: unprotected and read in place.
+    fn on_subscriber_rtcp(&mut self, id: TransportId, data: &[u8], now: Instant) {
+        let Some(t) = self.transports.get_mut(id.index()) else {
+            return;
+        };
+        let Some(egress) = t.egress.as_mut() else {
+            return;
+        };
+        if data.len() > self.scratch.len() || !crate::rtcp::is_rtcp(data) {
+            // RTP from a receive-only peer, or too large: nothing a subscriber should send.
+            self.stats.dropped_malformed += 1;
+            return;
+        }
+        let buf = &mut self.scratch[..data.len()];
+        buf.copy_from_slice(data);
+        let n = match egress.srtp_in.unprotect_rtcp(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                egress.rtcp_refused += 1;
+                self.stats.dropped_malformed += 1;
+                debug!(transport = id.0, "subscriber RTCP refused: {e}");
+                return;
+            }
+        };
+        self.stats.rtcp_in += 1;
+        let mut keyframes = false;
+        for packet in RtcpPackets::new(&self.scratch[..n]) {
+            let Ok(packet) = packet else {
+                self.stats.dropped_malformed += 1;
+                break;
+            };
+            let egress = match t.egress.as_mut() {
+                Some(e) => e,
+                None => break,
+            };
+            match packet {
+                Rtcp::Report { blocks, .. } => {
+                    for b in blocks {
+                        let stream = egress
+                            .consumer_of(b.ssrc)
+                            .and_then(|c| self.consumers.get_mut(c.index()));
+                        if let Some(s) = stream {
+                            s.on_report(&b, now);
+                        }
+                    }
+                }
+                Rtcp::Nack { media, lost } => {
+                    let Some(c) = egress.consumer_of(media) else {
+                        continue;
+                    };
+                    if let Some(s) = self.consumers.get_mut(c.index()) {
+                        s.nacks += 1;
+                    }
+                    for seq in lost {
+                        let Some(f) = self.router.resend(c, seq) else {
+                            continue;
+                        };
+                        if let Some(s) = self.consumers.get_mut(c.index()) {
+                            send_copy(&mut self.outbox, s, t, id, &f, true, now);
+                            self.stats.retransmitted += 1;
+                        }
+                    }
+                }
+                Rtcp::Pli { media } => {
+                    let c = egress.consumer_of(media);
+                    keyframes |= request_keyframe(&mut self.consumers, &mut self.router, c, now);
+                }
+                Rtcp::Fir { entries } => {
+                    for ssrc in Rtcp::fir_ssrcs(entries) {
+                        let c = egress.consumer_of(ssrc);
+                        keyframes |=
+                            request_keyframe(&mut self.consumers, &mut self.router, c, now);
+                    }
+                }
+                Rtcp::TransportFeedback { fci } => {
+                    let (twcc, estimate) = (&egress.twcc, &mut egress.estimate);
+                    if twcc
+                        .on_feedback(fci, |r| estimate.on_packet(&r, now))
+                        .is_err()
+                    {
+                        self.stats.dropped_malformed += 1;
+                    }
+                    estimate.on_feedback(now);
+                }
+                Rtcp::Remb { bitrate_bps } => egress.remb_bps = Some(bitrate_bps),
+                Rtcp::Other { .. } => {}
+            }
+        }
+        if keyframes {
+            self.router_events(now);
+            self.drive_dirty(now);
+        }
+    }
+
+    /// Sender reports for every stream of a recv transport, and what its last second measured
+    /// into the participant's link.
+    pub(crate) fn send_reports(&mut self, id: TransportId, now: Instant) {
+        let wall = self.wall_ntp(now);
+        let Some(t) = self.transports.get_mut(id.index()) else {
+            return;
+        };
+        self.reports.set(id, now + REPORT_INTERVAL);
+        let (Some(egress), Some((proto, dest))) = (t.egress.as_mut(), t.remote) else {
+            return;
+        };
+        let mut down = Downlink::default();
+        let mut ssrcs = [0u32; REPORTS_PER_PACKET];
+        let mut n = 0;
+        let mut cname = None;
+        let (mut start, _) = self.outbox.begin();
+        for (mid, &c) in &t.consumer_by_mid {
+            let Some(s) = self.consumers.get_mut(c.index()) else {
+                continue;
+            };
+            down.nacks += s.nacks;
+            down.keyframe_requests += s.keyframe_requests;
+            down.loss = match (down.loss, s.loss) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            down.rtt = down.rtt.or(s.rtt);
+            let Some(sr) = s.sender_report(now, wall, self.router.sender_clock(c)) else {
+                continue;
+            };
+            if cname.is_none() {
+                cname = t.rtc.media(*mid).map(|m| m.cname().to_string());
+            }
+            let (_, buf) = self.outbox.begin();
+            write_sender_report(buf, &sr);
+            ssrcs[n] = sr.ssrc;
+            n += 1;
+            if n == REPORTS_PER_PACKET {
+                seal_reports(
+                    &mut self.outbox,
+                    egress,
+                    start,
+                    &ssrcs[..n],
+                    cname.as_deref(),
+                    proto,
+                    dest,
+                    id,
+                );
+                n = 0;
+                start = self.outbox.begin().0;
+            }
+        }
+        if n > 0 {
+            seal_reports(
+                &mut self.outbox,
+                egress,
+                start,
+                &ssrcs[..n],
+                cname.as_deref(),
+                proto,
+                dest,
+                id,
+            );
+        } else {
+            self.outbox.abort(start);
+        }
+        let elapsed = now
+            .saturating_duration_since(egress.reported_at)
+            .as_secs_f32();
+        if elapsed > 0.0 {
+            down.kbps = (egress.bytes_sent - egress.reported_bytes) as f32 * 8.0 / 1000.0 / elapsed;
+        }
+        egress.reported_at = now;
+        egress.reported_bytes = egress.bytes_sent;
+        down.estimate_bps = egress.estimate.estimate_bps().or(egress.remb_bps);
+        if let Some(p) = self.participants.get_mut(&t.participant) {
+            p.link.recv_transport(&down, now);
+        }
+    }
+}
+
+/// A PLI or FIR for the stream on `consumer`: to the router's aggregation.
+fn request_keyframe(
+    consumers: &mut Slab<SendStream>,
+    router: &mut Router,
+    consumer: Option<ConsumerId>,
+    now: Instant,
+) -> bool {
+    let Some(c) = consumer else {
+        return false;
+    };
+    if let Some(s) = consumers.get_mut(c.index()) {
+        s.keyframe_requests += 1;
+    }
+    router.request_keyframe(c, now).is_ok()
+}
+
+/// One copy: written for its consumer's stream, protected with its transport's keys into the
+/// outbox. Nothing is sent to a transport without keys or a route yet.
+#[inline]
+fn send_copy(
+    outbox: &mut Outbox,
+    stream: &mut SendStream,
+    t: &mut Transport,
+    tid: TransportId,
+    f: &Forward,
+    resend: bool,
+    now: Instant,
+) {
+    let (Some(egress), Some((proto, dest))) = (t.egress.as_mut(), t.remote) else {
+        return;
+    };
+    let packet = Packet {
+        seq: f.seq,
+        timestamp: f.timestamp,
+        pt: f.pt,
+        marker: f.marker,
+        payload: &f.payload,
+    };
+    // The size the transport-wide history records: header, extensions and tag included.
+    let wire = f.payload.len() + 40;
+    let twcc = stream.ext.twcc.map(|_| egress.twcc.next_seq(now, wire));
+    let (start, buf) = outbox.begin();
+    let (header, seq) = if resend {
+        stream.write_resend(buf, &packet, twcc)
+    } else {
+        (stream.write(buf, &packet, twcc, now), f.seq)
+    };
+    let len = buf.len() - start;
+    buf.extend_from_slice(&TAG_ROOM);
+    match egress
+        .srtp_out
+        .protect_rtp(&mut buf[start..], header, len, (seq >> 16) as u32)
+    {
+        Ok(n) => {
+            outbox.commit(start, n, proto, dest, tid);
+            egress.bytes_sent += n as u64;
+            egress.packets_sent += 1;
+        }
+        Err(e) => {
+            outbox.abort(start);
+            debug!(transport = tid.0, "packet not protected: {e}");
+        }
+    }
+}
+
+/// Closes a compound of sender reports written since `start` with its SDES and protects it.
+#[allow(clippy::too_many_arguments)]
+fn seal_reports(
+    outbox: &mut Outbox,
+    egress: &mut crate::transport::SubscriberEgress,
+    start: usize,
+    ssrcs: &[u32],
+    cname: Option<&str>,
+    proto: Protocol,
+    dest: SocketAddr,
+    tid: TransportId,
+) {
+    let (_, buf) = outbox.begin();
+    write_sdes(buf, ssrcs, cname.unwrap_or("tongbu"));
+    let len = buf.len() - start;
+    buf.extend_from_slice(&RTCP_ROOM);
+    match egress.srtp_out.protect_rtcp(&mut buf[start..], len) {
+        Ok(n) => {
+            outbox.commit(start, n, proto, dest, tid);
+            egress.bytes_sent += n as u64;
+        }
+        Err(e) => {
+            outbox.abort(start);
+            debug!(transport = tid.0, "sender reports not protected: {e}");
+        }
+    }
+}

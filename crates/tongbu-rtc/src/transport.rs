@@ -1,0 +1,199 @@
+//! A transport: one ICE/DTLS connection of one participant, either the `send` transport it
+//! publishes on (its producers) or the `recv` transport it receives on (its consumers).
+//!
+//! str0m's [`Rtc`] is every transport's control plane: ICE-lite, DTLS, SDP, SCTP, and on a send
+//! transport the publisher's inbound media (SRTP, NACKs and TWCC feedback to the publisher). On
+//! a recv transport Tongbu sends the media itself ([`SubscriberEgress`]), with the SRTP keys the
+//! handshake exported ([`crate::key_capture`]); str0m is set never to send RTP or RTCP there.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::media::Mid;
+use str0m::net::Protocol;
+use str0m::rtp::Ssrc;
+use str0m::{Candidate, Rtc};
+use tongbu_media::{ConsumerId, ParticipantId, ProducerId};
+use tracing::warn;
+
+use crate::bandwidth_estimator::BandwidthEstimator;
+use crate::key_capture::{self, KeySlot};
+use crate::link_stats::{Meter, STATS_INTERVAL};
+use crate::srtp::{SrtpContext, SrtpError, TransportKeys};
+use crate::twcc::TwccSender;
+
+/// A transport's slot in its worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransportId(pub u32);
+
+impl TransportId {
+    /// The slot index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Which way media flows on a transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportRole {
+    /// The participant publishes on it (it offers, the server answers).
+    Send,
+    /// The participant receives on it (the server offers, it answers).
+    Recv,
+}
+
+/// How often sender reports go out on a recv transport.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// str0m's own sender reports are pushed beyond any transport's life on recv transports:
+/// Tongbu writes those itself.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// One transport of one participant.
+pub struct Transport {
+    pub rtc: Rtc,
+    pub keys: KeySlot,
+    pub participant: ParticipantId,
+    pub role: TransportRole,
+    pub ufrag: String,
+    /// Addresses the demux learnt for it (forgotten with it).
+    pub addrs: Vec<SocketAddr>,
+    pub connected: bool,
+    /// Where its media goes: the address str0m sends its DTLS and SCTP to (the nominated
+    /// candidate pair), corrected by its statistics.
+    pub remote: Option<(Protocol, SocketAddr)>,
+    /// Byte counters at str0m's last report, for bitrates.
+    pub meter: Meter,
+    // Send transports.
+    /// The media line that carries a screen share, as the client said.
+    pub screen_mid: Option<Mid>,
+    /// Incoming SSRC → producer (filled lazily from the mid).
+    pub producer_by_ssrc: HashMap<Ssrc, ProducerId>,
+    pub producer_by_mid: HashMap<Mid, ProducerId>,
+    pub mid_by_producer: HashMap<ProducerId, Mid>,
+    // Recv transports.
+    pub consumer_by_mid: HashMap<Mid, ConsumerId>,
+    pub egress: Option<SubscriberEgress>,
+}
+
+impl Transport {
+    /// A transport whose ICE candidates name `candidate` (and a passive TCP one if `tcp`).
+    pub fn new(
+        participant: ParticipantId,
+        role: TransportRole,
+        candidate: SocketAddr,
+        tcp: bool,
+        now: Instant,
+    ) -> Self {
+        let mut config = Rtc::builder()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .set_stats_interval(Some(STATS_INTERVAL));
+        if role == TransportRole::Recv {
+            config = config
+                .set_rtcp_report_interval_audio(NEVER)
+                .set_rtcp_report_interval_video(NEVER);
+        }
+        let (mut rtc, keys) = key_capture::build(config, now);
+        match Candidate::host(candidate, "udp") {
+            Ok(c) => {
+                rtc.add_local_candidate(c);
+            }
+            Err(e) => warn!("invalid ICE candidate address {candidate}: {e}"),
+        }
+        if tcp {
+            let c = Candidate::builder()
+                .tcp()
+                .host(candidate)
+                .tcptype(str0m::net::TcpType::Passive)
+                .build();
+            match c {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(e) => warn!("invalid TCP ICE candidate {candidate}: {e}"),
+            }
+        }
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag.clone();
+        Transport {
+            rtc,
+            keys,
+            participant,
+            role,
+            ufrag,
+            addrs: Vec::new(),
+            connected: false,
+            remote: None,
+            meter: Meter::default(),
+            screen_mid: None,
+            producer_by_ssrc: HashMap::new(),
+            producer_by_mid: HashMap::new(),
+            mid_by_producer: HashMap::new(),
+            consumer_by_mid: HashMap::new(),
+            egress: None,
+        }
+    }
+}
+
+/// What Tongbu keeps to send a subscriber its media: SRTP both ways (ours out, its RTCP in),
+/// transport-wide sequence numbers with the estimate their feedback gives, and the SSRCs of its
+/// consumers' streams.
+#[derive(Debug)]
+pub struct SubscriberEgress {
+    pub srtp_out: SrtpContext,
+    pub srtp_in: SrtpContext,
+    pub twcc: TwccSender,
+    pub estimate: BandwidthEstimator,
+    /// The subscriber's REMB, if it sends one (stacks without transport-wide feedback).
+    pub remb_bps: Option<u64>,
+    /// SSRC (main or RTX) → consumer, for the subscriber's RTCP.
+    ssrcs: Vec<(u32, ConsumerId)>,
+    pub bytes_sent: u64,
+    pub packets_sent: u64,
+    /// `bytes_sent` at the last sender reports, and when: the downlink's bitrate.
+    pub reported_bytes: u64,
+    pub reported_at: Instant,
+    /// RTCP packets from the subscriber that failed SRTCP (wrong key, replay, junk).
+    pub rtcp_refused: u64,
+}
+
+impl SubscriberEgress {
+    /// Egress with the transport's keys.
+    pub fn new(keys: &TransportKeys, now: Instant) -> Result<Self, SrtpError> {
+        Ok(Self {
+            srtp_out: SrtpContext::new(&keys.local)?,
+            srtp_in: SrtpContext::new(&keys.remote)?,
+            twcc: TwccSender::default(),
+            estimate: BandwidthEstimator::default(),
+            remb_bps: None,
+            ssrcs: Vec::new(),
+            bytes_sent: 0,
+            packets_sent: 0,
+            reported_bytes: 0,
+            reported_at: now,
+            rtcp_refused: 0,
+        })
+    }
+
+    /// A consumer's stream sends on these SSRCs.
+    pub fn add_ssrcs(&mut self, consumer: ConsumerId, ssrcs: impl IntoIterator<Item = u32>) {
+        for s in ssrcs {
+            self.ssrcs.retain(|(x, _)| *x != s);
+            self.ssrcs.push((s, consumer));
+        }
+    }
+
+    /// A consumer is gone.
+    pub fn remove_consumer(&mut self, consumer: ConsumerId) {
+        self.ssrcs.retain(|(_, c)| *c != consumer);
+    }
+
+    /// The consumer whose stream sends on `ssrc`.
+    pub fn consumer_of(&self, ssrc: u32) -> Option<ConsumerId> {
+        self.ssrcs.iter().find(|(s, _)| *s == ssrc).map(|(_, c)| *c)
+    }
+}
