@@ -130,6 +130,9 @@ pub enum Role {
     /// A subscriber on a lossy link: every `n`-th incoming RTP packet is dropped before
     /// anything sees it, so its receiver reports tell the server about the loss.
     LossySubscriber { drop_every: u32 },
+    /// A subscriber as a browser is, on a link losing `loss_pct` % of its RTP at random: it
+    /// asks for what it lost (NACK generator) and sends transport-wide feedback.
+    RepairingSubscriber { loss_pct: u32 },
 }
 
 /// Connection events of one peer connection.
@@ -173,6 +176,13 @@ pub async fn build(role: Role) -> Result<(Arc<dyn PeerConnection>, Events), Clie
             Slot::from(500),
             drop_incoming(drop_every.max(2)),
         ),
+        Role::RepairingSubscriber { loss_pct } => {
+            register_default_interceptors(Registry::new(), &mut me)
+                .map_err(ClientError::webrtc)?
+                .with(Slot::from(500), drop_at_random(loss_pct))
+                // Below the NACK generator: a repair counts as arrived, as in a browser.
+                .with(Slot::from(6_500), RtxUnwrap::default())
+        }
     };
     let se = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
@@ -294,6 +304,83 @@ pub(crate) fn keyframe_requests_to_app() -> impl Interceptor {
             }
             m.message.packet = Packet::Rtcp(keep);
             m.message.add(Attribute::DeliverToApplication);
+        }
+        true
+    })
+}
+
+/// Turns retransmissions (RFC 4588) back into the packets they repair before the NACK generator
+/// looks, as a browser does; webrtc-rs would unwrap them only above its interceptors, so its
+/// generator never sees a repair and asks again and again.
+#[derive(Default)]
+struct RtxUnwrap {
+    /// RTX SSRC → (primary SSRC, primary payload type).
+    streams: std::collections::HashMap<u32, (u32, u8)>,
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for RtxUnwrap {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut m: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtp(p) = &mut m.message.packet {
+            if let Some(&(ssrc, pt)) = self.streams.get(&p.header.ssrc) {
+                if p.payload.len() < 2 {
+                    return Ok(()); // padding only: nothing to repair
+                }
+                let osn = u16::from_be_bytes([p.payload[0], p.payload[1]]);
+                p.payload = p.payload.slice(2..);
+                p.header.ssrc = ssrc;
+                p.header.payload_type = pt;
+                p.header.sequence_number = osn;
+            }
+        }
+        self.read.push_back(m);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(m);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for RtxUnwrap {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, info: &StreamInfo) {
+        if let Some(rtx) = info.ssrc_rtx {
+            self.streams.insert(rtx, (info.ssrc, info.payload_type));
+        }
+    }
+    fn unbind_remote_stream(&mut self, info: &StreamInfo) {
+        if let Some(rtx) = info.ssrc_rtx {
+            self.streams.remove(&rtx);
+        }
+    }
+}
+
+/// Loses `pct` % of incoming RTP packets at random (a fixed-seed generator, so a run repeats),
+/// as a congested rural link would.
+fn drop_at_random(pct: u32) -> impl Interceptor {
+    let mut state = 0x2545_f491_u32;
+    ReadFilter::new(move |m: &mut TaggedPacket| {
+        if matches!(m.message.packet, Packet::Rtp(_)) {
+            // xorshift32
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            return state % 100 >= pct;
         }
         true
     })

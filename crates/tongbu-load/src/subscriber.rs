@@ -64,6 +64,12 @@ impl Subscriber {
         Self::connect_as(ws_url, Role::LossySubscriber { drop_every }).await
     }
 
+    /// Like [`Subscriber::connect`], on a link losing `loss_pct` % at random, repairing it as a
+    /// browser does (NACKs, transport-wide feedback).
+    pub async fn connect_repairing(ws_url: &str, loss_pct: u32) -> Result<Self, ClientError> {
+        Self::connect_as(ws_url, Role::RepairingSubscriber { loss_pct }).await
+    }
+
     async fn connect_as(ws_url: &str, role: Role) -> Result<Self, ClientError> {
         let mut signal = SignalClient::connect(ws_url).await?;
         let ServerMessage::Joined { you, .. } = signal.join().await? else {
