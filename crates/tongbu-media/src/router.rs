@@ -62,6 +62,20 @@ pub struct RouterStats {
     pub dropped_paused: u64,
 }
 
+impl RouterStats {
+    /// Adds another router's counters (one per media worker).
+    pub fn add(&mut self, o: &RouterStats) {
+        self.received += o.received;
+        self.forwarded += o.forwarded;
+        self.resent += o.resent;
+        self.resend_missed += o.resend_missed;
+        self.dropped_unknown_producer += o.dropped_unknown_producer;
+        self.dropped_waiting_keyframe += o.dropped_waiting_keyframe;
+        self.dropped_stale += o.dropped_stale;
+        self.dropped_paused += o.dropped_paused;
+    }
+}
+
 /// Routes producers to consumers. See the module documentation.
 #[derive(Debug, Default)]
 pub struct Router {

@@ -24,6 +24,17 @@ pub fn is_stun(datagram: &[u8]) -> bool {
     datagram.len() >= 20 && datagram[0] < 4 && datagram[4..8] == [0x21, 0x12, 0xA4, 0x42]
 }
 
+/// The worker a STUN request's transport lives on: its local ufrag begins with the worker's
+/// index in two hex digits (see [`crate::transport::Transport::new`]).
+pub fn stun_worker(datagram: &[u8]) -> Option<usize> {
+    if !is_stun(datagram) {
+        return None;
+    }
+    let msg = StunMessage::parse(datagram).ok()?;
+    let (local, _remote) = msg.split_username()?;
+    usize::from_str_radix(local.get(..2)?, 16).ok()
+}
+
 impl Demux {
     /// A transport with this local ICE ufrag exists.
     pub fn add(&mut self, ufrag: String, peer: TransportId) {

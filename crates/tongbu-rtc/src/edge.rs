@@ -19,6 +19,8 @@ pub struct EdgeConfig {
     /// The address put in ICE candidates (the public IP for clients behind NAT). Its port is
     /// replaced by the bound port.
     pub public_ip: std::net::IpAddr,
+    /// Media workers (threads, each pinned to a core); 0: one per core.
+    pub workers: usize,
 }
 
 /// Errors the edge reports to signaling. Each says what the client should do.
@@ -125,9 +127,46 @@ pub struct EdgeStats {
     pub egress_transports: usize,
     /// Events dropped because a participant's signaling queue was full.
     pub events_dropped: u64,
+    /// Datagrams this worker's socket received for another worker's transport, passed on.
+    pub handed_off: u64,
+    /// Publishers' packets received from other workers, for consumers here.
+    pub handoffs_in: u64,
+    /// Handoffs dropped because the ring to a worker was full.
+    pub handoffs_dropped: u64,
+    /// Workers adding up to these counters.
+    pub workers: usize,
     pub router: RouterStats,
     /// Received RTP packets by the time from socket read to the kernel taking their copies.
     pub forward_latency: LatencyHistogram,
+}
+
+impl EdgeStats {
+    /// Adds another worker's counters.
+    pub fn add(&mut self, o: &EdgeStats) {
+        self.participants += o.participants;
+        self.transports += o.transports;
+        self.datagrams_in += o.datagrams_in;
+        self.datagrams_out += o.datagrams_out;
+        self.dropped_unknown_source += o.dropped_unknown_source;
+        self.dropped_malformed += o.dropped_malformed;
+        self.rtp_in += o.rtp_in;
+        self.dropped_unmapped_rtp += o.dropped_unmapped_rtp;
+        self.send_errors += o.send_errors;
+        self.send_batches += o.send_batches;
+        self.send_messages += o.send_messages;
+        self.rtcp_in += o.rtcp_in;
+        self.retransmitted += o.retransmitted;
+        self.str0m_media_on_recv += o.str0m_media_on_recv;
+        self.keys_missing += o.keys_missing;
+        self.egress_transports += o.egress_transports;
+        self.events_dropped += o.events_dropped;
+        self.handed_off += o.handed_off;
+        self.handoffs_in += o.handoffs_in;
+        self.handoffs_dropped += o.handoffs_dropped;
+        self.workers += o.workers;
+        self.router.add(&o.router);
+        self.forward_latency.add(&o.forward_latency);
+    }
 }
 
 /// What signaling asks of the edge.
@@ -165,6 +204,8 @@ pub(crate) enum Command {
     StopPublishing {
         participant: ParticipantId,
     },
+    /// Media over TCP, for the worker whose transport the connection reaches.
+    Tcp(crate::tcp::TcpEvent),
 }
 
 impl std::fmt::Debug for Command {
@@ -173,10 +214,30 @@ impl std::fmt::Debug for Command {
     }
 }
 
-/// How signaling talks to the edge. Cheap to clone.
+/// One worker's door: its command queue and its wake-up.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbox {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) waker: std::sync::Arc<mio::Waker>,
+}
+
+impl Inbox {
+    /// Queues a command (waiting while the queue is full) and wakes the worker.
+    pub(crate) async fn send(&self, cmd: Command) -> Result<(), EdgeError> {
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| EdgeError::Closed)?;
+        let _ = self.waker.wake();
+        Ok(())
+    }
+}
+
+/// How signaling talks to the media plane. Cheap to clone. A participant lives on worker
+/// `id mod workers`: its commands go there; statistics and links are gathered from all.
 #[derive(Debug, Clone)]
 pub struct EdgeHandle {
-    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) workers: std::sync::Arc<[Inbox]>,
     pub(crate) local: SocketAddr,
 }
 
@@ -186,15 +247,22 @@ impl EdgeHandle {
         self.local
     }
 
+    /// Media workers running.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn worker_of(&self, p: ParticipantId) -> &Inbox {
+        &self.workers[(p.0 % self.workers.len() as u64) as usize]
+    }
+
     async fn call<T>(
         &self,
+        to: &Inbox,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, EdgeError> {
         let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(make(tx))
-            .await
-            .map_err(|_| EdgeError::Closed)?;
+        to.send(make(tx)).await?;
         rx.await.map_err(|_| EdgeError::Closed)
     }
 
@@ -206,7 +274,7 @@ impl EdgeHandle {
         session: i64,
         events: mpsc::Sender<EdgeEvent>,
     ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
-        self.call(|reply| Command::Join {
+        self.call(self.worker_of(participant), |reply| Command::Join {
             participant,
             session,
             events,
@@ -223,7 +291,7 @@ impl EdgeHandle {
         sdp: String,
         screen: Option<String>,
     ) -> Result<String, EdgeError> {
-        self.call(|reply| Command::Offer {
+        self.call(self.worker_of(participant), |reply| Command::Offer {
             participant,
             sdp,
             screen,
@@ -234,7 +302,7 @@ impl EdgeHandle {
 
     /// The participant's answer to the `recv` offer.
     pub async fn answer(&self, participant: ParticipantId, sdp: String) -> Result<(), EdgeError> {
-        self.call(|reply| Command::Answer {
+        self.call(self.worker_of(participant), |reply| Command::Answer {
             participant,
             sdp,
             reply,
@@ -244,19 +312,27 @@ impl EdgeHandle {
 
     /// The participant left: its tracks are unpublished, its transports closed.
     pub async fn leave(&self, participant: ParticipantId) {
-        let _ = self.commands.send(Command::Leave { participant }).await;
+        let _ = self
+            .worker_of(participant)
+            .send(Command::Leave { participant })
+            .await;
     }
 
-    /// Current counters.
+    /// Current counters, summed over the workers.
     pub async fn stats(&self) -> Result<EdgeStats, EdgeError> {
-        self.call(|reply| Command::Stats { reply }).await
+        let mut total = EdgeStats::default();
+        for w in self.workers.iter() {
+            let s = self.call(w, |reply| Command::Stats { reply }).await?;
+            total.add(&s);
+        }
+        Ok(total)
     }
 
     /// Audio first: stop (or restart) every video the participant receives while its audio goes
     /// on, for a link that cannot carry both.
     pub async fn pause_video(&self, participant: ParticipantId, paused: bool) {
         let _ = self
-            .commands
+            .worker_of(participant)
             .send(Command::PauseVideo {
                 participant,
                 paused,
@@ -267,13 +343,26 @@ impl EdgeHandle {
     /// The participant may no longer publish: its tracks end, its `send` transport closes.
     pub async fn stop_publishing(&self, participant: ParticipantId) {
         let _ = self
-            .commands
+            .worker_of(participant)
             .send(Command::StopPublishing { participant })
             .await;
     }
 
-    /// Every participant's link as last measured.
+    /// Each worker's own counters.
+    pub async fn worker_stats(&self) -> Result<Vec<EdgeStats>, EdgeError> {
+        let mut all = Vec::with_capacity(self.workers.len());
+        for w in self.workers.iter() {
+            all.push(self.call(w, |reply| Command::Stats { reply }).await?);
+        }
+        Ok(all)
+    }
+
+    /// Every participant's link as last measured, from every worker.
     pub async fn links(&self) -> Result<Vec<ParticipantLink>, EdgeError> {
-        self.call(|reply| Command::Links { reply }).await
+        let mut all = Vec::new();
+        for w in self.workers.iter() {
+            all.extend(self.call(w, |reply| Command::Links { reply }).await?);
+        }
+        Ok(all)
     }
 }

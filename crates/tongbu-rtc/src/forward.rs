@@ -13,9 +13,10 @@ use slab::Slab;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::Input;
-use tongbu_media::{ConsumerId, Forward, Router, RtpIn, SenderClock};
+use tongbu_media::{ConsumerId, Forward, ProducerId, Router, RtpIn, SenderClock};
 use tracing::debug;
 
+use crate::handoff::Handoff;
 use crate::link_stats::Downlink;
 use crate::outbox::Outbox;
 use crate::rtcp::{is_rtp_or_rtcp, write_sdes, write_sender_report, Rtcp, RtcpPackets};
@@ -31,21 +32,53 @@ const RTCP_ROOM: [u8; 20] = [0; 20];
 const REPORTS_PER_PACKET: usize = 24;
 
 impl Worker {
-    /// A datagram arrived on the media socket from `source`. What it produced is in the outbox.
+    /// A datagram arrived on the media socket from `source`. What it produced is in the outbox
+    /// (and, if it belongs to another worker, in [`Worker::outgoing`]).
     pub fn receive_datagram(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
-        self.receive(Protocol::Udp, source, data, now);
+        self.receive(Protocol::Udp, source, data, false, now);
     }
 
     /// A packet arrived on a media TCP connection from `source` (the frame's contents).
     pub fn receive_tcp(&mut self, source: SocketAddr, data: &[u8], now: Instant) {
-        self.receive(Protocol::Tcp, source, data, now);
+        self.receive(Protocol::Tcp, source, data, false, now);
     }
 
-    fn receive(&mut self, proto: Protocol, source: SocketAddr, data: &[u8], now: Instant) {
+    /// `handed`: another worker's socket received it and passed it here (never passed on
+    /// again).
+    pub(crate) fn receive(
+        &mut self,
+        proto: Protocol,
+        source: SocketAddr,
+        data: &[u8],
+        handed: bool,
+        now: Instant,
+    ) {
         self.stats.datagrams_in += 1;
         let mut learned = None;
         let Some(id) = self.demux.lookup(source, data, &mut learned) else {
-            self.stats.dropped_unknown_source += 1;
+            // The kernel spreads a port's datagrams over the workers' sockets by address: one
+            // for another worker's transport goes to it (STUN names the worker in its ufrag).
+            let owner = self
+                .foreign
+                .get(&source)
+                .copied()
+                .or_else(|| crate::demux::stun_worker(data).filter(|&w| w < self.workers));
+            match owner {
+                Some(w) if w != self.index && !handed => {
+                    self.foreign.insert(source, w);
+                    self.stats.handed_off += 1;
+                    let data = Box::from(data);
+                    self.outgoing.push((
+                        w,
+                        Handoff::Datagram {
+                            proto,
+                            source,
+                            data,
+                        },
+                    ));
+                }
+                _ => self.stats.dropped_unknown_source += 1,
+            }
             return;
         };
         let Some(t) = self.transports.get_mut(id.index()) else {
@@ -74,7 +107,8 @@ impl Worker {
         self.drive_dirty(now);
     }
 
-    /// A publisher's RTP packet, unprotected by str0m: to every consumer of its producer.
+    /// A publisher's RTP packet, unprotected by str0m: to every consumer of its producer, on
+    /// this worker and (once per worker) on the others that have some.
     pub(crate) fn on_rtp(&mut self, id: TransportId, pkt: RtpPacket, now: Instant) {
         self.stats.rtp_in += 1;
         let Some(t) = self.transports.get_mut(id.index()) else {
@@ -100,48 +134,79 @@ impl Worker {
             self.stats.dropped_unmapped_rtp += 1;
             return;
         };
-        if restarted {
-            // Every consumer continues its numbering and waits for the next keyframe.
-            let _ = self.router.restart_producer(producer, now);
-            self.router_events(now);
-        }
-        if let Some(info) = pkt.last_sender_info {
-            let ntp = ntp_time(info.ntp_time);
-            let known = self
-                .router
-                .producer(producer)
-                .and_then(|p| p.sender_clock());
-            if known.is_none_or(|c| c.ntp != ntp) {
-                // The report's instant on our clock: this packet's arrival, less how far its
-                // timestamp is past the report's.
-                let clock = self
-                    .router
-                    .producer(producer)
-                    .map_or(90_000, |p| p.codec().clock_rate());
-                let rtp = info.rtp_time.numer() as u32;
-                let ahead =
-                    f64::from(pkt.header.timestamp.wrapping_sub(rtp) as i32) / f64::from(clock);
-                let at = if ahead >= 0.0 {
-                    now.checked_sub(Duration::from_secs_f64(ahead))
-                        .unwrap_or(now)
-                } else {
-                    now + Duration::from_secs_f64(-ahead)
-                };
-                self.router
-                    .set_sender_clock(producer, SenderClock { ntp, rtp, at });
-            }
-        }
+        let clock = pkt
+            .last_sender_info
+            .and_then(|info| self.new_sender_clock(producer, &info, pkt.header.timestamp, now));
         let rtp = RtpIn {
             seq: pkt.header.sequence_number,
             timestamp: pkt.header.timestamp,
             marker: pkt.header.marker,
             payload: pkt.payload,
         };
+        if let Some(&workers) = self.interest.get(&producer) {
+            for w in (0..self.workers).filter(|w| workers & (1 << w) != 0) {
+                let rtp = rtp.clone();
+                let item = Handoff::Rtp {
+                    producer,
+                    rtp,
+                    clock,
+                    restarted,
+                };
+                self.outgoing.push((w, item));
+            }
+        }
+        self.fan_out(producer, &rtp, clock, restarted, now);
+    }
+
+    /// The publisher's clock from the sender report a packet carries, if the report is new.
+    /// The report's instant on our clock is the packet's arrival less how far its timestamp is
+    /// past the report's.
+    fn new_sender_clock(
+        &self,
+        producer: ProducerId,
+        info: &str0m::rtp::rtcp::SenderInfo,
+        timestamp: u32,
+        now: Instant,
+    ) -> Option<SenderClock> {
+        let p = self.router.producer(producer)?;
+        let ntp = ntp_time(info.ntp_time);
+        if p.sender_clock().is_some_and(|c| c.ntp == ntp) {
+            return None;
+        }
+        let rtp = info.rtp_time.numer() as u32;
+        let ahead =
+            f64::from(timestamp.wrapping_sub(rtp) as i32) / f64::from(p.codec().clock_rate());
+        let at = if ahead >= 0.0 {
+            now.checked_sub(Duration::from_secs_f64(ahead))
+                .unwrap_or(now)
+        } else {
+            now + Duration::from_secs_f64(-ahead)
+        };
+        Some(SenderClock { ntp, rtp, at })
+    }
+
+    /// One publisher's packet to this worker's consumers of its producer.
+    pub(crate) fn fan_out(
+        &mut self,
+        producer: ProducerId,
+        rtp: &RtpIn,
+        clock: Option<SenderClock>,
+        restarted: bool,
+        now: Instant,
+    ) {
+        if restarted {
+            // Every consumer continues its numbering and waits for the next keyframe.
+            let _ = self.router.restart_producer(producer, now);
+            self.router_events(now);
+        }
+        if let Some(c) = clock {
+            self.router.set_sender_clock(producer, c);
+        }
         let mut forwards = std::mem::take(&mut self.forwards);
         forwards.clear();
         if self
             .router
-            .forward(producer, &rtp, now, &mut forwards)
+            .forward(producer, rtp, now, &mut forwards)
             .is_ok()
         {
             for f in &forwards {

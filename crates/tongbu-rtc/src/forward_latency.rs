@@ -34,6 +34,14 @@ impl LatencyHistogram {
         self.sum_us = self.sum_us.saturating_add(us.saturating_mul(packets));
     }
 
+    /// Adds another histogram's packets.
+    pub fn add(&mut self, o: &LatencyHistogram) {
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            *a += b;
+        }
+        self.sum_us = self.sum_us.saturating_add(o.sum_us);
+    }
+
     /// Packets recorded.
     pub fn count(&self) -> u64 {
         self.counts.iter().sum()

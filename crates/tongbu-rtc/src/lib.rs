@@ -23,6 +23,7 @@ pub mod demux;
 pub mod edge;
 pub mod forward;
 pub mod forward_latency;
+pub mod handoff;
 pub mod key_capture;
 pub mod lab;
 pub mod link_stats;

@@ -16,6 +16,7 @@ use tongbu_media::{Codec, ConsumerId, MediaKind, ParticipantId, ProducerId};
 use tracing::{debug, info, warn};
 
 use crate::edge::{EdgeError, EdgeEvent, PublishedTrackInfo};
+use crate::handoff::Handoff;
 use crate::participant::{OutState, OutTrack, Participant};
 use crate::send_stream::{Extensions, Rtx, SendStream};
 use crate::transport::{Transport, TransportId, TransportRole};
@@ -45,6 +46,21 @@ impl Worker {
                 }
             }
         }
+        // Other workers' producers in the session, mirrored here.
+        let remote: Vec<(PublishedTrackInfo, usize)> = self
+            .directory
+            .get(&session)
+            .map(|d| {
+                d.iter()
+                    .filter(|(_, w)| *w != self.index)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (info, owner) in remote {
+            self.mirror(session, info, owner);
+            existing.push(info);
+        }
         self.sessions.entry(session).or_default().push(id);
         for &info in &existing {
             p.out.push(out_track(info));
@@ -60,10 +76,12 @@ impl Worker {
             return;
         };
         self.offer_deadlines.retain(|&(_, q)| q != id);
+        let mut last_here = false;
         if let Some(m) = self.sessions.get_mut(&p.session) {
             m.retain(|&x| x != id);
             if m.is_empty() {
                 self.sessions.remove(&p.session);
+                last_here = true;
             }
         }
         for &producer in &p.published {
@@ -74,6 +92,22 @@ impl Worker {
         }
         for t in [p.send, p.recv].into_iter().flatten() {
             self.close_transport(t);
+        }
+        if last_here {
+            // Nobody here needs the session's other producers any more.
+            let mirrors: Vec<ProducerId> = self
+                .remote
+                .iter()
+                .filter(|(_, (_, s))| *s == p.session)
+                .map(|(&m, _)| m)
+                .collect();
+            for m in mirrors {
+                self.update_interest(m);
+                self.remote.remove(&m);
+                self.wanted.remove(&m);
+                self.screen_producers.remove(&m);
+                let _ = self.router.remove_producer(m);
+            }
         }
         info!("left media");
     }
@@ -89,10 +123,16 @@ impl Worker {
         let consumers: Vec<ConsumerId> = t.consumer_by_mid.values().copied().collect();
         for c in consumers {
             self.router.remove_consumer(c);
-            self.consumers.try_remove(c.index());
+            if let Some(s) = self.consumers.try_remove(c.index()) {
+                self.update_interest(s.producer);
+            }
         }
         t.consumer_by_mid.clear();
         t.egress = None;
+        if !t.addrs.is_empty() && self.workers > 1 {
+            let addrs = t.addrs.clone().into_boxed_slice();
+            self.broadcast(Handoff::Forget { addrs });
+        }
         Some(t)
     }
 
@@ -101,6 +141,7 @@ impl Worker {
         let Some(s) = self.consumers.try_remove(c.index()) else {
             return;
         };
+        self.update_interest(s.producer);
         if let Some(t) = self.transports.get_mut(s.transport.index()) {
             t.consumer_by_mid.remove(&s.mid);
             if let Some(e) = t.egress.as_mut() {
@@ -157,7 +198,7 @@ impl Worker {
         role: TransportRole,
         now: Instant,
     ) -> TransportId {
-        let t = Transport::new(participant, role, self.candidate, self.tcp, now);
+        let t = Transport::new(participant, role, self.index, self.candidate, self.tcp, now);
         let ufrag = t.ufrag.clone();
         let id = TransportId(self.transports.insert(t) as u32);
         self.demux.add(ufrag, id);
@@ -256,6 +297,7 @@ impl Worker {
         if !t.connected || t.egress.is_none() {
             return;
         }
+        let mut added = Vec::new();
         for o in p.out.iter_mut() {
             let OutState::Open(mid) = o.state else {
                 continue;
@@ -271,7 +313,7 @@ impl Worker {
                 );
                 continue;
             };
-            let Some(stream) = send_stream(&mut t.rtc, id, mid, o.kind, pt) else {
+            let Some(stream) = send_stream(&mut t.rtc, id, mid, o.producer, o.kind, pt) else {
                 warn!(
                     producer = o.producer.0,
                     "no send stream for media line {mid}"
@@ -287,12 +329,16 @@ impl Worker {
                     if let Some(e) = t.egress.as_mut() {
                         e.add_ssrcs(c, ssrcs.into_iter().flatten());
                     }
+                    added.push(o.producer);
                 }
                 Err(e) => {
                     debug!("consumer not added: {e}");
                     self.consumers.try_remove(c.index());
                 }
             }
+        }
+        for producer in added {
+            self.update_interest(producer);
         }
         self.router_events(now);
     }
@@ -414,7 +460,8 @@ impl Worker {
         };
         let screen = t.screen_mid == Some(mid);
         let owner = t.participant;
-        let producer = ProducerId(self.next_producer);
+        // Unique across workers: worker w numbers w, w + k, w + 2k, …
+        let producer = ProducerId(self.next_producer * self.workers as u64 + self.index as u64);
         self.next_producer += 1;
         if let Err(e) = self.router.add_producer(producer, owner, codec_of(kind)) {
             warn!("producer not added: {e}");
@@ -437,6 +484,11 @@ impl Worker {
             ?kind,
             "track published"
         );
+        self.directory
+            .entry(session)
+            .or_default()
+            .push((info, self.index));
+        self.broadcast(Handoff::ProducerAdded { session, info });
         let members = self.sessions.get(&session).cloned().unwrap_or_default();
         for m in members {
             if let Some(q) = self.participants.get_mut(&m) {
@@ -451,8 +503,22 @@ impl Worker {
         }
     }
 
-    /// A producer is gone: its consumers end, every member is told and renegotiates.
+    /// This worker's producer is gone: here and on every other worker.
     pub(crate) fn unpublish(&mut self, session: i64, producer: ProducerId, now: Instant) {
+        if let Some(known) = self.directory.get_mut(&session) {
+            known.retain(|(i, _)| i.track != producer);
+            if known.is_empty() {
+                self.directory.remove(&session);
+            }
+        }
+        self.interest.remove(&producer);
+        self.broadcast(Handoff::ProducerRemoved { session, producer });
+        self.unpublish_here(session, producer, now);
+    }
+
+    /// A producer is gone from this worker: its consumers end, every member here is told and
+    /// renegotiates.
+    pub(crate) fn unpublish_here(&mut self, session: i64, producer: ProducerId, now: Instant) {
         let Some(pr) = self.router.producer(producer) else {
             return;
         };
@@ -493,7 +559,7 @@ impl Worker {
     }
 }
 
-fn out_track(info: PublishedTrackInfo) -> OutTrack {
+pub(crate) fn out_track(info: PublishedTrackInfo) -> OutTrack {
     OutTrack {
         producer: info.track,
         owner: info.owner,
@@ -539,6 +605,7 @@ fn send_stream(
     rtc: &mut Rtc,
     transport: TransportId,
     mid: Mid,
+    producer: ProducerId,
     kind: MediaKind,
     pt: u8,
 ) -> Option<SendStream> {
@@ -561,5 +628,7 @@ fn send_stream(
     let tx = api.stream_tx_by_mid(mid, None)?;
     let ssrc: Ssrc = tx.ssrc();
     let rtx = tx.rtx().zip(rtx_pt).map(|(s, p)| Rtx::new(*s, p));
-    Some(SendStream::new(transport, mid, *ssrc, kind, rtx, ext))
+    Some(SendStream::new(
+        transport, mid, producer, *ssrc, kind, rtx, ext,
+    ))
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use str0m::media::Mid;
-use tongbu_media::{MediaKind, SenderClock};
+use tongbu_media::{MediaKind, ProducerId, SenderClock};
 
 use crate::rtcp::{ReportBlock, SenderInfo};
 use crate::transport::TransportId;
@@ -58,6 +58,8 @@ pub struct Packet<'a> {
 pub struct SendStream {
     pub transport: TransportId,
     pub mid: Mid,
+    /// What it carries.
+    pub producer: ProducerId,
     pub ssrc: u32,
     pub rtx: Option<Rtx>,
     pub kind: MediaKind,
@@ -90,6 +92,7 @@ impl SendStream {
     pub fn new(
         transport: TransportId,
         mid: Mid,
+        producer: ProducerId,
         ssrc: u32,
         kind: MediaKind,
         rtx: Option<Rtx>,
@@ -102,6 +105,7 @@ impl SendStream {
         Self {
             transport,
             mid,
+            producer,
             ssrc,
             rtx: if kind == MediaKind::Video { rtx } else { None },
             kind,
@@ -305,6 +309,7 @@ mod tests {
         SendStream::new(
             TransportId(1),
             Mid::from("3"),
+            ProducerId(1),
             0x1234_5678,
             MediaKind::Video,
             rtx,

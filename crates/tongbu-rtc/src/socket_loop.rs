@@ -1,138 +1,277 @@
-//! The I/O around a [`Worker`]: the media UDP socket, the media TCP listener, signaling's
-//! commands and time, on one tokio task. It reads a burst of datagrams (up to 64), feeds them to
-//! the worker, and hands what the worker produced to the kernel in `sendmmsg` batches, each
-//! subscriber's packets side by side for UDP GSO.
+//! The I/O around the workers: one pinned OS thread per worker, each with its own UDP socket on
+//! the one media port (an `SO_REUSEPORT` group: the kernel spreads clients over the sockets by
+//! address, and a datagram that reaches the wrong worker is handed to its owner), a `mio` poll
+//! over that socket and a wake-up, and the rings to the other workers. Signaling's commands come
+//! through a bounded channel per worker; TCP media through the same channel, from one tokio
+//! task per connection. Each turn: commands, handoffs, a burst of datagrams, due timers, then
+//! what the worker produced goes to the kernel in `sendmmsg` batches (each subscriber's packets
+//! side by side for UDP GSO) and to the other workers' rings.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use mio::{Events, Interest, Poll, Token, Waker};
+use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use str0m::net::Protocol;
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::batch_send::BatchSender;
-use crate::edge::{Command, EdgeConfig, EdgeError, EdgeHandle};
+use crate::edge::{Command, EdgeConfig, EdgeError, EdgeHandle, Inbox};
+use crate::handoff::{mesh, Mesh};
 use crate::tcp::{self, TcpEvent};
 use crate::worker::Worker;
 
-/// Datagrams read before the worker's output is sent.
+/// Datagrams read in one turn before the worker's output is sent.
 const BURST: usize = 64;
 /// Datagrams the outbox may hold before it is sent in the middle of a burst: the first
 /// subscribers' copies of a frame do not wait for the last ones'.
 const FLUSH_AT: usize = 256;
+/// Kernel buffers of each media socket: a burst of a thousand subscribers' copies, and a
+/// burst of arriving datagrams, must not be cut by the kernel's defaults.
+const SOCKET_BUFFER: usize = 8 << 20;
+const SOCKET: Token = Token(0);
+const WAKE: Token = Token(1);
 
-/// Binds the media socket and runs a worker on the current tokio runtime.
-pub async fn start(
-    config: EdgeConfig,
-) -> Result<(EdgeHandle, tokio::task::JoinHandle<()>), EdgeError> {
-    let socket = UdpSocket::bind(config.bind)
-        .await
-        .map_err(|source| EdgeError::Bind {
-            addr: config.bind,
-            source,
-        })?;
-    let local = socket.local_addr().map_err(|source| EdgeError::Bind {
-        addr: config.bind,
-        source,
-    })?;
+/// The running media plane: its worker threads. Dropping every [`EdgeHandle`] stops them.
+#[derive(Debug)]
+pub struct MediaPlane {
+    pub threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+fn bind_error(addr: SocketAddr) -> impl Fn(std::io::Error) -> EdgeError {
+    move |source| EdgeError::Bind { addr, source }
+}
+
+/// One member of the port's `SO_REUSEPORT` group.
+fn media_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, EdgeError> {
+    let err = bind_error(addr);
+    let s = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(SockProtocol::UDP),
+    )
+    .map_err(&err)?;
+    s.set_reuse_port(true).map_err(&err)?;
+    s.set_nonblocking(true).map_err(&err)?;
+    // Best effort: the kernel caps these at net.core.[rw]mem_max.
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    s.bind(&addr.into()).map_err(&err)?;
+    Ok(s.into())
+}
+
+/// Binds the media port (`workers` sockets, 0 = one per core) and starts the workers; TCP on
+/// the same port is accepted on the current tokio runtime.
+pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, MediaPlane), EdgeError> {
+    let k = if config.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        config.workers
+    }
+    .min(64);
+    let first = media_socket(config.bind)?;
+    let local = first.local_addr().map_err(bind_error(config.bind))?;
+    let mut sockets = vec![first];
+    for _ in 1..k {
+        sockets.push(media_socket(local)?);
+    }
     let candidate = SocketAddr::new(config.public_ip, local.port());
-    let (tx, rx) = mpsc::channel(1024);
-    let mut worker = Worker::new(candidate, Instant::now());
+    let mut polls = Vec::with_capacity(k);
+    let mut wakers = Vec::with_capacity(k);
+    for _ in 0..k {
+        let poll = Poll::new().map_err(bind_error(local))?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(bind_error(local))?;
+        polls.push(poll);
+        wakers.push(Arc::new(waker));
+    }
     // The same port over TCP, for schools whose firewall blocks UDP.
-    let (tcp_tx, tcp_rx) = mpsc::channel(1024);
-    match tokio::net::TcpListener::bind(local).await {
+    let tcp_listener = tokio::net::TcpListener::bind(local).await;
+    let tcp = tcp_listener.is_ok();
+    let meshes = mesh(&wakers);
+    let mut inboxes = Vec::with_capacity(k);
+    let mut threads = Vec::with_capacity(k);
+    for (i, ((socket, poll), mesh)) in sockets.into_iter().zip(polls).zip(meshes).enumerate() {
+        let (tx, rx) = mpsc::channel(1024);
+        inboxes.push(Inbox {
+            commands: tx,
+            waker: wakers[i].clone(),
+        });
+        let mut worker = Worker::new(candidate, Instant::now());
+        worker.set_place(i, k);
+        worker.set_tcp(tcp);
+        let thread = std::thread::Builder::new()
+            .name(format!("tongbu-media-{i}"))
+            .spawn(move || {
+                pin_to_cpu(i);
+                run(worker, poll, socket, rx, mesh);
+            })
+            .map_err(bind_error(local))?;
+        threads.push(thread);
+    }
+    let inboxes: Arc<[Inbox]> = inboxes.into();
+    match tcp_listener {
         Ok(listener) => {
-            worker.set_tcp(true);
-            tokio::spawn(tcp::accept_forever(listener, tcp_tx));
-            info!(%local, %candidate, "media edge listening (UDP, and TCP for blocked networks)");
+            tokio::spawn(tcp::accept_forever(listener, inboxes.clone()));
+            info!(%local, %candidate, workers = k, "media plane listening (UDP, and TCP for blocked networks)");
         }
         Err(e) => {
-            warn!(%local, "media over TCP unavailable (cannot listen on the media port over TCP: {e}); UDP only");
+            warn!(%local, workers = k, "media over TCP unavailable (cannot listen on the media port over TCP: {e}); UDP only");
         }
     }
-    let task = tokio::spawn(run(worker, Arc::new(socket), rx, tcp_rx));
     Ok((
         EdgeHandle {
-            commands: tx,
+            workers: inboxes,
             local,
         },
-        task,
+        MediaPlane { threads },
     ))
 }
 
-struct Io {
-    socket: Arc<UdpSocket>,
-    sender: BatchSender,
-    /// Media TCP connections by their client's address: where their packets go.
-    tcp_out: HashMap<SocketAddr, mpsc::Sender<bytes::Bytes>>,
+/// Pins the calling thread to the `i`-th CPU this process may run on (so that `taskset` still
+/// decides where the server runs).
+fn pin_to_cpu(i: usize) {
+    // SAFETY: plain libc calls on a zeroed cpu_set_t owned here.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            return;
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &allowed))
+            .collect();
+        if cpus.is_empty() {
+            return;
+        }
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpus[i % cpus.len()], &mut one);
+        let _ = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+    }
 }
 
-async fn run(
+/// What a worker thread owns beside its worker.
+struct Io {
+    socket: mio::net::UdpSocket,
+    sender: BatchSender,
+    /// Its media TCP connections by their client's address: where their packets go.
+    tcp_out: HashMap<SocketAddr, mpsc::Sender<bytes::Bytes>>,
+    mesh: Mesh,
+}
+
+fn run(
     mut worker: Worker,
-    socket: Arc<UdpSocket>,
+    mut poll: Poll,
+    socket: std::net::UdpSocket,
     mut commands: mpsc::Receiver<Command>,
-    mut tcp_events: mpsc::Receiver<TcpEvent>,
+    mesh: Mesh,
 ) {
-    let mut buf = vec![0u8; 2048];
     let mut io = Io {
-        socket,
+        socket: mio::net::UdpSocket::from_std(socket),
         sender: BatchSender::default(),
         tcp_out: HashMap::new(),
+        mesh,
     };
-    loop {
-        let deadline = worker.poll_timeout(Instant::now());
-        tokio::select! {
-            cmd = commands.recv() => match cmd {
-                Some(c) => on_command(&mut worker, c, Instant::now()),
-                None => break,
-            },
-            Some(ev) = tcp_events.recv() => match ev {
-                TcpEvent::Opened { peer, writer } => {
-                    io.tcp_out.insert(peer, writer);
-                }
-                TcpEvent::Closed { peer } => {
-                    io.tcp_out.remove(&peer);
-                }
-                TcpEvent::Packet { peer, data } => {
-                    worker.receive_tcp(peer, &data, Instant::now());
-                }
-            },
-            r = io.socket.recv_from(&mut buf) => {
-                let now = Instant::now();
-                let rtp_before = worker.stats.rtp_in;
-                match r {
-                    Ok((n, src)) => worker.receive_datagram(src, &buf[..n], now),
-                    Err(e) => debug!("media socket receive error: {e}"),
-                }
-                // Take in what else is queued, sending as the outbox fills.
-                for _ in 1..BURST {
-                    match io.socket.try_recv_from(&mut buf) {
-                        Ok((n, src)) => worker.receive_datagram(src, &buf[..n], now),
-                        Err(_) => break,
-                    }
-                    if worker.outbox().len() >= FLUSH_AT {
-                        flush(&mut worker, &mut io).await;
-                    }
-                }
-                flush(&mut worker, &mut io).await;
-                let rtp = worker.stats.rtp_in - rtp_before;
-                worker.stats.forward_latency.observe(now.elapsed(), rtp);
-            }
-            _ = tokio::time::sleep_until(deadline.into()) => worker.handle_timeout(Instant::now()),
-        }
-        flush(&mut worker, &mut io).await;
+    if let Err(e) = poll
+        .registry()
+        .register(&mut io.socket, SOCKET, Interest::READABLE)
+    {
+        error!("media worker {} cannot poll its socket: {e}", io.mesh.index);
+        return;
     }
-    info!("media edge stopped");
+    let mut events = Events::with_capacity(64);
+    let mut buf = vec![0u8; 2048];
+    // More datagrams wait than one turn took: poll without sleeping.
+    let mut more = false;
+    loop {
+        let now = Instant::now();
+        let deadline = worker.poll_timeout(now);
+        let wait = if more {
+            Duration::ZERO
+        } else {
+            deadline.saturating_duration_since(now)
+        };
+        if let Err(e) = poll.poll(&mut events, Some(wait)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                error!("media worker {} poll failed: {e}", io.mesh.index);
+                return;
+            }
+        }
+        let now = Instant::now();
+        // Packets this turn forwards: the publishers' own, and those other workers handed over.
+        let packets_before = worker.stats.rtp_in + worker.stats.handoffs_in;
+        loop {
+            match commands.try_recv() {
+                Ok(c) => on_command(&mut worker, &mut io, c, now),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    info!("media worker {} stopped", io.mesh.index);
+                    return;
+                }
+            }
+        }
+        for (from, ring) in io.mesh.from.iter_mut().enumerate() {
+            if let Some(ring) = ring {
+                while let Ok(h) = ring.pop() {
+                    worker.handle_handoff(from, h, now);
+                }
+            }
+        }
+        more = false;
+        for i in 0..BURST {
+            match io.socket.recv_from(&mut buf) {
+                Ok((n, src)) => worker.receive_datagram(src, &buf[..n], now),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!("media socket receive error: {e}");
+                    break;
+                }
+            }
+            more = i + 1 == BURST;
+            if worker.outbox().len() >= FLUSH_AT {
+                flush(&mut worker, &mut io);
+            }
+        }
+        if now >= deadline {
+            worker.handle_timeout(now);
+        }
+        flush(&mut worker, &mut io);
+        let packets = worker.stats.rtp_in + worker.stats.handoffs_in - packets_before;
+        worker.stats.forward_latency.observe(now.elapsed(), packets);
+        hand_off(&mut worker, &mut io);
+    }
+}
+
+/// Moves the worker's handoffs into the rings and wakes each worker that got some, once.
+fn hand_off(worker: &mut Worker, io: &mut Io) {
+    let mut wake = 0u64;
+    let mut dropped = 0;
+    for (w, item) in worker.outgoing().drain(..) {
+        let pushed = io
+            .mesh
+            .to
+            .get_mut(w)
+            .and_then(Option::as_mut)
+            .is_some_and(|ring| ring.push(item).is_ok());
+        if pushed {
+            wake |= 1 << w;
+        } else {
+            dropped += 1;
+        }
+    }
+    worker.stats.handoffs_dropped += dropped;
+    for (w, waker) in io.mesh.wakers.iter().enumerate() {
+        if wake & (1 << w) != 0 {
+            let _ = waker.wake();
+        }
+    }
 }
 
 /// Sends what the worker produced: TCP datagrams through their connection's queue, UDP ones in
 /// `sendmmsg` batches, a transport's side by side.
-async fn flush(worker: &mut Worker, io: &mut Io) {
+fn flush(worker: &mut Worker, io: &mut Io) {
     if worker.outbox.is_empty() {
         return;
     }
@@ -140,7 +279,9 @@ async fn flush(worker: &mut Worker, io: &mut Io) {
     let outbox = &worker.outbox;
     let stats = &mut worker.stats;
     let datagrams = outbox.datagrams();
+    let fd = io.socket.as_raw_fd();
     let mut at = 0;
+    let mut full = 0;
     while at < datagrams.len() {
         let d = datagrams[at];
         if d.proto == Protocol::Tcp {
@@ -161,36 +302,21 @@ async fn flush(worker: &mut Worker, io: &mut Io) {
             .iter()
             .position(|d| d.proto == Protocol::Tcp)
             .map_or(datagrams.len(), |p| at + p);
-        let udp = &datagrams[at..end];
-        let fd = io.socket.as_raw_fd();
-        let r = loop {
-            if let Err(e) = io.socket.writable().await {
-                break Err((e, udp.len()));
-            }
-            match io.socket.try_io(Interest::WRITABLE, || {
-                match io.sender.send(fd, outbox, udp) {
-                    Ok(s) => Ok(Ok(s)),
-                    Err((e, n)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        let _ = n;
-                        Err(e)
-                    }
-                    Err(other) => Ok(Err(other)),
-                }
-            }) {
-                Ok(r) => break r,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => break Err((e, 1)),
-            }
-        };
-        match r {
+        match io.sender.send(fd, outbox, &datagrams[at..end]) {
             Ok(sent) => {
                 at += sent.datagrams.max(1);
                 stats.datagrams_out += sent.datagrams as u64;
                 stats.send_messages += sent.messages as u64;
                 stats.send_batches += 1;
+                full = 0;
+            }
+            Err((e, _)) if e.kind() == std::io::ErrorKind::WouldBlock && full < 20 => {
+                // The socket's buffer is full: wait (briefly) for room.
+                full += 1;
+                wait_writable(fd, Duration::from_millis(5));
             }
             Err((e, n)) => {
-                // One destination refused (unreachable, …): skip it, send the rest.
+                // One destination refused (unreachable, …), or no room for long: skip it.
                 debug!(to = %d.destination, "media send failed: {e}");
                 stats.send_errors += n as u64;
                 at += n.max(1);
@@ -200,7 +326,19 @@ async fn flush(worker: &mut Worker, io: &mut Io) {
     worker.outbox.clear();
 }
 
-fn on_command(worker: &mut Worker, cmd: Command, now: Instant) {
+fn wait_writable(fd: std::os::fd::RawFd, within: Duration) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one pollfd we own, for the duration of the call.
+    unsafe {
+        libc::poll(&mut p, 1, within.as_millis() as libc::c_int);
+    }
+}
+
+fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
     match cmd {
         Command::Join {
             participant,
@@ -237,5 +375,12 @@ fn on_command(worker: &mut Worker, cmd: Command, now: Instant) {
             paused,
         } => worker.pause_video(participant, paused, now),
         Command::StopPublishing { participant } => worker.stop_publishing(participant, now),
+        Command::Tcp(TcpEvent::Opened { peer, writer }) => {
+            io.tcp_out.insert(peer, writer);
+        }
+        Command::Tcp(TcpEvent::Closed { peer }) => {
+            io.tcp_out.remove(&peer);
+        }
+        Command::Tcp(TcpEvent::Packet { peer, data }) => worker.receive_tcp(peer, &data, now),
     }
 }

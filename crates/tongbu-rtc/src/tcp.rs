@@ -2,10 +2,12 @@
 //! TCP at the media port, every transport offers a passive TCP host candidate beside the UDP one,
 //! and the browser connects to it when UDP fails. Packets travel framed as RFC 4571 says (a
 //! two-byte length, then the packet). This module is I/O only: one task per connection reads
-//! frames and hands them to the edge's task; the edge's sends go back through a queue per
-//! connection. The edge handles TCP packets exactly as UDP datagrams.
+//! frames and hands them to the worker whose transport the connection reaches (its first frame
+//! is a STUN request naming the worker in its ufrag); the worker's sends go back through a
+//! queue per connection. Workers handle TCP packets exactly as UDP datagrams.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,13 +15,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use crate::demux::stun_worker;
+use crate::edge::{Command, Inbox};
+
 /// Packets a connection may have queued for sending before new ones are dropped (a stalled
 /// connection must not hold the edge up; RTP copes with loss, TCP would only add delay).
 const QUEUE: usize = 512;
 
-/// What the connections tell the edge's task.
+/// What the connections tell their worker.
 #[derive(Debug)]
-pub(crate) enum TcpEvent {
+pub enum TcpEvent {
     /// A client connected from `peer`; its packets go to `writer`, already framed.
     Opened {
         peer: SocketAddr,
@@ -45,35 +50,30 @@ pub fn frame(packet: &[u8]) -> Option<Bytes> {
     Some(b.freeze())
 }
 
-/// Accepts connections until the edge stops listening.
-pub(crate) async fn accept_forever(listener: TcpListener, events: mpsc::Sender<TcpEvent>) {
+/// Accepts connections until the workers stop.
+pub(crate) async fn accept_forever(listener: TcpListener, workers: Arc<[Inbox]>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(stream, peer, events.clone()));
+                tokio::spawn(connection(stream, peer, workers.clone()));
             }
             Err(e) => {
                 debug!("media TCP accept failed: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
-        if events.is_closed() {
+        if workers.iter().all(|w| w.commands.is_closed()) {
             break;
         }
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sender<TcpEvent>) {
+async fn connection(stream: TcpStream, peer: SocketAddr, workers: Arc<[Inbox]>) {
     let (mut rd, mut wr) = stream.into_split();
     let (writer, mut queue) = mpsc::channel::<Bytes>(QUEUE);
-    if events
-        .send(TcpEvent::Opened { peer, writer })
-        .await
-        .is_err()
-    {
-        return;
-    }
+    let mut writer = Some(writer);
+    let mut owner: Option<&Inbox> = None;
     let send = tokio::spawn(async move {
         while let Some(b) = queue.recv().await {
             if wr.write_all(&b).await.is_err() {
@@ -90,12 +90,39 @@ async fn connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sender<Tc
         if len == 0 {
             continue;
         }
-        if events.send(TcpEvent::Packet { peer, data }).await.is_err() {
+        let inbox = match owner {
+            Some(i) => i,
+            None => {
+                // ICE over TCP begins with a STUN request: it names the transport's worker.
+                let Some(w) = stun_worker(&data).and_then(|w| workers.get(w)) else {
+                    debug!(%peer, "media TCP connection that does not begin with STUN; closed");
+                    break;
+                };
+                let Some(writer) = writer.take() else {
+                    break;
+                };
+                if w.send(Command::Tcp(TcpEvent::Opened { peer, writer }))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                owner = Some(w);
+                w
+            }
+        };
+        if inbox
+            .send(Command::Tcp(TcpEvent::Packet { peer, data }))
+            .await
+            .is_err()
+        {
             break;
         }
     }
     send.abort();
-    let _ = events.send(TcpEvent::Closed { peer }).await;
+    if let Some(w) = owner {
+        let _ = w.send(Command::Tcp(TcpEvent::Closed { peer })).await;
+    }
     debug!(%peer, "media TCP connection closed");
 }
 
@@ -114,34 +141,80 @@ mod tests {
         );
     }
 
+    fn binding_request(username: &str) -> Vec<u8> {
+        use str0m::ice::{StunMessageBuilder, TransId};
+        let msg = StunMessageBuilder::new()
+            .binding()
+            .request()
+            .username(username)
+            .ice_controlling(1)
+            .prio(1)
+            .build(TransId::new());
+        let mut buf = vec![0u8; 1500];
+        let n = msg
+            .to_bytes(Some(b"pass"), &mut buf, |_, _| [0u8; 20])
+            .expect("serialize STUN");
+        buf.truncate(n);
+        buf
+    }
+
+    /// Two workers' inboxes, and what reaches each.
+    fn inboxes() -> (Arc<[Inbox]>, Vec<mpsc::Receiver<Command>>, mio::Poll) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(1)).unwrap());
+        let (mut ins, mut outs) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            let (tx, rx) = mpsc::channel(16);
+            ins.push(Inbox {
+                commands: tx,
+                waker: waker.clone(),
+            });
+            outs.push(rx);
+        }
+        (ins.into(), outs, poll)
+    }
+
     #[tokio::test]
-    async fn a_connection_delivers_packets_and_sends_framed_ones_back() {
+    async fn a_connection_goes_to_the_worker_its_stun_names_and_gets_framed_packets_back() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (tx, mut rx) = mpsc::channel(16);
-        tokio::spawn(accept_forever(listener, tx));
+        let (workers, mut rx, _poll) = inboxes();
+        tokio::spawn(accept_forever(listener, workers));
         let mut client = TcpStream::connect(addr).await.unwrap();
-        let Some(TcpEvent::Opened { peer, writer }) = rx.recv().await else {
-            panic!("opened");
-        };
-        assert_eq!(peer, client.local_addr().unwrap());
-        // Two packets in one write, a third split across writes.
-        let mut bytes = frame(b"one").unwrap().to_vec();
+        // A STUN request for worker 1's transport, then two packets in one write, a third split
+        // across writes.
+        let stun = binding_request("01srv:cli");
+        let mut bytes = frame(&stun).unwrap().to_vec();
         bytes.extend_from_slice(&frame(b"two").unwrap());
         bytes.extend_from_slice(&[0, 5, b't', b'h']);
         client.write_all(&bytes).await.unwrap();
         client.write_all(b"ree").await.unwrap();
-        for want in [&b"one"[..], b"two", b"three"] {
-            match rx.recv().await {
-                Some(TcpEvent::Packet { data, .. }) => assert_eq!(data, want),
+        let Some(Command::Tcp(TcpEvent::Opened { peer, writer })) = rx[1].recv().await else {
+            panic!("opened on worker 1");
+        };
+        assert_eq!(peer, client.local_addr().unwrap());
+        for want in [&stun[..], b"two", b"three"] {
+            match rx[1].recv().await {
+                Some(Command::Tcp(TcpEvent::Packet { data, .. })) => assert_eq!(data, want),
                 other => panic!("expected a packet, got {other:?}"),
             }
         }
+        assert!(rx[0].try_recv().is_err(), "nothing for worker 0");
         writer.send(frame(b"back").unwrap()).await.unwrap();
         let mut got = [0u8; 6];
         client.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, &[0, 4, b'b', b'a', b'c', b'k']);
         drop(client);
-        assert!(matches!(rx.recv().await, Some(TcpEvent::Closed { .. })));
+        assert!(matches!(
+            rx[1].recv().await,
+            Some(Command::Tcp(TcpEvent::Closed { .. }))
+        ));
+
+        // A connection that does not start with STUN is closed, nobody told.
+        let mut junk = TcpStream::connect(addr).await.unwrap();
+        junk.write_all(&frame(b"junk").unwrap()).await.unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(junk.read(&mut byte).await.unwrap(), 0, "closed");
+        assert!(rx[0].try_recv().is_err() && rx[1].try_recv().is_err());
     }
 }

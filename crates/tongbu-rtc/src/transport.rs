@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use str0m::media::Mid;
 use str0m::net::Protocol;
 use str0m::rtp::Ssrc;
-use str0m::{Candidate, Rtc};
+use str0m::{Candidate, IceCreds, Rtc};
 use tongbu_media::{ConsumerId, ParticipantId, ProducerId};
 use tracing::warn;
 
@@ -78,15 +78,21 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// A transport whose ICE candidates name `candidate` (and a passive TCP one if `tcp`).
+    /// A transport of worker `worker` whose ICE candidates name `candidate` (and a passive TCP
+    /// one if `tcp`). Its ICE ufrag begins with the worker's index in two hex digits, so that
+    /// any worker's socket can tell whose a STUN request is.
     pub fn new(
         participant: ParticipantId,
         role: TransportRole,
+        worker: usize,
         candidate: SocketAddr,
         tcp: bool,
         now: Instant,
     ) -> Self {
+        let mut creds = IceCreds::new();
+        creds.ufrag = format!("{:02x}{}", worker & 0xff, creds.ufrag);
         let mut config = Rtc::builder()
+            .set_local_ice_credentials(creds)
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .clear_codecs()

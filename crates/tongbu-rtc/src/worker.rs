@@ -26,6 +26,7 @@ use crate::demux::{is_stun, Demux};
 use crate::edge::{
     EdgeError, EdgeEvent, EdgeStats, ParticipantLink, PublishedTrackInfo, TrackSource,
 };
+use crate::handoff::Handoff;
 use crate::outbox::Outbox;
 use crate::participant::Participant;
 use crate::rtcp::is_rtp_or_rtcp;
@@ -51,6 +52,9 @@ struct Flow {
 
 /// The media worker. See the module documentation.
 pub struct Worker {
+    /// Which worker this is, of how many (one per core; a participant lives on one).
+    pub(crate) index: usize,
+    pub(crate) workers: usize,
     /// The address in every ICE candidate; also the destination str0m must see on input.
     pub(crate) candidate: SocketAddr,
     /// Whether transports also offer a passive TCP candidate.
@@ -77,6 +81,20 @@ pub struct Worker {
     pub(crate) forwards: Vec<Forward>,
     pub(crate) events: Vec<Event>,
     pub(crate) outbox: Outbox,
+    /// Handoffs to other workers produced this turn (worker, item): the loop moves them into
+    /// the rings.
+    pub(crate) outgoing: Vec<(usize, Handoff)>,
+    /// This worker's producers that other workers consume: bit `j` set, worker `j` wants them.
+    pub(crate) interest: HashMap<ProducerId, u64>,
+    /// Other workers' producers this worker mirrors for its consumers: their owner and session.
+    pub(crate) remote: HashMap<ProducerId, (usize, i64)>,
+    /// Remote producers this worker told their owner it needs.
+    pub(crate) wanted: HashSet<ProducerId>,
+    /// Every producer of every session, on whichever worker: what a participant joining here
+    /// is offered.
+    pub(crate) directory: HashMap<i64, Vec<(PublishedTrackInfo, usize)>>,
+    /// Datagram sources that belong to other workers' transports.
+    pub(crate) foreign: HashMap<SocketAddr, usize>,
     /// Where a subscriber's SRTCP is decrypted.
     pub(crate) scratch: Box<[u8; MAX_DATAGRAM]>,
     /// The wall clock at one instant, so that sender reports without a publisher's clock need
@@ -89,6 +107,8 @@ impl Worker {
     /// A worker whose ICE candidates name `candidate` (the address clients send media to).
     pub fn new(candidate: SocketAddr, now: Instant) -> Self {
         Worker {
+            index: 0,
+            workers: 1,
             candidate,
             tcp: false,
             transports: Slab::with_capacity(256),
@@ -106,6 +126,12 @@ impl Worker {
             forwards: Vec::with_capacity(1024),
             events: Vec::with_capacity(16),
             outbox: Outbox::with_capacity(2048),
+            outgoing: Vec::with_capacity(256),
+            interest: HashMap::new(),
+            remote: HashMap::new(),
+            wanted: HashSet::new(),
+            directory: HashMap::new(),
+            foreign: HashMap::new(),
             scratch: Box::new([0; MAX_DATAGRAM]),
             epoch: (now, ntp_time(SystemTime::now())),
             stats: EdgeStats::default(),
@@ -116,6 +142,23 @@ impl Worker {
     /// listens on TCP too).
     pub fn set_tcp(&mut self, tcp: bool) {
         self.tcp = tcp;
+    }
+
+    /// This is worker `index` of `workers` (before any participant joins).
+    pub fn set_place(&mut self, index: usize, workers: usize) {
+        self.index = index;
+        self.workers = workers.max(1);
+    }
+
+    /// Handoffs for other workers produced so far: move them into the rings.
+    pub fn outgoing(&mut self) -> &mut Vec<(usize, Handoff)> {
+        &mut self.outgoing
+    }
+
+    /// Every other worker's index.
+    pub(crate) fn others(&self) -> impl Iterator<Item = usize> + use<> {
+        let me = self.index;
+        (0..self.workers).filter(move |&w| w != me)
     }
 
     /// The datagrams produced so far. Send them and [`Outbox::clear`] it.
@@ -260,6 +303,7 @@ impl Worker {
             .count();
         s.events_dropped = self.participants.values().map(|p| p.events_dropped).sum();
         s.router = self.router.stats();
+        s.workers = 1;
         s
     }
 
@@ -369,6 +413,12 @@ impl Worker {
         while let Some(ev) = self.router.poll_event() {
             match ev {
                 RouterEvent::RequestKeyframe { producer, owner } => {
+                    // Another worker's producer: its owner aggregates again and asks.
+                    if let Some(&(w, _)) = self.remote.get(&producer) {
+                        self.outgoing
+                            .push((w, Handoff::KeyframeRequest { producer }));
+                        continue;
+                    }
                     let Some(id) = self.participants.get(&owner).and_then(|p| p.send) else {
                         continue;
                     };

@@ -36,6 +36,9 @@ pub struct Config {
     /// Address put in ICE candidates. `TONGBU_PUBLIC_IP` (or `TONGBU_MEDIA_PUBLIC_IP`);
     /// default: the media bind address.
     pub public_ip: IpAddr,
+    /// Media workers, each a thread pinned to a core with its own socket on the media port.
+    /// `TONGBU_MEDIA_WORKERS`; 0 (the default): one per core the process may run on.
+    pub media_workers: usize,
     /// SQLite file and keys. `TONGBU_DATA_DIR`.
     pub data_dir: PathBuf,
     /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
@@ -69,6 +72,7 @@ impl Default for Config {
             media_udp_port: 3478,
             media_bind_ip: ip,
             public_ip: ip,
+            media_workers: 0,
             data_dir: PathBuf::from("data"),
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
             demo: true,
@@ -142,6 +146,7 @@ struct FileMedia {
     udp_port: Option<toml::Value>,
     bind_ip: Option<String>,
     public_ip: Option<String>,
+    workers: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,6 +206,24 @@ impl Config {
                 value: v,
                 expected: "a UDP port number from 0 to 65535",
             })?;
+        }
+        let workers = f.media.workers.map(|v| match v {
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        });
+        if let Some(v) = pick("TONGBU_MEDIA_WORKERS", workers) {
+            c.media_workers =
+                v.trim()
+                    .parse()
+                    .ok()
+                    .filter(|&n: &usize| n <= 64)
+                    .ok_or(ConfigError::Invalid {
+                        key: "TONGBU_MEDIA_WORKERS (media.workers)",
+                        value: v,
+                        expected:
+                            "a number of media worker threads from 1 to 64, or 0 for one per core",
+                    })?;
         }
         if let Some(v) = pick("TONGBU_MEDIA_BIND_IP", f.media.bind_ip) {
             c.media_bind_ip = v.parse().map_err(|_| ConfigError::Invalid {

@@ -177,9 +177,10 @@ impl Server {
         } else {
             None
         };
-        let (edge, _edge_task) = tongbu_rtc::socket_loop::start(EdgeConfig {
+        let (edge, _media) = tongbu_rtc::socket_loop::start(EdgeConfig {
             bind: SocketAddr::new(config.media_bind_ip, config.media_udp_port),
             public_ip: config.public_ip,
+            workers: config.media_workers,
         })
         .await?;
         let media_addr = edge.local_addr();
