@@ -169,6 +169,16 @@ impl Lab {
 
     /// Moves datagrams both ways, answers offers and lets `ms` milliseconds pass, 5 at a time.
     pub fn pump(&mut self, ms: u64) {
+        self.pump_with(ms, |w, src, data, now| w.receive_datagram(src, data, now));
+    }
+
+    /// Like [`Lab::pump`], handing each datagram from a peer to the worker through `input`
+    /// (a test may count what the worker does with it).
+    pub fn pump_with(
+        &mut self,
+        ms: u64,
+        mut input: impl FnMut(&mut Worker, SocketAddr, &[u8], Instant),
+    ) {
         for _ in 0..ms.div_ceil(5) {
             self.now += Duration::from_millis(5);
             let now = self.now;
@@ -179,10 +189,14 @@ impl Lab {
                 poll_peer(p, &mut self.from_peers, self.record, now);
             }
             for (src, data) in std::mem::take(&mut self.from_peers) {
-                self.worker.receive_datagram(src, &data, now);
+                input(&mut self.worker, src, &data, now);
             }
             for p in &mut self.peers {
                 while let Ok(ev) = p.events.try_recv() {
+                    // A peer that closed answers nothing, as a client that went away.
+                    if !p.rtc.is_alive() {
+                        continue;
+                    }
                     if let EdgeEvent::RecvOffer { sdp, .. } = ev {
                         let offer = SdpOffer::from_sdp_string(&sdp).expect("offer");
                         let answer = p.rtc.sdp_api().accept_offer(offer).expect("accept");
@@ -237,6 +251,15 @@ fn poll_peer(
     }
 }
 
+impl Lab {
+    /// The SRTP key slot of peer `i`'s recv transport, while it has one.
+    pub fn recv_keys(&self, i: usize) -> Option<crate::key_capture::KeySlot> {
+        let id = self.peers[i].id;
+        let t = self.worker.participants.get(&id)?.recv?;
+        Some(self.worker.transports.get(t.index())?.keys.clone())
+    }
+}
+
 /// A publisher with one video and one audio track, and subscribers receiving both.
 pub struct Fanout {
     pub lab: Lab,
@@ -244,6 +267,11 @@ pub struct Fanout {
     pub video: Mid,
     pub audio: Mid,
     seq: u64,
+    /// Each stream's own sequence numbers (video, audio).
+    stream_seq: [u64; 2],
+    /// When the publisher's media clocks read 0: its timestamps follow the lab's time, as a
+    /// camera's and a microphone's do.
+    epoch: Instant,
 }
 
 impl Fanout {
@@ -278,12 +306,15 @@ impl Fanout {
             lab.pump(5);
         }
         lab.pump(2000);
+        let epoch = lab.now;
         let mut f = Fanout {
             lab,
             publisher,
             video,
             audio,
             seq: 1,
+            stream_seq: [1, 1],
+            epoch,
         };
         // Keyframes until every subscriber's video is flowing.
         for _ in 0..20 {
@@ -325,17 +356,15 @@ impl Fanout {
         self.seq += 1;
         let mut api = rtc.direct_api();
         let tx = api.stream_tx_by_mid(mid, None).expect("stream");
-        let clock = if kind == MediaKind::Video { 3000 } else { 960 };
-        tx.write_rtp(
-            RtpWrite::new(
-                pt,
-                SeqNo::from(self.seq),
-                (self.seq * clock) as u32,
-                now,
-                payload,
-            )
-            .marker(true),
-        );
+        let (rate, i) = if kind == MediaKind::Video {
+            (90_000.0, 0)
+        } else {
+            (48_000.0, 1)
+        };
+        let timestamp = (now.duration_since(self.epoch).as_secs_f64() * rate) as u64 as u32;
+        self.stream_seq[i] += 1;
+        let seq = SeqNo::from(self.stream_seq[i]);
+        tx.write_rtp(RtpWrite::new(pt, seq, timestamp, now, payload).marker(true));
         let _ = rtc.handle_input(Input::Timeout(now));
         loop {
             match rtc.poll_output().expect("output") {
@@ -350,10 +379,15 @@ impl Fanout {
     /// in the outbox).
     pub fn forward(&mut self, datagram: &[u8]) -> usize {
         let src = self.lab.peers[self.publisher].addr;
+        let before = self.lab.worker.outbox().len();
         self.lab
             .worker
             .receive_datagram(src, datagram, self.lab.now);
-        self.lab.worker.outbox().len()
+        let outbox = self.lab.worker.outbox();
+        outbox.datagrams()[before..]
+            .iter()
+            .filter(|d| d.destination != src)
+            .count()
     }
 
     /// One packet of `kind` in, its datagrams out (counted, then dropped).
