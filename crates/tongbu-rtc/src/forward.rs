@@ -21,7 +21,7 @@ use crate::link_stats::Downlink;
 use crate::outbox::Outbox;
 use crate::rtcp::{is_rtp_or_rtcp, write_sdes, write_sender_report, Rtcp, RtcpPackets};
 use crate::send_stream::{ntp_time, Packet, SendStream};
-use crate::transport::{Transport, TransportId, TransportRole, REPORT_INTERVAL};
+use crate::transport::{SubscriberEgress, TransportId, TransportRole, REPORT_INTERVAL};
 use crate::worker::Worker;
 
 /// Room left after a packet for its SRTP tag (the largest profile's).
@@ -213,11 +213,10 @@ impl Worker {
                 let Some(stream) = self.consumers.get_mut(f.consumer.index()) else {
                     continue;
                 };
-                let tid = stream.transport;
-                let Some(t) = self.transports.get_mut(tid.index()) else {
+                let Some(egress) = self.egresses.get_mut(stream.egress) else {
                     continue;
                 };
-                send_copy(&mut self.outbox, stream, t, tid, f, false, now);
+                send_copy(&mut self.outbox, stream, egress, f, false, now);
             }
         }
         self.forwards = forwards;
@@ -225,10 +224,10 @@ impl Worker {
 
     /// RTCP from a subscriber: unprotected and read in place.
     fn on_subscriber_rtcp(&mut self, id: TransportId, data: &[u8], now: Instant) {
-        let Some(t) = self.transports.get_mut(id.index()) else {
+        let Some(e) = self.transports.get(id.index()).and_then(|t| t.egress) else {
             return;
         };
-        let Some(egress) = t.egress.as_mut() else {
+        let Some(egress) = self.egresses.get_mut(e) else {
             return;
         };
         if data.len() > self.scratch.len() || !crate::rtcp::is_rtcp(data) {
@@ -240,10 +239,10 @@ impl Worker {
         buf.copy_from_slice(data);
         let n = match egress.srtp_in.unprotect_rtcp(buf) {
             Ok(n) => n,
-            Err(e) => {
+            Err(err) => {
                 egress.rtcp_refused += 1;
                 self.stats.dropped_malformed += 1;
-                debug!(transport = id.0, "subscriber RTCP refused: {e}");
+                debug!(transport = id.0, "subscriber RTCP refused: {err}");
                 return;
             }
         };
@@ -253,10 +252,6 @@ impl Worker {
             let Ok(packet) = packet else {
                 self.stats.dropped_malformed += 1;
                 break;
-            };
-            let egress = match t.egress.as_mut() {
-                Some(e) => e,
-                None => break,
             };
             match packet {
                 Rtcp::Report { blocks, .. } => {
@@ -273,15 +268,13 @@ impl Worker {
                     let Some(c) = egress.consumer_of(media) else {
                         continue;
                     };
-                    if let Some(s) = self.consumers.get_mut(c.index()) {
-                        s.nacks += 1;
-                    }
+                    let Some(s) = self.consumers.get_mut(c.index()) else {
+                        continue;
+                    };
+                    s.nacks += 1;
                     for seq in lost {
-                        let Some(f) = self.router.resend(c, seq) else {
-                            continue;
-                        };
-                        if let Some(s) = self.consumers.get_mut(c.index()) {
-                            send_copy(&mut self.outbox, s, t, id, &f, true, now);
+                        if let Some(f) = self.router.resend(c, seq) {
+                            send_copy(&mut self.outbox, s, egress, &f, true, now);
                             self.stats.retransmitted += 1;
                         }
                     }
@@ -325,7 +318,10 @@ impl Worker {
             return;
         };
         self.reports.set(id, now + REPORT_INTERVAL);
-        let (Some(egress), Some((proto, dest))) = (t.egress.as_mut(), t.remote) else {
+        let Some(egress) = t.egress.and_then(|e| self.egresses.get_mut(e)) else {
+            return;
+        };
+        let Some((proto, dest)) = egress.remote else {
             return;
         };
         let mut down = Downlink::default();
@@ -415,18 +411,17 @@ fn request_keyframe(
 }
 
 /// One copy: written for its consumer's stream, protected with its transport's keys into the
-/// outbox. Nothing is sent to a transport without keys or a route yet.
+/// outbox. Nothing is sent to a transport without a route yet.
 #[inline]
 fn send_copy(
     outbox: &mut Outbox,
     stream: &mut SendStream,
-    t: &mut Transport,
-    tid: TransportId,
+    egress: &mut SubscriberEgress,
     f: &Forward,
     resend: bool,
     now: Instant,
 ) {
-    let (Some(egress), Some((proto, dest))) = (t.egress.as_mut(), t.remote) else {
+    let Some((proto, dest)) = egress.remote else {
         return;
     };
     let packet = Packet {
@@ -452,13 +447,13 @@ fn send_copy(
         .protect_rtp(&mut buf[start..], header, len, (seq >> 16) as u32)
     {
         Ok(n) => {
-            outbox.commit(start, n, proto, dest, tid);
+            outbox.commit(start, n, proto, dest, egress.transport);
             egress.bytes_sent += n as u64;
             egress.packets_sent += 1;
         }
         Err(e) => {
             outbox.abort(start);
-            debug!(transport = tid.0, "packet not protected: {e}");
+            debug!(transport = egress.transport.0, "packet not protected: {e}");
         }
     }
 }
@@ -467,7 +462,7 @@ fn send_copy(
 #[allow(clippy::too_many_arguments)]
 fn seal_reports(
     outbox: &mut Outbox,
-    egress: &mut crate::transport::SubscriberEgress,
+    egress: &mut SubscriberEgress,
     start: usize,
     ssrcs: &[u32],
     cname: Option<&str>,

@@ -128,7 +128,9 @@ impl Worker {
             }
         }
         t.consumer_by_mid.clear();
-        t.egress = None;
+        if let Some(e) = t.egress.take() {
+            self.egresses.try_remove(e);
+        }
         if !t.addrs.is_empty() && self.workers > 1 {
             let addrs = t.addrs.clone().into_boxed_slice();
             self.broadcast(Handoff::Forget { addrs });
@@ -144,7 +146,7 @@ impl Worker {
         self.update_interest(s.producer);
         if let Some(t) = self.transports.get_mut(s.transport.index()) {
             t.consumer_by_mid.remove(&s.mid);
-            if let Some(e) = t.egress.as_mut() {
+            if let Some(e) = t.egress.and_then(|e| self.egresses.get_mut(e)) {
                 e.remove_consumer(c);
             }
         }
@@ -294,9 +296,9 @@ impl Worker {
         let Some(t) = self.transports.get_mut(id.index()) else {
             return;
         };
-        if !t.connected || t.egress.is_none() {
+        let Some(egress) = t.egress.filter(|_| t.connected) else {
             return;
-        }
+        };
         let mut added = Vec::new();
         for o in p.out.iter_mut() {
             let OutState::Open(mid) = o.state else {
@@ -313,7 +315,8 @@ impl Worker {
                 );
                 continue;
             };
-            let Some(stream) = send_stream(&mut t.rtc, id, mid, o.producer, o.kind, pt) else {
+            let Some(stream) = send_stream(&mut t.rtc, (id, egress), mid, o.producer, o.kind, pt)
+            else {
                 warn!(
                     producer = o.producer.0,
                     "no send stream for media line {mid}"
@@ -326,7 +329,7 @@ impl Worker {
                 Ok(()) => {
                     o.consumer = Some(c);
                     t.consumer_by_mid.insert(mid, c);
-                    if let Some(e) = t.egress.as_mut() {
+                    if let Some(e) = self.egresses.get_mut(egress) {
                         e.add_ssrcs(c, ssrcs.into_iter().flatten());
                     }
                     added.push(o.producer);
@@ -603,7 +606,7 @@ fn payload_type(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<u8> {
 /// subscriber answered), and the header extensions the subscriber accepted.
 fn send_stream(
     rtc: &mut Rtc,
-    transport: TransportId,
+    (transport, egress): (TransportId, usize),
     mid: Mid,
     producer: ProducerId,
     kind: MediaKind,
@@ -628,7 +631,7 @@ fn send_stream(
     let tx = api.stream_tx_by_mid(mid, None)?;
     let ssrc: Ssrc = tx.ssrc();
     let rtx = tx.rtx().zip(rtx_pt).map(|(s, p)| Rtx::new(*s, p));
-    Some(SendStream::new(
-        transport, mid, producer, *ssrc, kind, rtx, ext,
-    ))
+    let mut s = SendStream::new(transport, mid, producer, *ssrc, kind, rtx, ext);
+    s.egress = egress;
+    Some(s)
 }

@@ -42,6 +42,9 @@ impl Worker {
                     TransportRole::Recv => {
                         if let Some(pair) = st.selected_candidate_pair {
                             t.remote = Some((pair.protocol, pair.remote.addr));
+                            if let Some(e) = t.egress.and_then(|e| self.egresses.get_mut(e)) {
+                                e.remote = t.remote;
+                            }
                         }
                     }
                 }
@@ -115,9 +118,9 @@ impl Worker {
         let (pid, role) = (t.participant, t.role);
         if role == TransportRole::Recv {
             match t.keys.get() {
-                Some(Ok(keys)) => match SubscriberEgress::new(keys, now) {
+                Some(Ok(keys)) => match SubscriberEgress::new(id, t.remote, keys, now) {
                     Ok(e) => {
-                        t.egress = Some(e);
+                        t.egress = Some(self.egresses.insert(e));
                         self.reports.set(id, now);
                     }
                     Err(e) => error!(participant = pid.0, "SRTP keys refused: {e}"),

@@ -57,6 +57,8 @@ pub struct Packet<'a> {
 #[derive(Debug, Clone)]
 pub struct SendStream {
     pub transport: TransportId,
+    /// Its transport's send state in the worker's egress table.
+    pub egress: usize,
     pub mid: Mid,
     /// What it carries.
     pub producer: ProducerId,
@@ -104,6 +106,7 @@ impl SendStream {
         mid_bytes[..mid_len].copy_from_slice(&m[..mid_len]);
         Self {
             transport,
+            egress: usize::MAX,
             mid,
             producer,
             ssrc,

@@ -74,7 +74,10 @@ pub struct Transport {
     pub mid_by_producer: HashMap<ProducerId, Mid>,
     // Recv transports.
     pub consumer_by_mid: HashMap<Mid, ConsumerId>,
-    pub egress: Option<SubscriberEgress>,
+    /// Its send state once connected: an index into the worker's egress table, which keeps the
+    /// per-copy state of all recv transports close together (a transport, with its `Rtc`, is
+    /// kilobytes; a thousand of them apart would cost a cache and TLB miss per copy).
+    pub egress: Option<usize>,
 }
 
 impl Transport {
@@ -145,15 +148,19 @@ impl Transport {
     }
 }
 
-/// What Tongbu keeps to send a subscriber its media: SRTP both ways (ours out, its RTCP in),
-/// transport-wide sequence numbers with the estimate their feedback gives, and the SSRCs of its
-/// consumers' streams.
+/// What Tongbu keeps to send a subscriber its media: where it goes, SRTP both ways (ours out,
+/// its RTCP in), transport-wide sequence numbers with the estimate their feedback gives, and
+/// the SSRCs of its consumers' streams.
 #[derive(Debug)]
 pub struct SubscriberEgress {
+    pub transport: TransportId,
+    /// The transport's route (kept equal to [`Transport::remote`]).
+    pub remote: Option<(Protocol, SocketAddr)>,
     pub srtp_out: SrtpContext,
     pub srtp_in: SrtpContext,
     pub twcc: TwccSender,
-    pub estimate: BandwidthEstimator,
+    /// Read on feedback only: kept out of the per-copy cache lines.
+    pub estimate: Box<BandwidthEstimator>,
     /// The subscriber's REMB, if it sends one (stacks without transport-wide feedback).
     pub remb_bps: Option<u64>,
     /// SSRC (main or RTX) → consumer, for the subscriber's RTCP.
@@ -168,13 +175,20 @@ pub struct SubscriberEgress {
 }
 
 impl SubscriberEgress {
-    /// Egress with the transport's keys.
-    pub fn new(keys: &TransportKeys, now: Instant) -> Result<Self, SrtpError> {
+    /// Egress of `transport` (routed to `remote`) with its keys.
+    pub fn new(
+        transport: TransportId,
+        remote: Option<(Protocol, SocketAddr)>,
+        keys: &TransportKeys,
+        now: Instant,
+    ) -> Result<Self, SrtpError> {
         Ok(Self {
+            transport,
+            remote,
             srtp_out: SrtpContext::new(&keys.local)?,
             srtp_in: SrtpContext::new(&keys.remote)?,
             twcc: TwccSender::default(),
-            estimate: BandwidthEstimator::default(),
+            estimate: Box::default(),
             remb_bps: None,
             ssrcs: Vec::new(),
             bytes_sent: 0,

@@ -70,6 +70,8 @@ pub struct Worker {
     pub(crate) router: Router,
     /// Every consumer's outgoing stream, by [`tongbu_media::ConsumerId`] (the slab key).
     pub(crate) consumers: Slab<SendStream>,
+    /// Every connected recv transport's send state ([`Transport::egress`] indexes it).
+    pub(crate) egresses: Slab<crate::transport::SubscriberEgress>,
     /// Producers that carry a screen share (the others are cameras and microphones).
     pub(crate) screen_producers: HashSet<ProducerId>,
     /// Offers on `recv` transports waiting for an answer, with their deadlines.
@@ -119,6 +121,7 @@ impl Worker {
             reports: Timers::default(),
             router: Router::new(),
             consumers: Slab::with_capacity(1024),
+            egresses: Slab::with_capacity(256),
             screen_producers: HashSet::new(),
             offer_deadlines: Vec::new(),
             next_producer: 1,
@@ -296,11 +299,7 @@ impl Worker {
         let mut s = self.stats;
         s.participants = self.participants.len();
         s.transports = self.transports.len();
-        s.egress_transports = self
-            .transports
-            .iter()
-            .filter(|(_, t)| t.egress.is_some())
-            .count();
+        s.egress_transports = self.egresses.len();
         s.events_dropped = self.participants.values().map(|p| p.events_dropped).sum();
         s.router = self.router.stats();
         s.workers = 1;
@@ -376,6 +375,9 @@ impl Worker {
                     }
                     Ok(Output::Transmit(tr)) => {
                         transmit(&mut self.outbox, &mut self.stats, t, id, &tr);
+                        if let Some(e) = t.egress.and_then(|e| self.egresses.get_mut(e)) {
+                            e.remote = t.remote;
+                        }
                     }
                     Ok(Output::Event(e)) => events.push(e),
                     Err(e) => {
