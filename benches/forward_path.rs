@@ -12,7 +12,10 @@
 //! `edge_forward_idle`: 100 subscribers, with and without 1000 idle peers beside them.
 //!
 //! `srtp_floor`: the same payload sealed N times with AES-256-GCM (the SRTP AEAD cipher the
-//! peers negotiate) into preallocated buffers: the least any SFU must spend per subscriber.
+//! peers negotiate) into preallocated buffers, with one key: the cipher alone, its key always
+//! in cache. `srtp_floor_keys`: the same with N keys, one per subscriber, as every SFU must
+//! seal (each subscriber's SRTP has its own): the least any SFU must spend per subscriber once
+//! N keys no longer fit in cache.
 //!
 //! Report: time per inbound packet; divide by N for the cost per subscriber (BENCHMARKS.md).
 
@@ -208,11 +211,55 @@ fn srtp_floor(c: &mut Criterion) {
     }
 }
 
+fn srtp_floor_keys(c: &mut Criterion) {
+    for (name, len) in [("vp8_1200B", 1200usize), ("opus_160B", 160)] {
+        let mut group = c.benchmark_group(format!("srtp_floor_keys/{name}"));
+        let header = [0x80u8, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7];
+        let payload = vec![0x5Au8; len];
+        for n in [100u64, 1000] {
+            let keys: Vec<LessSafeKey> = (0..n)
+                .map(|i| {
+                    let mut k = [7u8; 32];
+                    k[..8].copy_from_slice(&i.to_be_bytes());
+                    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("key"))
+                })
+                .collect();
+            let mut bufs = vec![vec![0u8; 12 + len + 16]; n as usize];
+            group.throughput(Throughput::Elements(n));
+            group.bench_function(BenchmarkId::from_parameter(n), |b| {
+                let mut counter = 0u64;
+                b.iter(|| {
+                    for (buf, key) in bufs.iter_mut().zip(&keys) {
+                        counter += 1;
+                        let (head, rest) = buf.split_at_mut(12);
+                        head.copy_from_slice(&header);
+                        let (body, tag_out) = rest.split_at_mut(len);
+                        body.copy_from_slice(&payload);
+                        let mut iv = [0u8; 12];
+                        iv[4..].copy_from_slice(&counter.to_be_bytes());
+                        let tag = key
+                            .seal_in_place_separate_tag(
+                                Nonce::assume_unique_for_key(iv),
+                                Aad::from(&*head),
+                                body,
+                            )
+                            .expect("seal");
+                        tag_out.copy_from_slice(tag.as_ref());
+                    }
+                    black_box(&bufs);
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 criterion_group!(
     benches,
     edge_forward,
     edge_forward_burst,
     edge_forward_idle,
-    srtp_floor
+    srtp_floor,
+    srtp_floor_keys
 );
 criterion_main!(benches);

@@ -5,6 +5,10 @@
 #   benches/load.sh w1 100 300      W1 at the given N only
 #   benches/load.sh w2 12           W2 with the given numbers of participants
 #
+# SERVER_BIN (default target/release/tongbu) runs another server build, for same-run A/B
+# comparisons of two builds with the same load tool; the server's own environment (for example
+# TONGBU_MEDIA_WORKERS) passes through.
+#
 # Each run starts a fresh demo server (its own data directory) pinned to CPU 0 and runs
 # tongbu-load pinned to CPU 1 (on a machine with one CPU both share it), counts for $SECS
 # seconds (default 20), and prints the tool's JSON line. Needs curl and python3.
@@ -17,6 +21,7 @@ mode=${1:-all}
 shift || true
 ns=("$@")
 
+SERVER_BIN=${SERVER_BIN:-target/release/tongbu}
 cargo build --release -q -p tongbu -p tongbu-load
 ulimit -n "$(ulimit -Hn)"
 if [ "$(nproc)" -ge 2 ]; then server_cpu=0; tool_cpu=1; else server_cpu=0; tool_cpu=0; fi
@@ -33,7 +38,7 @@ trap stop_server EXIT
 start_server() {
   data=$(mktemp -d)
   TONGBU_DATA_DIR="$data" TONGBU_HTTP_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
-    taskset -c "$server_cpu" target/release/tongbu >"$data/server.log" 2>&1 &
+    taskset -c "$server_cpu" "$SERVER_BIN" >"$data/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && return 0
