@@ -461,3 +461,40 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
     lossy.close().await;
     publisher.close().await;
 }
+
+/// A classroom that sends transport-wide feedback, as browsers do, has the estimate of its
+/// downlink in its health: at least what it is receiving (loopback carries far more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classrooms_downlink_estimate_is_in_its_health() {
+    let server = TestServer::start().await;
+    let publisher = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("teacher connects");
+    let classroom = Subscriber::connect_repairing(&server.classroom_url(0), 0)
+        .await
+        .expect("classroom connects");
+    let auth = server.operator_auth();
+    let mut seen = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (_, b) = health(&server, Some(&auth)).await;
+        let p = b["participants"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["role"] == "classroom").cloned());
+        if let Some(p) =
+            p.filter(|p| p["bwe_down_kbps"].is_number() && p["kbps_out"].as_f64() > Some(20.0))
+        {
+            seen = Some(p);
+            break;
+        }
+    }
+    let p = seen.expect("an estimate within 10 s");
+    let (bwe, out) = (
+        p["bwe_down_kbps"].as_f64().unwrap(),
+        p["kbps_out"].as_f64().unwrap(),
+    );
+    eprintln!("classroom receives {out:.0} kbit/s, its downlink is estimated at {bwe:.0} kbit/s");
+    assert!(bwe >= out * 0.8, "{p}");
+    classroom.close().await;
+    publisher.close().await;
+}

@@ -233,8 +233,9 @@ function renderDetail() {
       dd.append(sparkline(series, { label: t(key), floor, cls }));
       stats.append(dt, dd);
     }
+    const bwe = p.bwe_down_kbps == null ? '' : ` · ${t('ops_bwe')} ${round(p.bwe_down_kbps)} kbit/s`;
     const extra = h('p', 'muted small',
-      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps_up} · NACK ${p.nacks} · PLI ${p.plis}`);
+      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps_up} · NACK ${p.nacks} · PLI ${p.plis}${bwe}`);
     li.append(head, name, school, reasons, stats, extra);
     tiles.append(li);
   }

@@ -418,6 +418,7 @@ mod tests {
             loss_down_pct: Some(loss_down),
             kbps_in: 0.0,
             kbps_out: 1200.0,
+            bwe_down_kbps: None,
             nacks: 0,
             plis: 0,
             jitter_ms: None,

@@ -39,6 +39,9 @@ pub struct ParticipantHealth {
     pub loss_down_pct: Option<f32>,
     pub kbps_in: f32,
     pub kbps_out: f32,
+    /// What its downlink can carry, as estimated from its transport-wide feedback (or its
+    /// REMB), kbit/s; absent until its first feedback.
+    pub bwe_down_kbps: Option<f32>,
     pub nacks: u64,
     pub plis: u64,
     pub jitter_ms: Option<f32>,
@@ -135,6 +138,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     loss_down_pct: link.loss_down.map(|l| l * 100.0),
                     kbps_in: link.kbps_in,
                     kbps_out: link.kbps_out,
+                    bwe_down_kbps: link.estimate_kbps_down,
                     nacks: link.nacks,
                     plis: link.plis,
                     jitter_ms: link.jitter_ms,
