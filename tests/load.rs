@@ -28,6 +28,10 @@ fn assert_clean(r: &LoadReport) {
         r.streams_expected
     );
     assert_eq!(r.swarm.receivers_without_media, 0);
+    assert!(r.stalled.is_empty(), "{:?}", r.stalled);
+    assert!(r
+        .server_sys_s_per_s
+        .is_some_and(|s| s >= 0.0 && Some(s) <= r.server_cpu_s_per_s));
     assert!(r.swarm.packets_received > 0);
     assert_eq!(
         r.swarm.packets_received,

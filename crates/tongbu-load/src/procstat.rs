@@ -7,6 +7,9 @@ use std::time::Instant;
 pub struct CpuSample {
     /// User plus system CPU seconds since the process started.
     pub cpu_s: f64,
+    /// Of which system (kernel) seconds: on loopback this includes the receivers' half of
+    /// every datagram's kernel path, which a real NIC would put on their machines.
+    pub sys_s: f64,
     pub at: Instant,
 }
 
@@ -17,10 +20,21 @@ pub fn cpu(pid: Option<u32>) -> Option<CpuSample> {
         None => "/proc/self/stat".to_string(),
     };
     let text = std::fs::read_to_string(path).ok()?;
+    let (user, sys) = parse_stat_cpu(&text)?;
     Some(CpuSample {
-        cpu_s: parse_stat_cpu(&text)? as f64 / clock_ticks(),
+        cpu_s: (user + sys) as f64 / clock_ticks(),
+        sys_s: sys as f64 / clock_ticks(),
         at: Instant::now(),
     })
+}
+
+/// System (kernel) CPU seconds per wall-clock second between two readings.
+pub fn sys_per_second(a: CpuSample, b: CpuSample) -> f64 {
+    let wall = b.at.duration_since(a.at).as_secs_f64();
+    if wall <= 0.0 {
+        return 0.0;
+    }
+    (b.sys_s - a.sys_s) / wall
 }
 
 /// CPU seconds per wall-clock second between two readings.
@@ -42,15 +56,16 @@ pub fn rss_mib(pid: Option<u32>) -> Option<f64> {
     parse_status_rss_kib(&text).map(|k| k as f64 / 1024.0)
 }
 
-/// utime + stime (fields 14 and 15, in clock ticks) of a `/proc/<pid>/stat` line. The command
-/// name (field 2) may hold spaces and parentheses, so fields are counted after its last ')'.
-fn parse_stat_cpu(stat: &str) -> Option<u64> {
+/// utime and stime (fields 14 and 15, in clock ticks) of a `/proc/<pid>/stat` line. The
+/// command name (field 2) may hold spaces and parentheses, so fields are counted after its last
+/// ')'.
+fn parse_stat_cpu(stat: &str) -> Option<(u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut f = rest.split_whitespace();
     // `rest` starts at field 3 (state); utime is field 14.
     let utime: u64 = f.nth(11)?.parse().ok()?;
     let stime: u64 = f.next()?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 fn parse_status_rss_kib(status: &str) -> Option<u64> {
@@ -78,7 +93,7 @@ mod tests {
     #[test]
     fn stat_fields_are_counted_after_the_command_name() {
         let line = "4242 (tongbu (srv) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 1234 567 0 0 20 0 9 0 100 1000000 5000";
-        assert_eq!(parse_stat_cpu(line), Some(1234 + 567));
+        assert_eq!(parse_stat_cpu(line), Some((1234, 567)));
         assert_eq!(parse_stat_cpu("garbage"), None);
     }
 

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::BytesMut;
 use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_rtcp_reports, register_default_interceptors,
+    configure_rtcp_reports, configure_twcc_receiver_only, register_default_interceptors,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -98,6 +98,8 @@ enum Command {
     Measure,
     /// How many received streams have delivered a packet.
     Flowing(oneshot::Sender<usize>),
+    /// Receivers with fewer flowing streams than the number given, and why.
+    Stalled(usize, oneshot::Sender<Vec<Stalled>>),
     Report(oneshot::Sender<SwarmReport>),
     Shutdown,
 }
@@ -130,6 +132,34 @@ pub struct SwarmReport {
     pub header_counted: u64,
     /// Times a stream's header disagreed with the record and its offsets were learnt anew.
     pub relearned: u64,
+}
+
+/// A receiver whose streams did not all start, and what it saw (the load tool names each one
+/// and the reason rather than only counting them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stalled {
+    /// Its client index in the swarm and its local port (find it in the server's log).
+    pub client: usize,
+    pub port: u16,
+    /// Offers (first and renegotiations) it answered.
+    pub offers: u32,
+    pub connected: bool,
+    pub video: bool,
+    pub audio: bool,
+}
+
+impl Stalled {
+    /// Why, in words.
+    pub fn reason(&self) -> &'static str {
+        match (self.offers, self.connected, self.video, self.audio) {
+            (0, ..) => "no offer reached it (signaling)",
+            (_, false, ..) => "its media connection never came up (ICE/DTLS)",
+            (_, true, false, false) => "connected, but no packet arrived",
+            (_, true, false, true) => "connected; audio flows, video never started (no keyframe?)",
+            (_, true, true, false) => "connected; video flows, audio never started",
+            (_, true, true, true) => "connected; fewer streams than expected flow",
+        }
+    }
 }
 
 /// The signaling side's handle on the swarm thread.
@@ -266,6 +296,12 @@ impl SwarmHandle {
         self.ask(Command::Flowing).await
     }
 
+    /// The receivers with fewer than `per_receiver` streams flowing.
+    pub async fn stalled(&self, per_receiver: usize) -> Result<Vec<Stalled>, ClientError> {
+        self.ask(|reply| Command::Stalled(per_receiver, reply))
+            .await
+    }
+
     pub async fn report(&self) -> Result<SwarmReport, ClientError> {
         self.ask(Command::Report).await
     }
@@ -283,6 +319,8 @@ impl Drop for SwarmHandle {
 /// Sequence-number bookkeeping of one received stream.
 #[derive(Debug, Default, Clone)]
 struct StreamCount {
+    /// Its payload type says video (VP8) rather than audio.
+    video: bool,
     first: Option<i64>,
     highest: i64,
     last: u16,
@@ -346,6 +384,8 @@ struct Client {
     local: SocketAddr,
     part: Part,
     connected: bool,
+    /// Offers from the server it answered.
+    offers: u32,
     /// The deadline this client is filed under in the timer heap.
     timer: Option<Instant>,
 }
@@ -498,7 +538,10 @@ impl Swarm {
                     for c in &mut self.clients {
                         if let Part::Receiver { streams } = &mut c.part {
                             for s in streams.values_mut() {
-                                *s = StreamCount::default();
+                                *s = StreamCount {
+                                    video: s.video,
+                                    ..Default::default()
+                                };
                             }
                         }
                     }
@@ -506,12 +549,41 @@ impl Swarm {
                 Command::Flowing(reply) => {
                     let _ = reply.send(self.streams_flowing());
                 }
+                Command::Stalled(per_receiver, reply) => {
+                    let _ = reply.send(self.stalled(per_receiver));
+                }
                 Command::Report(reply) => {
                     let _ = reply.send(self.final_report());
                 }
                 Command::Shutdown => self.stop = true,
             }
         }
+    }
+
+    fn stalled(&self, per_receiver: usize) -> Vec<Stalled> {
+        self.clients
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let Part::Receiver { streams } = &c.part else {
+                    return None;
+                };
+                let flowing = streams.values().filter(|s| s.received > 0);
+                if flowing.clone().count() >= per_receiver {
+                    return None;
+                }
+                let (video, audio) =
+                    flowing.fold((false, false), |(v, a), s| (v || s.video, a || !s.video));
+                Some(Stalled {
+                    client: i,
+                    port: c.local.port(),
+                    offers: c.offers,
+                    connected: c.connected,
+                    video,
+                    audio,
+                })
+            })
+            .collect()
     }
 
     fn streams_flowing(&self) -> usize {
@@ -558,6 +630,7 @@ impl Swarm {
             local,
             part,
             connected: false,
+            offers: 0,
             timer: None,
         });
         id
@@ -566,7 +639,10 @@ impl Swarm {
     fn new_receiver(&mut self, offer: String, now: Instant) -> Result<(ClientId, String), String> {
         let socket = bind_socket()?;
         let mut me = peer::media_engine().map_err(|e| e.to_string())?;
-        let registry = configure_rtcp_reports(Registry::new());
+        // Reports and transport-wide feedback, as every browser sends them.
+        let registry =
+            configure_twcc_receiver_only(configure_rtcp_reports(Registry::new()), &mut me)
+                .map_err(|e| e.to_string())?;
         let mut pc = build_pc(&mut me, registry, now)?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
         pc.set_remote_description(now, offer_of(offer)?)
@@ -589,12 +665,14 @@ impl Swarm {
                 streams: HashMap::new(),
             },
         );
+        self.clients[id].offers = 1;
         self.drive(id, now);
         Ok((ClientId(id), sdp))
     }
 
     fn renegotiate(&mut self, id: ClientId, offer: String, now: Instant) -> Result<String, String> {
         let c = self.clients.get_mut(id.0).ok_or("no such client")?;
+        c.offers += 1;
         c.pc.set_remote_description(now, offer_of(offer)?)
             .map_err(|e| format!("set_remote_description: {e}"))?;
         let answer =
@@ -918,7 +996,12 @@ fn take_reads(
     while let Some(m) = c.pc.poll_read() {
         match (&mut c.part, m.message) {
             (Part::Receiver { streams }, RTCMessage::RtpPacket(_, pkt)) => {
-                let s = streams.entry(pkt.header.ssrc).or_default();
+                let s = streams
+                    .entry(pkt.header.ssrc)
+                    .or_insert_with(|| StreamCount {
+                        video: pkt.header.payload_type == crate::peer::VP8_PT,
+                        ..Default::default()
+                    });
                 s.add(pkt.header.sequence_number);
                 report.decrypted += 1;
                 match stamps.get(&Fingerprint::of(&pkt.payload)) {
@@ -1193,5 +1276,27 @@ mod tests {
         assert_eq!(got[1].0, b"world!");
         assert_eq!(got[0].1, Some(tx.local_addr().unwrap()));
         assert!(got.iter().all(|g| g.2 >= before && g.2 <= realtime_ns()));
+    }
+}
+
+#[cfg(test)]
+mod stalled_tests {
+    use super::Stalled;
+
+    #[test]
+    fn a_stalled_receiver_says_what_it_lacks() {
+        let s = |offers, connected, video, audio| Stalled {
+            client: 3,
+            port: 40_000,
+            offers,
+            connected,
+            video,
+            audio,
+        };
+        assert!(s(0, false, false, false).reason().contains("no offer"));
+        assert!(s(1, false, false, false).reason().contains("ICE/DTLS"));
+        assert!(s(2, true, false, false).reason().contains("no packet"));
+        assert!(s(1, true, false, true).reason().contains("keyframe"));
+        assert!(s(1, true, true, false).reason().contains("audio never"));
     }
 }

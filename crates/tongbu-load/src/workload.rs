@@ -20,7 +20,7 @@ use tongbu_signal::{ClientMessage, ServerMessage, TransportKind};
 use crate::latency::percentiles;
 use crate::media::IvfFrames;
 use crate::procstat;
-use crate::swarm::{ClientId, SwarmHandle, SwarmReport};
+use crate::swarm::{ClientId, Stalled, SwarmHandle, SwarmReport};
 use crate::{ClientError, SignalClient};
 
 /// Which workload to run.
@@ -66,12 +66,16 @@ pub struct LoadReport {
     pub latency_us: Option<[u32; 4]>,
     pub server_pid: Option<u32>,
     pub server_cpu_s_per_s: Option<f64>,
+    /// Of which in the kernel (see [`procstat::CpuSample::sys_s`]).
+    pub server_sys_s_per_s: Option<f64>,
     pub server_rss_mib: Option<f64>,
     pub tool_cpu_s_per_s: Option<f64>,
     pub tool_rss_mib: Option<f64>,
     /// Streams that were flowing when the count started, of those expected.
     pub streams_flowing: usize,
     pub streams_expected: usize,
+    /// The receivers whose streams had not all started when the count began, and why.
+    pub stalled: Vec<Stalled>,
     pub signaling_errors: u64,
 }
 
@@ -128,6 +132,7 @@ impl LoadReport {
             "server": {
                 "pid": self.server_pid,
                 "cpu_s_per_s": self.server_cpu_s_per_s.map(r4),
+                "sys_s_per_s": self.server_sys_s_per_s.map(r4),
                 "rss_mib": self.server_rss_mib.map(r2),
             },
             "tool": {
@@ -135,6 +140,18 @@ impl LoadReport {
                 "rss_mib": self.tool_rss_mib.map(r2),
             },
             "subscribers_per_core": self.subscribers_per_core().map(|x| x.round()),
+            "stalled": {
+                "receivers": self.stalled.len(),
+                "first": self.stalled.iter().take(10).map(|s| json!({
+                    "client": s.client,
+                    "port": s.port,
+                    "offers": s.offers,
+                    "connected": s.connected,
+                    "video": s.video,
+                    "audio": s.audio,
+                    "reason": s.reason(),
+                })).collect::<Vec<_>>(),
+            },
         })
     }
 }
@@ -286,6 +303,25 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Who is missing what, and why, when not every stream started.
+    let per_receiver = match &cfg.workload {
+        Workload::Lecture { .. } => 2,
+        Workload::Meeting { n, .. } => 2 * n.saturating_sub(1),
+    };
+    let stalled = if flowing < expected {
+        swarm.stalled(per_receiver).await?
+    } else {
+        Vec::new()
+    };
+    for s in stalled.iter().take(20) {
+        tracing::warn!(
+            client = s.client,
+            port = s.port,
+            offers = s.offers,
+            "streams did not start: {}",
+            s.reason()
+        );
+    }
     swarm.measure()?;
     let server0 = procstat::cpu(cfg.server_pid);
     let tool0 = procstat::cpu(None);
@@ -319,6 +355,9 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
         server_cpu_s_per_s: server0
             .zip(server1)
             .map(|(a, b)| procstat::cpu_per_second(a, b)),
+        server_sys_s_per_s: server0
+            .zip(server1)
+            .map(|(a, b)| procstat::sys_per_second(a, b)),
         server_rss_mib: server_rss,
         tool_cpu_s_per_s: tool0
             .zip(tool1)
@@ -326,6 +365,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
         tool_rss_mib: tool_rss,
         streams_flowing: flowing.min(expected),
         streams_expected: expected,
+        stalled,
         signaling_errors,
     })
 }
