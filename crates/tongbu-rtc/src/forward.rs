@@ -13,7 +13,7 @@ use slab::Slab;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::Input;
-use tongbu_media::{ConsumerId, Forward, ProducerId, Router, RtpIn, SenderClock};
+use tongbu_media::{ConsumerId, Forward, MediaKind, ProducerId, Router, RtpIn, SenderClock};
 use tracing::debug;
 
 use crate::handoff::Handoff;
@@ -22,7 +22,7 @@ use crate::outbox::Outbox;
 use crate::rtcp::{is_rtp_or_rtcp, write_sdes, write_sender_report, Rtcp, RtcpPackets};
 use crate::send_stream::{ntp_time, Packet, SendStream};
 use crate::transport::{SubscriberEgress, TransportId, TransportRole, REPORT_INTERVAL};
-use crate::worker::Worker;
+use crate::worker::{Worker, FRAME_HOLD};
 
 /// Room left after a packet for its SRTP tag (the largest profile's).
 const TAG_ROOM: [u8; 16] = [0; 16];
@@ -209,6 +209,14 @@ impl Worker {
             .forward(producer, rtp, now, &mut forwards)
             .is_ok()
         {
+            // A frame still coming: its copies may wait for the rest (see FRAME_HOLD).
+            if forwards.first().is_some_and(|f| f.kind == MediaKind::Video) {
+                self.frame_hold = if rtp.marker {
+                    None
+                } else {
+                    Some(self.frame_hold.unwrap_or(now + FRAME_HOLD))
+                };
+            }
             for f in &forwards {
                 let Some(stream) = self.consumers.get_mut(f.consumer.index()) else {
                     continue;

@@ -27,9 +27,10 @@ use crate::worker::Worker;
 
 /// Datagrams read in one turn before the worker's output is sent.
 const BURST: usize = 64;
-/// Datagrams the outbox may hold before it is sent in the middle of a burst: the first
-/// subscribers' copies of a frame do not wait for the last ones'.
-const FLUSH_AT: usize = 256;
+/// Datagrams the outbox may hold before it is sent in the middle of a burst (about a frame's
+/// copies for 400 subscribers): the first subscribers' copies of a frame do not wait for the
+/// last ones' beyond that.
+const FLUSH_AT: usize = 2048;
 /// Kernel buffers of each media socket: a burst of a thousand subscribers' copies, and a
 /// burst of arriving datagrams, must not be cut by the kernel's defaults.
 const SOCKET_BUFFER: usize = 8 << 20;
@@ -188,10 +189,12 @@ fn run(
     loop {
         let now = Instant::now();
         let deadline = worker.poll_timeout(now);
+        // A held frame's copies go when its last packet comes, or at the hold's end.
+        let wake_at = worker.frame_hold().map_or(deadline, |h| h.min(deadline));
         let wait = if more {
             Duration::ZERO
         } else {
-            deadline.saturating_duration_since(now)
+            wake_at.saturating_duration_since(now)
         };
         if let Err(e) = poll.poll(&mut events, Some(wait)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
@@ -237,7 +240,13 @@ fn run(
         if now >= deadline {
             worker.handle_timeout(now);
         }
-        flush(&mut worker, &mut io);
+        let hold = worker
+            .frame_hold()
+            .is_some_and(|h| h > Instant::now() && worker.outbox().len() < FLUSH_AT);
+        if !hold {
+            worker.frame_hold = None;
+            flush(&mut worker, &mut io);
+        }
         let packets = worker.stats.rtp_in + worker.stats.handoffs_in - packets_before;
         worker.stats.forward_latency.observe(now.elapsed(), packets);
         hand_off(&mut worker, &mut io);

@@ -103,7 +103,16 @@ pub struct Worker {
     /// no clock read of their own.
     pub(crate) epoch: (Instant, u64),
     pub(crate) stats: EdgeStats,
+    /// A video frame's first copies are in the outbox and its last packet has not come: until
+    /// then (at most [`FRAME_HOLD`]) the socket loop may keep them, so that each subscriber's
+    /// packets of the frame leave together in one GSO message.
+    pub(crate) frame_hold: Option<Instant>,
 }
+
+/// The longest a frame's first copies wait for its last packet before they are sent anyway.
+/// Holding costs a frame nothing (it cannot be decoded before its last packet), and audio at
+/// most this long.
+pub const FRAME_HOLD: Duration = Duration::from_millis(1);
 
 impl Worker {
     /// A worker whose ICE candidates name `candidate` (the address clients send media to).
@@ -138,6 +147,7 @@ impl Worker {
             scratch: Box::new([0; MAX_DATAGRAM]),
             epoch: (now, ntp_time(SystemTime::now())),
             stats: EdgeStats::default(),
+            frame_hold: None,
         }
     }
 
@@ -151,6 +161,12 @@ impl Worker {
     pub fn set_place(&mut self, index: usize, workers: usize) {
         self.index = index;
         self.workers = workers.max(1);
+    }
+
+    /// Until when the outbox may be held for the rest of a video frame (see [`FRAME_HOLD`]);
+    /// `None`: send now.
+    pub fn frame_hold(&self) -> Option<Instant> {
+        self.frame_hold
     }
 
     /// Handoffs for other workers produced so far: move them into the rings.
