@@ -7,7 +7,7 @@
 #
 # SERVER_BIN (default target/release/tongbu) runs another server build, for same-run A/B
 # comparisons of two builds with the same load tool; the server's own environment (for example
-# TONGBU_MEDIA_WORKERS) passes through.
+# TONGBU_MEDIA_WORKERS) passes through, and SERVER_CPUS gives it more cores than CPU 0.
 #
 # Each run starts a fresh demo server (its own data directory) pinned to CPU 0 and runs
 # tongbu-load pinned to CPU 1 (on a machine with one CPU both share it), counts for $SECS
@@ -25,6 +25,8 @@ SERVER_BIN=${SERVER_BIN:-target/release/tongbu}
 cargo build --release -q -p tongbu -p tongbu-load
 ulimit -n "$(ulimit -Hn)"
 if [ "$(nproc)" -ge 2 ]; then server_cpu=0; tool_cpu=1; else server_cpu=0; tool_cpu=0; fi
+# SERVER_CPUS (a taskset list such as 0,1) gives the server more cores, for several media workers.
+server_cpu=${SERVER_CPUS:-$server_cpu}
 
 server_pid=
 data=

@@ -4,9 +4,9 @@
 //! the same destination — one subscriber's packets of a video frame, which the outbox puts side
 //! by side — travel as one message that the kernel cuts into the original datagrams, so the
 //! per-datagram kernel path (route, socket lookup, skb) is paid once per group. Where the kernel
-//! or device refuses GSO, the first refusal switches it off for the process. Elsewhere, one
-//! `sendto` per datagram. The system call's arrays are kept between calls: sending allocates
-//! nothing.
+//! or device refuses GSO, the first refusal switches it off for that sender; it can also be
+//! switched off from the start (`TONGBU_MEDIA_GSO`). The system call's arrays are kept between
+//! calls: sending allocates nothing.
 
 use std::io;
 
@@ -65,25 +65,9 @@ pub fn groups(
     }
 }
 
-#[cfg(target_os = "linux")]
-mod linux {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    /// Whether GSO is still believed to work here.
-    pub static GSO: AtomicBool = AtomicBool::new(true);
-
-    pub fn gso() -> bool {
-        GSO.load(Ordering::Relaxed)
-    }
-
-    pub fn gso_off() {
-        GSO.store(false, Ordering::Relaxed);
-    }
-}
-
-/// The arrays of `sendmmsg`, kept between calls.
-#[derive(Default)]
+/// The arrays of `sendmmsg`, kept between calls, and whether UDP GSO is used.
 pub struct BatchSender {
+    gso: bool,
     sizes: Vec<usize>,
     #[cfg(target_os = "linux")]
     iovs: Vec<libc::iovec>,
@@ -105,7 +89,34 @@ impl std::fmt::Debug for BatchSender {
     }
 }
 
+impl Default for BatchSender {
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
 impl BatchSender {
+    /// A sender that joins each destination's runs with UDP GSO if `gso`.
+    pub fn new(gso: bool) -> Self {
+        Self {
+            gso,
+            sizes: Vec::new(),
+            #[cfg(target_os = "linux")]
+            iovs: Vec::new(),
+            #[cfg(target_os = "linux")]
+            addrs: Vec::new(),
+            #[cfg(target_os = "linux")]
+            ctrl: Vec::new(),
+            #[cfg(target_os = "linux")]
+            msgs: Vec::new(),
+        }
+    }
+
+    /// Whether it still uses GSO.
+    pub fn gso(&self) -> bool {
+        self.gso
+    }
+
     /// Sends datagrams from the front of `batch` (all UDP) on the non-blocking socket `fd`.
     /// Returns how many went (at least one), `WouldBlock` when the socket buffer is full, or
     /// the error of the first message (its datagrams are given up: see [`Sent`] of the error
@@ -124,7 +135,7 @@ impl BatchSender {
             });
         }
         loop {
-            let gso = linux::gso();
+            let gso = self.gso;
             let mut sizes = std::mem::take(&mut self.sizes);
             groups(outbox, batch, gso, BATCH, &mut sizes);
             let r = self.sendmmsg(fd, outbox, batch, &sizes, gso);
@@ -141,7 +152,7 @@ impl BatchSender {
                         && matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL)) =>
                 {
                     tracing::info!("UDP GSO refused ({e}); sending each datagram on its own");
-                    linux::gso_off();
+                    self.gso = false;
                     self.sizes = sizes;
                     continue;
                 }
@@ -326,7 +337,7 @@ mod tests {
             messages += s.messages;
         }
         assert_eq!(sent, 120);
-        if linux::gso() {
+        if sender.gso() {
             assert!(messages < 120, "runs were coalesced: {messages} messages");
         }
         for (r, sock) in rx.iter().enumerate() {

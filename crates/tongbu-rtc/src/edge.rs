@@ -21,6 +21,9 @@ pub struct EdgeConfig {
     pub public_ip: std::net::IpAddr,
     /// Media workers (threads, each pinned to a core); 0: one per core.
     pub workers: usize,
+    /// Join a subscriber's packets of a frame into one UDP GSO message (off: one message
+    /// each, for devices or hypervisors that mishandle GSO).
+    pub gso: bool,
 }
 
 /// Errors the edge reports to signaling. Each says what the client should do.

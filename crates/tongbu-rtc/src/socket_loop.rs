@@ -93,6 +93,7 @@ pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, MediaPlane), EdgeE
     let tcp_listener = tokio::net::TcpListener::bind(local).await;
     let tcp = tcp_listener.is_ok();
     let meshes = mesh(&wakers);
+    let gso = config.gso;
     let mut inboxes = Vec::with_capacity(k);
     let mut threads = Vec::with_capacity(k);
     for (i, ((socket, poll), mesh)) in sockets.into_iter().zip(polls).zip(meshes).enumerate() {
@@ -108,7 +109,7 @@ pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, MediaPlane), EdgeE
             .name(format!("tongbu-media-{i}"))
             .spawn(move || {
                 pin_to_cpu(i);
-                run(worker, poll, socket, rx, mesh);
+                run(worker, poll, socket, rx, mesh, gso);
             })
             .map_err(bind_error(local))?;
         threads.push(thread);
@@ -168,10 +169,11 @@ fn run(
     socket: std::net::UdpSocket,
     mut commands: mpsc::Receiver<Command>,
     mesh: Mesh,
+    gso: bool,
 ) {
     let mut io = Io {
         socket: mio::net::UdpSocket::from_std(socket),
-        sender: BatchSender::default(),
+        sender: BatchSender::new(gso),
         tcp_out: HashMap::new(),
         mesh,
     };

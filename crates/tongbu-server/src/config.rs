@@ -39,6 +39,9 @@ pub struct Config {
     /// Media workers, each a thread pinned to a core with its own socket on the media port.
     /// `TONGBU_MEDIA_WORKERS`; 0 (the default): one per core the process may run on.
     pub media_workers: usize,
+    /// Join a subscriber's packets of a frame into one UDP GSO message. `TONGBU_MEDIA_GSO`
+    /// (`true`, the default, or `false` for devices and hypervisors that mishandle GSO).
+    pub media_gso: bool,
     /// SQLite file and keys. `TONGBU_DATA_DIR`.
     pub data_dir: PathBuf,
     /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
@@ -73,6 +76,7 @@ impl Default for Config {
             media_bind_ip: ip,
             public_ip: ip,
             media_workers: 0,
+            media_gso: true,
             data_dir: PathBuf::from("data"),
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
             demo: true,
@@ -147,6 +151,7 @@ struct FileMedia {
     bind_ip: Option<String>,
     public_ip: Option<String>,
     workers: Option<toml::Value>,
+    gso: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +229,19 @@ impl Config {
                         expected:
                             "a number of media worker threads from 1 to 64, or 0 for one per core",
                     })?;
+        }
+        if let Some(v) = pick("TONGBU_MEDIA_GSO", f.media.gso.map(|b| b.to_string())) {
+            c.media_gso = match v.trim() {
+                "true" | "1" | "on" => true,
+                "false" | "0" | "off" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "TONGBU_MEDIA_GSO (media.gso)",
+                        value: v,
+                        expected: "true or false",
+                    })
+                }
+            };
         }
         if let Some(v) = pick("TONGBU_MEDIA_BIND_IP", f.media.bind_ip) {
             c.media_bind_ip = v.parse().map_err(|_| ConfigError::Invalid {

@@ -181,6 +181,7 @@ impl Server {
             bind: SocketAddr::new(config.media_bind_ip, config.media_udp_port),
             public_ip: config.public_ip,
             workers: config.media_workers,
+            gso: config.media_gso,
         })
         .await?;
         let media_addr = edge.local_addr();
