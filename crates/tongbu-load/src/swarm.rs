@@ -13,6 +13,12 @@
 //! WebRTC stack, which still handles STUN, DTLS and RTCP. That keeps a subscriber at the cost of
 //! a `recvmmsg` slot and a hash lookup, so the tool is not what limits a run.
 //!
+//! Receiving sockets ask for UDP GRO: a run of datagrams the server sent as one GSO message
+//! arrives as one buffer with its segment size, which the swarm cuts up again. On loopback the
+//! receiver's half of the kernel path runs on the sender's CPU and is charged to the server;
+//! without GRO the kernel re-segments every GSO message there, work a real network card and the
+//! receivers' own machines would do. Both servers of an A/B run meet the same tool.
+//!
 //! The kernel stamps every datagram as it is queued on the socket (`SO_TIMESTAMPNS`), and the
 //! publisher stamps every packet as it hands it to its connection, both on the real-time clock.
 //! The difference is the latency the server added, whatever the load tool's own thread was doing
@@ -63,7 +69,8 @@ pub struct ClientId(pub usize);
 const MTU: usize = 1_200;
 /// Datagrams read per `recvmmsg` call.
 const BATCH: usize = 32;
-const MAX_DATAGRAM: usize = 1_500;
+/// A receive buffer: room for a GRO run of datagrams.
+const GRO_BUFFER: usize = 65_536;
 const WAKE_TOKEN: u64 = u64::MAX;
 
 /// What the signaling side asks of the swarm thread.
@@ -774,8 +781,12 @@ impl Swarm {
                 break;
             }
             let now = Instant::now();
-            for i in 0..got {
-                let (data, from, stamp_ns) = self.recv.datagram(i);
+            let segments = (0..got).flat_map(|i| {
+                let (buf, from, stamp_ns, size) = self.recv.datagram(i);
+                let size = if size == 0 { buf.len().max(1) } else { size };
+                buf.chunks(size).map(move |d| (d, from, stamp_ns))
+            });
+            for (data, from, stamp_ns) in segments {
                 let Some(from) = from else { continue };
                 let view = rtp_view(data);
                 if let (Some(v), Part::Receiver { streams }) = (&view, &mut c.part) {
@@ -1085,6 +1096,8 @@ fn bind_socket() -> Result<UdpSocket, String> {
     setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
     // Best effort: the kernel caps it at net.core.rmem_max.
     let _ = setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
+    // Best effort (Linux ≥ 5.0): runs of datagrams arrive joined, with their segment size.
+    let _ = setsockopt_int(fd, libc::SOL_UDP, libc::UDP_GRO, 1);
     Ok(s)
 }
 
@@ -1127,7 +1140,7 @@ pub fn realtime_ns() -> u64 {
 
 /// Buffers for one `recvmmsg` call, allocated once.
 struct RecvBatch {
-    bufs: Vec<[u8; MAX_DATAGRAM]>,
+    bufs: Vec<Box<[u8; GRO_BUFFER]>>,
     addrs: Vec<libc::sockaddr_storage>,
     /// Control buffers (u64 for alignment) for the timestamp message.
     ctrl: Vec<[u64; 8]>,
@@ -1141,7 +1154,7 @@ impl RecvBatch {
         let zero_addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let zero_msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
         Self {
-            bufs: vec![[0; MAX_DATAGRAM]; BATCH],
+            bufs: (0..BATCH).map(|_| Box::new([0; GRO_BUFFER])).collect(),
             addrs: vec![zero_addr; BATCH],
             ctrl: vec![[0; 8]; BATCH],
             iovs: vec![
@@ -1160,7 +1173,7 @@ impl RecvBatch {
         for i in 0..BATCH {
             self.iovs[i] = libc::iovec {
                 iov_base: self.bufs[i].as_mut_ptr().cast(),
-                iov_len: MAX_DATAGRAM,
+                iov_len: GRO_BUFFER,
             };
             let h = &mut self.msgs[i].msg_hdr;
             h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
@@ -1185,12 +1198,14 @@ impl RecvBatch {
         n.max(0) as usize
     }
 
-    /// Datagram `i` of the last call: bytes, sender, kernel receive stamp (ns, real time).
-    fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>, u64) {
+    /// Buffer `i` of the last call: bytes, sender, kernel receive stamp (ns, real time), and
+    /// the size of each datagram in it (GRO joined a run of them; 0: one datagram).
+    fn datagram(&self, i: usize) -> (&[u8], Option<SocketAddr>, u64, usize) {
         let m = &self.msgs[i];
-        let len = (m.msg_len as usize).min(MAX_DATAGRAM);
+        let len = (m.msg_len as usize).min(GRO_BUFFER);
         let from = sockaddr_to_std(&self.addrs[i]);
         let mut stamp = 0u64;
+        let mut segment = 0usize;
         // SAFETY: walks the control messages the kernel wrote into our buffer, within
         // `msg_controllen`, with the libc macros made for it.
         unsafe {
@@ -1202,13 +1217,17 @@ impl RecvBatch {
                     let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
                     stamp = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
                 }
+                if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == libc::UDP_GRO {
+                    let size: libc::c_int = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                    segment = usize::try_from(size).unwrap_or(0);
+                }
                 cmsg = libc::CMSG_NXTHDR(&m.msg_hdr, cmsg);
             }
         }
         if stamp == 0 {
             stamp = realtime_ns();
         }
-        (&self.bufs[i][..len], from, stamp)
+        (&self.bufs[i][..len], from, stamp, segment)
     }
 }
 
@@ -1263,7 +1282,8 @@ mod tests {
         for _ in 0..100 {
             let n = batch.recv(rx.as_raw_fd());
             for i in 0..n {
-                let (d, from, ns) = batch.datagram(i);
+                let (d, from, ns, segment) = batch.datagram(i);
+                assert_eq!(segment, 0, "plain datagrams");
                 got.push((d.to_vec(), from, ns));
             }
             if got.len() == 2 {
@@ -1276,6 +1296,72 @@ mod tests {
         assert_eq!(got[1].0, b"world!");
         assert_eq!(got[0].1, Some(tx.local_addr().unwrap()));
         assert!(got.iter().all(|g| g.2 >= before && g.2 <= realtime_ns()));
+    }
+
+    /// One GSO message of three 100-byte datagrams and a 40-byte one arrives joined (GRO) with
+    /// its segment size, and is cut into the four again.
+    #[test]
+    fn a_gso_run_arrives_joined_with_its_segment_size() {
+        let rx = bind_socket().unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut payload = Vec::new();
+        for b in [1u8, 2, 3] {
+            payload.extend_from_slice(&[b; 100]);
+        }
+        payload.extend_from_slice(&[4; 40]);
+        let to = match rx.local_addr().unwrap() {
+            SocketAddr::V4(a) => libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            },
+            SocketAddr::V6(_) => unreachable!("bound to 127.0.0.1"),
+        };
+        let mut iov = libc::iovec {
+            iov_base: payload.as_mut_ptr().cast(),
+            iov_len: payload.len(),
+        };
+        let mut ctrl = [0u64; 4];
+        // SAFETY: a msghdr pointing at locals that outlive the call; one cmsg with a u16.
+        let sent = unsafe {
+            let mut h: libc::msghdr = std::mem::zeroed();
+            h.msg_name = (&to as *const libc::sockaddr_in as *mut libc::sockaddr_in).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_iov = &mut iov;
+            h.msg_iovlen = 1;
+            h.msg_control = ctrl.as_mut_ptr().cast();
+            h.msg_controllen = libc::CMSG_SPACE(2) as _;
+            let c = libc::CMSG_FIRSTHDR(&h);
+            (*c).cmsg_level = libc::SOL_UDP;
+            (*c).cmsg_type = libc::UDP_SEGMENT;
+            (*c).cmsg_len = libc::CMSG_LEN(2) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), 100);
+            libc::sendmsg(tx.as_raw_fd(), &h, 0)
+        };
+        if sent < 0 {
+            // No GSO on this kernel: nothing to test.
+            return;
+        }
+        let mut batch = RecvBatch::new();
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..100 {
+            let n = batch.recv(rx.as_raw_fd());
+            for i in 0..n {
+                let (d, _, _, segment) = batch.datagram(i);
+                let size = if segment == 0 { d.len() } else { segment };
+                got.extend(d.chunks(size).map(<[u8]>::to_vec));
+            }
+            if got.len() >= 4 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sizes: Vec<usize> = got.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![100, 100, 100, 40]);
+        assert!(got[3].iter().all(|&b| b == 4));
     }
 }
 
