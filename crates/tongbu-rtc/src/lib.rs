@@ -30,6 +30,7 @@ pub mod link_stats;
 pub mod negotiation;
 pub mod outbox;
 pub mod participant;
+pub mod publication;
 pub mod rtc_events;
 pub mod rtcp;
 pub mod send_stream;

@@ -7,7 +7,8 @@
 //!
 //! The work is split along the packet: [`crate::forward`] is the forward path read top to
 //! bottom (demux, the publisher's packet, its copies, the subscribers' RTCP); negotiation of
-//! transports and media lines is [`crate::negotiation`]; str0m's events are
+//! transports and media lines is [`crate::negotiation`], producers coming and going
+//! [`crate::publication`], what other workers hand over [`crate::handoff`]; str0m's events are
 //! [`crate::rtc_events`]. This file holds the state and drives str0m.
 
 use std::collections::{HashMap, HashSet};
