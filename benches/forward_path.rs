@@ -173,20 +173,27 @@ fn edge_forward_idle(c: &mut Criterion) {
     group.finish();
 }
 
-fn srtp_floor(c: &mut Criterion) {
-    // str0m peers negotiate SRTP_AEAD_AES_256_GCM: the floor uses the same cipher.
-    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).expect("key"));
+/// AES-256-GCM key `i` (the floors' keys differ only in their first bytes).
+fn floor_key(i: u64) -> LessSafeKey {
+    let mut k = [7u8; 32];
+    k[..8].copy_from_slice(&i.to_be_bytes());
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("key"))
+}
+
+/// The payload sealed once per subscriber into preallocated buffers, with `keys` keys in turn.
+fn floor_group(c: &mut Criterion, group: &str, sizes: &[u64], keys: impl Fn(u64) -> u64) {
     for (name, len) in [("vp8_1200B", 1200usize), ("opus_160B", 160)] {
-        let mut group = c.benchmark_group(format!("srtp_floor/{name}"));
+        let mut group = c.benchmark_group(format!("{group}/{name}"));
         let header = [0x80u8, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7];
         let payload = vec![0x5Au8; len];
-        for n in SIZES {
+        for &n in sizes {
+            let keys: Vec<LessSafeKey> = (0..keys(n)).map(floor_key).collect();
             let mut bufs = vec![vec![0u8; 12 + len + 16]; n as usize];
             group.throughput(Throughput::Elements(n));
             group.bench_function(BenchmarkId::from_parameter(n), |b| {
                 let mut counter = 0u64;
                 b.iter(|| {
-                    for buf in bufs.iter_mut() {
+                    for (buf, key) in bufs.iter_mut().zip(keys.iter().cycle()) {
                         counter += 1;
                         let (head, rest) = buf.split_at_mut(12);
                         head.copy_from_slice(&header);
@@ -211,47 +218,14 @@ fn srtp_floor(c: &mut Criterion) {
     }
 }
 
+fn srtp_floor(c: &mut Criterion) {
+    // str0m peers negotiate SRTP_AEAD_AES_256_GCM: the floor uses the same cipher, one key.
+    floor_group(c, "srtp_floor", &SIZES, |_| 1);
+}
+
 fn srtp_floor_keys(c: &mut Criterion) {
-    for (name, len) in [("vp8_1200B", 1200usize), ("opus_160B", 160)] {
-        let mut group = c.benchmark_group(format!("srtp_floor_keys/{name}"));
-        let header = [0x80u8, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7];
-        let payload = vec![0x5Au8; len];
-        for n in [100u64, 1000] {
-            let keys: Vec<LessSafeKey> = (0..n)
-                .map(|i| {
-                    let mut k = [7u8; 32];
-                    k[..8].copy_from_slice(&i.to_be_bytes());
-                    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("key"))
-                })
-                .collect();
-            let mut bufs = vec![vec![0u8; 12 + len + 16]; n as usize];
-            group.throughput(Throughput::Elements(n));
-            group.bench_function(BenchmarkId::from_parameter(n), |b| {
-                let mut counter = 0u64;
-                b.iter(|| {
-                    for (buf, key) in bufs.iter_mut().zip(&keys) {
-                        counter += 1;
-                        let (head, rest) = buf.split_at_mut(12);
-                        head.copy_from_slice(&header);
-                        let (body, tag_out) = rest.split_at_mut(len);
-                        body.copy_from_slice(&payload);
-                        let mut iv = [0u8; 12];
-                        iv[4..].copy_from_slice(&counter.to_be_bytes());
-                        let tag = key
-                            .seal_in_place_separate_tag(
-                                Nonce::assume_unique_for_key(iv),
-                                Aad::from(&*head),
-                                body,
-                            )
-                            .expect("seal");
-                        tag_out.copy_from_slice(tag.as_ref());
-                    }
-                    black_box(&bufs);
-                })
-            });
-        }
-        group.finish();
-    }
+    // A key per subscriber, as every SFU seals.
+    floor_group(c, "srtp_floor_keys", &[100, 1000], |n| n);
 }
 
 criterion_group!(

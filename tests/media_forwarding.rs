@@ -15,6 +15,27 @@ struct Delivery {
     gaps: usize,
 }
 
+impl Delivery {
+    /// More than `min_sent` packets were sent, and at least 99 % of them arrived.
+    fn at_least_99_pct(&self, min_sent: usize, what: &str) {
+        eprintln!(
+            "{what}: {}/{} packets, {} gaps",
+            self.received, self.expected, self.gaps
+        );
+        assert!(
+            self.expected > min_sent,
+            "{what}: only {} packets were sent",
+            self.expected
+        );
+        assert!(
+            self.received * 100 >= self.expected * 99,
+            "{what}: {} of {} packets arrived (< 99%)",
+            self.received,
+            self.expected
+        );
+    }
+}
+
 /// Checks one subscriber's copy of one track: byte-identical payloads, continuous sequence
 /// numbers, and how much of what was sent (up to `cutoff`) arrived.
 fn compare(sent: &[SentPacket], recv: &[ReceivedPacket], cutoff: Instant, what: &str) -> Delivery {
@@ -131,21 +152,8 @@ async fn three_subscribers_receive_the_publishers_media_intact() {
                 "{what}: stream names its publisher"
             );
             let d = compare(sent, recv, cutoff, &what);
-            eprintln!(
-                "{what}: {}/{} packets, {} gaps, first after {first_after:?}",
-                d.received, d.expected, d.gaps
-            );
-            assert!(
-                d.expected > 20,
-                "{what}: only {} packets were sent",
-                d.expected
-            );
-            assert!(
-                d.received * 100 >= d.expected * 99,
-                "{what}: {} of {} packets arrived (< 99%)",
-                d.received,
-                d.expected
-            );
+            eprintln!("{what}: first packet after {first_after:?}");
+            d.at_least_99_pct(20, &what);
             assert!(
                 d.gaps * 100 <= d.expected,
                 "{what}: {} gaps in the sequence numbers",
@@ -228,22 +236,7 @@ async fn a_lossy_classroom_is_repaired_and_the_others_see_no_duplicate() {
         let what = format!("classroom {i}{}", if lossy { " (5 % loss)" } else { "" });
         // `compare` fails on any sequence number received twice: nobody gets a copy it did not
         // ask for, and the lossy classroom gets each repair once.
-        let d = compare(&sent, recv, cutoff, &what);
-        eprintln!(
-            "{what}: {}/{} video packets, {} gaps",
-            d.received, d.expected, d.gaps
-        );
-        assert!(
-            d.expected > 60,
-            "{what}: only {} packets were sent",
-            d.expected
-        );
-        assert!(
-            d.received * 100 >= d.expected * 99,
-            "{what}: {} of {} packets arrived (< 99%)",
-            d.received,
-            d.expected
-        );
+        compare(&sent, recv, cutoff, &what).at_least_99_pct(60, &what);
     }
     let stats = server.server.state.edge.stats().await.unwrap();
     eprintln!(
@@ -274,18 +267,7 @@ async fn three_workers_share_the_port_and_the_fan_out() {
     let sent = publisher.video_sent();
     for (i, s) in subscribers.iter().enumerate() {
         let what = format!("classroom {i}");
-        let d = compare(&sent, &s.packets(true), cutoff, &what);
-        assert!(
-            d.expected > 20,
-            "{what}: only {} packets were sent",
-            d.expected
-        );
-        assert!(
-            d.received * 100 >= d.expected * 99,
-            "{what}: {} of {} packets arrived",
-            d.received,
-            d.expected
-        );
+        compare(&sent, &s.packets(true), cutoff, &what).at_least_99_pct(20, &what);
     }
     let edge = &server.server.state.edge;
     assert_eq!(edge.workers(), 3);

@@ -88,11 +88,12 @@ impl Demux {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use str0m::ice::{StunMessageBuilder, TransId};
 
-    fn binding_request(username: &str) -> Vec<u8> {
+    /// A STUN binding request with this USERNAME (`server ufrag:client ufrag`).
+    pub(crate) fn binding_request(username: &str) -> Vec<u8> {
         let msg = StunMessageBuilder::new()
             .binding()
             .request()

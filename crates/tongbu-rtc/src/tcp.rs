@@ -129,6 +129,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, workers: Arc<[Inbox]>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demux::tests::binding_request;
 
     #[test]
     fn frames_carry_a_two_byte_length() {
@@ -139,23 +140,6 @@ mod tests {
             frame(&vec![0u8; 65_536]).is_none(),
             "too large for RFC 4571"
         );
-    }
-
-    fn binding_request(username: &str) -> Vec<u8> {
-        use str0m::ice::{StunMessageBuilder, TransId};
-        let msg = StunMessageBuilder::new()
-            .binding()
-            .request()
-            .username(username)
-            .ice_controlling(1)
-            .prio(1)
-            .build(TransId::new());
-        let mut buf = vec![0u8; 1500];
-        let n = msg
-            .to_bytes(Some(b"pass"), &mut buf, |_, _| [0u8; 20])
-            .expect("serialize STUN");
-        buf.truncate(n);
-        buf
     }
 
     /// Two workers' inboxes, and what reaches each.
