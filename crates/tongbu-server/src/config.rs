@@ -166,6 +166,19 @@ struct FileDemo {
     enabled: Option<bool>,
 }
 
+/// A yes/no setting: `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`.
+fn flag(key: &'static str, v: String) -> Result<bool, ConfigError> {
+    match v.trim() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key,
+            value: v,
+            expected: "true or false",
+        }),
+    }
+}
+
 impl Config {
     /// Loads the file (if given), then applies environment overrides from `env`.
     pub fn load(
@@ -231,17 +244,7 @@ impl Config {
                     })?;
         }
         if let Some(v) = pick("TONGBU_MEDIA_GSO", f.media.gso.map(|b| b.to_string())) {
-            c.media_gso = match v.trim() {
-                "true" | "1" | "on" => true,
-                "false" | "0" | "off" => false,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        key: "TONGBU_MEDIA_GSO (media.gso)",
-                        value: v,
-                        expected: "true or false",
-                    })
-                }
-            };
+            c.media_gso = flag("TONGBU_MEDIA_GSO (media.gso)", v)?;
         }
         if let Some(v) = pick("TONGBU_MEDIA_BIND_IP", f.media.bind_ip) {
             c.media_bind_ip = v.parse().map_err(|_| ConfigError::Invalid {
@@ -374,17 +377,7 @@ impl Config {
         }
         let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
         if let Some(v) = demo {
-            c.demo = match v.as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        key: "TONGBU_DEMO_ENABLED (demo.enabled)",
-                        value: v,
-                        expected: "true or false",
-                    })
-                }
-            };
+            c.demo = flag("TONGBU_DEMO_ENABLED (demo.enabled)", v)?;
         }
         Ok(c)
     }
@@ -451,6 +444,21 @@ mod tests {
         assert!(e.to_string().contains("TONGBU_TOKEN_SECRET"), "{e}");
         let c = Config::load(None, env(&[("TONGBU_SCHEDULE_JOIN_LEAD_MIN", "30")])).unwrap();
         assert_eq!(c.join_lead_secs, 1800);
+        let c = Config::load(
+            None,
+            env(&[("TONGBU_MEDIA_WORKERS", "4"), ("TONGBU_MEDIA_GSO", "off")]),
+        )
+        .unwrap();
+        assert_eq!((c.media_workers, c.media_gso), (4, false));
+        assert_eq!(Config::default().media_workers, 0, "one per core");
+        for (key, bad) in [
+            ("TONGBU_MEDIA_WORKERS", "65"),
+            ("TONGBU_MEDIA_WORKERS", "many"),
+            ("TONGBU_MEDIA_GSO", "maybe"),
+        ] {
+            let e = Config::load(None, env(&[(key, bad)])).unwrap_err();
+            assert!(e.to_string().contains(key), "{e}");
+        }
     }
 
     #[test]
