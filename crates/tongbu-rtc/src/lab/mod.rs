@@ -4,7 +4,10 @@
 //! filter may lose any of them on the way to a peer.
 //!
 //! Not used by the server: it exists so that the forward path is tested and measured through
-//! the same code the socket loop runs.
+//! the same code the socket loop runs. [`mesh::MeshLab`] does the same for several workers, as
+//! one media port's socket group spreads them.
+
+pub mod mesh;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,6 +47,11 @@ pub struct Peer {
     pub received: Vec<Received>,
     /// Sender reports it received: (SSRC, NTP as a system time, RTP timestamp).
     pub sender_reports: Vec<(u32, std::time::SystemTime, u32)>,
+    /// Keyframe requests (PLI/FIR) it got for what it publishes.
+    pub keyframe_requests: usize,
+    /// Events signaling would have told it, other than the offers the lab answers (multi-worker
+    /// lab only).
+    pub events_seen: Vec<EdgeEvent>,
 }
 
 /// Decides whether a datagram from the worker reaches peer `index` (`false`: lost).
@@ -68,10 +76,10 @@ impl Default for Lab {
 }
 
 /// The worker's address as its peers see it.
-const WORKER: SocketAddr =
+pub(crate) const WORKER: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3478);
 
-fn client(now: Instant, addr: SocketAddr) -> Rtc {
+pub(crate) fn client(now: Instant, addr: SocketAddr) -> Rtc {
     let mut rtc = Rtc::builder()
         .set_rtp_mode(true)
         .clear_codecs()
@@ -116,6 +124,8 @@ impl Lab {
             media_added: 0,
             received: Vec::new(),
             sender_reports: Vec::new(),
+            keyframe_requests: 0,
+            events_seen: Vec::new(),
         });
         self.by_addr.insert(addr, i);
         self.worker.handle_join(id, session, tx, self.now);
@@ -212,7 +222,7 @@ impl Lab {
 
 /// Everything a peer has to say, right after each input (str0m holds one received RTP packet at
 /// a time in RTP mode).
-fn poll_peer(
+pub(crate) fn poll_peer(
     p: &mut Peer,
     from_peers: &mut Vec<(SocketAddr, Vec<u8>)>,
     record: bool,
@@ -222,6 +232,7 @@ fn poll_peer(
         match o {
             Output::Transmit(t) => from_peers.push((p.addr, t.contents.to_vec())),
             Output::Event(Event::MediaAdded(_)) => p.media_added += 1,
+            Output::Event(Event::KeyframeRequest(_)) => p.keyframe_requests += 1,
             Output::Event(Event::RtpPacket(r)) if record => {
                 let mid = p
                     .rtc
