@@ -12,11 +12,10 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Input, Output};
-use tokio::sync::mpsc;
 use tongbu_media::ParticipantId;
 
-use super::{client, poll_peer, Peer, WORKER};
-use crate::edge::{EdgeEvent, EVENT_QUEUE};
+use super::{poll_peer, Peer, WORKER};
+use crate::edge::EdgeEvent;
 use crate::Worker;
 
 /// `k` workers and their peers.
@@ -67,19 +66,9 @@ impl MeshLab {
     pub fn join(&mut self, session: i64) -> usize {
         let i = self.peers.len();
         let addr = SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 6000 + i as u16));
-        let (tx, events) = mpsc::channel(EVENT_QUEUE);
-        let id = ParticipantId(i as u64 + 1);
-        self.peers.push(Peer {
-            rtc: client(self.now, addr),
-            addr,
-            id,
-            events,
-            media_added: 0,
-            received: Vec::new(),
-            sender_reports: Vec::new(),
-            keyframe_requests: 0,
-            events_seen: Vec::new(),
-        });
+        let (peer, tx) = Peer::new(self.now, addr, ParticipantId(i as u64 + 1));
+        let id = peer.id;
+        self.peers.push(peer);
         let home = self.home(id);
         self.workers[home].handle_join(id, session, tx, self.now);
         self.hand_over();

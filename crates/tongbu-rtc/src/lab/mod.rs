@@ -54,6 +54,29 @@ pub struct Peer {
     pub events_seen: Vec<EdgeEvent>,
 }
 
+impl Peer {
+    /// A fresh client at `addr` for participant `id`, and the sender of its events.
+    pub(crate) fn new(
+        now: Instant,
+        addr: SocketAddr,
+        id: ParticipantId,
+    ) -> (Self, mpsc::Sender<EdgeEvent>) {
+        let (tx, events) = mpsc::channel(EVENT_QUEUE);
+        let peer = Peer {
+            rtc: client(now, addr),
+            addr,
+            id,
+            events,
+            media_added: 0,
+            received: Vec::new(),
+            sender_reports: Vec::new(),
+            keyframe_requests: 0,
+            events_seen: Vec::new(),
+        };
+        (peer, tx)
+    }
+}
+
 /// Decides whether a datagram from the worker reaches peer `index` (`false`: lost).
 pub type Filter = Box<dyn FnMut(usize, &[u8]) -> bool>;
 
@@ -114,19 +137,9 @@ impl Lab {
     pub fn join_session(&mut self, session: i64) -> usize {
         let i = self.peers.len();
         let addr = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 5000));
-        let (tx, events) = mpsc::channel(EVENT_QUEUE);
-        let id = ParticipantId(i as u64 + 1);
-        self.peers.push(Peer {
-            rtc: client(self.now, addr),
-            addr,
-            id,
-            events,
-            media_added: 0,
-            received: Vec::new(),
-            sender_reports: Vec::new(),
-            keyframe_requests: 0,
-            events_seen: Vec::new(),
-        });
+        let (peer, tx) = Peer::new(self.now, addr, ParticipantId(i as u64 + 1));
+        let id = peer.id;
+        self.peers.push(peer);
         self.by_addr.insert(addr, i);
         self.worker.handle_join(id, session, tx, self.now);
         i
