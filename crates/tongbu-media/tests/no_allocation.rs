@@ -1,58 +1,18 @@
 //! The per-packet path (forwarding, and answering NACKs from the shared cache) allocates nothing
 //! in steady state: proven with a counting allocator.
 //!
-//! Only allocations made by the test's own thread while counting is switched on are counted, so
-//! the test harness's threads cannot disturb the result.
+//! Only allocations made by the test's own thread inside a measurement are counted
+//! (`allocation-counter` keeps its counts per thread), so the test harness's threads cannot
+//! disturb the result.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tongbu_media::{Codec, ConsumerId, ParticipantId, ProducerId, Router, RtpIn};
 
-struct Counting;
-
-static COUNTED: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if ON.with(|on| on.get()) {
-        COUNTED.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
+/// Heap allocations (reallocations included) this thread made in `f`.
 fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = COUNTED.load(Ordering::SeqCst);
-    ON.with(|on| on.set(true));
-    f();
-    ON.with(|on| on.set(false));
-    COUNTED.load(Ordering::SeqCst) - before
+    allocation_counter::measure(f).count_total as usize
 }
 
 fn payload(keyframe: bool) -> Arc<[u8]> {

@@ -4,60 +4,17 @@
 //! the publisher's SRTP unprotect), and reading the subscribers' RTCP (receiver reports,
 //! transport-wide feedback, NACKs answered from the cache) allocates nothing at all.
 //!
-//! Only allocations made by the test's own thread while counting is switched on are counted.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! Only allocations made by the test's own thread inside a measurement are counted
+//! (`allocation-counter` keeps its counts per thread).
 
 use str0m::media::MediaKind;
 use tongbu_rtc::lab::Fanout;
 
-struct Counting;
-
-static COUNTED: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if ON.with(|on| on.get()) {
-        COUNTED.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's layout, unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: allocated by `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
+/// `f`'s result and the heap allocations (reallocations included) this thread made in it.
 fn counted<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = COUNTED.load(Ordering::SeqCst);
-    ON.with(|on| on.set(true));
-    let r = f();
-    ON.with(|on| on.set(false));
-    (r, COUNTED.load(Ordering::SeqCst) - before)
+    let mut r = None;
+    let info = allocation_counter::measure(|| r = Some(f()));
+    (r.expect("measured"), info.count_total as usize)
 }
 
 /// Allocations inside the worker while `packets` video and audio datagrams fan out to `n`
