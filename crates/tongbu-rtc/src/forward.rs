@@ -329,14 +329,12 @@ impl Worker {
         let Some(egress) = t.egress.and_then(|e| self.egresses.get_mut(e)) else {
             return;
         };
-        let Some((proto, dest)) = egress.remote else {
+        if egress.remote.is_none() {
             return;
-        };
+        }
         let mut down = Downlink::default();
-        let mut ssrcs = [0u32; REPORTS_PER_PACKET];
-        let mut n = 0;
         let mut cname = None;
-        let (mut start, _) = self.outbox.begin();
+        let mut compound = ReportCompound::begin(&mut self.outbox);
         for (mid, &c) in &t.consumer_by_mid {
             let Some(s) = self.consumers.get_mut(c.index()) else {
                 continue;
@@ -354,39 +352,12 @@ impl Worker {
             if cname.is_none() {
                 cname = t.rtc.media(*mid).map(|m| m.cname().to_string());
             }
-            let (_, buf) = self.outbox.begin();
-            write_sender_report(buf, &sr);
-            ssrcs[n] = sr.ssrc;
-            n += 1;
-            if n == REPORTS_PER_PACKET {
-                seal_reports(
-                    &mut self.outbox,
-                    egress,
-                    start,
-                    &ssrcs[..n],
-                    cname.as_deref(),
-                    proto,
-                    dest,
-                    id,
-                );
-                n = 0;
-                start = self.outbox.begin().0;
+            write_sender_report(self.outbox.begin().1, &sr);
+            if compound.add(sr.ssrc) {
+                compound.seal(&mut self.outbox, egress, cname.as_deref());
             }
         }
-        if n > 0 {
-            seal_reports(
-                &mut self.outbox,
-                egress,
-                start,
-                &ssrcs[..n],
-                cname.as_deref(),
-                proto,
-                dest,
-                id,
-            );
-        } else {
-            self.outbox.abort(start);
-        }
+        compound.seal(&mut self.outbox, egress, cname.as_deref());
         let elapsed = now
             .saturating_duration_since(egress.reported_at)
             .as_secs_f32();
@@ -466,30 +437,55 @@ fn send_copy(
     }
 }
 
-/// Closes a compound of sender reports written since `start` with its SDES and protects it.
-#[allow(clippy::too_many_arguments)]
-fn seal_reports(
-    outbox: &mut Outbox,
-    egress: &mut SubscriberEgress,
+/// Sender reports being written into the outbox as one compound RTCP packet.
+struct ReportCompound {
     start: usize,
-    ssrcs: &[u32],
-    cname: Option<&str>,
-    proto: Protocol,
-    dest: SocketAddr,
-    tid: TransportId,
-) {
-    let (_, buf) = outbox.begin();
-    write_sdes(buf, ssrcs, cname.unwrap_or("tongbu"));
-    let len = buf.len() - start;
-    buf.extend_from_slice(&RTCP_ROOM);
-    match egress.srtp_out.protect_rtcp(&mut buf[start..], len) {
-        Ok(n) => {
-            outbox.commit(start, n, proto, dest, tid);
-            egress.bytes_sent += n as u64;
+    ssrcs: [u32; REPORTS_PER_PACKET],
+    n: usize,
+}
+
+impl ReportCompound {
+    fn begin(outbox: &mut Outbox) -> Self {
+        Self {
+            start: outbox.begin().0,
+            ssrcs: [0; REPORTS_PER_PACKET],
+            n: 0,
         }
-        Err(e) => {
+    }
+
+    /// The report of `ssrc` was written; whether the compound is now full.
+    fn add(&mut self, ssrc: u32) -> bool {
+        self.ssrcs[self.n] = ssrc;
+        self.n += 1;
+        self.n == REPORTS_PER_PACKET
+    }
+
+    /// Closes the reports written so far with their SDES, protects them for `egress` and starts
+    /// the next compound (nothing is sent if there were none).
+    fn seal(&mut self, outbox: &mut Outbox, egress: &mut SubscriberEgress, cname: Option<&str>) {
+        let start = std::mem::replace(&mut self.start, outbox.begin().0);
+        let n = std::mem::take(&mut self.n);
+        let (Some((proto, dest)), true) = (egress.remote, n > 0) else {
             outbox.abort(start);
-            debug!(transport = tid.0, "sender reports not protected: {e}");
+            return;
+        };
+        let (_, buf) = outbox.begin();
+        write_sdes(buf, &self.ssrcs[..n], cname.unwrap_or("tongbu"));
+        let len = buf.len() - start;
+        buf.extend_from_slice(&RTCP_ROOM);
+        match egress.srtp_out.protect_rtcp(&mut buf[start..], len) {
+            Ok(len) => {
+                outbox.commit(start, len, proto, dest, egress.transport);
+                egress.bytes_sent += len as u64;
+            }
+            Err(e) => {
+                outbox.abort(start);
+                debug!(
+                    transport = egress.transport.0,
+                    "sender reports not protected: {e}"
+                );
+            }
         }
+        self.start = outbox.begin().0;
     }
 }
