@@ -21,6 +21,14 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// The codec Tongbu negotiates for `kind` (opus for audio, VP8 for video).
+    pub fn for_kind(kind: MediaKind) -> Self {
+        match kind {
+            MediaKind::Audio => Codec::Opus,
+            MediaKind::Video => Codec::Vp8,
+        }
+    }
+
     /// RTP clock rate of the codec.
     pub fn clock_rate(self) -> u32 {
         match self {

@@ -248,7 +248,6 @@ impl Worker {
         let n = match egress.srtp_in.unprotect_rtcp(buf) {
             Ok(n) => n,
             Err(err) => {
-                egress.rtcp_refused += 1;
                 self.stats.dropped_malformed += 1;
                 debug!(transport = id.0, "subscriber RTCP refused: {err}");
                 return;
@@ -428,7 +427,6 @@ fn send_copy(
         Ok(n) => {
             outbox.commit(start, n, proto, dest, egress.transport);
             egress.bytes_sent += n as u64;
-            egress.packets_sent += 1;
         }
         Err(e) => {
             outbox.abort(start);

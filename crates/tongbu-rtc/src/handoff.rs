@@ -171,10 +171,7 @@ impl crate::Worker {
         if self.router.producer(info.track).is_some() {
             return;
         }
-        let codec = match info.kind {
-            tongbu_media::MediaKind::Audio => tongbu_media::Codec::Opus,
-            tongbu_media::MediaKind::Video => tongbu_media::Codec::Vp8,
-        };
+        let codec = tongbu_media::Codec::for_kind(info.kind);
         if self
             .router
             .add_producer(info.track, info.owner, codec)

@@ -120,14 +120,11 @@ impl Worker {
         self.demux.remove(&t.ufrag, &t.addrs, id);
         self.timers.remove(id);
         self.reports.remove(id);
-        let consumers: Vec<ConsumerId> = t.consumer_by_mid.values().copied().collect();
-        for c in consumers {
+        // Every consumer lives on its transport's media lines.
+        for (_, c) in t.consumer_by_mid.drain() {
             self.router.remove_consumer(c);
-            if let Some(s) = self.consumers.try_remove(c.index()) {
-                self.update_interest(s.producer);
-            }
+            self.forget_consumer(c);
         }
-        t.consumer_by_mid.clear();
         if let Some(e) = t.egress.take() {
             self.egresses.try_remove(e);
         }
@@ -144,10 +141,10 @@ impl Worker {
             return;
         };
         self.update_interest(s.producer);
-        if let Some(t) = self.transports.get_mut(s.transport.index()) {
-            t.consumer_by_mid.remove(&s.mid);
-            if let Some(e) = t.egress.and_then(|e| self.egresses.get_mut(e)) {
-                e.remove_consumer(c);
+        if let Some(e) = self.egresses.get_mut(s.egress) {
+            e.remove_consumer(c);
+            if let Some(t) = self.transports.get_mut(e.transport.index()) {
+                t.consumer_by_mid.remove(&s.mid);
             }
         }
     }
@@ -187,9 +184,6 @@ impl Worker {
             }
             let router = &self.router;
             p.out.retain(|o| router.producer(o.producer).is_some());
-            for c in self.router.remove_consumers_of(pid) {
-                self.forget_consumer(c);
-            }
             self.renegotiate(pid, now);
         }
     }
@@ -307,7 +301,7 @@ impl Worker {
             if o.consumer.is_some() {
                 continue;
             }
-            let codec = codec_of(o.kind);
+            let codec = Codec::for_kind(o.kind);
             let Some(pt) = payload_type(&t.rtc, mid, codec) else {
                 warn!(
                     producer = o.producer.0,
@@ -315,8 +309,7 @@ impl Worker {
                 );
                 continue;
             };
-            let Some(stream) = send_stream(&mut t.rtc, (id, egress), mid, o.producer, o.kind, pt)
-            else {
+            let Some(stream) = send_stream(&mut t.rtc, egress, mid, o.producer, o.kind, pt) else {
                 warn!(
                     producer = o.producer.0,
                     "no send stream for media line {mid}"
@@ -458,13 +451,6 @@ pub(crate) fn out_track(info: PublishedTrackInfo) -> OutTrack {
     }
 }
 
-pub(crate) fn codec_of(kind: MediaKind) -> Codec {
-    match kind {
-        MediaKind::Audio => Codec::Opus,
-        MediaKind::Video => Codec::Vp8,
-    }
-}
-
 fn str0m_codec(codec: Codec) -> StrCodec {
     match codec {
         Codec::Opus => StrCodec::Opus,
@@ -491,7 +477,7 @@ fn payload_type(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<u8> {
 /// subscriber answered), and the header extensions the subscriber accepted.
 fn send_stream(
     rtc: &mut Rtc,
-    (transport, egress): (TransportId, usize),
+    egress: usize,
     mid: Mid,
     producer: ProducerId,
     kind: MediaKind,
@@ -516,7 +502,7 @@ fn send_stream(
     let tx = api.stream_tx_by_mid(mid, None)?;
     let ssrc: Ssrc = tx.ssrc();
     let rtx = tx.rtx().zip(rtx_pt).map(|(s, p)| Rtx::new(*s, p));
-    let mut s = SendStream::new(transport, mid, producer, *ssrc, kind, rtx, ext);
-    s.egress = egress;
-    Some(s)
+    Some(SendStream::new(
+        egress, mid, producer, *ssrc, kind, rtx, ext,
+    ))
 }

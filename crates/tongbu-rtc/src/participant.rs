@@ -42,19 +42,6 @@ pub struct OutTrack {
     pub cancelled: bool,
 }
 
-impl OutTrack {
-    /// The media line, once it has one.
-    pub fn mid(&self) -> Option<Mid> {
-        match self.state {
-            OutState::ToOpen => None,
-            OutState::Negotiating(m)
-            | OutState::Open(m)
-            | OutState::ToStop(m)
-            | OutState::NegotiatingStop(m) => Some(m),
-        }
-    }
-}
-
 /// A participant as the edge knows it.
 #[derive(Debug)]
 pub struct Participant {

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 
 use crate::edge::EdgeEvent;
 use crate::handoff::Handoff;
-use crate::negotiation::{codec_of, out_track};
+use crate::negotiation::out_track;
 use crate::transport::{TransportId, TransportRole};
 use crate::worker::Worker;
 
@@ -35,7 +35,10 @@ impl Worker {
         // Unique across workers: worker w numbers w, w + k, w + 2k, …
         let producer = ProducerId(self.next_producer * self.workers as u64 + self.index as u64);
         self.next_producer += 1;
-        if let Err(e) = self.router.add_producer(producer, owner, codec_of(kind)) {
+        if let Err(e) =
+            self.router
+                .add_producer(producer, owner, tongbu_media::Codec::for_kind(kind))
+        {
             warn!("producer not added: {e}");
             return;
         }

@@ -53,15 +53,16 @@ impl Worker {
                 let Some(t) = self.transports.get(id.index()) else {
                     return;
                 };
-                let clock = match t.rtc.media(st.mid).map(|m| m.kind()) {
-                    Some(StrKind::Video) => 90_000,
-                    Some(StrKind::Audio) => 48_000,
-                    None => 0,
-                };
+                let video = t.rtc.media(st.mid).map(|m| m.kind()) == Some(StrKind::Video);
                 // Jitter is reported for the video line (audio would mask it).
-                if clock == 90_000 || st.loss.is_some() {
+                if video || st.loss.is_some() {
                     if let Some(p) = self.participants.get_mut(&t.participant) {
-                        p.link.ingress(if clock == 90_000 { clock } else { 0 }, &st);
+                        let clock = if video {
+                            tongbu_media::Codec::Vp8.clock_rate()
+                        } else {
+                            0
+                        };
+                        p.link.ingress(clock, &st);
                     }
                 }
             }

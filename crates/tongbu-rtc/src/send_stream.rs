@@ -6,10 +6,9 @@
 use std::time::{Duration, Instant};
 
 use str0m::media::Mid;
-use tongbu_media::{MediaKind, ProducerId, SenderClock};
+use tongbu_media::{Codec, MediaKind, ProducerId, SenderClock};
 
 use crate::rtcp::{ReportBlock, SenderInfo};
-use crate::transport::TransportId;
 
 /// Sender reports remembered for round-trip times (a receiver echoes the last one it got).
 const REPORTS_KEPT: usize = 4;
@@ -56,7 +55,6 @@ pub struct Packet<'a> {
 /// One consumer's outgoing stream.
 #[derive(Debug, Clone)]
 pub struct SendStream {
-    pub transport: TransportId,
     /// Its transport's send state in the worker's egress table.
     pub egress: usize,
     pub mid: Mid,
@@ -64,7 +62,6 @@ pub struct SendStream {
     pub producer: ProducerId,
     pub ssrc: u32,
     pub rtx: Option<Rtx>,
-    pub kind: MediaKind,
     pub clock_rate: u32,
     pub ext: Extensions,
     mid_bytes: [u8; 16],
@@ -79,20 +76,16 @@ pub struct SendStream {
     // What the subscriber's receiver reports say.
     /// Fraction lost (0–1) in its last receiver report.
     pub loss: Option<f32>,
-    pub cumulative_lost: i32,
-    /// Interarrival jitter the subscriber measures, in the stream's clock.
-    pub jitter: u32,
     pub rtt: Option<Duration>,
-    /// NACKs, PLIs and FIRs it sent, and packets sent again for it.
+    /// NACKs, PLIs and FIRs it sent.
     pub nacks: u64,
     pub keyframe_requests: u64,
-    pub resent: u64,
 }
 
 impl SendStream {
-    /// The stream of media line `mid` on `transport`.
+    /// The stream of media line `mid` on the transport whose egress is `egress`.
     pub fn new(
-        transport: TransportId,
+        egress: usize,
         mid: Mid,
         producer: ProducerId,
         ssrc: u32,
@@ -105,17 +98,12 @@ impl SendStream {
         let mid_len = m.len().min(16);
         mid_bytes[..mid_len].copy_from_slice(&m[..mid_len]);
         Self {
-            transport,
-            egress: usize::MAX,
+            egress,
             mid,
             producer,
             ssrc,
             rtx: if kind == MediaKind::Video { rtx } else { None },
-            kind,
-            clock_rate: match kind {
-                MediaKind::Audio => 48_000,
-                MediaKind::Video => 90_000,
-            },
+            clock_rate: Codec::for_kind(kind).clock_rate(),
             ext: Extensions {
                 mid: ext.mid.filter(|_| mid_len > 0),
                 ..ext
@@ -129,12 +117,9 @@ impl SendStream {
             reports: [(0, None); REPORTS_KEPT],
             reports_at: 0,
             loss: None,
-            cumulative_lost: 0,
-            jitter: 0,
             rtt: None,
             nacks: 0,
             keyframe_requests: 0,
-            resent: 0,
         }
     }
 
@@ -167,7 +152,6 @@ impl SendStream {
         p: &Packet<'_>,
         twcc: Option<u16>,
     ) -> (usize, u64) {
-        self.resent += 1;
         match self.rtx {
             Some(mut rtx) => {
                 let seq = rtx.next_seq;
@@ -266,12 +250,10 @@ impl SendStream {
         (d.as_secs_f64() * f64::from(self.clock_rate)) as u64 as u32
     }
 
-    /// A receiver report's block about this stream: loss, jitter, and the round trip from the
-    /// sender report it echoes.
+    /// A receiver report's block about this stream: loss, and the round trip from the sender
+    /// report it echoes.
     pub fn on_report(&mut self, b: &ReportBlock, now: Instant) {
         self.loss = Some(f32::from(b.fraction_lost) / 256.0);
-        self.cumulative_lost = b.cumulative_lost;
-        self.jitter = b.jitter;
         if b.last_sr == 0 {
             return;
         }
@@ -284,11 +266,6 @@ impl SendStream {
             let held = Duration::from_secs_f64(f64::from(b.delay_since_last_sr) / 65_536.0);
             self.rtt = Some(now.saturating_duration_since(sent).saturating_sub(held));
         }
-    }
-
-    /// Packets sent (not counting retransmissions).
-    pub fn packets(&self) -> u32 {
-        self.packets
     }
 }
 
@@ -310,7 +287,7 @@ mod tests {
 
     fn stream(ext: Extensions, rtx: Option<Rtx>) -> SendStream {
         SendStream::new(
-            TransportId(1),
+            0,
             Mid::from("3"),
             ProducerId(1),
             0x1234_5678,

@@ -166,12 +166,9 @@ pub struct SubscriberEgress {
     /// SSRC (main or RTX) → consumer, for the subscriber's RTCP.
     ssrcs: Vec<(u32, ConsumerId)>,
     pub bytes_sent: u64,
-    pub packets_sent: u64,
     /// `bytes_sent` at the last sender reports, and when: the downlink's bitrate.
     pub reported_bytes: u64,
     pub reported_at: Instant,
-    /// RTCP packets from the subscriber that failed SRTCP (wrong key, replay, junk).
-    pub rtcp_refused: u64,
 }
 
 impl SubscriberEgress {
@@ -192,10 +189,8 @@ impl SubscriberEgress {
             remb_bps: None,
             ssrcs: Vec::new(),
             bytes_sent: 0,
-            packets_sent: 0,
             reported_bytes: 0,
             reported_at: now,
-            rtcp_refused: 0,
         })
     }
 

@@ -162,7 +162,7 @@ impl MeshLab {
             }
         }
         let _ = p.rtc.handle_input(Input::Timeout(self.now));
-        poll_peer(p, &mut self.from_peers, true, self.now);
+        poll_peer(p, &mut self.from_peers, true);
         self.deliver_from_peers();
     }
 
@@ -204,7 +204,7 @@ impl MeshLab {
                 let r = Receive::new(Protocol::Udp, WORKER, d.destination, outbox.bytes(d))
                     .expect("datagram");
                 let _ = p.rtc.handle_input(Input::Receive(now, r));
-                poll_peer(p, &mut self.from_peers, true, now);
+                poll_peer(p, &mut self.from_peers, true);
             }
             outbox.clear();
         }
@@ -222,7 +222,7 @@ impl MeshLab {
             self.deliver();
             for p in &mut self.peers {
                 let _ = p.rtc.handle_input(Input::Timeout(now));
-                poll_peer(p, &mut self.from_peers, true, now);
+                poll_peer(p, &mut self.from_peers, true);
             }
             self.deliver_from_peers();
             for i in 0..self.peers.len() {

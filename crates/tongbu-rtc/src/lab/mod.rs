@@ -33,7 +33,6 @@ pub struct Received {
     pub seq: u64,
     pub timestamp: u32,
     pub payload: Vec<u8>,
-    pub at: Instant,
 }
 
 /// A str0m client peer.
@@ -42,7 +41,6 @@ pub struct Peer {
     pub addr: SocketAddr,
     pub id: ParticipantId,
     pub events: mpsc::Receiver<EdgeEvent>,
-    pub media_added: usize,
     /// What it received, if the lab records.
     pub received: Vec<Received>,
     /// Sender reports it received: (SSRC, NTP as a system time, RTP timestamp).
@@ -67,7 +65,6 @@ impl Peer {
             addr,
             id,
             events,
-            media_added: 0,
             received: Vec::new(),
             sender_reports: Vec::new(),
             keyframe_requests: 0,
@@ -185,7 +182,7 @@ impl Lab {
             let r = Receive::new(Protocol::Udp, WORKER, d.destination, bytes).expect("datagram");
             let p = &mut self.peers[i];
             let _ = p.rtc.handle_input(Input::Receive(now, r));
-            poll_peer(p, &mut self.from_peers, self.record, now);
+            poll_peer(p, &mut self.from_peers, self.record);
         }
         outbox.clear();
     }
@@ -209,7 +206,7 @@ impl Lab {
             self.deliver();
             for p in &mut self.peers {
                 let _ = p.rtc.handle_input(Input::Timeout(now));
-                poll_peer(p, &mut self.from_peers, self.record, now);
+                poll_peer(p, &mut self.from_peers, self.record);
             }
             for (src, data) in std::mem::take(&mut self.from_peers) {
                 input(&mut self.worker, src, &data, now);
@@ -235,16 +232,10 @@ impl Lab {
 
 /// Everything a peer has to say, right after each input (str0m holds one received RTP packet at
 /// a time in RTP mode).
-pub(crate) fn poll_peer(
-    p: &mut Peer,
-    from_peers: &mut Vec<(SocketAddr, Vec<u8>)>,
-    record: bool,
-    now: Instant,
-) {
+pub(crate) fn poll_peer(p: &mut Peer, from_peers: &mut Vec<(SocketAddr, Vec<u8>)>, record: bool) {
     while let Ok(o) = p.rtc.poll_output() {
         match o {
             Output::Transmit(t) => from_peers.push((p.addr, t.contents.to_vec())),
-            Output::Event(Event::MediaAdded(_)) => p.media_added += 1,
             Output::Event(Event::KeyframeRequest(_)) => p.keyframe_requests += 1,
             Output::Event(Event::RtpPacket(r)) if record => {
                 let mid = p
@@ -266,7 +257,6 @@ pub(crate) fn poll_peer(
                     seq: *r.seq_no,
                     timestamp: r.header.timestamp,
                     payload: r.payload.to_vec(),
-                    at: now,
                 });
             }
             Output::Event(_) => {}
