@@ -328,12 +328,12 @@ impl Worker {
         let Some(egress) = t.egress.and_then(|e| self.egresses.get_mut(e)) else {
             return;
         };
-        if egress.remote.is_none() {
+        let Some(route) = egress.remote else {
             return;
-        }
+        };
         let mut down = Downlink::default();
         let mut cname = None;
-        let mut compound = ReportCompound::begin(&mut self.outbox);
+        let mut compound = ReportCompound::begin(&mut self.outbox, route);
         for (mid, &c) in &t.consumer_by_mid {
             let Some(s) = self.consumers.get_mut(c.index()) else {
                 continue;
@@ -349,14 +349,14 @@ impl Worker {
                 continue;
             };
             if cname.is_none() {
-                cname = t.rtc.media(*mid).map(|m| m.cname().to_string());
+                cname = t.rtc.media(*mid).map(|m| m.cname());
             }
             write_sender_report(self.outbox.begin().1, &sr);
             if compound.add(sr.ssrc) {
-                compound.seal(&mut self.outbox, egress, cname.as_deref());
+                compound.seal(&mut self.outbox, egress, cname);
             }
         }
-        compound.seal(&mut self.outbox, egress, cname.as_deref());
+        compound.seal(&mut self.outbox, egress, cname);
         let elapsed = now
             .saturating_duration_since(egress.reported_at)
             .as_secs_f32();
@@ -440,14 +440,16 @@ struct ReportCompound {
     start: usize,
     ssrcs: [u32; REPORTS_PER_PACKET],
     n: usize,
+    route: (Protocol, SocketAddr),
 }
 
 impl ReportCompound {
-    fn begin(outbox: &mut Outbox) -> Self {
+    fn begin(outbox: &mut Outbox, route: (Protocol, SocketAddr)) -> Self {
         Self {
             start: outbox.begin().0,
             ssrcs: [0; REPORTS_PER_PACKET],
             n: 0,
+            route,
         }
     }
 
@@ -458,30 +460,27 @@ impl ReportCompound {
         self.n == REPORTS_PER_PACKET
     }
 
-    /// Closes the reports written so far with their SDES, protects them for `egress` and starts
-    /// the next compound (nothing is sent if there were none).
+    /// Closes the reports written so far (if any) with their SDES, protects them for `egress`
+    /// and starts the next compound.
     fn seal(&mut self, outbox: &mut Outbox, egress: &mut SubscriberEgress, cname: Option<&str>) {
-        let start = std::mem::replace(&mut self.start, outbox.begin().0);
-        let n = std::mem::take(&mut self.n);
-        let (Some((proto, dest)), true) = (egress.remote, n > 0) else {
-            outbox.abort(start);
-            return;
-        };
-        let (_, buf) = outbox.begin();
-        write_sdes(buf, &self.ssrcs[..n], cname.unwrap_or("tongbu"));
-        let len = buf.len() - start;
-        buf.extend_from_slice(&RTCP_ROOM);
-        match egress.srtp_out.protect_rtcp(&mut buf[start..], len) {
-            Ok(len) => {
-                outbox.commit(start, len, proto, dest, egress.transport);
-                egress.bytes_sent += len as u64;
-            }
-            Err(e) => {
-                outbox.abort(start);
-                debug!(
-                    transport = egress.transport.0,
-                    "sender reports not protected: {e}"
-                );
+        let (n, start, (proto, dest)) = (std::mem::take(&mut self.n), self.start, self.route);
+        if n > 0 {
+            let (_, buf) = outbox.begin();
+            write_sdes(buf, &self.ssrcs[..n], cname.unwrap_or("tongbu"));
+            let len = buf.len() - start;
+            buf.extend_from_slice(&RTCP_ROOM);
+            match egress.srtp_out.protect_rtcp(&mut buf[start..], len) {
+                Ok(len) => {
+                    outbox.commit(start, len, proto, dest, egress.transport);
+                    egress.bytes_sent += len as u64;
+                }
+                Err(e) => {
+                    outbox.abort(start);
+                    debug!(
+                        transport = egress.transport.0,
+                        "sender reports not protected: {e}"
+                    );
+                }
             }
         }
         self.start = outbox.begin().0;
