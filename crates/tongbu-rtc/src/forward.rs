@@ -58,14 +58,14 @@ impl Worker {
         let Some(id) = self.demux.lookup(source, data, &mut learned) else {
             // The kernel spreads a port's datagrams over the workers' sockets by address: one
             // for another worker's transport goes to it (STUN names the worker in its ufrag).
-            let owner = self
-                .foreign
-                .get(&source)
-                .copied()
-                .or_else(|| crate::demux::stun_worker(data).filter(|&w| w < self.workers));
+            let known = self.foreign.get(&source).copied();
+            let owner =
+                known.or_else(|| crate::demux::stun_worker(data).filter(|&w| w < self.workers));
             match owner {
                 Some(w) if w != self.index && !handed => {
-                    self.foreign.insert(source, w);
+                    if known.is_none() {
+                        self.foreign.insert(source, w);
+                    }
                     self.stats.handed_off += 1;
                     let data = Box::from(data);
                     self.outgoing.push((
