@@ -13,6 +13,10 @@ use tongbu_media::{ProducerId, RtpIn, SenderClock};
 
 use crate::edge::PublishedTrackInfo;
 
+/// Most workers one media plane runs: sets of workers (who needs a producer's packets, whom to
+/// wake) are bits of a `u64`.
+pub const MAX_WORKERS: usize = 64;
+
 /// Items a ring holds: about two seconds of a busy worker's traffic to another.
 pub const RING: usize = 8192;
 

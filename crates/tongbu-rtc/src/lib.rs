@@ -47,6 +47,7 @@ pub use edge::{
     TrackSource, EVENT_QUEUE,
 };
 pub use forward_latency::LatencyHistogram;
+pub use handoff::MAX_WORKERS;
 pub use link_stats::LinkStats;
 pub use tongbu_media::{MediaKind, ParticipantId, ProducerId};
 pub use worker::Worker;

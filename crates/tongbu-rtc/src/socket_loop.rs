@@ -73,7 +73,7 @@ pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, MediaPlane), EdgeE
     } else {
         config.workers
     }
-    .min(64);
+    .min(crate::handoff::MAX_WORKERS);
     let first = media_socket(config.bind)?;
     let local = first.local_addr().map_err(bind_error(config.bind))?;
     let mut sockets = vec![first];

@@ -167,6 +167,18 @@ struct FileDemo {
 }
 
 /// A yes/no setting: `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`.
+/// A number the file may give as `3000` or `"3000"`, as the environment's text.
+fn scalar(v: toml::Value) -> String {
+    match v {
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+// The message below names the limit.
+const _: () = assert!(tongbu_rtc::MAX_WORKERS == 64);
+
 fn flag(key: &'static str, v: String) -> Result<bool, ConfigError> {
     match v.trim() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -213,35 +225,25 @@ impl Config {
         if let Some(v) = pick("TONGBU_HTTP_WEB_DIR", f.http.web_dir) {
             c.web_dir = PathBuf::from(v);
         }
-        let port = f.media.udp_port.map(|v| match v {
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::String(s) => s,
-            other => other.to_string(),
-        });
-        if let Some(v) = pick("TONGBU_MEDIA_UDP_PORT", port) {
+        if let Some(v) = pick("TONGBU_MEDIA_UDP_PORT", f.media.udp_port.map(scalar)) {
             c.media_udp_port = v.trim().parse().map_err(|_| ConfigError::Invalid {
                 key: "TONGBU_MEDIA_UDP_PORT (media.udp_port)",
                 value: v,
                 expected: "a UDP port number from 0 to 65535",
             })?;
         }
-        let workers = f.media.workers.map(|v| match v {
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::String(s) => s,
-            other => other.to_string(),
-        });
-        if let Some(v) = pick("TONGBU_MEDIA_WORKERS", workers) {
-            c.media_workers =
-                v.trim()
-                    .parse()
-                    .ok()
-                    .filter(|&n: &usize| n <= 64)
-                    .ok_or(ConfigError::Invalid {
-                        key: "TONGBU_MEDIA_WORKERS (media.workers)",
-                        value: v,
-                        expected:
-                            "a number of media worker threads from 1 to 64, or 0 for one per core",
-                    })?;
+        if let Some(v) = pick("TONGBU_MEDIA_WORKERS", f.media.workers.map(scalar)) {
+            c.media_workers = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n: &usize| n <= tongbu_rtc::MAX_WORKERS)
+                .ok_or(ConfigError::Invalid {
+                    key: "TONGBU_MEDIA_WORKERS (media.workers)",
+                    value: v,
+                    expected:
+                        "a number of media worker threads from 1 to 64, or 0 for one per core",
+                })?;
         }
         if let Some(v) = pick("TONGBU_MEDIA_GSO", f.media.gso.map(|b| b.to_string())) {
             c.media_gso = flag("TONGBU_MEDIA_GSO (media.gso)", v)?;
