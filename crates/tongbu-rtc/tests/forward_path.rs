@@ -4,6 +4,7 @@
 
 use str0m::media::MediaKind;
 use tongbu_rtc::lab::Fanout;
+use tongbu_rtc::rtcp::{is_rtcp, is_rtp_or_rtcp};
 
 #[test]
 fn every_subscriber_decrypts_every_packet_in_order() {
@@ -67,7 +68,7 @@ fn nacks_repair_a_lossy_subscriber_from_the_shared_cache() {
     let lost = std::rc::Rc::new(std::cell::Cell::new(0));
     let counter = lost.clone();
     f.lab.filter = Some(Box::new(move |peer, bytes| {
-        if peer != lossy || !(128..192).contains(&bytes[0]) || (192..224).contains(&bytes[1]) {
+        if peer != lossy || !is_rtp_or_rtcp(bytes) || is_rtcp(bytes) {
             return true;
         }
         rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);

@@ -9,6 +9,7 @@
 
 use str0m::media::MediaKind;
 use tongbu_rtc::lab::Fanout;
+use tongbu_rtc::rtcp::is_rtcp;
 
 /// `f`'s result and the heap allocations (reallocations included) this thread made in it.
 fn counted<T>(f: impl FnOnce() -> T) -> (T, usize) {
@@ -72,7 +73,7 @@ fn subscribers_rtcp_is_read_without_allocating() {
     let lossy = subs[0];
     let mut n = 0u32;
     f.lab.filter = Some(Box::new(move |peer, bytes| {
-        if peer != lossy || (192..224).contains(&bytes[1]) {
+        if peer != lossy || is_rtcp(bytes) {
             return true;
         }
         n += 1;
@@ -86,7 +87,7 @@ fn subscribers_rtcp_is_read_without_allocating() {
             subs.iter().map(|&s| f.lab.peers[s].addr).collect();
         f.lab.pump_with(10, |w, src, data, now| {
             // Only the subscribers' RTCP is counted (the publisher's side is str0m's).
-            if i >= 100 && subscribers.contains(&src) && (192..224).contains(&data[1]) {
+            if i >= 100 && subscribers.contains(&src) && is_rtcp(data) {
                 let ((), a) = counted(|| w.receive_datagram(src, data, now));
                 allocations += a;
                 rtcp += 1;
