@@ -19,9 +19,7 @@
 //!
 //! Report: time per inbound packet; divide by N for the cost per subscriber (BENCHMARKS.md).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
@@ -30,31 +28,6 @@ use str0m::media::MediaKind;
 use tongbu_rtc::lab::Fanout;
 
 const SIZES: [u64; 4] = [1, 10, 100, 1000];
-
-/// Counts heap allocations, to report how many the whole path makes per packet.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwards the caller's layout to the system allocator unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with this layout (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `alloc` and `dealloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// `n` subscribers, checked: every one gets a copy of a video and an audio packet.
 fn fanout(n: u64) -> Fanout {
@@ -84,11 +57,12 @@ fn edge_forward(c: &mut Criterion) {
             let mut f = fanout(n);
             // Heap allocations of the whole path, per inbound packet, in steady state.
             let datagrams: Vec<Vec<u8>> = (0..200).map(|_| f.datagram(kind, len, false)).collect();
-            let before = ALLOCATIONS.load(Ordering::Relaxed);
-            for d in &datagrams {
-                black_box(forward(&mut f, d));
-            }
-            let per_packet = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / 200.0;
+            let allocations = allocation_counter::measure(|| {
+                for d in &datagrams {
+                    black_box(forward(&mut f, d));
+                }
+            });
+            let per_packet = allocations.count_total as f64 / 200.0;
             println!(
                 "edge_forward/{name}/{n}: {per_packet:.1} heap allocations per inbound packet \
                  ({:.3} per subscriber)",
