@@ -41,6 +41,10 @@ fn assert_clean(r: &LoadReport) {
     );
     assert_eq!(r.swarm.unmatched, 0, "every payload arrives as it was sent");
     assert_eq!(r.signaling_errors, 0);
+    assert_eq!(
+        r.video_paused, 0,
+        "the server paused video on loopback: the receivers' feedback called their link weak"
+    );
     assert_eq!(r.swarm.send_failures, 0);
     let [p50, p95, p99, max] = r.latency_us.expect("latency samples");
     assert!(p50 <= p95 && p95 <= p99 && p99 <= max);

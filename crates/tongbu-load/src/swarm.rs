@@ -646,10 +646,18 @@ impl Swarm {
     fn new_receiver(&mut self, offer: String, now: Instant) -> Result<(ClientId, String), String> {
         let socket = bind_socket()?;
         let mut me = peer::media_engine().map_err(|e| e.to_string())?;
-        // Reports and transport-wide feedback, as every browser sends them.
-        let registry =
+        // Receiver reports and transport-wide feedback, as every browser sends them, only when
+        // the stack sees every packet (`decrypt_all`). A receiver that counts by clear header
+        // hands webrtc-rs only a stream's first packets, so its reports would stop at them and
+        // its feedback would call the rest lost, and a server that believed them would judge
+        // the link weak (the server before the media plane paused such subscribers' video
+        // within seconds, audio first).
+        let registry = if self.decrypt_all {
             configure_twcc_receiver_only(configure_rtcp_reports(Registry::new()), &mut me)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+        } else {
+            Registry::new()
+        };
         let mut pc = build_pc(&mut me, registry, now)?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
         pc.set_remote_description(now, offer_of(offer)?)

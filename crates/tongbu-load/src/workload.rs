@@ -7,6 +7,7 @@
 //! [`crate::swarm`] thread. A run: everyone joins, publishers start, the run waits until every
 //! expected stream is flowing, then counts for the chosen number of seconds.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,9 @@ pub struct LoadReport {
     /// The receivers whose streams had not all started when the count began, and why.
     pub stalled: Vec<Stalled>,
     pub signaling_errors: u64,
+    /// Times the server paused a participant's video to keep its audio (audio first): it
+    /// judged that participant's link weak, so the run did not measure full forwarding.
+    pub video_paused: u64,
 }
 
 impl LoadReport {
@@ -93,8 +97,8 @@ impl LoadReport {
     /// run lost under 0.1 % (W1 only).
     pub fn subscribers_per_core(&self) -> Option<f64> {
         let cpu = self.server_cpu_s_per_s?;
-        (self.workload == "w1" && self.loss_pct() < 0.1 && cpu > 0.0 && self.all_flowing())
-            .then(|| self.n as f64 / cpu)
+        let clean = self.loss_pct() < 0.1 && self.all_flowing() && self.video_paused == 0;
+        (self.workload == "w1" && clean && cpu > 0.0).then(|| self.n as f64 / cpu)
     }
 
     /// Every expected stream flowed.
@@ -129,6 +133,7 @@ impl LoadReport {
             "keyframe_requests": self.swarm.keyframe_requests,
             "send_failures": self.swarm.send_failures,
             "signaling_errors": self.signaling_errors,
+            "video_paused": self.video_paused,
             "server": {
                 "pid": self.server_pid,
                 "cpu_s_per_s": self.server_cpu_s_per_s.map(r4),
@@ -156,14 +161,23 @@ impl LoadReport {
     }
 }
 
+/// What the participants' signaling tasks report.
+#[derive(Clone)]
+struct Signaling {
+    errors: mpsc::UnboundedSender<String>,
+    video_paused: Arc<AtomicU64>,
+}
+
 /// One participant's signaling: answers the server's offers on its receiving client, applies
-/// the answer to its publishing client, counts errors.
+/// the answer to its publishing client, counts errors and the pauses of its own video.
 fn participant_task(
     swarm: Arc<SwarmHandle>,
     signal: SignalClient,
+    me: u64,
     publisher: Option<ClientId>,
-    errors: mpsc::UnboundedSender<String>,
+    report: Signaling,
 ) -> JoinHandle<()> {
+    let errors = report.errors;
     let (out, mut incoming) = signal.into_parts();
     tokio::spawn(async move {
         let mut recv: Option<ClientId> = None;
@@ -213,6 +227,12 @@ fn participant_task(
                 ServerMessage::Error { code, message } => {
                     let _ = errors.send(format!("{code:?}: {message}"));
                 }
+                ServerMessage::VideoPaused {
+                    participant,
+                    paused: true,
+                } if participant == me => {
+                    report.video_paused.fetch_add(1, Ordering::Relaxed);
+                }
                 _ => {}
             }
         }
@@ -225,10 +245,12 @@ async fn join(
     swarm: Arc<SwarmHandle>,
     url: String,
     publish: bool,
-    errors: mpsc::UnboundedSender<String>,
+    report: Signaling,
 ) -> Result<JoinHandle<()>, ClientError> {
     let mut signal = SignalClient::connect(&url).await?;
-    signal.join().await?;
+    let ServerMessage::Joined { you, .. } = signal.join().await? else {
+        return Err(ClientError::Refused("no joined message".into()));
+    };
     let publisher = if publish {
         let (id, sdp) = swarm.publish().await?;
         signal.send(&ClientMessage::Offer {
@@ -240,18 +262,18 @@ async fn join(
     } else {
         None
     };
-    Ok(participant_task(swarm, signal, publisher, errors))
+    Ok(participant_task(swarm, signal, you.id, publisher, report))
 }
 
 /// Joins `urls` (with `publish` each) at most 32 at a time.
 async fn join_all(
     swarm: &Arc<SwarmHandle>,
     urls: Vec<(String, bool)>,
-    errors: &mpsc::UnboundedSender<String>,
+    report: &Signaling,
 ) -> Result<Vec<JoinHandle<()>>, ClientError> {
     let joins = futures_util::stream::iter(
         urls.into_iter()
-            .map(|(url, publish)| join(swarm.clone(), url, publish, errors.clone())),
+            .map(|(url, publish)| join(swarm.clone(), url, publish, report.clone())),
     )
     .buffer_unordered(32)
     .collect::<Vec<_>>()
@@ -266,6 +288,10 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
         .bitrate_kbps();
     let swarm = Arc::new(SwarmHandle::start(&cfg.clip, cfg.decrypt_all)?);
     let (etx, mut erx) = mpsc::unbounded_channel::<String>();
+    let signaling = Signaling {
+        errors: etx,
+        video_paused: Arc::new(AtomicU64::new(0)),
+    };
     let (name, n, expected, mut tasks) = match &cfg.workload {
         Workload::Lecture {
             publisher_url,
@@ -273,8 +299,8 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
             n,
         } => {
             let subs = vec![(subscriber_url.clone(), false); *n];
-            let mut tasks = join_all(&swarm, subs, &etx).await?;
-            tasks.extend(join_all(&swarm, vec![(publisher_url.clone(), true)], &etx).await?);
+            let mut tasks = join_all(&swarm, subs, &signaling).await?;
+            tasks.extend(join_all(&swarm, vec![(publisher_url.clone(), true)], &signaling).await?);
             ("w1", *n, 2 * n, tasks)
         }
         Workload::Meeting { urls, n } => {
@@ -286,7 +312,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
             let all = (0..*n)
                 .map(|i| (urls[i % urls.len()].clone(), true))
                 .collect();
-            let tasks = join_all(&swarm, all, &etx).await?;
+            let tasks = join_all(&swarm, all, &signaling).await?;
             ("w2", *n, 2 * n * n.saturating_sub(1), tasks)
         }
     };
@@ -337,7 +363,8 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
     for t in tasks.drain(..) {
         t.abort();
     }
-    drop(etx);
+    let video_paused = signaling.video_paused.load(Ordering::Relaxed);
+    drop(signaling);
     let mut signaling_errors = 0;
     while let Ok(e) = erx.try_recv() {
         tracing::warn!("{e}");
@@ -367,5 +394,6 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, ClientError> {
         streams_expected: expected,
         stalled,
         signaling_errors,
+        video_paused,
     })
 }
