@@ -790,9 +790,8 @@ impl Swarm {
             }
             let now = Instant::now();
             let segments = (0..got).flat_map(|i| {
-                let (buf, from, stamp_ns, size) = self.recv.datagram(i);
-                let size = if size == 0 { buf.len().max(1) } else { size };
-                buf.chunks(size).map(move |d| (d, from, stamp_ns))
+                let (buf, from, stamp_ns, segment) = self.recv.datagram(i);
+                segments(buf, segment).map(move |d| (d, from, stamp_ns))
             });
             for (data, from, stamp_ns) in segments {
                 let Some(from) = from else { continue };
@@ -1239,6 +1238,17 @@ impl RecvBatch {
     }
 }
 
+/// The datagrams in a received buffer: GRO joined a run of `segment`-byte datagrams (the last
+/// may be shorter); a `segment` of 0 says the buffer is one datagram.
+fn segments(buf: &[u8], segment: usize) -> std::slice::Chunks<'_, u8> {
+    let size = if segment == 0 {
+        buf.len().max(1)
+    } else {
+        segment
+    };
+    buf.chunks(size)
+}
+
 fn sockaddr_to_std(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(a.ss_family) {
         libc::AF_INET => {
@@ -1359,8 +1369,7 @@ mod tests {
             let n = batch.recv(rx.as_raw_fd());
             for i in 0..n {
                 let (d, _, _, segment) = batch.datagram(i);
-                let size = if segment == 0 { d.len() } else { segment };
-                got.extend(d.chunks(size).map(<[u8]>::to_vec));
+                got.extend(segments(d, segment).map(<[u8]>::to_vec));
             }
             if got.len() >= 4 {
                 break;
