@@ -94,7 +94,7 @@ impl LoadReport {
     }
 
     /// Subscribers one fully used server core would carry at this cost per subscriber, if the
-    /// run lost under 0.1 % (W1 only).
+    /// run lost under 0.1 %, every stream flowed and no video was paused (W1 only).
     pub fn subscribers_per_core(&self) -> Option<f64> {
         let cpu = self.server_cpu_s_per_s?;
         let clean = self.loss_pct() < 0.1 && self.all_flowing() && self.video_paused == 0;
