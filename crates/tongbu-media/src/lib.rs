@@ -5,8 +5,9 @@
 //! number and timestamp are rewritten so that each subscriber sees one continuous stream
 //! ([`StreamRewriter`]), when a new subscriber may start (on a keyframe, see [`vp8`]), and how
 //! keyframe requests from many subscribers are folded into few for the publisher
-//! ([`KeyframeRequests`]), and whether each stream keeps flowing ([`Continuity`]: freezes and
-//! audio gaps).
+//! ([`KeyframeRequests`]), whether each stream keeps flowing ([`Continuity`]: freezes and
+//! audio gaps), and how one layer at a time of a simulcast producer reaches a subscriber as one
+//! stream ([`SimulcastConsumer`]: switches on keyframes, picture IDs renumbered).
 //!
 //! It must not touch sockets, tasks, locks, clocks or any WebRTC stack: every call takes the
 //! packet and the current [`std::time::Instant`] as input and returns packets and
@@ -22,6 +23,7 @@ pub mod packet_cache;
 pub mod producer;
 pub mod rewriter;
 pub mod router;
+pub mod simulcast_consumer;
 pub mod vp8;
 
 pub use consumer::Consumer;
@@ -33,3 +35,4 @@ pub use packet_cache::PacketCache;
 pub use producer::Producer;
 pub use rewriter::StreamRewriter;
 pub use router::{Router, RouterError, RouterEvent, RouterStats};
+pub use simulcast_consumer::{Layer, SimulcastConsumer, SimulcastCopy, Skipped};

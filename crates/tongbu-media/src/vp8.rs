@@ -1,49 +1,117 @@
-//! Just enough of the VP8 RTP payload format (RFC 7741) to tell where a keyframe starts.
+//! Just enough of the VP8 RTP payload format (RFC 7741) to tell where a keyframe starts, and to
+//! renumber a payload descriptor's picture ID and TL0PICIDX when a subscriber is switched between
+//! simulcast layers (each layer counts its own pictures).
 //!
 //! A subscriber may only start (or switch) on a keyframe: anything before it cannot be decoded.
+
+/// Where a payload descriptor (RFC 7741 §4.2) keeps its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    /// S bit set and partition index 0: the first packet of a frame.
+    frame_start: bool,
+    /// Offset of the picture ID, and whether it is the 15-bit form (M bit).
+    picture_id: Option<(usize, bool)>,
+    /// Offset of TL0PICIDX.
+    tl0picidx: Option<usize>,
+    /// Offset of the VP8 payload header that follows the descriptor.
+    header: usize,
+}
+
+/// The descriptor's layout, or `None` if the payload is too short for what it announces.
+fn layout(payload: &[u8]) -> Option<Layout> {
+    let b0 = *payload.first()?;
+    let mut l = Layout {
+        frame_start: b0 & 0x10 != 0 && b0 & 0x07 == 0,
+        picture_id: None,
+        tl0picidx: None,
+        header: 1,
+    };
+    if b0 & 0x80 == 0 {
+        return Some(l);
+    }
+    let x = *payload.get(1)?;
+    let mut i = 2;
+    if x & 0x80 != 0 {
+        let wide = *payload.get(i)? & 0x80 != 0;
+        l.picture_id = Some((i, wide));
+        i += if wide { 2 } else { 1 };
+    }
+    if x & 0x40 != 0 {
+        l.tl0picidx = Some(i);
+        i += 1;
+    }
+    if x & 0x30 != 0 {
+        i += 1;
+    }
+    (payload.len() >= i).then_some(Layout { header: i, ..l })
+}
 
 /// Whether this VP8 RTP payload is the first packet of a keyframe.
 ///
 /// Returns `false` for malformed payloads rather than failing: the caller only uses this to
 /// decide when a stream may start.
 pub fn is_keyframe_start(payload: &[u8]) -> bool {
-    let Some(&b0) = payload.first() else {
+    let Some(l) = layout(payload).filter(|l| l.frame_start) else {
         return false;
     };
-    let extended = b0 & 0x80 != 0;
-    let start_of_partition = b0 & 0x10 != 0;
-    let partition_index = b0 & 0x07;
-    if !start_of_partition || partition_index != 0 {
-        return false;
-    }
-    let mut i = 1;
-    if extended {
-        let Some(&x) = payload.get(i) else {
-            return false;
-        };
-        i += 1;
-        let has_picture_id = x & 0x80 != 0;
-        let has_tl0picidx = x & 0x40 != 0;
-        let has_tid = x & 0x20 != 0;
-        let has_keyidx = x & 0x10 != 0;
-        if has_picture_id {
-            let Some(&p) = payload.get(i) else {
-                return false;
-            };
-            i += if p & 0x80 != 0 { 2 } else { 1 };
-        }
-        if has_tl0picidx {
-            i += 1;
-        }
-        if has_tid || has_keyidx {
-            i += 1;
-        }
-    }
     // First byte of the VP8 payload header: bit 0 is the inverse keyframe flag (P).
-    match payload.get(i) {
-        Some(&h) => h & 0x01 == 0,
-        None => false,
+    payload.get(l.header).is_some_and(|&h| h & 0x01 == 0)
+}
+
+/// A picture ID as the descriptor carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PictureId {
+    pub value: u16,
+    /// The 15-bit form (else 7 bits).
+    pub wide: bool,
+}
+
+impl PictureId {
+    /// The largest value plus one of its form.
+    pub fn modulus(self) -> u16 {
+        if self.wide {
+            1 << 15
+        } else {
+            1 << 7
+        }
     }
+}
+
+/// The picture ID and TL0PICIDX of a payload's descriptor, those it has.
+pub fn ids(payload: &[u8]) -> (Option<PictureId>, Option<u8>) {
+    let Some(l) = layout(payload) else {
+        return (None, None);
+    };
+    let picture_id = l.picture_id.map(|(i, wide)| PictureId {
+        value: if wide {
+            u16::from_be_bytes([payload[i], payload[i + 1]]) & 0x7FFF
+        } else {
+            u16::from(payload[i] & 0x7F)
+        },
+        wide,
+    });
+    (picture_id, l.tl0picidx.map(|i| payload[i]))
+}
+
+/// Writes `picture_id` (within the form the descriptor already uses) and `tl0picidx` into the
+/// fields `payload`'s descriptor has, in place; the length never changes. `false` if the
+/// descriptor is malformed (nothing is written).
+pub fn set_ids(payload: &mut [u8], picture_id: u16, tl0picidx: u8) -> bool {
+    let Some(l) = layout(payload) else {
+        return false;
+    };
+    match l.picture_id {
+        Some((i, true)) => {
+            let v = 0x8000 | (picture_id & 0x7FFF);
+            payload[i..i + 2].copy_from_slice(&v.to_be_bytes());
+        }
+        Some((i, false)) => payload[i] = (picture_id & 0x7F) as u8,
+        None => {}
+    }
+    if let Some(i) = l.tl0picidx {
+        payload[i] = tl0picidx;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -74,5 +142,64 @@ mod tests {
         assert!(!is_keyframe_start(&[0x90]));
         assert!(!is_keyframe_start(&[0x90, 0x80]));
         assert!(!is_keyframe_start(&[0x11, 0x50]));
+    }
+
+    #[test]
+    fn picture_ids_and_tl0picidx_read_and_rewritten_in_place() {
+        // X=1,S=1 | I=1,L=1,T=1 | M=1 picture id 0x0123 | TL0PICIDX 7 | TID | VP8 keyframe
+        let mut p = [0x90, 0xE0, 0x81, 0x23, 0x07, 0x20, 0x50];
+        let wide = PictureId {
+            value: 0x0123,
+            wide: true,
+        };
+        assert_eq!(ids(&p), (Some(wide), Some(7)));
+        assert!(set_ids(&mut p, 0x7FFF, 200));
+        assert_eq!(
+            ids(&p),
+            (
+                Some(PictureId {
+                    value: 0x7FFF,
+                    wide: true
+                }),
+                Some(200)
+            )
+        );
+        assert!(is_keyframe_start(&p), "the rest is untouched");
+        assert_eq!(p.len(), 7);
+
+        // A 7-bit picture ID keeps its form: the value wraps at 128.
+        let mut short = [0x80, 0x80, 0x05, 0x51];
+        assert!(set_ids(&mut short, 130, 0));
+        assert_eq!(
+            ids(&short),
+            (
+                Some(PictureId {
+                    value: 2,
+                    wide: false
+                }),
+                None
+            )
+        );
+        assert_eq!(short[3], 0x51);
+
+        // No extension: nothing to rewrite, nothing written.
+        let mut plain = [0x10, 0x50];
+        assert!(set_ids(&mut plain, 9, 9));
+        assert_eq!(plain, [0x10, 0x50]);
+    }
+
+    #[test]
+    fn malformed_descriptors_are_left_alone() {
+        for bad in [
+            &mut [0x90u8][..],
+            &mut [0x90, 0x80],
+            &mut [0x90, 0x80, 0x81],
+            &mut [],
+        ] {
+            let before = bad.to_vec();
+            assert!(!set_ids(bad, 1, 1));
+            assert_eq!(bad, &before[..]);
+            assert_eq!(ids(bad), (None, None));
+        }
     }
 }

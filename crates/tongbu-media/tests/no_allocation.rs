@@ -87,3 +87,58 @@ fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
         "{n} heap allocations while forwarding {forwarded} packets"
     );
 }
+
+#[test]
+fn a_simulcast_consumer_switching_layers_allocates_nothing() {
+    use tongbu_media::{Layer, SimulcastConsumer};
+    let t0 = Instant::now();
+    // VP8 with an extended descriptor: 15-bit picture ID and TL0PICIDX, as Chrome sends.
+    let vp8 = |keyframe: bool| -> Arc<[u8]> {
+        let mut p = vec![0x5Au8; 1000];
+        p[..6].copy_from_slice(&[
+            0x90,
+            0xC0,
+            0x80,
+            0x01,
+            0x00,
+            if keyframe { 0x50 } else { 0x51 },
+        ]);
+        Arc::from(p)
+    };
+    let (key, delta) = (vp8(true), vp8(false));
+    let mut c = SimulcastConsumer::new(90_000);
+    c.set_target(Some(Layer(0)));
+    let mut forwarded = 0;
+    let n = allocations_during(|| {
+        for i in 0..3_000u16 {
+            // Every 100 packets the target moves between the low and the high layer; each layer
+            // sends a keyframe every 50 packets.
+            if i % 100 == 0 {
+                c.set_target(Some(Layer(if i % 200 == 0 { 0 } else { 2 })));
+            }
+            for layer in [Layer(0), Layer(2)] {
+                let payload = if i % 50 == 0 {
+                    key.clone()
+                } else {
+                    delta.clone()
+                };
+                let p = RtpIn {
+                    seq: i.wrapping_add(u16::from(layer.0) * 10_000),
+                    timestamp: u32::from(i) * 3000,
+                    marker: true,
+                    payload,
+                };
+                if c.forward(layer, &p, t0 + Duration::from_millis(u64::from(i) * 33))
+                    .is_ok()
+                {
+                    forwarded += 1;
+                }
+            }
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations");
+    // One copy per packet time, plus at each of the 15 up-switches the low layer's packet of the
+    // same instant, sent before the high layer's keyframe took over.
+    assert_eq!(forwarded, 3_000 + 15);
+    assert_eq!(c.switches(), 30);
+}
