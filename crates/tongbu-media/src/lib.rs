@@ -30,7 +30,7 @@ pub use consumer::Consumer;
 pub use continuity::Continuity;
 pub use ids::{ConsumerId, ParticipantId, ProducerId};
 pub use keyframe_requests::KeyframeRequests;
-pub use packet::{Codec, Forward, MediaKind, RtpIn, SenderClock};
+pub use packet::{Codec, Forward, MediaKind, Resend, RtpIn, SenderClock};
 pub use packet_cache::PacketCache;
 pub use producer::Producer;
 pub use rewriter::StreamRewriter;

@@ -60,8 +60,10 @@ pub struct RtpIn {
     pub payload: Arc<[u8]>,
 }
 
-/// One packet to send to one subscriber: the output of [`crate::Router::forward`].
-#[derive(Debug, Clone)]
+/// One subscriber's copy of a packet: the output of [`crate::Router::forward`]. What the copies of
+/// one packet share (payload, marker, kind) stays with the packet the caller passed in, so a copy
+/// costs no reference count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forward {
     /// The consumer, as given to [`crate::Router::add_consumer`].
     pub consumer: ConsumerId,
@@ -72,11 +74,17 @@ pub struct Forward {
     pub timestamp: u32,
     /// Outgoing payload type as negotiated with the subscriber.
     pub pt: u8,
+}
+
+/// A packet sent again from a producer's cache on a subscriber's NACK: the output of
+/// [`crate::Router::resend`].
+#[derive(Debug, Clone)]
+pub struct Resend {
+    /// Its numbering, as the consumer first got it.
+    pub forward: Forward,
     /// RTP marker bit.
     pub marker: bool,
-    /// Audio or video (video is retransmitted on NACK, audio is not worth it).
-    pub kind: MediaKind,
-    /// The shared payload.
+    /// The cached payload (shared with the cache).
     pub payload: Arc<[u8]>,
 }
 

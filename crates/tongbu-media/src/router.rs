@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::continuity::Pauses;
 use crate::{
     continuity, vp8, Codec, Consumer, ConsumerId, Forward, MediaKind, ParticipantId, Producer,
-    ProducerId, RtpIn, SenderClock, StreamRewriter,
+    ProducerId, Resend, RtpIn, SenderClock, StreamRewriter,
 };
 
 /// What the I/O edge must do on the router's behalf.
@@ -290,7 +290,6 @@ impl Router {
         };
         p.packets += 1;
         p.bytes += packet.payload.len() as u64;
-        let kind = p.codec.kind();
         let keyframe = p.codec == Codec::Vp8 && vp8::is_keyframe_start(&packet.payload);
         if keyframe {
             p.keyframes.keyframe_received();
@@ -332,9 +331,6 @@ impl Router {
                 seq,
                 timestamp,
                 pt: c.pt,
-                marker: packet.marker,
-                kind,
-                payload: packet.payload.clone(),
             });
         }
         let n = out.len() - before;
@@ -344,7 +340,7 @@ impl Router {
 
     /// A subscriber NACKed `seq` (its own numbering) on consumer `id`: the packet again, from
     /// the producer's cache, with the numbering the consumer first got it with.
-    pub fn resend(&mut self, id: ConsumerId, seq: u16) -> Option<Forward> {
+    pub fn resend(&mut self, id: ConsumerId, seq: u16) -> Option<Resend> {
         let c = self
             .consumers
             .get_mut(id.index())
@@ -352,13 +348,14 @@ impl Router {
         let found = c.rewriter.source(seq).and_then(|(ext, source, ts_offset)| {
             let p = self.producers.get(&c.producer)?;
             let cached = p.cache.as_ref()?.get(source)?;
-            Some(Forward {
-                consumer: id,
-                seq: ext,
-                timestamp: cached.timestamp.wrapping_add(ts_offset),
-                pt: c.pt,
+            Some(Resend {
+                forward: Forward {
+                    consumer: id,
+                    seq: ext,
+                    timestamp: cached.timestamp.wrapping_add(ts_offset),
+                    pt: c.pt,
+                },
                 marker: cached.marker,
-                kind: p.codec.kind(),
                 payload: cached.payload.clone(),
             })
         });
@@ -552,11 +549,9 @@ mod tests {
         for (i, f) in out.iter().enumerate() {
             assert_eq!(f.consumer, ConsumerId(i as u32));
             assert_eq!(f.pt, 100 + i as u8);
-            assert!(
-                Arc::ptr_eq(&f.payload, &p.payload),
-                "payload shared, not copied"
-            );
         }
+        // A copy is its numbering only: the payload is shared by not being in it.
+        assert!(std::mem::size_of::<Forward>() <= 24);
     }
 
     #[test]
@@ -774,31 +769,28 @@ mod tests {
         r.add_consumer(ProducerId(1), ParticipantId(3), ConsumerId(1), 97, t0)
             .unwrap();
         let mut out = Vec::new();
+        let mut sent = Vec::new();
         for seq in 500..520u16 {
             let payload: &[u8] = if seq == 500 { &KEY } else { &DELTA };
-            r.forward(ProducerId(1), &pkt(seq, payload), t0, &mut out)
-                .unwrap();
+            let p = pkt(seq, payload);
+            r.forward(ProducerId(1), &p, t0, &mut out).unwrap();
+            sent.push(p);
         }
-        let first_of_1 = out
-            .iter()
-            .find(|f| f.consumer == ConsumerId(1))
-            .unwrap()
-            .clone();
-        let lost = out
+        let first_of_1 = *out.iter().find(|f| f.consumer == ConsumerId(1)).unwrap();
+        let lost = *out
             .iter()
             .find(|f| f.consumer == ConsumerId(1) && f.seq == first_of_1.seq + 7)
-            .unwrap()
-            .clone();
+            .unwrap();
         let again = r
             .resend(ConsumerId(1), lost.seq as u16)
             .expect("in the cache");
-        assert_eq!(again.consumer, ConsumerId(1));
-        assert_eq!(
-            (again.seq, again.timestamp, again.pt),
-            (lost.seq, lost.timestamp, 97)
-        );
+        assert_eq!(again.forward, lost, "the numbering it first had");
+        assert_eq!(again.forward.pt, 97);
+        // The 8th packet consumer 1 got (its first was the keyframe, seq 500).
+        let original = &sent[7];
+        assert_eq!(again.marker, original.marker);
         assert!(
-            Arc::ptr_eq(&again.payload, &lost.payload),
+            Arc::ptr_eq(&again.payload, &original.payload),
             "shared, not copied"
         );
         assert_eq!(r.consumer(ConsumerId(1)).unwrap().resent(), 1);

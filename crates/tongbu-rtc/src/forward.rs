@@ -210,7 +210,11 @@ impl Worker {
             .is_ok()
         {
             // A frame still coming: its copies may wait for the rest (see FRAME_HOLD).
-            if forwards.first().is_some_and(|f| f.kind == MediaKind::Video) {
+            let video = |r: &Router| {
+                r.producer(producer)
+                    .is_some_and(|p| p.codec().kind() == MediaKind::Video)
+            };
+            if !forwards.is_empty() && video(&self.router) {
                 self.frame_hold = if rtp.marker {
                     None
                 } else {
@@ -224,7 +228,8 @@ impl Worker {
                 let Some(egress) = self.egresses.get_mut(stream.egress) else {
                     continue;
                 };
-                send_copy(&mut self.outbox, stream, egress, f, false, now);
+                let packet = copy_of(f, rtp.marker, &rtp.payload);
+                send_copy(&mut self.outbox, stream, egress, &packet, false, now);
             }
         }
         self.forwards = forwards;
@@ -280,8 +285,9 @@ impl Worker {
                     };
                     s.nacks += 1;
                     for seq in lost {
-                        if let Some(f) = self.router.resend(c, seq) {
-                            send_copy(&mut self.outbox, s, egress, &f, true, now);
+                        if let Some(r) = self.router.resend(c, seq) {
+                            let packet = copy_of(&r.forward, r.marker, &r.payload);
+                            send_copy(&mut self.outbox, s, egress, &packet, true, now);
                             self.stats.retransmitted += 1;
                         }
                     }
@@ -388,6 +394,17 @@ fn request_keyframe(
     router.request_keyframe(c, now).is_ok()
 }
 
+/// The copy `f` of a packet whose marker and payload are these.
+fn copy_of<'a>(f: &Forward, marker: bool, payload: &'a [u8]) -> Packet<'a> {
+    Packet {
+        seq: f.seq,
+        timestamp: f.timestamp,
+        pt: f.pt,
+        marker,
+        payload,
+    }
+}
+
 /// One copy: written for its consumer's stream, protected with its transport's keys into the
 /// outbox. Nothing is sent to a transport without a route yet.
 #[inline]
@@ -395,28 +412,21 @@ fn send_copy(
     outbox: &mut Outbox,
     stream: &mut SendStream,
     egress: &mut SubscriberEgress,
-    f: &Forward,
+    packet: &Packet,
     resend: bool,
     now: Instant,
 ) {
     let Some((proto, dest)) = egress.remote else {
         return;
     };
-    let packet = Packet {
-        seq: f.seq,
-        timestamp: f.timestamp,
-        pt: f.pt,
-        marker: f.marker,
-        payload: &f.payload,
-    };
     // The size the transport-wide history records: header, extensions and tag included.
-    let wire = f.payload.len() + 40;
+    let wire = packet.payload.len() + 40;
     let twcc = stream.ext.twcc.map(|_| egress.twcc.next_seq(now, wire));
     let (start, buf) = outbox.begin();
     let (header, seq) = if resend {
-        stream.write_resend(buf, &packet, twcc)
+        stream.write_resend(buf, packet, twcc)
     } else {
-        (stream.write(buf, &packet, twcc, now), f.seq)
+        (stream.write(buf, packet, twcc, now), packet.seq)
     };
     let len = buf.len() - start;
     buf.extend_from_slice(&TAG_ROOM);
