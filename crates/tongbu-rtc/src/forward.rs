@@ -210,11 +210,11 @@ impl Worker {
             .is_ok()
         {
             // A frame still coming: its copies may wait for the rest (see FRAME_HOLD).
-            let video = |r: &Router| {
-                r.producer(producer)
-                    .is_some_and(|p| p.codec().kind() == MediaKind::Video)
-            };
-            if !forwards.is_empty() && video(&self.router) {
+            let video = self
+                .router
+                .producer(producer)
+                .is_some_and(|p| p.codec().kind() == MediaKind::Video);
+            if video && !forwards.is_empty() {
                 self.frame_hold = if rtp.marker {
                     None
                 } else {
