@@ -6,9 +6,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::change::SdpOffer;
 use str0m::format::Codec as StrCodec;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Input, Output};
@@ -77,23 +77,9 @@ impl MeshLab {
 
     /// Peer `i` publishes one video line; returns it.
     pub fn publish(&mut self, i: usize) -> Mid {
-        let now = self.now;
-        let (mid, offer, pending) = {
-            let mut api = self.peers[i].rtc.sdp_api();
-            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-            let (offer, pending) = api.apply().expect("offer");
-            (mid, offer, pending)
-        };
-        let id = self.peers[i].id;
-        let home = self.home(id);
-        let answer = self.workers[home]
-            .handle_offer(id, &offer.to_sdp_string(), None, now)
-            .expect("the worker answers");
-        self.peers[i]
-            .rtc
-            .sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-            .expect("accept answer");
+        let home = self.home(self.peers[i].id);
+        let [mid] =
+            self.peers[i].offer_to_send(&mut self.workers[home], [MediaKind::Video], self.now);
         self.hand_over();
         mid
     }

@@ -72,6 +72,27 @@ impl Peer {
         };
         (peer, tx)
     }
+
+    /// Offers `worker` one send-only media line per kind in `kinds` and applies its answer;
+    /// returns the lines' mids in that order.
+    pub(crate) fn offer_to_send<const N: usize>(
+        &mut self,
+        worker: &mut Worker,
+        kinds: [MediaKind; N],
+        now: Instant,
+    ) -> [Mid; N] {
+        let mut api = self.rtc.sdp_api();
+        let mids = kinds.map(|k| api.add_media(k, Direction::SendOnly, None, None, None));
+        let (offer, pending) = api.apply().expect("offer");
+        let answer = worker
+            .handle_offer(self.id, &offer.to_sdp_string(), None, now)
+            .expect("the worker answers");
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
+            .expect("accept answer");
+        mids
+    }
 }
 
 /// Decides whether a datagram from the worker reaches peer `index` (`false`: lost).
@@ -144,24 +165,11 @@ impl Lab {
 
     /// Peer `i` offers to send one video and one audio track; returns their media lines.
     pub fn publish(&mut self, i: usize) -> (Mid, Mid) {
-        let now = self.now;
-        let (video, audio, offer, pending) = {
-            let mut api = self.peers[i].rtc.sdp_api();
-            let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-            let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-            let (offer, pending) = api.apply().expect("offer");
-            (video, audio, offer, pending)
-        };
-        let id = self.peers[i].id;
-        let answer = self
-            .worker
-            .handle_offer(id, &offer.to_sdp_string(), None, now)
-            .expect("the worker answers");
-        self.peers[i]
-            .rtc
-            .sdp_api()
-            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("sdp"))
-            .expect("accept answer");
+        let [video, audio] = self.peers[i].offer_to_send(
+            &mut self.worker,
+            [MediaKind::Video, MediaKind::Audio],
+            self.now,
+        );
         (video, audio)
     }
 
