@@ -300,6 +300,11 @@ mod tests {
         out
     }
 
+    /// Nothing of `copies` was forwarded.
+    fn none_sent(copies: &[Option<SimulcastCopy>]) -> bool {
+        copies.iter().all(Option::is_none)
+    }
+
     #[test]
     fn an_up_switch_waits_for_the_keyframe_and_continues_every_counter() {
         let t0 = Instant::now();
@@ -314,9 +319,15 @@ mod tests {
         c.set_target(Some(Layer(2)));
         assert_eq!(c.take_keyframe_request(), Some(Layer(2)));
         // The high layer's delta frames wait; the low layer keeps flowing meanwhile.
-        assert!(run(&mut c, Layer(2), &mut high, false, 1, t0, &mut at)
-            .iter()
-            .all(Option::is_none));
+        assert!(none_sent(&run(
+            &mut c,
+            Layer(2),
+            &mut high,
+            false,
+            1,
+            t0,
+            &mut at
+        )));
         let still_low = run(&mut c, Layer(0), &mut low, false, 1, t0, &mut at);
         assert!(still_low.iter().all(Option::is_some));
         let last = still_low.last().unwrap().unwrap_or(last);
@@ -352,9 +363,15 @@ mod tests {
             [pids[0], (pids[0] + 1) & 0x7FFF, (pids[0] + 2) & 0x7FFF]
         );
         // The low layer is no longer forwarded.
-        assert!(run(&mut c, Layer(0), &mut low, true, 1, t0, &mut at)
-            .iter()
-            .all(Option::is_none));
+        assert!(none_sent(&run(
+            &mut c,
+            Layer(0),
+            &mut low,
+            true,
+            1,
+            t0,
+            &mut at
+        )));
     }
 
     #[test]
@@ -371,9 +388,15 @@ mod tests {
         assert_eq!(c.take_keyframe_request(), Some(Layer(0)));
         let low_copies = run(&mut c, Layer(0), &mut low, true, 1, t0, &mut at);
         assert_eq!(low_copies[0].unwrap().seq, last.seq + 1);
-        assert!(run(&mut c, Layer(2), &mut high, false, 1, t0, &mut at)
-            .iter()
-            .all(Option::is_none));
+        assert!(none_sent(&run(
+            &mut c,
+            Layer(2),
+            &mut high,
+            false,
+            1,
+            t0,
+            &mut at
+        )));
 
         // Paused: nothing, whatever comes; resuming on the current layer waits for its keyframe.
         c.set_target(None);
@@ -382,9 +405,15 @@ mod tests {
         assert_eq!(c.forward(Layer(0), &p[0], ms(t0, at)), Err(Skipped::Paused));
         c.set_target(Some(Layer(0)));
         assert_eq!(c.take_keyframe_request(), Some(Layer(0)));
-        assert!(run(&mut c, Layer(0), &mut low, false, 1, t0, &mut at)
-            .iter()
-            .all(Option::is_none));
+        assert!(none_sent(&run(
+            &mut c,
+            Layer(0),
+            &mut low,
+            false,
+            1,
+            t0,
+            &mut at
+        )));
         let resumed = run(&mut c, Layer(0), &mut low, true, 1, t0, &mut at);
         assert_eq!(
             resumed[0].unwrap().seq,
