@@ -7,15 +7,18 @@
 //! keyframe requests from many subscribers are folded into few for the publisher
 //! ([`KeyframeRequests`]), whether each stream keeps flowing ([`Continuity`]: freezes and
 //! audio gaps), and how one layer at a time of a simulcast producer reaches a subscriber as one
-//! stream ([`SimulcastConsumer`]: switches on keyframes, picture IDs renumbered).
+//! stream ([`SimulcastConsumer`]: switches on keyframes, picture IDs renumbered), each
+//! producer's encodings ([`Encoding`]: one per simulcast layer, with its bitrate).
 //!
 //! It must not touch sockets, tasks, locks, clocks or any WebRTC stack: every call takes the
 //! packet and the current [`std::time::Instant`] as input and returns packets and
 //! [`RouterEvent`]s as output, so it is tested and benched without a network. SRTP, ICE, DTLS,
 //! RTCP reports and NACK retransmission belong to the WebRTC edge (`tongbu-rtc`).
 
+pub mod bandwidth_allocator;
 pub mod consumer;
 pub mod continuity;
+pub mod encoding;
 pub mod ids;
 pub mod keyframe_requests;
 pub mod packet;
@@ -26,13 +29,15 @@ pub mod router;
 pub mod simulcast_consumer;
 pub mod vp8;
 
-pub use consumer::Consumer;
+pub use bandwidth_allocator::{Allocation, BandwidthAllocator, Demand, Priority, Target};
+pub use consumer::{Consumer, Rules, SimpleRules};
 pub use continuity::Continuity;
+pub use encoding::Encoding;
 pub use ids::{ConsumerId, ParticipantId, ProducerId};
 pub use keyframe_requests::KeyframeRequests;
-pub use packet::{Codec, Forward, MediaKind, Resend, RtpIn, SenderClock};
+pub use packet::{Codec, Forward, Layer, MediaKind, Resend, RtpIn, SenderClock};
 pub use packet_cache::PacketCache;
-pub use producer::Producer;
+pub use producer::{Producer, MAX_LAYERS};
 pub use rewriter::StreamRewriter;
 pub use router::{Router, RouterError, RouterEvent, RouterStats};
-pub use simulcast_consumer::{Layer, SimulcastConsumer, SimulcastCopy, Skipped};
+pub use simulcast_consumer::{SimulcastConsumer, SimulcastCopy, Skipped};

@@ -3,7 +3,23 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::vp8::PictureIds;
 use crate::ConsumerId;
+
+/// A simulcast layer (one encoding of a producer), 0 the lowest: the order of the publisher's
+/// encodings by resolution. A producer without simulcast has only layer 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Layer(pub u8);
+
+impl Layer {
+    /// The only layer of a producer without simulcast, the lowest of one with.
+    pub const BASE: Layer = Layer(0);
+
+    /// Its index in the producer's encodings.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
 
 /// Audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +72,8 @@ pub struct RtpIn {
     pub timestamp: u32,
     /// RTP marker bit (end of a video frame).
     pub marker: bool,
+    /// The encoding it came on (its SSRC's layer; [`Layer::BASE`] without simulcast).
+    pub layer: Layer,
     /// The RTP payload (codec data), without the RTP header.
     pub payload: Arc<[u8]>,
 }
@@ -74,6 +92,9 @@ pub struct Forward {
     pub timestamp: u32,
     /// Outgoing payload type as negotiated with the subscriber.
     pub pt: u8,
+    /// VP8 picture ID and TL0PICIDX to write into the payload's descriptor: a simulcast copy's
+    /// renumbering across layer switches (`None`: the payload goes as it is).
+    pub ids: Option<PictureIds>,
 }
 
 /// A packet sent again from a producer's cache on a subscriber's NACK: the output of

@@ -1,10 +1,11 @@
-//! A producer: one published (incoming) track and the consumers it is delivered to.
+//! A producer: one published (incoming) track, its encodings (one, or one per simulcast layer)
+//! and the consumers it is delivered to.
 
-use crate::packet_cache::{PacketCache, VIDEO_SLOTS};
-use crate::{
-    Codec, ConsumerId, Continuity, KeyframeRequests, MediaKind, ParticipantId, ProducerId,
-    SenderClock,
-};
+use crate::encoding::Encoding;
+use crate::{Codec, ConsumerId, Continuity, Layer, ParticipantId, ProducerId, SenderClock};
+
+/// The most simulcast layers a producer has (the pages publish three).
+pub const MAX_LAYERS: u8 = 4;
 
 /// One incoming track of a publisher, with the list of its consumers.
 #[derive(Debug)]
@@ -13,31 +14,19 @@ pub struct Producer {
     pub(crate) owner: ParticipantId,
     pub(crate) codec: Codec,
     pub(crate) consumers: Vec<ConsumerId>,
-    pub(crate) keyframes: KeyframeRequests,
-    pub(crate) packets: u64,
-    pub(crate) bytes: u64,
-    /// Pauses of the publisher's own stream.
-    pub(crate) continuity: Continuity,
-    /// Video: the last packets, for every consumer's NACKs.
-    pub(crate) cache: Option<PacketCache>,
-    /// The publisher's clock from its last sender report.
-    pub(crate) sender_clock: Option<SenderClock>,
+    /// By [`Layer`]: one without simulcast.
+    pub(crate) encodings: Vec<Encoding>,
 }
 
 impl Producer {
-    pub(crate) fn new(id: ProducerId, owner: ParticipantId, codec: Codec) -> Self {
-        let video = codec.kind() == MediaKind::Video;
+    pub(crate) fn new(id: ProducerId, owner: ParticipantId, codec: Codec, layers: u8) -> Self {
+        let layers = layers.clamp(1, MAX_LAYERS);
         Self {
             id,
             owner,
             codec,
             consumers: Vec::new(),
-            keyframes: KeyframeRequests::default(),
-            packets: 0,
-            bytes: 0,
-            continuity: Continuity::new(codec.kind()),
-            cache: video.then(|| PacketCache::new(VIDEO_SLOTS)),
-            sender_clock: None,
+            encodings: (0..layers).map(|_| Encoding::new(codec.kind())).collect(),
         }
     }
 
@@ -56,28 +45,44 @@ impl Producer {
         self.codec
     }
 
+    /// How many layers it is published in (1: no simulcast).
+    pub fn layers(&self) -> u8 {
+        self.encodings.len() as u8
+    }
+
+    /// One of its encodings.
+    pub fn encoding(&self, layer: Layer) -> Option<&Encoding> {
+        self.encodings.get(layer.index())
+    }
+
     /// Number of consumers.
     pub fn consumer_count(&self) -> usize {
         self.consumers.len()
     }
 
-    /// Packets and bytes (payload) received from the publisher.
+    /// Packets and bytes (payload) received from the publisher, all layers.
     pub fn received(&self) -> (u64, u64) {
-        (self.packets, self.bytes)
+        self.encodings
+            .iter()
+            .fold((0, 0), |(p, b), e| (p + e.packets, b + e.bytes))
     }
 
-    /// Pauses of what arrives from the publisher (freezes for video, gaps for audio).
+    /// Pauses of what arrives from the publisher (freezes for video, gaps for audio), on its
+    /// lowest layer: the one every publisher keeps sending.
     pub fn continuity(&self) -> &Continuity {
-        &self.continuity
+        &self.encodings[0].continuity
     }
 
-    /// Keyframe requests received from consumers, and sent to the publisher.
+    /// Keyframe requests received from consumers, and sent to the publisher, all layers.
     pub fn keyframe_request_counts(&self) -> (u64, u64) {
-        self.keyframes.counts()
+        self.encodings.iter().fold((0, 0), |(r, s), e| {
+            let (er, es) = e.keyframes.counts();
+            (r + er, s + es)
+        })
     }
 
-    /// The publisher's clock as its last sender report gave it.
+    /// The publisher's clock as its last sender report on the lowest layer gave it.
     pub fn sender_clock(&self) -> Option<SenderClock> {
-        self.sender_clock
+        self.encodings[0].sender_clock
     }
 }

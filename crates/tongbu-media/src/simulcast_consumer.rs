@@ -15,12 +15,8 @@
 
 use std::time::Instant;
 
-use crate::vp8;
-use crate::{RtpIn, StreamRewriter};
-
-/// A simulcast layer, 0 the lowest (the order of the publisher's encodings by resolution).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Layer(pub u8);
+use crate::vp8::{Descriptor, PictureIds};
+use crate::{Layer, RtpIn, StreamRewriter};
 
 /// What to write into a forwarded copy: its sequence number and timestamp, and the VP8 picture
 /// ID and TL0PICIDX for its payload descriptor ([`vp8::set_ids`]), where it has them.
@@ -31,6 +27,16 @@ pub struct SimulcastCopy {
     pub timestamp: u32,
     pub picture_id: Option<u16>,
     pub tl0picidx: Option<u8>,
+}
+
+impl SimulcastCopy {
+    /// The renumbered IDs to write into the copy's descriptor, if it has any.
+    pub fn ids(&self) -> Option<PictureIds> {
+        (self.picture_id.is_some() || self.tl0picidx.is_some()).then(|| PictureIds {
+            picture_id: self.picture_id.unwrap_or(0),
+            tl0picidx: self.tl0picidx.unwrap_or(0),
+        })
+    }
 }
 
 /// Why a packet was not forwarded.
@@ -63,8 +69,13 @@ impl Renumber {
         };
     }
 
+    /// `value` under the current mapping, without moving the newest sent (a packet sent again).
+    fn peek(&self, value: u16, modulus: u16) -> u16 {
+        (value + self.offset) % modulus
+    }
+
     fn map(&mut self, value: u16, modulus: u16) -> u16 {
-        let out = (value + self.offset) % modulus;
+        let out = self.peek(value, modulus);
         // Newer than the last one sent when ahead by less than half the range.
         let newer = self
             .last
@@ -136,11 +147,46 @@ impl SimulcastConsumer {
         self.keyframe_request.take()
     }
 
-    /// A packet of `layer`: what to send for it, or why not.
+    /// The layer it waits for a keyframe of, if it waits.
+    pub fn awaited(&self) -> Option<Layer> {
+        self.target.filter(|&t| Some(t) != self.current)
+    }
+
+    /// Its sequence numbers and timestamps.
+    pub fn rewriter(&self) -> &StreamRewriter {
+        &self.rewriter
+    }
+
+    /// The publisher's encoder of `layer` restarted (a new SSRC): if that is the layer being
+    /// received, the stream waits for the target's next keyframe, numbering continuing.
+    pub fn restart(&mut self, layer: Layer) {
+        if self.current == Some(layer) {
+            self.current = None;
+            self.keyframe_request = self.target;
+        }
+    }
+
+    /// The IDs a packet of the current layer is sent again with (a NACK answered).
+    pub fn ids_again(&self, d: &Descriptor) -> Option<PictureIds> {
+        SimulcastCopy {
+            seq: 0,
+            timestamp: 0,
+            picture_id: d
+                .picture_id
+                .map(|p| self.picture_ids.peek(p.value, p.modulus())),
+            tl0picidx: d
+                .tl0picidx
+                .map(|t| self.tl0picidx.peek(u16::from(t), 256) as u8),
+        }
+        .ids()
+    }
+
+    /// A packet of `layer`, whose VP8 descriptor is `d`: what to send for it, or why not.
     pub fn forward(
         &mut self,
         layer: Layer,
         packet: &RtpIn,
+        d: &Descriptor,
         now: Instant,
     ) -> Result<SimulcastCopy, Skipped> {
         let Some(target) = self.target else {
@@ -148,13 +194,13 @@ impl SimulcastConsumer {
         };
         let switch = layer == target && self.current != Some(target);
         if switch {
-            if !vp8::is_keyframe_start(&packet.payload) {
+            if !d.keyframe_start {
                 return Err(Skipped::WaitingForKeyframe);
             }
         } else if Some(layer) != self.current {
             return Err(Skipped::OtherLayer);
         }
-        let (picture_id, tl0picidx) = vp8::ids(&packet.payload);
+        let (picture_id, tl0picidx) = (d.picture_id, d.tl0picidx);
         if switch {
             self.rewriter.rebase();
             if let Some(p) = picture_id {
@@ -222,6 +268,7 @@ mod tests {
                         seq: self.seq.wrapping_add(i),
                         timestamp: self.ts,
                         marker: i + 1 == per_frame,
+                        layer: Layer::BASE,
                         payload,
                     }
                 })
@@ -232,6 +279,16 @@ mod tests {
             self.tl0 = self.tl0.wrapping_add(1);
             out
         }
+    }
+
+    /// `c.forward` with the descriptor read from the packet, as the router does.
+    fn fwd(
+        c: &mut SimulcastConsumer,
+        layer: Layer,
+        p: &RtpIn,
+        now: Instant,
+    ) -> Result<SimulcastCopy, Skipped> {
+        c.forward(layer, p, &crate::vp8::descriptor(&p.payload), now)
     }
 
     fn ms(t0: Instant, ms: u64) -> Instant {
@@ -246,7 +303,7 @@ mod tests {
         let mut high = Source::new(5000, 777, 300, 9);
         // No target yet: paused.
         assert_eq!(
-            c.forward(Layer(0), &low.frame(true, 1)[0], t0),
+            fwd(&mut c, Layer(0), &low.frame(true, 1)[0], t0),
             Err(Skipped::Paused)
         );
         c.set_target(Some(Layer(0)));
@@ -254,22 +311,20 @@ mod tests {
         assert_eq!(c.take_keyframe_request(), None, "asked once");
         for p in low.frame(false, 2) {
             assert_eq!(
-                c.forward(Layer(0), &p, t0),
+                fwd(&mut c, Layer(0), &p, t0),
                 Err(Skipped::WaitingForKeyframe)
             );
         }
         for p in high.frame(true, 2) {
-            assert_eq!(c.forward(Layer(2), &p, t0), Err(Skipped::OtherLayer));
+            assert_eq!(fwd(&mut c, Layer(2), &p, t0), Err(Skipped::OtherLayer));
         }
         let key = low.frame(true, 3);
-        let first = c
-            .forward(Layer(0), &key[0], t0)
-            .expect("the keyframe starts it");
+        let first = fwd(&mut c, Layer(0), &key[0], t0).expect("the keyframe starts it");
         assert_eq!(c.current(), Some(Layer(0)));
         assert_eq!(c.switches(), 1);
         let rest: Vec<_> = key[1..]
             .iter()
-            .map(|p| c.forward(Layer(0), p, t0).unwrap())
+            .map(|p| fwd(&mut c, Layer(0), p, t0).unwrap())
             .collect();
         assert_eq!(rest[0].seq, first.seq + 1);
         assert_eq!(rest[1].seq, first.seq + 2);
@@ -293,7 +348,7 @@ mod tests {
         let mut out = Vec::new();
         for f in 0..frames {
             for p in src.frame(keyframe_first && f == 0, 2) {
-                out.push(c.forward(layer, &p, ms(t0, *at)).ok());
+                out.push(fwd(c, layer, &p, ms(t0, *at)).ok());
             }
             *at += 33;
         }
@@ -402,7 +457,10 @@ mod tests {
         c.set_target(None);
         assert_eq!(c.current(), None);
         let p = low.frame(true, 1);
-        assert_eq!(c.forward(Layer(0), &p[0], ms(t0, at)), Err(Skipped::Paused));
+        assert_eq!(
+            fwd(&mut c, Layer(0), &p[0], ms(t0, at)),
+            Err(Skipped::Paused)
+        );
         c.set_target(Some(Layer(0)));
         assert_eq!(c.take_keyframe_request(), Some(Layer(0)));
         assert!(none_sent(&run(
@@ -430,8 +488,8 @@ mod tests {
         c.set_target(Some(Layer(0)));
         let delta = low.frame(false, 1);
         let key = low.frame(true, 1);
-        c.forward(Layer(0), &key[0], t0).unwrap();
+        fwd(&mut c, Layer(0), &key[0], t0).unwrap();
         // The delta frame before the keyframe arrives late (reordered).
-        assert_eq!(c.forward(Layer(0), &delta[0], t0), Err(Skipped::Stale));
+        assert_eq!(fwd(&mut c, Layer(0), &delta[0], t0), Err(Skipped::Stale));
     }
 }

@@ -77,6 +77,33 @@ impl PictureId {
     }
 }
 
+/// What forwarding reads of a payload's descriptor, once per packet for all its consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Descriptor {
+    /// The first packet of a keyframe.
+    pub keyframe_start: bool,
+    pub picture_id: Option<PictureId>,
+    pub tl0picidx: Option<u8>,
+}
+
+/// The descriptor of `payload` (all `false`/`None` if malformed).
+pub fn descriptor(payload: &[u8]) -> Descriptor {
+    let (picture_id, tl0picidx) = ids(payload);
+    Descriptor {
+        keyframe_start: is_keyframe_start(payload),
+        picture_id,
+        tl0picidx,
+    }
+}
+
+/// A copy's picture ID and TL0PICIDX after renumbering; [`set_ids`] writes the ones its
+/// descriptor has (a field it lacks is ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PictureIds {
+    pub picture_id: u16,
+    pub tl0picidx: u8,
+}
+
 /// The picture ID and TL0PICIDX of a payload's descriptor, those it has.
 pub fn ids(payload: &[u8]) -> (Option<PictureId>, Option<u8>) {
     let Some(l) = layout(payload) else {

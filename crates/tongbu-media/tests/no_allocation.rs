@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tongbu_media::{Codec, ConsumerId, ParticipantId, ProducerId, Router, RtpIn};
+use tongbu_media::{Codec, ConsumerId, Layer, ParticipantId, ProducerId, Router, RtpIn};
 
 /// Heap allocations (reallocations included) this thread made in `f`.
 fn allocations_during(f: impl FnOnce()) -> usize {
@@ -48,6 +48,7 @@ fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
         seq: 0,
         timestamp: 0,
         marker: true,
+        layer: Layer::BASE,
         payload: payload(true),
     };
     router.forward(video, &key, t0, &mut out).unwrap();
@@ -64,6 +65,7 @@ fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
                 seq: i,
                 timestamp: u32::from(i) * 3000,
                 marker: i % 3 == 0,
+                layer: Layer::BASE,
                 payload: delta.clone(),
             };
             forwarded += router.forward(video, &v, now, &mut out).unwrap();
@@ -75,6 +77,7 @@ fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
                 seq: i.wrapping_add(40_000),
                 timestamp: u32::from(i) * 960,
                 marker: false,
+                layer: Layer::BASE,
                 payload: opus.clone(),
             };
             forwarded += router.forward(audio, &a, now, &mut out).unwrap();
@@ -89,8 +92,7 @@ fn forwarding_to_many_subscribers_allocates_nothing_per_packet() {
 }
 
 #[test]
-fn a_simulcast_consumer_switching_layers_allocates_nothing() {
-    use tongbu_media::{Layer, SimulcastConsumer};
+fn simulcast_consumers_switching_layers_allocate_nothing() {
     let t0 = Instant::now();
     // VP8 with an extended descriptor: 15-bit picture ID and TL0PICIDX, as Chrome sends.
     let vp8 = |keyframe: bool| -> Arc<[u8]> {
@@ -106,17 +108,37 @@ fn a_simulcast_consumer_switching_layers_allocates_nothing() {
         Arc::from(p)
     };
     let (key, delta) = (vp8(true), vp8(false));
-    let mut c = SimulcastConsumer::new(90_000);
-    c.set_target(Some(Layer(0)));
-    let mut forwarded = 0;
-    let n = allocations_during(|| {
-        for i in 0..3_000u16 {
-            // Every 100 packets the target moves between the low and the high layer; each layer
-            // sends a keyframe every 50 packets.
+    let mut router = Router::new();
+    let camera = ProducerId(1);
+    router
+        .add_layered_producer(camera, ParticipantId(0), Codec::Vp8, 3)
+        .unwrap();
+    let subscribers = 100u32;
+    for s in 0..subscribers {
+        router
+            .add_consumer(
+                camera,
+                ParticipantId(u64::from(s) + 1),
+                ConsumerId(s),
+                96,
+                t0,
+            )
+            .unwrap();
+    }
+    let mut out = Vec::with_capacity(256);
+    let mut run = |router: &mut Router, from: u16, to: u16| {
+        let mut forwarded = 0;
+        for i in from..to {
+            let now = t0 + Duration::from_millis(u64::from(i) * 33);
+            // Every 100 packet times half the subscribers move between the low and the high
+            // layer; each layer sends a keyframe every 50.
             if i % 100 == 0 {
-                c.set_target(Some(Layer(if i % 200 == 0 { 0 } else { 2 })));
+                let high = Layer(if i % 200 == 0 { 0 } else { 2 });
+                for s in 0..subscribers / 2 {
+                    router.set_target(ConsumerId(s), Some(high), now).unwrap();
+                }
             }
-            for layer in [Layer(0), Layer(2)] {
+            for layer in [Layer(0), Layer(1), Layer(2)] {
                 let payload = if i % 50 == 0 {
                     key.clone()
                 } else {
@@ -126,19 +148,29 @@ fn a_simulcast_consumer_switching_layers_allocates_nothing() {
                     seq: i.wrapping_add(u16::from(layer.0) * 10_000),
                     timestamp: u32::from(i) * 3000,
                     marker: true,
+                    layer,
                     payload,
                 };
-                if c.forward(layer, &p, t0 + Duration::from_millis(u64::from(i) * 33))
-                    .is_ok()
-                {
-                    forwarded += 1;
+                out.clear();
+                forwarded += router.forward(camera, &p, now, &mut out).unwrap();
+                if let Some(f) = out.first() {
+                    // A subscriber NACKs it: answered from that layer's cache, renumbered.
+                    let again = router.resend(f.consumer, f.seq as u16).unwrap();
+                    assert_eq!(again.forward, *f);
                 }
             }
+            router.handle_timeout(now);
+            while router.poll_event().is_some() {}
         }
-    });
-    assert_eq!(n, 0, "{n} allocations");
-    // One copy per packet time, plus at each of the 15 up-switches the low layer's packet of the
-    // same instant, sent before the high layer's keyframe took over.
-    assert_eq!(forwarded, 3_000 + 15);
-    assert_eq!(c.switches(), 30);
+        forwarded
+    };
+    // The queues of keyframe requests grow to size first.
+    run(&mut router, 0, 400);
+    let mut forwarded = 0;
+    let n = allocations_during(|| forwarded = run(&mut router, 400, 3_400));
+    assert_eq!(n, 0, "{n} allocations while forwarding {forwarded} copies");
+    // One copy per packet time and subscriber, plus at each of the 15 up-switches of 50
+    // subscribers the low layer's packet of the same instant, sent before the high layer's
+    // keyframe took over.
+    assert_eq!(forwarded, 3_000 * 100 + 15 * 50);
 }

@@ -53,6 +53,20 @@ pub struct PublishedTrackInfo {
     pub owner: ParticipantId,
     pub kind: MediaKind,
     pub source: TrackSource,
+    /// Simulcast layers it is published in (1: none).
+    pub layers: u8,
+    /// What its publisher is to the media policy.
+    pub owner_role: MediaRole,
+}
+
+/// What a participant is to the media policy: the teacher's classroom, a remote classroom, or
+/// someone who watches (research participants, a lecture's audience).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaRole {
+    Host,
+    #[default]
+    Classroom,
+    Observer,
 }
 
 /// What a video track shows.
@@ -82,6 +96,12 @@ pub enum EdgeEvent {
     TrackUnpublished(PublishedTrackInfo),
     /// A transport's connection changed state (`connected`, `disconnected`, `closed`).
     Connection { send: bool, state: &'static str },
+    /// The bandwidth allocator chose another layer of a simulcast track for the participant
+    /// (`None`: none fits its link; that video is paused, its audio goes on).
+    LayerChanged {
+        track: ProducerId,
+        layer: Option<u8>,
+    },
 }
 
 /// Events a participant's queue holds before new ones are dropped (and counted): a signaling
@@ -177,6 +197,7 @@ pub(crate) enum Command {
     Join {
         participant: ParticipantId,
         session: i64,
+        role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
         reply: oneshot::Sender<Vec<PublishedTrackInfo>>,
     },
@@ -203,6 +224,14 @@ pub(crate) enum Command {
     PauseVideo {
         participant: ParticipantId,
         paused: bool,
+    },
+    SetMaxLayer {
+        participant: ParticipantId,
+        max_layer: u8,
+    },
+    Spotlight {
+        session: i64,
+        participant: Option<ParticipantId>,
     },
     StopPublishing {
         participant: ParticipantId,
@@ -275,15 +304,30 @@ impl EdgeHandle {
         &self,
         participant: ParticipantId,
         session: i64,
+        role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
     ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
         self.call(self.worker_of(participant), |reply| Command::Join {
             participant,
             session,
+            role,
             events,
             reply,
         })
         .await
+    }
+
+    /// The host spotlit a classroom (or nobody): its camera goes to everyone at the best layer
+    /// their links carry, the host's included.
+    pub async fn set_spotlight(&self, session: i64, participant: Option<ParticipantId>) {
+        for w in self.workers.iter() {
+            let _ = w
+                .send(Command::Spotlight {
+                    session,
+                    participant,
+                })
+                .await;
+        }
     }
 
     /// The participant's offer for its `send` transport; returns the answer. `screen` names the
@@ -339,6 +383,18 @@ impl EdgeHandle {
             .send(Command::PauseVideo {
                 participant,
                 paused,
+            })
+            .await;
+    }
+
+    /// The highest simulcast layer the participant wants to receive (0 the lowest); the
+    /// allocator never chooses more.
+    pub async fn set_max_layer(&self, participant: ParticipantId, max_layer: u8) {
+        let _ = self
+            .worker_of(participant)
+            .send(Command::SetMaxLayer {
+                participant,
+                max_layer,
             })
             .await;
     }

@@ -13,7 +13,7 @@ use slab::Slab;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpPacket;
 use str0m::Input;
-use tongbu_media::{ConsumerId, Forward, MediaKind, ProducerId, Router, RtpIn, SenderClock};
+use tongbu_media::{ConsumerId, Forward, Layer, MediaKind, ProducerId, Router, RtpIn, SenderClock};
 use tracing::debug;
 
 use crate::handoff::Handoff;
@@ -25,7 +25,7 @@ use crate::transport::{SubscriberEgress, TransportId, TransportRole, REPORT_INTE
 use crate::worker::{Worker, FRAME_HOLD};
 
 /// Room left after a packet for its SRTP tag (the largest profile's).
-const TAG_ROOM: [u8; 16] = [0; 16];
+pub(crate) const RTP_TAG_ROOM: [u8; 16] = [0; 16];
 /// Room left after an RTCP packet for its SRTCP trailer.
 const RTCP_ROOM: [u8; 20] = [0; 20];
 /// Sender reports per compound packet (the SDES that follows has one chunk each).
@@ -115,32 +115,49 @@ impl Worker {
             return;
         };
         let ssrc = pkt.header.ssrc;
-        let (producer, restarted) = match t.producer_by_ssrc.get(&ssrc) {
-            Some(&p) => (Some(p), false),
+        let (source, restarted) = match t.producer_by_ssrc.get(&ssrc) {
+            Some(&source) => (Some(source), false),
             None => {
-                let mid = t.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid());
-                let p = mid.and_then(|m| t.producer_by_mid.get(&m).copied());
+                let stream = t
+                    .rtc
+                    .direct_api()
+                    .stream_rx(&ssrc)
+                    .map(|s| (s.mid(), s.rid()));
+                let source = stream.and_then(|(mid, rid)| {
+                    let p = *t.producer_by_mid.get(&mid)?;
+                    // A simulcast line's layer is its RID's place in the offer; a RID the
+                    // offer did not name maps to nothing.
+                    let layer = match (t.rids.get(&mid), rid) {
+                        (Some(rids), Some(rid)) => {
+                            Layer(rids.iter().position(|&r| r == rid)? as u8)
+                        }
+                        (Some(_), None) => return None,
+                        (None, _) => Layer::BASE,
+                    };
+                    Some((p, layer))
+                });
                 let mut restarted = false;
-                if let Some(p) = p {
-                    // A new SSRC on a known line: the publisher's encoder restarted.
-                    restarted = t.producer_by_ssrc.values().any(|&x| x == p);
-                    t.producer_by_ssrc.retain(|_, x| *x != p);
-                    t.producer_by_ssrc.insert(ssrc, p);
+                if let Some(source) = source {
+                    // A new SSRC for a known line and layer: the publisher's encoder restarted.
+                    restarted = t.producer_by_ssrc.values().any(|&x| x == source);
+                    t.producer_by_ssrc.retain(|_, x| *x != source);
+                    t.producer_by_ssrc.insert(ssrc, source);
                 }
-                (p, restarted)
+                (source, restarted)
             }
         };
-        let Some(producer) = producer else {
+        let Some((producer, layer)) = source else {
             self.stats.dropped_unmapped_rtp += 1;
             return;
         };
-        let clock = pkt
-            .last_sender_info
-            .and_then(|info| self.new_sender_clock(producer, &info, pkt.header.timestamp, now));
+        let clock = pkt.last_sender_info.and_then(|info| {
+            self.new_sender_clock(producer, layer, &info, pkt.header.timestamp, now)
+        });
         let rtp = RtpIn {
             seq: pkt.header.sequence_number,
             timestamp: pkt.header.timestamp,
             marker: pkt.header.marker,
+            layer,
             payload: pkt.payload,
         };
         if let Some(&workers) = self.interest.get(&producer) {
@@ -164,13 +181,17 @@ impl Worker {
     fn new_sender_clock(
         &self,
         producer: ProducerId,
+        layer: Layer,
         info: &str0m::rtp::rtcp::SenderInfo,
         timestamp: u32,
         now: Instant,
     ) -> Option<SenderClock> {
         let p = self.router.producer(producer)?;
         let ntp = ntp_time(info.ntp_time);
-        if p.sender_clock().is_some_and(|c| c.ntp == ntp) {
+        if p.encoding(layer)?
+            .sender_clock()
+            .is_some_and(|c| c.ntp == ntp)
+        {
             return None;
         }
         let rtp = info.rtp_time.numer() as u32;
@@ -196,11 +217,11 @@ impl Worker {
     ) {
         if restarted {
             // Every consumer continues its numbering and waits for the next keyframe.
-            let _ = self.router.restart_producer(producer, now);
+            let _ = self.router.restart_producer(producer, rtp.layer, now);
             self.router_events(now);
         }
         if let Some(c) = clock {
-            self.router.set_sender_clock(producer, c);
+            self.router.set_sender_clock(producer, rtp.layer, c);
         }
         let mut forwards = std::mem::take(&mut self.forwards);
         forwards.clear();
@@ -260,6 +281,7 @@ impl Worker {
         };
         self.stats.rtcp_in += 1;
         let mut keyframes = false;
+        let mut reallocate = false;
         for packet in RtcpPackets::new(&self.scratch[..n]) {
             let Ok(packet) = packet else {
                 self.stats.dropped_malformed += 1;
@@ -312,12 +334,22 @@ impl Worker {
                         self.stats.dropped_malformed += 1;
                     }
                     estimate.on_feedback(now);
+                    // Down at once when the link shrinks; up as soon as a probe shows room.
+                    let short = estimate.estimate_bps().is_some_and(|e| {
+                        (e as f64)
+                            < egress.allocated_bps as f64
+                                / tongbu_media::bandwidth_allocator::HEADROOM
+                    });
+                    reallocate |= short || egress.probe.is_some();
                 }
                 Rtcp::Remb { bitrate_bps } => egress.remb_bps = Some(bitrate_bps),
                 Rtcp::Other { .. } => {}
             }
         }
-        if keyframes {
+        if reallocate {
+            self.allocate(id, now);
+        }
+        if keyframes || reallocate {
             self.router_events(now);
             self.drive_dirty(now);
         }
@@ -375,6 +407,7 @@ impl Worker {
         if let Some(p) = self.participants.get_mut(&t.participant) {
             p.link.recv_transport(&down, now);
         }
+        self.allocate(id, now);
     }
 }
 
@@ -402,6 +435,7 @@ fn copy_of<'a>(f: &Forward, marker: bool, payload: &'a [u8]) -> Packet<'a> {
         pt: f.pt,
         marker,
         payload,
+        ids: f.ids,
     }
 }
 
@@ -429,7 +463,7 @@ fn send_copy(
         (stream.write(buf, packet, twcc, now), packet.seq)
     };
     let len = buf.len() - start;
-    buf.extend_from_slice(&TAG_ROOM);
+    buf.extend_from_slice(&RTP_TAG_ROOM);
     match egress
         .srtp_out
         .protect_rtp(&mut buf[start..], header, len, (seq >> 16) as u32)

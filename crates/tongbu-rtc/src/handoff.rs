@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use str0m::net::Protocol;
-use tongbu_media::{ProducerId, RtpIn, SenderClock};
+use tongbu_media::{Layer, ProducerId, RtpIn, SenderClock};
 
 use crate::edge::PublishedTrackInfo;
 
@@ -41,8 +41,9 @@ pub enum Handoff {
     /// The sending worker's consumers of `producer` (owned by the receiver) start, or stop,
     /// needing its packets.
     Interest { producer: ProducerId, on: bool },
-    /// The sending worker's consumers of `producer` (owned by the receiver) need a keyframe.
-    KeyframeRequest { producer: ProducerId },
+    /// The sending worker's consumers of `producer` (owned by the receiver) need a keyframe of
+    /// `layer`.
+    KeyframeRequest { producer: ProducerId, layer: Layer },
     /// The sending worker's participant published a track in `session`.
     ProducerAdded {
         session: i64,
@@ -127,8 +128,8 @@ impl crate::Worker {
                     }
                 }
             }
-            Handoff::KeyframeRequest { producer } => {
-                self.router.request_keyframe_for(producer, now);
+            Handoff::KeyframeRequest { producer, layer } => {
+                self.router.request_keyframe_for(producer, layer, now);
                 self.router_events(now);
             }
             Handoff::ProducerAdded { session, info } => {
@@ -178,10 +179,11 @@ impl crate::Worker {
         let codec = tongbu_media::Codec::for_kind(info.kind);
         if self
             .router
-            .add_producer(info.track, info.owner, codec)
+            .add_layered_producer(info.track, info.owner, codec, info.layers)
             .is_ok()
         {
             self.remote.insert(info.track, (owner, session));
+            self.producer_roles.insert(info.track, info.owner_role);
             if info.source == crate::TrackSource::Screen {
                 self.screen_producers.insert(info.track);
             }

@@ -17,6 +17,7 @@
 //! inside media payloads (that is the media core's, `tongbu-media`). The per-packet path takes no
 //! lock and allocates nothing per copy. Linux only (`sendmmsg`, UDP GSO).
 
+pub mod allocation;
 pub mod bandwidth_estimator;
 pub mod batch_send;
 pub mod demux;
@@ -43,8 +44,8 @@ pub mod twcc;
 pub mod worker;
 
 pub use edge::{
-    EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, ParticipantLink, PublishedTrackInfo,
-    TrackSource, EVENT_QUEUE,
+    EdgeConfig, EdgeError, EdgeEvent, EdgeHandle, EdgeStats, MediaRole, ParticipantLink,
+    PublishedTrackInfo, TrackSource, EVENT_QUEUE,
 };
 pub use forward_latency::LatencyHistogram;
 pub use handoff::MAX_WORKERS;

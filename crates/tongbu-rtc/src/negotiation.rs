@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tongbu_media::{Codec, ConsumerId, MediaKind, ParticipantId, ProducerId};
 use tracing::{debug, info, warn};
 
-use crate::edge::{EdgeError, EdgeEvent, PublishedTrackInfo};
+use crate::edge::{EdgeError, EdgeEvent, MediaRole, PublishedTrackInfo};
 use crate::handoff::Handoff;
 use crate::participant::{OutState, OutTrack, Participant};
 use crate::send_stream::{Extensions, Rtx, SendStream};
@@ -27,6 +27,7 @@ impl Worker {
         &mut self,
         id: ParticipantId,
         session: i64,
+        role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
@@ -34,6 +35,7 @@ impl Worker {
             self.leave(id, now);
         }
         let mut p = Participant::new(id, session, events);
+        p.role = role;
         let members = self.sessions.get(&session).cloned().unwrap_or_default();
         let mut existing = Vec::new();
         for other in &members {
@@ -76,6 +78,7 @@ impl Worker {
             return;
         };
         self.offer_deadlines.retain(|&(_, q)| q != id);
+        self.spotlights.retain(|_, &mut q| q != id);
         let mut last_here = false;
         if let Some(m) = self.sessions.get_mut(&p.session) {
             m.retain(|&x| x != id);
@@ -411,6 +414,8 @@ impl Worker {
         p.pending = Some(pending);
         self.offer_deadlines.push((now + OFFER_TIMEOUT, pid));
         let screens = &self.screen_producers;
+        let router = &self.router;
+        let roles = &self.producer_roles;
         let tracks = p
             .out
             .iter()
@@ -421,6 +426,8 @@ impl Worker {
                         track: o.producer,
                         owner: o.owner,
                         kind: o.kind,
+                        layers: router.producer(o.producer).map_or(1, |p| p.layers()),
+                        owner_role: roles.get(&o.producer).copied().unwrap_or_default(),
                         source: if screens.contains(&o.producer) {
                             crate::edge::TrackSource::Screen
                         } else {

@@ -8,8 +8,9 @@
 use str0m::change::SdpPendingOffer;
 use str0m::media::Mid;
 use tokio::sync::mpsc::Sender;
-use tongbu_media::{ConsumerId, MediaKind, ParticipantId, ProducerId};
+use tongbu_media::{ConsumerId, Layer, MediaKind, ParticipantId, ProducerId, MAX_LAYERS};
 
+use crate::edge::MediaRole;
 use crate::link_stats::LinkStats;
 use crate::transport::TransportId;
 use crate::EdgeEvent;
@@ -57,6 +58,10 @@ pub struct Participant {
     pub link: LinkStats,
     /// Events its signaling connection did not take in time (its queue was full).
     pub events_dropped: u64,
+    /// The highest simulcast layer it wants (its `set_preferences`).
+    pub max_layer: Layer,
+    /// What it is to the media policy.
+    pub role: MediaRole,
 }
 
 impl Participant {
@@ -72,6 +77,8 @@ impl Participant {
             pending: None,
             link: LinkStats::default(),
             events_dropped: 0,
+            max_layer: Layer(MAX_LAYERS - 1),
+            role: MediaRole::default(),
         }
     }
 

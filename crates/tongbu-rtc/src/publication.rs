@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use str0m::media::{MediaKind as StrKind, Mid};
-use tongbu_media::{MediaKind, ProducerId};
+use str0m::media::{MediaKind as StrKind, Mid, Rids};
+use tongbu_media::{MediaKind, ProducerId, MAX_LAYERS};
 use tracing::{info, warn};
 
 use crate::edge::EdgeEvent;
@@ -32,15 +32,28 @@ impl Worker {
         };
         let screen = t.screen_mid == Some(mid);
         let owner = t.participant;
+        // Simulcast: the RIDs the client offered for the line, one encoding each.
+        let rids = match t.rtc.media(mid).map(|m| m.rids_rx()) {
+            Some(Rids::Specific(r)) if kind == MediaKind::Video && r.len() > 1 => {
+                r.iter().take(usize::from(MAX_LAYERS)).copied().collect()
+            }
+            _ => Vec::new(),
+        };
+        let layers = rids.len().max(1) as u8;
         // Unique across workers: worker w numbers w, w + k, w + 2k, …
         let producer = ProducerId(self.next_producer * self.workers as u64 + self.index as u64);
         self.next_producer += 1;
-        if let Err(e) =
-            self.router
-                .add_producer(producer, owner, tongbu_media::Codec::for_kind(kind))
-        {
+        if let Err(e) = self.router.add_layered_producer(
+            producer,
+            owner,
+            tongbu_media::Codec::for_kind(kind),
+            layers,
+        ) {
             warn!("producer not added: {e}");
             return;
+        }
+        if !rids.is_empty() {
+            t.rids.insert(mid, rids);
         }
         t.producer_by_mid.insert(mid, producer);
         t.mid_by_producer.insert(producer, mid);
@@ -48,6 +61,7 @@ impl Worker {
             return;
         };
         p.published.push(producer);
+        self.producer_roles.insert(producer, p.role);
         let session = p.session;
         if screen {
             self.screen_producers.insert(producer);
@@ -57,6 +71,7 @@ impl Worker {
             participant = owner.0,
             producer = producer.0,
             ?kind,
+            layers,
             "track published"
         );
         self.directory
@@ -99,6 +114,7 @@ impl Worker {
         };
         let info = self.track_info(producer, pr.owner(), pr.codec().kind());
         self.screen_producers.remove(&producer);
+        self.producer_roles.remove(&producer);
         for c in self.router.remove_producer(producer).unwrap_or_default() {
             self.forget_consumer(c);
         }
@@ -118,7 +134,8 @@ impl Worker {
         let gone = self.transports.get_mut(id.index()).and_then(|t| {
             let producer = t.producer_by_mid.remove(&mid)?;
             t.mid_by_producer.remove(&producer);
-            t.producer_by_ssrc.retain(|_, p| *p != producer);
+            t.producer_by_ssrc.retain(|_, (p, _)| *p != producer);
+            t.rids.remove(&mid);
             Some((t.participant, producer))
         });
         let Some((owner, producer)) = gone else {

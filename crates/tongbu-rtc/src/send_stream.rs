@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use str0m::media::Mid;
+use tongbu_media::vp8::{self, PictureIds};
 use tongbu_media::{Codec, MediaKind, ProducerId, SenderClock};
 
 use crate::rtcp::{ReportBlock, SenderInfo};
@@ -50,6 +51,18 @@ pub struct Packet<'a> {
     pub pt: u8,
     pub marker: bool,
     pub payload: &'a [u8],
+    /// VP8 picture ID and TL0PICIDX to write into the copied payload (a simulcast copy).
+    pub ids: Option<PictureIds>,
+}
+
+/// Appends `p`'s payload to `out`, its VP8 descriptor renumbered if it is a simulcast copy.
+#[inline]
+fn write_payload(out: &mut Vec<u8>, p: &Packet<'_>) {
+    let start = out.len();
+    out.extend_from_slice(p.payload);
+    if let Some(ids) = p.ids {
+        vp8::set_ids(&mut out[start..], ids.picture_id, ids.tl0picidx);
+    }
 }
 
 /// One consumer's outgoing stream.
@@ -135,7 +148,7 @@ impl SendStream {
         now: Instant,
     ) -> usize {
         let header = self.write_header(out, self.ssrc, p.pt, p.seq as u16, p, twcc);
-        out.extend_from_slice(p.payload);
+        write_payload(out, p);
         self.packets = self.packets.wrapping_add(1);
         self.octets = self.octets.wrapping_add(p.payload.len() as u32);
         self.last_timestamp = p.timestamp;
@@ -159,15 +172,45 @@ impl SendStream {
                 self.rtx = Some(rtx);
                 let header = self.write_header(out, rtx.ssrc, rtx.pt, seq as u16, p, twcc);
                 out.extend_from_slice(&(p.seq as u16).to_be_bytes());
-                out.extend_from_slice(p.payload);
+                write_payload(out, p);
                 (header, seq)
             }
             None => {
                 let header = self.write_header(out, self.ssrc, p.pt, p.seq as u16, p, twcc);
-                out.extend_from_slice(p.payload);
+                write_payload(out, p);
                 (header, p.seq)
             }
         }
+    }
+
+    /// Writes a padding-only packet of `len` bytes of padding on the RTX stream (a bandwidth
+    /// probe; the receiver discards it after counting its transport-wide sequence number).
+    /// Returns the header length and the extended sequence number; `None` without RTX.
+    pub fn write_padding(
+        &mut self,
+        out: &mut Vec<u8>,
+        twcc: Option<u16>,
+        len: u8,
+    ) -> Option<(usize, u64)> {
+        let mut rtx = self.rtx?;
+        let seq = rtx.next_seq;
+        rtx.next_seq += 1;
+        self.rtx = Some(rtx);
+        let p = Packet {
+            seq,
+            timestamp: self.last_timestamp,
+            pt: rtx.pt,
+            marker: false,
+            payload: &[],
+            ids: None,
+        };
+        let start = out.len();
+        let header = self.write_header(out, rtx.ssrc, rtx.pt, seq as u16, &p, twcc);
+        // P bit: the last byte says how many bytes of padding end the packet.
+        out[start] |= 0x20;
+        out.resize(out.len() + usize::from(len) - 1, 0);
+        out.push(len);
+        Some((header, seq))
     }
 
     fn write_header(
@@ -303,7 +346,36 @@ mod tests {
         pt: 96,
         marker: true,
         payload: b"vp8!",
+        ids: None,
     };
+
+    #[test]
+    fn a_simulcast_copy_carries_its_renumbered_picture_id_and_the_cache_keeps_the_original() {
+        let now = Instant::now();
+        let mut s = stream(Extensions::default(), Some(Rtx::new(0x0bad_cafe, 97)));
+        // X=1,S=1 | I=1,L=1 | 15-bit picture ID 0x0123 | TL0PICIDX 7 | VP8 keyframe header.
+        let original = [0x90, 0xC0, 0x81, 0x23, 0x07, 0x50, 0xAA];
+        let p = Packet {
+            payload: &original,
+            ids: Some(PictureIds {
+                picture_id: 0x0456,
+                tl0picidx: 9,
+            }),
+            ..PACKET
+        };
+        let mut out = Vec::new();
+        let header = s.write(&mut out, &p, None, now);
+        assert_eq!(&out[header..], &[0x90, 0xC0, 0x84, 0x56, 0x09, 0x50, 0xAA]);
+        // Sent again on RTX: after the original sequence number, renumbered the same way.
+        let mut again = Vec::new();
+        let (header, _) = s.write_resend(&mut again, &p, None);
+        assert_eq!(&again[header + 2..], &out[out.len() - original.len()..]);
+        assert_eq!(
+            original[2..5],
+            [0x81, 0x23, 0x07],
+            "the shared payload is untouched"
+        );
+    }
 
     /// webrtc-rs's RTP reader (an independent implementation) parses what we write.
     #[test]

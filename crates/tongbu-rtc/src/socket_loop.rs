@@ -354,11 +354,16 @@ fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
         Command::Join {
             participant,
             session,
+            role,
             events,
             reply,
         } => {
-            let _ = reply.send(worker.handle_join(participant, session, events, now));
+            let _ = reply.send(worker.handle_join(participant, session, role, events, now));
         }
+        Command::Spotlight {
+            session,
+            participant,
+        } => worker.set_spotlight(session, participant, now),
         Command::Offer {
             participant,
             sdp,
@@ -385,6 +390,10 @@ fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
             participant,
             paused,
         } => worker.pause_video(participant, paused, now),
+        Command::SetMaxLayer {
+            participant,
+            max_layer,
+        } => worker.set_max_layer(participant, max_layer, now),
         Command::StopPublishing { participant } => worker.stop_publishing(participant, now),
         Command::Tcp(TcpEvent::Opened { peer, writer }) => {
             io.tcp_out.insert(peer, writer);

@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::media::Mid;
+use str0m::media::{Mid, Rid};
 use str0m::net::Protocol;
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, IceCreds, Rtc};
-use tongbu_media::{ConsumerId, ParticipantId, ProducerId};
+use tongbu_media::{BandwidthAllocator, ConsumerId, Layer, ParticipantId, ProducerId};
 use tracing::warn;
 
 use crate::bandwidth_estimator::BandwidthEstimator;
@@ -68,9 +68,12 @@ pub struct Transport {
     // Send transports.
     /// The media line that carries a screen share, as the client said.
     pub screen_mid: Option<Mid>,
-    /// Incoming SSRC → producer (filled lazily from the mid).
-    pub producer_by_ssrc: HashMap<Ssrc, ProducerId>,
+    /// Incoming SSRC → producer and simulcast layer (filled lazily from the mid and rid).
+    pub producer_by_ssrc: HashMap<Ssrc, (ProducerId, Layer)>,
     pub producer_by_mid: HashMap<Mid, ProducerId>,
+    /// A simulcast line's RIDs, in layer order (the order of the client's offer: lowest
+    /// resolution first).
+    pub rids: HashMap<Mid, Vec<Rid>>,
     pub mid_by_producer: HashMap<ProducerId, Mid>,
     // Recv transports.
     pub consumer_by_mid: HashMap<Mid, ConsumerId>,
@@ -140,6 +143,7 @@ impl Transport {
             meter: Meter::default(),
             screen_mid: None,
             producer_by_ssrc: HashMap::new(),
+            rids: HashMap::new(),
             producer_by_mid: HashMap::new(),
             mid_by_producer: HashMap::new(),
             consumer_by_mid: HashMap::new(),
@@ -163,6 +167,14 @@ pub struct SubscriberEgress {
     pub estimate: Box<BandwidthEstimator>,
     /// The subscriber's REMB, if it sends one (stacks without transport-wide feedback).
     pub remb_bps: Option<u64>,
+    /// Chooses its simulcast layers from the estimate ([`crate::allocation`]).
+    pub allocator: Box<BandwidthAllocator>,
+    /// What the chosen layers and the audio take, bits per second.
+    pub allocated_bps: u64,
+    /// A probe under way: pad up to this rate until then.
+    pub probe: Option<(u64, Instant)>,
+    /// `bytes_sent` at the last padding, and when.
+    pub padded: (u64, Instant),
     /// SSRC (main or RTX) → consumer, for the subscriber's RTCP.
     ssrcs: Vec<(u32, ConsumerId)>,
     pub bytes_sent: u64,
@@ -187,6 +199,10 @@ impl SubscriberEgress {
             twcc: TwccSender::default(),
             estimate: Box::default(),
             remb_bps: None,
+            allocator: Box::new(BandwidthAllocator::new()),
+            allocated_bps: 0,
+            probe: None,
+            padded: (0, now),
             ssrcs: Vec::new(),
             bytes_sent: 0,
             reported_bytes: 0,

@@ -20,12 +20,14 @@ use str0m::net::Transmit;
 use str0m::{Event, Input, Output};
 use tokio::sync::mpsc;
 use tongbu_media::continuity::FREEZE_AFTER;
-use tongbu_media::{Forward, MediaKind, ParticipantId, ProducerId, Router, RouterEvent};
+use tongbu_media::{
+    Demand, Forward, MediaKind, ParticipantId, ProducerId, Router, RouterEvent, Target,
+};
 use tracing::{debug, info, info_span, warn};
 
 use crate::demux::{is_stun, Demux};
 use crate::edge::{
-    EdgeError, EdgeEvent, EdgeStats, ParticipantLink, PublishedTrackInfo, TrackSource,
+    EdgeError, EdgeEvent, EdgeStats, MediaRole, ParticipantLink, PublishedTrackInfo, TrackSource,
 };
 use crate::handoff::Handoff;
 use crate::outbox::Outbox;
@@ -82,6 +84,15 @@ pub struct Worker {
     /// keyframe request, a negotiation): driven at the end of the call.
     pub(crate) dirty: Vec<TransportId>,
     pub(crate) forwards: Vec<Forward>,
+    /// Scratch of the bandwidth allocation ([`crate::allocation`]).
+    pub(crate) demands: Vec<Demand>,
+    pub(crate) targets: Vec<Target>,
+    /// Recv transports whose subscriber's downlink is being probed (padded).
+    pub(crate) probing: Vec<TransportId>,
+    /// What each producer's publisher is to the media policy (this worker's and mirrored).
+    pub(crate) producer_roles: HashMap<ProducerId, MediaRole>,
+    /// Each session's spotlit participant.
+    pub(crate) spotlights: HashMap<i64, ParticipantId>,
     pub(crate) events: Vec<Event>,
     pub(crate) outbox: Outbox,
     /// Handoffs to other workers produced this turn (worker, item): the loop moves them into
@@ -137,6 +148,11 @@ impl Worker {
             next_producer: 1,
             dirty: Vec::with_capacity(64),
             forwards: Vec::with_capacity(1024),
+            demands: Vec::new(),
+            targets: Vec::new(),
+            probing: Vec::new(),
+            producer_roles: HashMap::new(),
+            spotlights: HashMap::new(),
             events: Vec::with_capacity(16),
             outbox: Outbox::with_capacity(2048),
             outgoing: Vec::with_capacity(256),
@@ -191,11 +207,12 @@ impl Worker {
         &mut self,
         participant: ParticipantId,
         session: i64,
+        role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
         let _s = info_span!("participant", id = participant.0, session).entered();
-        let existing = self.join(participant, session, events, now);
+        let existing = self.join(participant, session, role, events, now);
         self.drive_dirty(now);
         existing
     }
@@ -242,6 +259,41 @@ impl Worker {
                 paused, "video paused to keep audio"
             );
             self.router_events(now);
+            self.drive_dirty(now);
+        }
+    }
+
+    /// The session's spotlit participant (or nobody); every subscriber here is allocated again.
+    pub fn set_spotlight(
+        &mut self,
+        session: i64,
+        participant: Option<ParticipantId>,
+        now: Instant,
+    ) {
+        let changed = match participant {
+            Some(p) => self.spotlights.insert(session, p) != Some(p),
+            None => self.spotlights.remove(&session).is_some(),
+        };
+        if !changed {
+            return;
+        }
+        let members = self.sessions.get(&session).cloned().unwrap_or_default();
+        for m in members {
+            if let Some(recv) = self.participants.get(&m).and_then(|p| p.recv) {
+                self.allocate(recv, now);
+            }
+        }
+        self.drive_dirty(now);
+    }
+
+    /// The highest simulcast layer the participant wants; applied at once.
+    pub fn set_max_layer(&mut self, participant: ParticipantId, max_layer: u8, now: Instant) {
+        let Some(p) = self.participants.get_mut(&participant) else {
+            return;
+        };
+        p.max_layer = tongbu_media::Layer(max_layer.min(tongbu_media::MAX_LAYERS - 1));
+        if let Some(recv) = p.recv {
+            self.allocate(recv, now);
             self.drive_dirty(now);
         }
     }
@@ -333,6 +385,9 @@ impl Worker {
         if let Some(&(d, _)) = self.offer_deadlines.iter().min_by_key(|(d, _)| *d) {
             t = t.min(d);
         }
+        if !self.probing.is_empty() {
+            t = t.min(now + crate::allocation::PAD_EVERY);
+        }
         self.router.poll_timeout().map_or(t, |r| r.min(t))
     }
 
@@ -352,6 +407,9 @@ impl Worker {
         }
         self.router.handle_timeout(now);
         self.router_events(now);
+        if !self.probing.is_empty() {
+            self.pad(now);
+        }
         let expired: Vec<ParticipantId> = self
             .offer_deadlines
             .iter()
@@ -431,11 +489,15 @@ impl Worker {
     pub(crate) fn router_events(&mut self, _now: Instant) {
         while let Some(ev) = self.router.poll_event() {
             match ev {
-                RouterEvent::RequestKeyframe { producer, owner } => {
+                RouterEvent::RequestKeyframe {
+                    producer,
+                    owner,
+                    layer,
+                } => {
                     // Another worker's producer: its owner aggregates again and asks.
                     if let Some(&(w, _)) = self.remote.get(&producer) {
                         self.outgoing
-                            .push((w, Handoff::KeyframeRequest { producer }));
+                            .push((w, Handoff::KeyframeRequest { producer, layer }));
                         continue;
                     }
                     let Some(id) = self.participants.get(&owner).and_then(|p| p.send) else {
@@ -447,7 +509,8 @@ impl Worker {
                     let Some(&mid) = t.mid_by_producer.get(&producer) else {
                         continue;
                     };
-                    if let Some(rx) = t.rtc.direct_api().stream_rx_by_mid(mid, None) {
+                    let rid = t.rids.get(&mid).and_then(|r| r.get(layer.index())).copied();
+                    if let Some(rx) = t.rtc.direct_api().stream_rx_by_mid(mid, rid) {
                         rx.request_keyframe(str0m::media::KeyframeRequestKind::Pli);
                         self.dirty.push(id);
                     }
@@ -467,6 +530,12 @@ impl Worker {
             track: producer,
             owner,
             kind,
+            layers: self.router.producer(producer).map_or(1, |p| p.layers()),
+            owner_role: self
+                .producer_roles
+                .get(&producer)
+                .copied()
+                .unwrap_or_default(),
             source: if self.screen_producers.contains(&producer) {
                 TrackSource::Screen
             } else {

@@ -68,7 +68,16 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
     let span = info_span!("network_check", id, classroom);
     async move {
         let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
-        if let Err(e) = app.edge.join(ParticipantId(id), session, etx).await {
+        if let Err(e) = app
+            .edge
+            .join(
+                ParticipantId(id),
+                session,
+                tongbu_rtc::MediaRole::Observer,
+                etx,
+            )
+            .await
+        {
             let _ = send(
                 &mut socket,
                 &ServerMessage::error(ErrorCode::Internal, e.to_string()),

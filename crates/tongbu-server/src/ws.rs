@@ -307,7 +307,12 @@ impl Participant {
         let tracks = match self
             .app
             .edge
-            .join(ParticipantId(self.id), self.sid().0, etx)
+            .join(
+                ParticipantId(self.id),
+                self.sid().0,
+                media_role(self.claims.role),
+                etx,
+            )
             .await
         {
             Ok(t) => t,
@@ -477,7 +482,13 @@ impl Participant {
             }
             // ICE-lite: the server learns the client's address from its connectivity checks.
             ClientMessage::Candidate { .. } => None,
-            ClientMessage::SetPreferences { .. } => None,
+            ClientMessage::SetPreferences { max_layer } => {
+                self.app
+                    .edge
+                    .set_max_layer(ParticipantId(self.id), max_layer)
+                    .await;
+                None
+            }
             ClientMessage::RaiseHand { raised } => {
                 self.app.rooms.set_hand(self.sid(), self.id, raised);
                 None
@@ -525,6 +536,11 @@ impl Participant {
                         "that participant is not in this session",
                     ));
                 }
+                // The spotlit classroom's camera goes at its best layer to everyone.
+                self.app
+                    .edge
+                    .set_spotlight(self.sid().0, participant.map(ParticipantId))
+                    .await;
                 None
             }
             ClientMessage::GrantFloor {
@@ -611,6 +627,15 @@ impl Participant {
     }
 }
 
+/// What a role is to the media policy (who is the teacher; operators only watch).
+fn media_role(role: Role) -> tongbu_rtc::MediaRole {
+    match role {
+        Role::Host => tongbu_rtc::MediaRole::Host,
+        Role::Classroom => tongbu_rtc::MediaRole::Classroom,
+        Role::Observer | Role::Operator => tongbu_rtc::MediaRole::Observer,
+    }
+}
+
 fn track_info(t: PublishedTrackInfo, mid: Option<String>) -> TrackInfo {
     TrackInfo {
         id: t.track.0,
@@ -647,5 +672,9 @@ fn edge_message(e: EdgeEvent) -> Option<ServerMessage> {
         },
         EdgeEvent::TrackUnpublished(t) => ServerMessage::TrackUnpublished { track: t.track.0 },
         EdgeEvent::Connection { .. } => return None,
+        EdgeEvent::LayerChanged { track, layer } => ServerMessage::LayerChanged {
+            track: track.0,
+            layer,
+        },
     })
 }

@@ -245,6 +245,13 @@ pub enum ServerMessage {
     TrackUnpublished {
         track: u64,
     },
+    /// The layer of a simulcast track the server now sends the client (0 the lowest), chosen
+    /// from its downlink estimate; `null`: no layer fits its link, that video is paused and its
+    /// audio goes on. Sent to the client that receives it.
+    LayerChanged {
+        track: u64,
+        layer: Option<u8>,
+    },
     SessionState {
         state: SessionState,
     },

@@ -15,7 +15,7 @@ use str0m::{Input, Output};
 use tongbu_media::ParticipantId;
 
 use super::{poll_peer, Peer, WORKER};
-use crate::edge::EdgeEvent;
+use crate::edge::{EdgeEvent, MediaRole};
 use crate::Worker;
 
 /// `k` workers and their peers.
@@ -70,7 +70,7 @@ impl MeshLab {
         let id = peer.id;
         self.peers.push(peer);
         let home = self.home(id);
-        self.workers[home].handle_join(id, session, tx, self.now);
+        self.workers[home].handle_join(id, session, MediaRole::Classroom, tx, self.now);
         self.hand_over();
         i
     }

@@ -21,7 +21,7 @@ use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
-use crate::edge::{EdgeEvent, EVENT_QUEUE};
+use crate::edge::{EdgeEvent, MediaRole, EVENT_QUEUE};
 use crate::Worker;
 use tongbu_media::ParticipantId;
 
@@ -159,7 +159,8 @@ impl Lab {
         let id = peer.id;
         self.peers.push(peer);
         self.by_addr.insert(addr, i);
-        self.worker.handle_join(id, session, tx, self.now);
+        self.worker
+            .handle_join(id, session, MediaRole::Classroom, tx, self.now);
         i
     }
 

@@ -1,0 +1,393 @@
+//! The bandwidth allocator: which layer of each video a subscriber receives, from its downlink
+//! estimate. One allocator per subscriber.
+//!
+//! The order is the media policy's: all audio first (it is never cut here), then the videos by
+//! [`Priority`] (the spotlit classroom and the teacher before the others, a shared screen before
+//! a camera of the same rank), each at the best layer that fits what is left, at most the layer
+//! its [`Demand::max_layer`] allows (a remote classroom's camera reaches the host at its lowest
+//! layer unless spotlit). A video whose lowest layer does not fit gets no layer: it pauses,
+//! lowest priority first, and its audio goes on.
+//!
+//! Down at once, up with care: a lower layer is chosen the moment the estimate falls; a higher
+//! one only when the estimate has room for it and [`UP_HOLD`] has passed since the last change.
+//! A delay-based estimate never rises far above what is sent, so when the next layer up does not
+//! fit the allocator asks the edge to *probe*: to pad the subscriber's stream up to the rate that
+//! layer needs for [`PROBE_FOR`]. If the link carries it the estimate rises and the next
+//! allocation switches up; if not, the next probe waits twice as long (up to [`PROBE_EVERY_MAX`]).
+//!
+//! Sans-I/O: estimates, bitrates and `Instant`s in, targets out; it allocates nothing once its
+//! buffers have grown.
+
+use std::time::{Duration, Instant};
+
+use crate::{ConsumerId, Layer, MAX_LAYERS};
+
+/// Time after a layer change before a higher layer may be chosen or probed for.
+pub const UP_HOLD: Duration = Duration::from_secs(3);
+/// How long a probe pads the stream.
+pub const PROBE_FOR: Duration = Duration::from_millis(1500);
+/// The first wait between probes, doubled after each that failed.
+pub const PROBE_EVERY: Duration = Duration::from_secs(3);
+/// The longest wait between probes.
+pub const PROBE_EVERY_MAX: Duration = Duration::from_secs(8);
+/// Share of the estimate the allocator gives out (the rest absorbs the estimate's error and
+/// retransmissions).
+pub const HEADROOM: f64 = 0.9;
+/// What an audio stream is counted at before its bitrate is measured.
+pub const AUDIO_BPS: u64 = 48_000;
+
+/// How much a video matters to this subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Other participants' cameras.
+    Normal,
+    /// A shared screen (courseware is read).
+    Screen,
+    /// The spotlit classroom, the teacher's camera.
+    High,
+}
+
+/// One stream a subscriber receives, as the allocator sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Demand {
+    pub consumer: ConsumerId,
+    /// `None`: audio, always sent.
+    pub priority: Option<Priority>,
+    /// The bitrate each layer arrives at (`None`: not arriving, so not chosen). A producer
+    /// without simulcast has only layer 0.
+    pub layers: [Option<u64>; MAX_LAYERS as usize],
+    /// The highest layer it may get.
+    pub max_layer: Layer,
+    /// The layer it has been given, as the router holds it (`None`: paused).
+    pub current: Option<Layer>,
+}
+
+impl Demand {
+    fn bitrate(&self, layer: Layer) -> Option<u64> {
+        self.layers.get(layer.index()).copied().flatten()
+    }
+
+    /// The highest layer within `max_layer` that arrives and costs at most `room`.
+    fn best_within(&self, room: f64) -> Option<Layer> {
+        (0..=self.max_layer.0.min(MAX_LAYERS - 1))
+            .rev()
+            .map(Layer)
+            .find(|&l| self.bitrate(l).is_some_and(|b| b as f64 <= room))
+    }
+
+    /// The next layer above `layer` that arrives, within `max_layer`.
+    fn next_up(&self, layer: Option<Layer>) -> Option<Layer> {
+        let from = layer.map_or(0, |l| l.0 + 1);
+        (from..=self.max_layer.0.min(MAX_LAYERS - 1))
+            .map(Layer)
+            .find(|&l| self.bitrate(l).is_some())
+    }
+}
+
+/// A change the allocator decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub consumer: ConsumerId,
+    pub layer: Option<Layer>,
+}
+
+/// What the edge must do for this subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Allocation {
+    /// Pad the subscriber's stream up to this rate (bits per second) until this instant.
+    pub probe: Option<(u64, Instant)>,
+    /// Bits per second the chosen layers and the audio take.
+    pub allocated_bps: u64,
+    /// Videos that have no layer now (paused for want of bandwidth).
+    pub paused: usize,
+}
+
+/// One subscriber's allocator. See the module documentation.
+#[derive(Debug, Clone, Default)]
+pub struct BandwidthAllocator {
+    last_change: Option<Instant>,
+    next_probe: Option<Instant>,
+    probe_every: Duration,
+    probing: Option<(u64, Instant)>,
+    order: Vec<usize>,
+}
+
+impl BandwidthAllocator {
+    /// A subscriber's allocator, before any estimate.
+    pub fn new() -> Self {
+        Self {
+            probe_every: PROBE_EVERY,
+            ..Self::default()
+        }
+    }
+
+    /// Whether a probe is under way at `now`.
+    pub fn probing(&self, now: Instant) -> bool {
+        self.probing.is_some_and(|(_, until)| now < until)
+    }
+
+    /// Chooses every video's layer for an estimate of `estimate_bps` (`None`: no feedback, so
+    /// nothing is known to be too much: every video gets its best layer). The changes go to
+    /// `changes`, for the router's [`crate::Router::set_target`].
+    pub fn allocate(
+        &mut self,
+        estimate_bps: Option<u64>,
+        demands: &[Demand],
+        now: Instant,
+        changes: &mut Vec<Target>,
+    ) -> Allocation {
+        let ended = self.probing.is_some_and(|(_, until)| now >= until);
+        if ended {
+            self.probing = None;
+        }
+        let budget = estimate_bps.map_or(f64::INFINITY, |e| e as f64 * HEADROOM);
+        let audio: u64 = demands
+            .iter()
+            .filter(|d| d.priority.is_none())
+            .map(|d| d.bitrate(Layer::BASE).unwrap_or(AUDIO_BPS))
+            .sum();
+        let mut room = budget - audio as f64;
+        self.order.clear();
+        self.order
+            .extend((0..demands.len()).filter(|&i| demands[i].priority.is_some()));
+        self.order
+            .sort_by_key(|&i| (std::cmp::Reverse(demands[i].priority), demands[i].consumer));
+        let settled = self
+            .last_change
+            .is_none_or(|t| now.saturating_duration_since(t) >= UP_HOLD);
+        let mut allocated = audio;
+        let mut paused = 0;
+        // The most wanted video that could go up a layer, and what that layer costs more.
+        let mut wants_more: Option<u64> = None;
+        let mut changed = false;
+        for &i in &self.order {
+            let d = &demands[i];
+            if d.layers.iter().all(Option::is_none) {
+                // Nothing of it arrives yet: nothing to choose from, and nothing it costs.
+                continue;
+            }
+            let fits = d.best_within(room);
+            let chosen = match (fits, d.current) {
+                // Up only when settled; otherwise keep what it has if that still fits.
+                (Some(f), Some(c)) if f > c && !settled => Some(c),
+                (Some(f), None) if !settled && estimate_bps.is_some() && f > Layer::BASE => {
+                    Some(Layer::BASE).filter(|_| d.bitrate(Layer::BASE).is_some())
+                }
+                (f, _) => f,
+            };
+            if let Some(l) = chosen {
+                let cost = d.bitrate(l).unwrap_or(0);
+                room -= cost as f64;
+                allocated += cost;
+            } else {
+                paused += 1;
+            }
+            if wants_more.is_none() {
+                if let Some(up) = d.next_up(chosen) {
+                    let now_cost = chosen.and_then(|l| d.bitrate(l)).unwrap_or(0);
+                    wants_more = d.bitrate(up).map(|b| b.saturating_sub(now_cost));
+                }
+            }
+            if chosen != d.current {
+                changed = true;
+                changes.push(Target {
+                    consumer: d.consumer,
+                    layer: chosen,
+                });
+            }
+        }
+        if changed {
+            if ended || self.probing.is_some() {
+                // The probe found the room it looked for.
+                self.probing = None;
+                self.probe_every = PROBE_EVERY;
+            }
+            self.last_change = Some(now);
+            self.next_probe = Some(now + UP_HOLD.max(self.probe_every));
+        } else if ended {
+            // The link did not carry the probe: wait longer before the next one.
+            self.probe_every = (self.probe_every * 2).min(PROBE_EVERY_MAX);
+            self.next_probe = Some(now + self.probe_every);
+        }
+        let probe_due = self.next_probe.is_none_or(|t| now >= t);
+        let idle = settled && !changed && self.probing.is_none() && estimate_bps.is_some();
+        if let (Some(extra), true, true) = (wants_more, probe_due, idle) {
+            let bps = ((allocated + extra) as f64 / HEADROOM) as u64;
+            self.probing = Some((bps, now + PROBE_FOR));
+        }
+        Allocation {
+            probe: self.probing.filter(|&(_, until)| now < until),
+            allocated_bps: allocated,
+            paused,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOW: u64 = 150_000;
+    const MID: u64 = 500_000;
+    const HIGH: u64 = 1_300_000;
+
+    fn camera(consumer: u32, priority: Priority, current: Option<Layer>) -> Demand {
+        Demand {
+            consumer: ConsumerId(consumer),
+            priority: Some(priority),
+            layers: [Some(LOW), Some(MID), Some(HIGH), None],
+            max_layer: Layer(2),
+            current,
+        }
+    }
+
+    fn audio(consumer: u32) -> Demand {
+        Demand {
+            consumer: ConsumerId(consumer),
+            priority: None,
+            layers: [Some(40_000), None, None, None],
+            max_layer: Layer::BASE,
+            current: Some(Layer::BASE),
+        }
+    }
+
+    /// Applies the changes to the demands, as the router would.
+    fn apply(demands: &mut [Demand], changes: &mut Vec<Target>) {
+        for t in changes.drain(..) {
+            if let Some(d) = demands.iter_mut().find(|d| d.consumer == t.consumer) {
+                d.current = t.layer;
+            }
+        }
+    }
+
+    fn layer_of(demands: &[Demand], c: u32) -> Option<Layer> {
+        demands
+            .iter()
+            .find(|d| d.consumer == ConsumerId(c))
+            .unwrap()
+            .current
+    }
+
+    #[test]
+    fn the_teacher_gets_the_best_layer_that_fits_then_the_others_then_pauses() {
+        let t0 = Instant::now();
+        let mut a = BandwidthAllocator::new();
+        let mut changes = Vec::new();
+        let mut d = [
+            audio(0),
+            camera(1, Priority::Normal, Some(Layer(0))),
+            camera(2, Priority::High, Some(Layer(0))),
+        ];
+        // 2.2 Mbit/s: 1.98 to give, 40 k audio; the teacher at the top, the other in the middle.
+        a.allocate(Some(2_200_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 2), Some(Layer(2)));
+        assert_eq!(layer_of(&d, 1), Some(Layer(1)));
+        // The link falls to 400 k: down at once, the teacher first.
+        let t1 = t0 + Duration::from_millis(200);
+        let out = a.allocate(Some(400_000), &d, t1, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(
+            layer_of(&d, 2),
+            Some(Layer(0)),
+            "the teacher at the low layer"
+        );
+        assert_eq!(layer_of(&d, 1), Some(Layer(0)));
+        assert_eq!(out.allocated_bps, 40_000 + 2 * LOW);
+        // 220 k: the teacher's low layer only; the other classroom pauses.
+        let out = a.allocate(Some(220_000), &d, t1, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 2), Some(Layer(0)));
+        assert_eq!(layer_of(&d, 1), None);
+        assert_eq!(out.paused, 1);
+        // 60 k: audio only.
+        let out = a.allocate(Some(60_000), &d, t1, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!((layer_of(&d, 2), layer_of(&d, 1)), (None, None));
+        assert_eq!(out.paused, 2);
+        assert_eq!(layer_of(&d, 0), Some(Layer::BASE), "audio is never cut");
+    }
+
+    #[test]
+    fn up_waits_for_a_probe_that_the_link_carries_and_for_the_hold() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut a = BandwidthAllocator::new();
+        let mut changes = Vec::new();
+        let mut d = [audio(0), camera(1, Priority::High, Some(Layer(0)))];
+        // Capped: the estimate sits at 280 k, the low layer stays, and a probe to the middle
+        // layer's rate is asked for at once.
+        let out = a.allocate(Some(280_000), &d, at(0), &mut changes);
+        assert!(changes.is_empty());
+        let (bps, until) = out.probe.expect("a probe");
+        assert_eq!(bps, ((40_000 + MID) as f64 / HEADROOM) as u64);
+        assert_eq!(until, at(0) + PROBE_FOR);
+        assert!(a.probing(at(1_000)));
+        // The capped link does not carry it: nothing changes and the next probe waits longer.
+        let out = a.allocate(Some(260_000), &d, at(1_600), &mut changes);
+        assert_eq!((out.probe, changes.len()), (None, 0));
+        assert_eq!(a.probe_every, PROBE_EVERY * 2);
+        let later = at(1_600) + PROBE_EVERY * 2;
+        let early = a.allocate(
+            Some(260_000),
+            &d,
+            later - Duration::from_millis(100),
+            &mut changes,
+        );
+        assert_eq!(early.probe, None);
+        assert!(a
+            .allocate(Some(260_000), &d, later, &mut changes)
+            .probe
+            .is_some());
+        // The cap is lifted: during the probe the estimate rises and the layer goes up at once.
+        let lifted = later + Duration::from_millis(400);
+        a.allocate(Some(700_000), &d, lifted, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(1)));
+        assert_eq!(
+            a.probe_every, PROBE_EVERY,
+            "a probe that found room resets the wait"
+        );
+        // Even with room for the top layer, the next step up waits for the hold.
+        a.allocate(
+            Some(2_000_000),
+            &d,
+            lifted + Duration::from_secs(1),
+            &mut changes,
+        );
+        assert!(changes.is_empty());
+        a.allocate(Some(2_000_000), &d, lifted + UP_HOLD, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(2)));
+    }
+
+    #[test]
+    fn a_cap_a_missing_layer_and_no_estimate() {
+        let t0 = Instant::now();
+        let mut a = BandwidthAllocator::new();
+        let mut changes = Vec::new();
+        // A classroom's camera to the host: the low layer however good the link.
+        let mut capped = camera(1, Priority::Normal, Some(Layer(0)));
+        capped.max_layer = Layer(0);
+        // The top layer is not arriving (the publisher's uplink dropped it).
+        let mut partial = camera(2, Priority::High, Some(Layer(0)));
+        partial.layers[2] = None;
+        let mut d = [capped, partial];
+        a.allocate(Some(10_000_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(0)));
+        assert_eq!(layer_of(&d, 2), Some(Layer(1)));
+        // Nothing arrives yet: it keeps what it has.
+        let mut silent = camera(4, Priority::High, Some(Layer(0)));
+        silent.layers = [None; MAX_LAYERS as usize];
+        a.allocate(Some(10_000_000), &[silent], t0, &mut changes);
+        assert!(changes.is_empty());
+        // No feedback at all: nothing is known to be too much.
+        let mut b = BandwidthAllocator::new();
+        let mut d = [camera(3, Priority::Normal, Some(Layer(0)))];
+        let out = b.allocate(None, &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 3), Some(Layer(2)));
+        assert_eq!(out.probe, None);
+    }
+}

@@ -1,0 +1,221 @@
+//! Each subscriber's layers, from its downlink estimate: the worker gathers what the subscriber
+//! receives (every consumer on its `recv` transport, with the bitrate of each layer of its
+//! producer), runs the subscriber's [`BandwidthAllocator`], hands the router the layers it chose
+//! and tells the subscriber. It runs once a second with the sender reports, and at once when
+//! feedback shows the estimate below what is allocated (down fast) or while a probe is on.
+//!
+//! A probe pads the subscriber's stream up to the rate the next layer needs, with padding-only
+//! packets on a video stream's RTX SSRC (as browsers probe): they carry transport-wide sequence
+//! numbers, so the feedback shows whether the link carries the rate, and the browser discards
+//! them. A subscriber without RTX is not probed.
+
+use std::time::{Duration, Instant};
+
+use tongbu_media::{Demand, Layer, MediaKind, Priority, RouterError, MAX_LAYERS};
+use tracing::{debug, info};
+
+use crate::edge::{EdgeEvent, MediaRole};
+use crate::forward::RTP_TAG_ROOM;
+use crate::transport::TransportId;
+use crate::worker::Worker;
+
+/// How often a probing subscriber's padding is topped up.
+pub const PAD_EVERY: Duration = Duration::from_millis(10);
+/// Padding bytes per packet (the most RTP padding can say).
+const PAD_BYTES: u8 = 255;
+/// Padding packets per subscriber per top-up, at most (≈ 2 Mbit/s at [`PAD_EVERY`]).
+const PAD_BURST: usize = 10;
+
+/// What a layer of a producer is assumed to cost before its bitrate has been measured (the
+/// first second after it starts), by layer: the pages' 180p, 360p, 720p.
+const ASSUMED_BPS: [u64; MAX_LAYERS as usize] = [150_000, 500_000, 1_300_000, 2_500_000];
+
+impl Worker {
+    /// Chooses the layers of everything recv transport `id`'s subscriber receives.
+    pub(crate) fn allocate(&mut self, id: TransportId, now: Instant) {
+        let Some(t) = self.transports.get(id.index()) else {
+            return;
+        };
+        let Some(egress) = t.egress.and_then(|e| self.egresses.get_mut(e)) else {
+            return;
+        };
+        let pid = t.participant;
+        let Some(me) = self.participants.get(&pid) else {
+            return;
+        };
+        let (wanted, host, spotlit) = (
+            me.max_layer,
+            me.role == MediaRole::Host,
+            self.spotlights.get(&me.session).copied(),
+        );
+        let mut demands = std::mem::take(&mut self.demands);
+        demands.clear();
+        for &c in t.consumer_by_mid.values() {
+            let Some(con) = self.router.consumer(c) else {
+                continue;
+            };
+            let Some(p) = self.router.producer(con.producer()) else {
+                continue;
+            };
+            // The media policy: the teacher's camera and the spotlit classroom first, then a
+            // shared screen, then the other cameras; a classroom's camera reaches the host at
+            // its lowest layer unless spotlit.
+            let teacher = self.producer_roles.get(&p.id()) == Some(&MediaRole::Host);
+            let spot = spotlit == Some(p.owner());
+            let screen = self.screen_producers.contains(&p.id());
+            let priority = match p.codec().kind() {
+                MediaKind::Audio => None,
+                MediaKind::Video if teacher || spot => Some(Priority::High),
+                MediaKind::Video if screen => Some(Priority::Screen),
+                MediaKind::Video => Some(Priority::Normal),
+            };
+            let mut max_layer = Layer(p.layers() - 1).min(wanted);
+            if host && !teacher && !spot && !screen {
+                max_layer = Layer::BASE;
+            }
+            let mut layers = [None; MAX_LAYERS as usize];
+            for (l, slot) in layers.iter_mut().enumerate().take(usize::from(p.layers())) {
+                let Some(e) = p.encoding(Layer(l as u8)) else {
+                    continue;
+                };
+                // Arriving: measured above zero, or started and not measured yet.
+                *slot = match e.bitrate_bps() {
+                    Some(0) => None,
+                    Some(b) => Some(b),
+                    None => (e.received().0 > 0).then_some(ASSUMED_BPS[l]),
+                };
+            }
+            demands.push(Demand {
+                consumer: c,
+                priority,
+                layers,
+                max_layer,
+                current: con.target_layer(),
+            });
+        }
+        let estimate = egress.estimate.estimate_bps().or(egress.remb_bps);
+        let mut changes = std::mem::take(&mut self.targets);
+        let allocation = egress
+            .allocator
+            .allocate(estimate, &demands, now, &mut changes);
+        egress.allocated_bps = allocation.allocated_bps;
+        let was_probing = egress.probe.is_some();
+        egress.probe = allocation.probe;
+        if let Some((bps, _)) = allocation.probe {
+            if !was_probing {
+                egress.padded = (egress.bytes_sent, now);
+                debug!(participant = pid.0, bps, "probing the downlink");
+            }
+            if !self.probing.contains(&id) {
+                self.probing.push(id);
+            }
+        }
+        for change in changes.drain(..) {
+            match self.router.set_target(change.consumer, change.layer, now) {
+                Ok(true) => {
+                    let Some(producer) =
+                        self.router.consumer(change.consumer).map(|c| c.producer())
+                    else {
+                        continue;
+                    };
+                    info!(
+                        participant = pid.0,
+                        producer = producer.0,
+                        layer = change.layer.map(|l| l.0),
+                        estimate_bps = estimate,
+                        "layer changed"
+                    );
+                    if let Some(p) = self.participants.get_mut(&pid) {
+                        p.tell(EdgeEvent::LayerChanged {
+                            track: producer,
+                            layer: change.layer.map(|l| l.0),
+                        });
+                    }
+                }
+                // A video without simulcast keeps its one layer (audio first pauses it).
+                Ok(false) | Err(RouterError::NotSimulcast(_)) => {}
+                Err(e) => debug!("layer not set: {e}"),
+            }
+        }
+        self.demands = demands;
+        self.targets = changes;
+        self.router_events(now);
+    }
+
+    /// Tops up every probing subscriber's stream to its probe's rate with padding.
+    pub(crate) fn pad(&mut self, now: Instant) {
+        let mut probing = std::mem::take(&mut self.probing);
+        probing.retain(|&id| self.pad_transport(id, now));
+        self.probing = probing;
+    }
+
+    /// Pads one subscriber's stream; `false` once its probe is over.
+    fn pad_transport(&mut self, id: TransportId, now: Instant) -> bool {
+        let Some(t) = self.transports.get(id.index()) else {
+            return false;
+        };
+        let Some(egress) = t.egress.and_then(|e| self.egresses.get_mut(e)) else {
+            return false;
+        };
+        let Some(bps) = egress
+            .probe
+            .filter(|&(_, until)| now < until)
+            .map(|(bps, _)| bps)
+        else {
+            egress.probe = None;
+            return false;
+        };
+        let Some((proto, dest)) = egress.remote else {
+            return true;
+        };
+        // A video stream with an RTX SSRC carries the padding.
+        let Some(stream) = t
+            .consumer_by_mid
+            .values()
+            .filter_map(|c| self.consumers.get(c.index()).map(|s| (c.index(), s)))
+            .find(|(_, s)| s.rtx.is_some())
+            .map(|(i, _)| i)
+        else {
+            egress.probe = None;
+            return false;
+        };
+        let (sent_before, since) = egress.padded;
+        let elapsed = now.saturating_duration_since(since).as_secs_f64();
+        let due = (bps as f64 / 8.0 * elapsed) as u64;
+        let mut deficit = due.saturating_sub(egress.bytes_sent - sent_before);
+        let Some(s) = self.consumers.get_mut(stream) else {
+            return false;
+        };
+        let wire = usize::from(PAD_BYTES) + 40;
+        for _ in 0..PAD_BURST {
+            if deficit == 0 {
+                break;
+            }
+            let twcc = s.ext.twcc.map(|_| egress.twcc.next_seq(now, wire));
+            let (start, buf) = self.outbox.begin();
+            let Some((header, seq)) = s.write_padding(buf, twcc, PAD_BYTES) else {
+                self.outbox.abort(start);
+                break;
+            };
+            let len = buf.len() - start;
+            buf.extend_from_slice(&RTP_TAG_ROOM);
+            match egress
+                .srtp_out
+                .protect_rtp(&mut buf[start..], header, len, (seq >> 16) as u32)
+            {
+                Ok(n) => {
+                    self.outbox.commit(start, n, proto, dest, egress.transport);
+                    egress.bytes_sent += n as u64;
+                    deficit = deficit.saturating_sub(n as u64);
+                }
+                Err(e) => {
+                    self.outbox.abort(start);
+                    debug!(transport = id.0, "padding not protected: {e}");
+                    break;
+                }
+            }
+        }
+        egress.padded = (egress.bytes_sent, now);
+        true
+    }
+}
