@@ -49,6 +49,7 @@ export async function startServer() {
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
+      log += d;
       const m = out.match(/Open (http:\/\/[0-9.:]+)\//);
       if (m) {
         clearTimeout(timer);
@@ -59,7 +60,8 @@ export async function startServer() {
   });
   return {
     url,
-    log: () => log,
+    // The server's log, its terminal colours taken out.
+    log: () => log.replace(/\x1b\[[0-9;]*m/g, ''),
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));

@@ -12,6 +12,9 @@ const client = new TongbuClient(token);
 const PERMANENT = ['invalid_token', 'session_closed', 'not_yet_open', 'unsupported_version'];
 let localStream = null;
 
+/** The pages' simulcast layers by number (see SIMULCAST_LAYERS in protocol.js). */
+const LAYER_NAMES = ['180p', '360p', '720p'];
+
 const ui = {
   me: null,
   role: null,
@@ -24,6 +27,7 @@ const ui = {
   links: new Map(), // participant id -> { health, reasons } from `link_health`
   compare: null, // the two compared lessons (同课异构), when the session has them
   videoPaused: new Set(), // participants whose video the server paused to keep their audio
+  layers: new Map(), // participant id -> simulcast layer of its camera we receive (null: paused)
   screens: new Map(), // participant id -> MediaStream of the screen or courseware it shares
   trackIds: new Map(), // server track id -> { pid, source, track }
   sharing: null, // what this page shares: null, 'screen' or 'slides'
@@ -47,7 +51,10 @@ function reason(r) {
 function showOwnLink() {
   const own = ui.me ? ui.links.get(ui.me.id) : null;
   const b = $('link-banner');
-  const paused = ui.me && ui.videoPaused.has(ui.me.id) && !ui.ended;
+  // Paused by the server: all video (audio first), or the teacher's camera because not even
+  // its lowest layer fits this classroom's link.
+  const teacherPaused = ui.role !== 'host' && ui.layers.get(hostId()) === null;
+  const paused = ui.me && (ui.videoPaused.has(ui.me.id) || teacherPaused) && !ui.ended;
   // Audio first: the pictures stop on purpose; say so instead of showing them frozen.
   document.body.classList.toggle('video-paused', !!paused);
   $('stage-paused').textContent = t('video_paused_stage');
@@ -104,7 +111,7 @@ function tile(pid) {
   el.className = 'tile';
   el.dataset.participant = pid;
   el.dataset.role = p ? p.role : '';
-  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span><span class="paused-tag" hidden></span><span class="floor-tag" hidden></span></figcaption>';
+  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span><span class="paused-tag" hidden></span><span class="layer-tag" hidden></span><span class="floor-tag" hidden></span></figcaption>';
   el.querySelector('.name').textContent = displayName(p);
   if (ui.role === 'host') {
     const actions = document.createElement('div');
@@ -150,9 +157,16 @@ function refreshTiles() {
       fb.textContent = p && p.floor ? t('take_floor') : t('give_floor');
       fb.setAttribute('aria-label', `${fb.textContent}: ${displayName(p)}`);
     }
+    const layer = ui.layers.get(pid);
     const tag = el.querySelector('.paused-tag');
-    tag.hidden = !ui.videoPaused.has(pid);
+    tag.hidden = !ui.videoPaused.has(pid) && layer !== null;
     tag.textContent = t('video_paused');
+    // Which simulcast layer of this camera our link carries now.
+    const lt = el.querySelector('.layer-tag');
+    lt.hidden = layer == null;
+    lt.textContent = layer == null ? '' : LAYER_NAMES[layer] || `L${layer}`;
+    lt.title = t('layer');
+    el.dataset.layer = layer == null ? '' : String(layer);
     const b = el.querySelector('.spot');
     if (b) {
       b.textContent = ui.spotlight === pid ? t('unspotlight') : t('spotlight');
@@ -184,7 +198,10 @@ function refreshTiles() {
     $('stage-empty').textContent = ui.spotlight ? '' : t('waiting_classrooms');
     $('stage-empty').hidden = !!(ui.spotlight && ui.streams.get(ui.spotlight));
   } else {
-    $('stage-caption').textContent = h ? `${t('teacher')} · ${displayName(ui.roster.get(h))}` : '';
+    const layer = ui.layers.get(h);
+    const quality = layer == null ? '' : ` · ${LAYER_NAMES[layer] || `L${layer}`}`;
+    $('stage-caption').textContent = h ? `${t('teacher')} · ${displayName(ui.roster.get(h))}${quality}` : '';
+    $('stage').dataset.layer = layer == null ? '' : String(layer);
     $('stage-empty').textContent = t('waiting_teacher');
     $('stage-empty').hidden = !!(h && ui.streams.get(h));
   }
@@ -407,6 +424,12 @@ client.addEventListener('link_health', (e) => {
   ui.links.set(e.detail.participant, { health: e.detail.health, reasons: e.detail.reasons || [] });
   refreshTiles();
 });
+client.addEventListener('layer_changed', (e) => {
+  const info = ui.trackIds.get(e.detail.track);
+  if (!info || info.source === 'screen') return;
+  ui.layers.set(info.pid, e.detail.layer);
+  refreshTiles();
+});
 client.addEventListener('video_paused', (e) => {
   if (e.detail.paused) ui.videoPaused.add(e.detail.participant);
   else ui.videoPaused.delete(e.detail.participant);
@@ -575,6 +598,9 @@ $('slide-next').addEventListener('click', () => {
   drawSlide();
 });
 $('stop-share').addEventListener('click', () => stopSharing());
+// The highest picture quality to receive (a metered link, a small screen); the server sends
+// the best layer the link carries up to it.
+$('quality').addEventListener('change', (e) => client.setMaxLayer(Number(e.target.value)));
 
 // ---- own camera and microphone -------------------------------------------------------------
 
@@ -582,7 +608,8 @@ async function startCamera() {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: true,
-      video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } },
+      // 720p, so that simulcast has its three layers (180p, 360p, 720p).
+      video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 24 } },
     });
     localStream = stream;
     $('self-video').srcObject = stream;

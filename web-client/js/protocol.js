@@ -6,6 +6,16 @@
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * The camera's simulcast layers, lowest first: 320×180, 640×360 and 1280×720 of a 720p camera
+ * (a smaller camera sends fewer; the server uses what arrives).
+ */
+export const SIMULCAST_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
+
 export class TongbuClient extends EventTarget {
   constructor(token, { url } = {}) {
     super();
@@ -79,12 +89,18 @@ export class TongbuClient extends EventTarget {
     this.dispatchEvent(new CustomEvent(msg.type, { detail: msg }));
   }
 
-  /** Publishes the tracks of a MediaStream (camera + microphone). */
+  /**
+   * Publishes the tracks of a MediaStream (camera + microphone). The camera goes as three
+   * simulcast layers, lowest first (the server numbers layers in this order): each classroom
+   * gets the best one its link carries.
+   */
   async publish(stream) {
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     this.sendPc = pc;
     for (const track of stream.getTracks()) {
-      pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+      const init = { direction: 'sendonly', streams: [stream] };
+      if (track.kind === 'video') init.sendEncodings = SIMULCAST_LAYERS;
+      pc.addTransceiver(track, init);
     }
     pc.onconnectionstatechange = () =>
       this.dispatchEvent(new CustomEvent('connection', { detail: { transport: 'send', state: pc.connectionState } }));
@@ -169,6 +185,8 @@ export class TongbuClient extends EventTarget {
     this.send({ type: 'answer', transport: 'recv', sdp: pc.localDescription.sdp });
   }
 
+  /** The highest simulcast layer to receive (0 the lowest). */
+  setMaxLayer(maxLayer) { this.send({ type: 'set_preferences', max_layer: maxLayer }); }
   raiseHand(raised) { this.send({ type: 'raise_hand', raised }); }
   chat(text) { this.send({ type: 'chat', text }); }
   spotlight(participant) { this.send({ type: 'spotlight', participant }); }
