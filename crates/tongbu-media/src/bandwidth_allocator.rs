@@ -6,14 +6,21 @@
 //! a camera of the same rank), each at the best layer that fits what is left, at most the layer
 //! its [`Demand::max_layer`] allows (a remote classroom's camera reaches the host at its lowest
 //! layer unless spotlit). A video whose lowest layer does not fit gets no layer: it pauses,
-//! lowest priority first, and its audio goes on.
+//! lowest priority first, and its audio goes on: at once, except the teacher's (or the spotlit
+//! classroom's) picture, which pauses once that has lasted [`PAUSE_AFTER`], so the dip of an
+//! estimate while a switch settles does not take it away.
 //!
 //! Down at once, up with care: a lower layer is chosen the moment the estimate falls; a higher
-//! one only when the estimate has room for it and [`UP_HOLD`] has passed since the last change.
+//! one only when the estimate has room for it and [`UP_HOLD`] has passed since that video last
+//! changed.
 //! A delay-based estimate never rises far above what is sent, so when the next layer up does not
-//! fit the allocator asks the edge to *probe*: to pad the subscriber's stream up to the rate that
-//! layer needs for [`PROBE_FOR`]. If the link carries it the estimate rises and the next
-//! allocation switches up; if not, the next probe waits twice as long (up to [`PROBE_EVERY_MAX`]).
+//! fit the allocator asks the edge to *probe*: to pad the subscriber's stream for [`PROBE_FOR`]
+//! up to the rate that layer needs, but never more than [`PROBE_STEP`] times the estimate, so a
+//! probe of a capped link overshoots it by little. A probe the link carries raises the estimate
+//! and the next one follows at once (the estimate climbs in steps until the layer fits); one it
+//! does not carry (or that the edge ends early on seeing a queue build,
+//! [`BandwidthAllocator::probe_failed`]) makes the next wait twice as long, up to
+//! [`PROBE_EVERY_MAX`].
 //!
 //! Sans-I/O: estimates, bitrates and `Instant`s in, targets out; it allocates nothing once its
 //! buffers have grown.
@@ -23,18 +30,22 @@ use std::time::{Duration, Instant};
 use crate::{ConsumerId, Layer, MAX_LAYERS};
 
 /// Time after a layer change before a higher layer may be chosen or probed for.
-pub const UP_HOLD: Duration = Duration::from_secs(3);
+pub const UP_HOLD: Duration = Duration::from_secs(2);
 /// How long a probe pads the stream.
-pub const PROBE_FOR: Duration = Duration::from_millis(1500);
+pub const PROBE_FOR: Duration = Duration::from_millis(700);
+/// The most a probe asks for, as a multiple of the estimate.
+pub const PROBE_STEP: f64 = 1.3;
 /// The first wait between probes, doubled after each that failed.
 pub const PROBE_EVERY: Duration = Duration::from_secs(3);
 /// The longest wait between probes.
-pub const PROBE_EVERY_MAX: Duration = Duration::from_secs(8);
+pub const PROBE_EVERY_MAX: Duration = Duration::from_secs(6);
 /// Share of the estimate the allocator gives out (the rest absorbs the estimate's error and
 /// retransmissions).
 pub const HEADROOM: f64 = 0.9;
 /// What an audio stream is counted at before its bitrate is measured.
 pub const AUDIO_BPS: u64 = 48_000;
+/// How long a video's lowest layer must not fit before it is paused.
+pub const PAUSE_AFTER: Duration = Duration::from_secs(2);
 
 /// How much a video matters to this subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,11 +116,14 @@ pub struct Allocation {
 /// One subscriber's allocator. See the module documentation.
 #[derive(Debug, Clone, Default)]
 pub struct BandwidthAllocator {
-    last_change: Option<Instant>,
+    /// When each video's layer last changed: it goes up again only [`UP_HOLD`] later.
+    changed_at: Vec<(ConsumerId, Instant)>,
     next_probe: Option<Instant>,
     probe_every: Duration,
     probing: Option<(u64, Instant)>,
     order: Vec<usize>,
+    /// Videos still flowing whose lowest layer has not fitted since then.
+    short_since: Vec<(ConsumerId, Instant)>,
 }
 
 impl BandwidthAllocator {
@@ -126,6 +140,15 @@ impl BandwidthAllocator {
         self.probing.is_some_and(|(_, until)| now < until)
     }
 
+    /// The edge saw the probe build a queue (or lose packets): it ends now, and the next one
+    /// waits longer.
+    pub fn probe_failed(&mut self, now: Instant) {
+        if self.probing.take().is_some() {
+            self.probe_every = (self.probe_every * 2).min(PROBE_EVERY_MAX);
+            self.next_probe = Some(now + self.probe_every);
+        }
+    }
+
     /// Chooses every video's layer for an estimate of `estimate_bps` (`None`: no feedback, so
     /// nothing is known to be too much: every video gets its best layer). The changes go to
     /// `changes`, for the router's [`crate::Router::set_target`].
@@ -136,8 +159,12 @@ impl BandwidthAllocator {
         now: Instant,
         changes: &mut Vec<Target>,
     ) -> Allocation {
-        let ended = self.probing.is_some_and(|(_, until)| now >= until);
-        if ended {
+        // A probe that ran its time: carried if the estimate reached what it asked for.
+        let ended = self
+            .probing
+            .filter(|&(_, until)| now >= until)
+            .map(|(bps, _)| estimate_bps.is_some_and(|e| e as f64 >= bps as f64 * HEADROOM));
+        if ended.is_some() {
             self.probing = None;
         }
         let budget = estimate_bps.map_or(f64::INFINITY, |e| e as f64 * HEADROOM);
@@ -152,13 +179,13 @@ impl BandwidthAllocator {
             .extend((0..demands.len()).filter(|&i| demands[i].priority.is_some()));
         self.order
             .sort_by_key(|&i| (std::cmp::Reverse(demands[i].priority), demands[i].consumer));
-        let settled = self
-            .last_change
-            .is_none_or(|t| now.saturating_duration_since(t) >= UP_HOLD);
+        self.changed_at
+            .retain(|(id, _)| demands.iter().any(|d| d.consumer == *id));
         let mut allocated = audio;
         let mut paused = 0;
-        // The most wanted video that could go up a layer, and what that layer costs more.
-        let mut wants_more: Option<u64> = None;
+        // The most wanted video that could go up a layer: whether its hold is over, and what
+        // that layer costs more.
+        let mut wants_more: Option<(bool, u64)> = None;
         let mut changed = false;
         for &i in &self.order {
             let d = &demands[i];
@@ -166,15 +193,36 @@ impl BandwidthAllocator {
                 // Nothing of it arrives yet: nothing to choose from, and nothing it costs.
                 continue;
             }
+            let settled = self
+                .changed_at
+                .iter()
+                .find(|(id, _)| *id == d.consumer)
+                .is_none_or(|&(_, t)| now.saturating_duration_since(t) >= UP_HOLD);
             let fits = d.best_within(room);
             let chosen = match (fits, d.current) {
-                // Up only when settled; otherwise keep what it has if that still fits.
+                // Up only once its hold is over; until then it keeps what it has.
                 (Some(f), Some(c)) if f > c && !settled => Some(c),
                 (Some(f), None) if !settled && estimate_bps.is_some() && f > Layer::BASE => {
                     Some(Layer::BASE).filter(|_| d.bitrate(Layer::BASE).is_some())
                 }
+                // Not even the lowest layer fits: the teacher's picture is paused once that has
+                // lasted, any other at once.
+                (None, Some(c)) if d.priority == Some(Priority::High) => {
+                    let since = match self.short_since.iter().find(|(id, _)| *id == d.consumer) {
+                        Some(&(_, t)) => t,
+                        None => {
+                            self.short_since.push((d.consumer, now));
+                            now
+                        }
+                    };
+                    let lowest = (0..=c.0).map(Layer).find(|&l| d.bitrate(l).is_some());
+                    lowest.filter(|_| now.saturating_duration_since(since) < PAUSE_AFTER)
+                }
                 (f, _) => f,
             };
+            if fits.is_some() || chosen.is_none() {
+                self.short_since.retain(|(id, _)| *id != d.consumer);
+            }
             if let Some(l) = chosen {
                 let cost = d.bitrate(l).unwrap_or(0);
                 room -= cost as f64;
@@ -185,11 +233,14 @@ impl BandwidthAllocator {
             if wants_more.is_none() {
                 if let Some(up) = d.next_up(chosen) {
                     let now_cost = chosen.and_then(|l| d.bitrate(l)).unwrap_or(0);
-                    wants_more = d.bitrate(up).map(|b| b.saturating_sub(now_cost));
+                    let extra = d.bitrate(up).map(|b| b.saturating_sub(now_cost));
+                    wants_more = extra.map(|e| (settled && chosen == d.current, e));
                 }
             }
             if chosen != d.current {
                 changed = true;
+                self.changed_at.retain(|(id, _)| *id != d.consumer);
+                self.changed_at.push((d.consumer, now));
                 changes.push(Target {
                     consumer: d.consumer,
                     layer: chosen,
@@ -197,22 +248,27 @@ impl BandwidthAllocator {
             }
         }
         if changed {
-            if ended || self.probing.is_some() {
+            if ended.is_some() || self.probing.is_some() {
                 // The probe found the room it looked for.
                 self.probing = None;
                 self.probe_every = PROBE_EVERY;
             }
-            self.last_change = Some(now);
-            self.next_probe = Some(now + UP_HOLD.max(self.probe_every));
-        } else if ended {
+        } else if ended == Some(true) {
+            // Carried but not yet enough: the next step at once.
+            self.probe_every = PROBE_EVERY;
+            self.next_probe = Some(now);
+        } else if ended == Some(false) {
             // The link did not carry the probe: wait longer before the next one.
             self.probe_every = (self.probe_every * 2).min(PROBE_EVERY_MAX);
             self.next_probe = Some(now + self.probe_every);
         }
         let probe_due = self.next_probe.is_none_or(|t| now >= t);
-        let idle = settled && !changed && self.probing.is_none() && estimate_bps.is_some();
-        if let (Some(extra), true, true) = (wants_more, probe_due, idle) {
-            let bps = ((allocated + extra) as f64 / HEADROOM) as u64;
+        let idle = !changed && self.probing.is_none();
+        if let (Some((true, extra)), Some(estimate), true, true) =
+            (wants_more, estimate_bps, probe_due, idle)
+        {
+            let need = (allocated + extra) as f64 / HEADROOM;
+            let bps = need.min(estimate.max(allocated) as f64 * PROBE_STEP) as u64;
             self.probing = Some((bps, now + PROBE_FOR));
         }
         Allocation {
@@ -294,14 +350,17 @@ mod tests {
         );
         assert_eq!(layer_of(&d, 1), Some(Layer(0)));
         assert_eq!(out.allocated_bps, 40_000 + 2 * LOW);
-        // 220 k: the teacher's low layer only; the other classroom pauses.
+        // 220 k: the teacher's low layer only; the other classroom pauses at once.
         let out = a.allocate(Some(220_000), &d, t1, &mut changes);
         apply(&mut d, &mut changes);
         assert_eq!(layer_of(&d, 2), Some(Layer(0)));
         assert_eq!(layer_of(&d, 1), None);
         assert_eq!(out.paused, 1);
-        // 60 k: audio only.
-        let out = a.allocate(Some(60_000), &d, t1, &mut changes);
+        // 60 k: the teacher's picture survives a dip, and pauses once it lasts.
+        let t2 = t1 + Duration::from_millis(100);
+        a.allocate(Some(60_000), &d, t2, &mut changes);
+        assert!(changes.is_empty(), "a dip does not take the teacher away");
+        let out = a.allocate(Some(60_000), &d, t2 + PAUSE_AFTER, &mut changes);
         apply(&mut d, &mut changes);
         assert_eq!((layer_of(&d, 2), layer_of(&d, 1)), (None, None));
         assert_eq!(out.paused, 2);
@@ -309,25 +368,25 @@ mod tests {
     }
 
     #[test]
-    fn up_waits_for_a_probe_that_the_link_carries_and_for_the_hold() {
+    fn up_waits_for_probes_that_the_link_carries_and_for_the_hold() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut a = BandwidthAllocator::new();
         let mut changes = Vec::new();
         let mut d = [audio(0), camera(1, Priority::High, Some(Layer(0)))];
-        // Capped: the estimate sits at 280 k, the low layer stays, and a probe to the middle
-        // layer's rate is asked for at once.
+        // Capped: the estimate sits at 280 k and the low layer stays. A probe toward the middle
+        // layer is asked for at once, but only a step above the estimate.
         let out = a.allocate(Some(280_000), &d, at(0), &mut changes);
         assert!(changes.is_empty());
         let (bps, until) = out.probe.expect("a probe");
-        assert_eq!(bps, ((40_000 + MID) as f64 / HEADROOM) as u64);
+        assert_eq!(bps, (280_000.0 * PROBE_STEP) as u64);
         assert_eq!(until, at(0) + PROBE_FOR);
-        assert!(a.probing(at(1_000)));
+        assert!(a.probing(at(500)));
         // The capped link does not carry it: nothing changes and the next probe waits longer.
-        let out = a.allocate(Some(260_000), &d, at(1_600), &mut changes);
+        let out = a.allocate(Some(260_000), &d, at(800), &mut changes);
         assert_eq!((out.probe, changes.len()), (None, 0));
         assert_eq!(a.probe_every, PROBE_EVERY * 2);
-        let later = at(1_600) + PROBE_EVERY * 2;
+        let later = at(800) + PROBE_EVERY * 2;
         let early = a.allocate(
             Some(260_000),
             &d,
@@ -339,24 +398,44 @@ mod tests {
             .allocate(Some(260_000), &d, later, &mut changes)
             .probe
             .is_some());
-        // The cap is lifted: during the probe the estimate rises and the layer goes up at once.
-        let lifted = later + Duration::from_millis(400);
-        a.allocate(Some(700_000), &d, lifted, &mut changes);
+        // One the edge ends early (a queue built) counts as not carried.
+        a.probe_failed(later + Duration::from_millis(300));
+        assert!(!a.probing(later + Duration::from_millis(301)));
+        assert_eq!(a.probe_every, PROBE_EVERY_MAX);
+        let mut now = later + Duration::from_millis(300) + PROBE_EVERY_MAX;
+        let (mut bps, mut until) = a
+            .allocate(Some(260_000), &d, now, &mut changes)
+            .probe
+            .unwrap();
+        // The cap is lifted: each probe is carried, the next follows at once a step higher,
+        // until the middle layer fits and is taken.
+        let mut steps = 0;
+        while changes.is_empty() {
+            steps += 1;
+            assert!(steps < 10, "climbs in a few steps");
+            now = until;
+            let carried = bps;
+            if let Some(next) = a.allocate(Some(carried), &d, now, &mut changes).probe {
+                assert!(next.0 > carried, "a step up");
+                (bps, until) = next;
+            }
+        }
         apply(&mut d, &mut changes);
         assert_eq!(layer_of(&d, 1), Some(Layer(1)));
+        assert!(steps >= 2, "{steps} steps");
         assert_eq!(
             a.probe_every, PROBE_EVERY,
-            "a probe that found room resets the wait"
+            "probes that found room reset the wait"
         );
         // Even with room for the top layer, the next step up waits for the hold.
         a.allocate(
             Some(2_000_000),
             &d,
-            lifted + Duration::from_secs(1),
+            now + Duration::from_secs(1),
             &mut changes,
         );
         assert!(changes.is_empty());
-        a.allocate(Some(2_000_000), &d, lifted + UP_HOLD, &mut changes);
+        a.allocate(Some(2_000_000), &d, now + UP_HOLD, &mut changes);
         apply(&mut d, &mut changes);
         assert_eq!(layer_of(&d, 1), Some(Layer(2)));
     }

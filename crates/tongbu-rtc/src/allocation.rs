@@ -28,7 +28,7 @@ const PAD_BURST: usize = 10;
 
 /// What a layer of a producer is assumed to cost before its bitrate has been measured (the
 /// first second after it starts), by layer: the pages' 180p, 360p, 720p.
-const ASSUMED_BPS: [u64; MAX_LAYERS as usize] = [150_000, 500_000, 1_300_000, 2_500_000];
+const ASSUMED_BPS: [u64; MAX_LAYERS as usize] = [120_000, 500_000, 1_300_000, 2_500_000];
 
 impl Worker {
     /// Chooses the layers of everything recv transport `id`'s subscriber receives.
@@ -94,6 +94,14 @@ impl Worker {
             });
         }
         let estimate = egress.estimate.estimate_bps().or(egress.remb_bps);
+        tracing::trace!(
+            participant = pid.0,
+            estimate,
+            acked = egress.estimate.acked_bps().map(|a| a as u64),
+            loss = egress.estimate.loss(),
+            usage = ?egress.estimate.usage(),
+            "allocating"
+        );
         let mut changes = std::mem::take(&mut self.targets);
         let allocation = egress
             .allocator

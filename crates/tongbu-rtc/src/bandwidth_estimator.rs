@@ -10,7 +10,8 @@
 //! - **rate**: on overuse the estimate falls to 0.85× what the subscriber acknowledged receiving
 //!   in the last half second; otherwise it is at least that rate and grows by 8 % a second, never
 //!   beyond 1.5× it (nothing above has been shown to fit);
-//! - **loss**: over 10 % lost cuts the estimate by half the loss fraction; under 2 % lets it grow.
+//! - **loss**: over 10 % lost cuts the estimate by half the loss fraction, never below half of
+//!   what was acknowledged; under 2 % lets it grow.
 //!
 //! Sans-I/O: results and `Instant`s in, an estimate out; no allocation per packet.
 
@@ -331,7 +332,10 @@ impl BandwidthEstimator {
             _ => {}
         }
         if self.loss > 0.1 && may_decrease {
-            estimate = estimate.min(acked.max(estimate * 0.5)) * (1.0 - 0.5 * self.loss);
+            // What got through is evidence too: loss that outlasts the sender's own cut (its
+            // queue draining, retransmissions) must not talk the estimate down to nothing.
+            let cut = estimate.min(acked.max(estimate * 0.5)) * (1.0 - 0.5 * self.loss);
+            estimate = cut.max(0.5 * acked).min(estimate);
             self.last_decrease = Some(now);
         }
         self.estimate_bps = Some(estimate.clamp(MIN_BPS, MAX_BPS));

@@ -141,6 +141,9 @@ pub struct EdgeStats {
     pub rtcp_in: u64,
     /// Packets sent again on a subscriber's NACK.
     pub retransmitted: u64,
+    /// NACKed packets not sent again: the subscriber's repairs had used their share of its
+    /// downlink (it was congested).
+    pub retransmits_skipped: u64,
     /// RTP or RTCP str0m produced on a recv transport, where Tongbu sends all media: dropped.
     /// Stays 0 on the pinned str0m (a test checks it); anything else means str0m changed.
     pub str0m_media_on_recv: u64,
@@ -179,6 +182,7 @@ impl EdgeStats {
         self.send_messages += o.send_messages;
         self.rtcp_in += o.rtcp_in;
         self.retransmitted += o.retransmitted;
+        self.retransmits_skipped += o.retransmits_skipped;
         self.str0m_media_on_recv += o.str0m_media_on_recv;
         self.keys_missing += o.keys_missing;
         self.egress_transports += o.egress_transports;

@@ -16,6 +16,7 @@ use str0m::Input;
 use tongbu_media::{ConsumerId, Forward, Layer, MediaKind, ProducerId, Router, RtpIn, SenderClock};
 use tracing::debug;
 
+use crate::bandwidth_estimator::Usage;
 use crate::handoff::Handoff;
 use crate::link_stats::Downlink;
 use crate::outbox::Outbox;
@@ -306,8 +307,14 @@ impl Worker {
                         continue;
                     };
                     s.nacks += 1;
+                    let estimate = egress.estimate.estimate_bps().or(egress.remb_bps);
                     for seq in lost {
                         if let Some(r) = self.router.resend(c, seq) {
+                            // Repairs must not add to a congestion (crate::repair_budget).
+                            if !egress.repairs.allow(r.payload.len() + 40, estimate, now) {
+                                self.stats.retransmits_skipped += 1;
+                                continue;
+                            }
                             let packet = copy_of(&r.forward, r.marker, &r.payload);
                             send_copy(&mut self.outbox, s, egress, &packet, true, now);
                             self.stats.retransmitted += 1;
@@ -334,6 +341,11 @@ impl Worker {
                         self.stats.dropped_malformed += 1;
                     }
                     estimate.on_feedback(now);
+                    // A probe that builds a queue ends at once: it would cost the link's audio.
+                    if egress.probe.is_some() && estimate.usage() == Usage::Overusing {
+                        egress.probe = None;
+                        egress.allocator.probe_failed(now);
+                    }
                     // Down at once when the link shrinks; up as soon as a probe shows room.
                     let short = estimate.estimate_bps().is_some_and(|e| {
                         (e as f64)

@@ -32,6 +32,7 @@ pub mod negotiation;
 pub mod outbox;
 pub mod participant;
 pub mod publication;
+pub mod repair_budget;
 pub mod rtc_events;
 pub mod rtcp;
 pub mod send_stream;

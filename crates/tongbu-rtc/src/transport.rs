@@ -20,6 +20,7 @@ use tracing::warn;
 use crate::bandwidth_estimator::BandwidthEstimator;
 use crate::key_capture::{self, KeySlot};
 use crate::link_stats::{Meter, STATS_INTERVAL};
+use crate::repair_budget::RepairBudget;
 use crate::srtp::{SrtpContext, SrtpError, TransportKeys};
 use crate::twcc::TwccSender;
 
@@ -175,6 +176,8 @@ pub struct SubscriberEgress {
     pub probe: Option<(u64, Instant)>,
     /// `bytes_sent` at the last padding, and when.
     pub padded: (u64, Instant),
+    /// What its NACK repairs may still send.
+    pub repairs: RepairBudget,
     /// SSRC (main or RTX) → consumer, for the subscriber's RTCP.
     ssrcs: Vec<(u32, ConsumerId)>,
     pub bytes_sent: u64,
@@ -203,6 +206,7 @@ impl SubscriberEgress {
             allocated_bps: 0,
             probe: None,
             padded: (0, now),
+            repairs: RepairBudget::default(),
             ssrcs: Vec::new(),
             bytes_sent: 0,
             reported_bytes: 0,
