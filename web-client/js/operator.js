@@ -234,8 +234,10 @@ function renderDetail() {
       stats.append(dt, dd);
     }
     const bwe = p.bwe_down_kbps == null ? '' : ` · ${t('ops_bwe')} ${round(p.bwe_down_kbps)} kbit/s`;
+    // The simulcast layer it receives: 1/3 is the lowest of three, 3/3 the top.
+    const layer = p.video_layer == null ? '' : ` ${p.video_layer + 1}/${p.video_layers}`;
     const extra = h('p', 'muted small',
-      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps_up} · NACK ${p.nacks} · PLI ${p.plis}${bwe}`);
+      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)}${layer} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps_up} · NACK ${p.nacks} · PLI ${p.plis}${bwe}`);
     li.append(head, name, school, reasons, stats, extra);
     tiles.append(li);
   }

@@ -88,6 +88,7 @@ function render() {
     ['report_col_role', (p) => t(`role_${p.role}`)],
     ['report_col_minutes', (p) => clock(p.connected_secs)],
     ['report_col_top_layer', (p) => fmt(p.top_layer_pct, '%')],
+    ['report_col_bwe', (p) => (p.bwe_down_kbps ? `${fmt(p.bwe_down_kbps.mean)} / ${fmt(p.bwe_down_kbps.p95)}` : '')],
     ['report_col_freezes', (p) => p.freezes],
     ['report_col_audio_gaps', (p) => p.audio_gaps_up],
     ['report_col_loss_down', (p) => `${fmt(p.loss_down_pct.mean, '%')} / ${fmt(p.loss_down_pct.p95, '%')}`],

@@ -50,6 +50,9 @@ pub struct LinkStats {
     pub receiving_video: bool,
     /// Whether its video is paused on purpose to keep its audio (its link cannot carry both).
     pub video_paused: bool,
+    /// The best simulcast layer it receives now (0 the lowest) of the cameras published in
+    /// layers, and how many layers those have; `None` while it receives none.
+    pub video_layer: Option<(u8, u8)>,
     /// Freezes of the video it publishes, and gaps (over 200 ms) of its audio, as the server
     /// receives them: its uplink or its encoder stalled.
     pub freezes_up: u64,

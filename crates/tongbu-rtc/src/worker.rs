@@ -49,6 +49,8 @@ struct Flow {
     freezes: u64,
     frozen: bool,
     receiving_video: bool,
+    /// The best simulcast layer it receives, and of how many.
+    layer: Option<(u8, u8)>,
     freezes_up: u64,
     audio_gaps_up: u64,
 }
@@ -335,6 +337,9 @@ impl Worker {
             // went quiet, that shows on the publisher.)
             f.frozen |= c.pauses().stalled(now, FREEZE_AFTER) && !p.continuity().stalled(now);
             f.receiving_video |= c.forwarded() > 0;
+            if let (Some(l), true) = (c.layer(), p.layers() > 1) {
+                f.layer = f.layer.max(Some((l.0, p.layers())));
+            }
         }
         for p in self.router.producers() {
             let f = flow.entry(p.owner()).or_default();
@@ -353,6 +358,7 @@ impl Worker {
                 stats.frozen = f.frozen;
                 stats.receiving_video = f.receiving_video;
                 stats.video_paused = self.router.video_paused(p.id);
+                stats.video_layer = f.layer;
                 stats.freezes_up = f.freezes_up;
                 ParticipantLink {
                     participant: p.id,

@@ -62,7 +62,9 @@ pub struct ParticipantReport {
     pub reconnects: u32,
     pub connected_secs: f64,
     pub video_secs: VideoTime,
-    /// Share of the time video reached it that it was at the top layer (flowing), percent.
+    /// Share of the time video reached it that it got the top layer of a simulcast camera (or
+    /// a camera without layers, flowing), percent: how much of the lesson its link carried the
+    /// best picture.
     pub top_layer_pct: Option<f32>,
     /// Video freezes it saw: it waited over 500 ms for a keyframe (its publisher's own pauses
     /// not counted).
@@ -80,6 +82,9 @@ pub struct ParticipantReport {
     pub jitter_ms: Spread,
     pub kbps_in_mean: f32,
     pub kbps_out_mean: f32,
+    /// Its downlink estimate (what the server judged its link could carry), kbit/s.
+    #[serde(default)]
+    pub bwe_down_kbps: Spread,
     pub health_secs: HealthTime,
     /// The session, point by point, for charts.
     pub timeline: Vec<ReportPoint>,
@@ -101,7 +106,8 @@ pub struct ReportPoint {
 pub const CSV_HEADER: &str = "session,role,school,name,joins,reconnects,minutes_connected,\
 top_layer_pct,video_flowing_s,video_frozen_s,video_paused_s,freezes,audio_gaps_up,freezes_up,\
 loss_up_mean_pct,loss_up_p95_pct,loss_down_mean_pct,loss_down_p95_pct,rtt_mean_ms,rtt_p95_ms,\
-jitter_mean_ms,kbps_in_mean,kbps_out_mean,nacks,plis,good_s,weak_s,lost_s";
+jitter_mean_ms,kbps_in_mean,kbps_out_mean,nacks,plis,good_s,weak_s,lost_s,bwe_down_mean_kbps,\
+bwe_down_p95_kbps";
 
 impl QualityReport {
     /// One row per participant (RFC 4180: fields with commas or quotes are quoted).
@@ -139,6 +145,8 @@ impl QualityReport {
                 format!("{:.0}", p.health_secs.good),
                 format!("{:.0}", p.health_secs.weak),
                 format!("{:.0}", p.health_secs.lost),
+                opt(p.bwe_down_kbps.mean),
+                opt(p.bwe_down_kbps.p95),
             ];
             out.push_str(&fields.join(","));
             out.push_str("\r\n");
@@ -242,6 +250,10 @@ mod tests {
             jitter_ms: Spread::default(),
             kbps_in_mean: 0.0,
             kbps_out_mean: 1210.0,
+            bwe_down_kbps: Spread {
+                mean: Some(850.0),
+                p95: Some(1400.0),
+            },
             health_secs: HealthTime {
                 good: 2000.0,
                 weak: 400.0,

@@ -164,6 +164,8 @@ mod tests {
             plis: 0,
             jitter_ms: None,
             video,
+            video_layer: None,
+            video_layers: None,
             freezes: 0,
             freezes_up: 0,
             audio_gaps_up: 0,

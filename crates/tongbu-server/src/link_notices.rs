@@ -149,6 +149,8 @@ mod tests {
             plis: 0,
             jitter_ms: None,
             video: VideoState::Flowing,
+            video_layer: None,
+            video_layers: None,
             freezes: 0,
             freezes_up: 0,
             audio_gaps_up: 0,

@@ -63,6 +63,9 @@ struct Person {
     last_sampled: Option<f64>,
     connected_secs: f64,
     video: VideoTime,
+    /// Seconds its video flowed at the top layer (or without layers).
+    top_layer_secs: f64,
+    bwe_down: Vec<f32>,
     health: HealthTime,
     loss_up: Vec<f32>,
     loss_down: Vec<f32>,
@@ -167,6 +170,8 @@ impl Person {
             last_sampled: None,
             connected_secs: 0.0,
             video: VideoTime::default(),
+            top_layer_secs: 0.0,
+            bwe_down: Vec::new(),
             health: HealthTime::default(),
             loss_up: Vec::new(),
             loss_down: Vec::new(),
@@ -210,6 +215,13 @@ impl Person {
             return;
         }
         self.connected_secs += dt;
+        let top = match (p.video_layer, p.video_layers) {
+            (Some(l), Some(n)) => l + 1 >= n,
+            _ => true,
+        };
+        if p.video == VideoState::Flowing && top {
+            self.top_layer_secs += dt;
+        }
         match p.video {
             VideoState::Flowing => self.video.flowing += dt,
             VideoState::Frozen => self.video.frozen += dt,
@@ -221,6 +233,7 @@ impl Person {
             (p.loss_down_pct, &mut self.loss_down),
             (p.rtt_ms, &mut self.rtt),
             (p.jitter_ms, &mut self.jitter),
+            (p.bwe_down_kbps, &mut self.bwe_down),
         ] {
             into.extend(v);
         }
@@ -272,7 +285,7 @@ impl Person {
             connected_secs: self.connected_secs,
             video_secs: self.video,
             top_layer_pct: (seen_video > 0.0)
-                .then(|| (self.video.flowing / seen_video * 100.0) as f32),
+                .then(|| (self.top_layer_secs / seen_video * 100.0) as f32),
             freezes: total(|c| c.freezes),
             audio_gaps_up: total(|c| c.audio_gaps_up),
             freezes_up: total(|c| c.freezes_up),
@@ -284,6 +297,7 @@ impl Person {
             jitter_ms: spread(self.jitter),
             kbps_in_mean: mean(self.kbps_in),
             kbps_out_mean: mean(self.kbps_out),
+            bwe_down_kbps: spread(self.bwe_down),
             health_secs: self.health,
             timeline: self
                 .timeline
@@ -423,6 +437,8 @@ mod tests {
             plis: 0,
             jitter_ms: None,
             video: VideoState::Flowing,
+            video_layer: None,
+            video_layers: None,
             freezes: 0,
             audio_gaps_up: 0,
             freezes_up: 0,

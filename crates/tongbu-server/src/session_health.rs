@@ -47,9 +47,14 @@ pub struct ParticipantHealth {
     pub jitter_ms: Option<f32>,
     /// The video it receives: `flowing`, `frozen` (for over 500 ms it has waited for a keyframe
     /// while the publisher's stream kept coming), `paused` (held back to keep its audio, its
-    /// link cannot carry both) or `none` (no video reaches it yet). Every video is forwarded at
-    /// the one quality it is published in; when simulcast layers arrive, this names the layer.
+    /// link cannot carry both) or `none` (no video reaches it yet).
     pub video: VideoState,
+    /// The best simulcast layer of a camera it receives now (0 the lowest: 180p, 360p, 720p from
+    /// the pages), as the bandwidth allocator chose it from `bwe_down_kbps`; absent while it
+    /// receives no camera published in layers.
+    pub video_layer: Option<u8>,
+    /// How many layers that camera is published in.
+    pub video_layers: Option<u8>,
     /// Video freezes in what it received since it joined: it waited over 500 ms for a
     /// keyframe (its publisher's own pauses not counted).
     pub freezes: u64,
@@ -143,6 +148,8 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     plis: link.plis,
                     jitter_ms: link.jitter_ms,
                     video: VideoState::of(&link),
+                    video_layer: link.video_layer.map(|(l, _)| l),
+                    video_layers: link.video_layer.map(|(_, n)| n),
                     freezes: link.freezes,
                     freezes_up: link.freezes_up,
                     audio_gaps_up: link.audio_gaps_up,
