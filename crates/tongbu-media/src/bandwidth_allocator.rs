@@ -20,7 +20,8 @@
 //! and the next one follows at once (the estimate climbs in steps until the layer fits); one it
 //! does not carry (or that the edge ends early on seeing a queue build,
 //! [`BandwidthAllocator::probe_failed`]) makes the next wait twice as long, up to
-//! [`PROBE_EVERY_MAX`].
+//! [`PROBE_EVERY_MAX`]. A link that could not carry even the teacher's lowest layer is left alone
+//! for [`PAUSED_PROBE_WAIT`] after the pause.
 //!
 //! Sans-I/O: estimates, bitrates and `Instant`s in, targets out; it allocates nothing once its
 //! buffers have grown.
@@ -42,6 +43,22 @@ pub const PROBE_EVERY_MAX: Duration = Duration::from_secs(6);
 /// Share of the estimate the allocator gives out (the rest absorbs the estimate's error and
 /// retransmissions).
 pub const HEADROOM: f64 = 0.9;
+/// After the teacher's picture paused for want of bandwidth, how long until the link is probed
+/// again (each probe of a link that is full costs it some audio).
+pub const PAUSED_PROBE_WAIT: Duration = Duration::from_secs(16);
+
+/// Share of a probe's rate the link must deliver for the probe to count as carried.
+pub const DELIVERED: f64 = 0.85;
+
+/// What is known of a subscriber's downlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Link {
+    /// The estimate from its feedback (`None`: no feedback).
+    pub estimate_bps: Option<u64>,
+    /// What it acknowledged receiving over the last half second.
+    pub delivered_bps: Option<u64>,
+}
+
 /// What an audio stream is counted at before its bitrate is measured.
 pub const AUDIO_BPS: u64 = 48_000;
 /// How long a video's lowest layer must not fit before it is paused.
@@ -150,8 +167,9 @@ impl BandwidthAllocator {
     }
 
     /// Chooses every video's layer for an estimate of `estimate_bps` (`None`: no feedback, so
-    /// nothing is known to be too much: every video gets its best layer). The changes go to
-    /// `changes`, for the router's [`crate::Router::set_target`].
+    /// nothing is known to be too much: every video gets its best layer), a probe judged by
+    /// the estimate alone. The changes go to `changes`, for the router's
+    /// [`crate::Router::set_target`].
     pub fn allocate(
         &mut self,
         estimate_bps: Option<u64>,
@@ -159,11 +177,32 @@ impl BandwidthAllocator {
         now: Instant,
         changes: &mut Vec<Target>,
     ) -> Allocation {
-        // A probe that ran its time: carried if the estimate reached what it asked for.
+        let link = Link {
+            estimate_bps,
+            delivered_bps: estimate_bps,
+        };
+        self.allocate_for(link, demands, now, changes)
+    }
+
+    /// [`BandwidthAllocator::allocate`] for a link whose estimate and delivered rate are known:
+    /// a probe counts as carried only if the subscriber acknowledged receiving its rate (an
+    /// estimate may stand above what a slow link delivers while no queue shows yet).
+    pub fn allocate_for(
+        &mut self,
+        link: Link,
+        demands: &[Demand],
+        now: Instant,
+        changes: &mut Vec<Target>,
+    ) -> Allocation {
+        let estimate_bps = link.estimate_bps;
+        // A probe that ran its time: carried if the link delivered what it asked for.
         let ended = self
             .probing
             .filter(|&(_, until)| now >= until)
-            .map(|(bps, _)| estimate_bps.is_some_and(|e| e as f64 >= bps as f64 * HEADROOM));
+            .map(|(bps, _)| {
+                let delivered = link.delivered_bps.min(estimate_bps);
+                delivered.is_some_and(|d| d as f64 >= bps as f64 * DELIVERED)
+            });
         if ended.is_some() {
             self.probing = None;
         }
@@ -187,6 +226,9 @@ impl BandwidthAllocator {
         // that layer costs more.
         let mut wants_more: Option<(bool, u64)> = None;
         let mut changed = false;
+        // A video that just paused for want of bandwidth: the link showed it cannot carry even
+        // its lowest layer, so it is not probed again for a while.
+        let mut pausing = false;
         for &i in &self.order {
             let d = &demands[i];
             if d.layers.iter().all(Option::is_none) {
@@ -198,7 +240,13 @@ impl BandwidthAllocator {
                 .iter()
                 .find(|(id, _)| *id == d.consumer)
                 .is_none_or(|&(_, t)| now.saturating_duration_since(t) >= UP_HOLD);
-            let fits = d.best_within(room);
+            let mut fits = d.best_within(room);
+            if fits.is_none() && d.priority == Some(Priority::High) {
+                // The teacher's lowest layer may use the headroom too, rather than pause.
+                fits = d
+                    .best_within(room + budget / HEADROOM * (1.0 - HEADROOM))
+                    .filter(|&l| Some(l) == d.next_up(None));
+            }
             let chosen = match (fits, d.current) {
                 // Up only once its hold is over; until then it keeps what it has.
                 (Some(f), Some(c)) if f > c && !settled => Some(c),
@@ -239,6 +287,7 @@ impl BandwidthAllocator {
             }
             if chosen != d.current {
                 changed = true;
+                pausing |= chosen.is_none() && d.priority == Some(Priority::High);
                 self.changed_at.retain(|(id, _)| *id != d.consumer);
                 self.changed_at.push((d.consumer, now));
                 changes.push(Target {
@@ -247,7 +296,11 @@ impl BandwidthAllocator {
                 });
             }
         }
-        if changed {
+        if pausing {
+            self.probing = None;
+            self.probe_every = PROBE_EVERY_MAX;
+            self.next_probe = Some(now + PAUSED_PROBE_WAIT);
+        } else if changed {
             if ended.is_some() || self.probing.is_some() {
                 // The probe found the room it looked for.
                 self.probing = None;
@@ -364,6 +417,22 @@ mod tests {
         apply(&mut d, &mut changes);
         assert_eq!((layer_of(&d, 2), layer_of(&d, 1)), (None, None));
         assert_eq!(out.paused, 2);
+        // The link just showed it cannot carry a picture: no probe for a while.
+        let paused_at = t2 + PAUSE_AFTER;
+        let soon = a.allocate(
+            Some(60_000),
+            &d,
+            paused_at + Duration::from_secs(10),
+            &mut changes,
+        );
+        assert_eq!(soon.probe, None);
+        let later = a.allocate(
+            Some(60_000),
+            &d,
+            paused_at + PAUSED_PROBE_WAIT,
+            &mut changes,
+        );
+        assert!(later.probe.is_some());
         assert_eq!(layer_of(&d, 0), Some(Layer::BASE), "audio is never cut");
     }
 
@@ -441,6 +510,30 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_counts_as_carried_only_if_the_link_delivered_it() {
+        let t0 = Instant::now();
+        let mut a = BandwidthAllocator::new();
+        let mut changes = Vec::new();
+        let d = [audio(0), camera(1, Priority::High, Some(Layer(0)))];
+        let (bps, until) = a
+            .allocate(Some(280_000), &d, t0, &mut changes)
+            .probe
+            .unwrap();
+        // The estimate crept up meanwhile, but the slow link delivered what it delivers.
+        let link = Link {
+            estimate_bps: Some(bps),
+            delivered_bps: Some(250_000),
+        };
+        let out = a.allocate_for(link, &d, until, &mut changes);
+        assert_eq!(out.probe, None);
+        assert_eq!(
+            a.probe_every,
+            PROBE_EVERY * 2,
+            "not carried: the next waits longer"
+        );
+    }
+
+    #[test]
     fn a_cap_a_missing_layer_and_no_estimate() {
         let t0 = Instant::now();
         let mut a = BandwidthAllocator::new();
@@ -456,6 +549,17 @@ mod tests {
         apply(&mut d, &mut changes);
         assert_eq!(layer_of(&d, 1), Some(Layer(0)));
         assert_eq!(layer_of(&d, 2), Some(Layer(1)));
+        // The teacher's lowest layer may use the headroom: at 195 k (155 k after the audio, but
+        // only 135 k within the headroom) the teacher keeps 180p, another camera would pause.
+        let mut d = [
+            audio(5),
+            camera(6, Priority::High, Some(Layer(0))),
+            camera(7, Priority::Normal, Some(Layer(0))),
+        ];
+        let mut c = BandwidthAllocator::new();
+        c.allocate(Some(195_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!((layer_of(&d, 6), layer_of(&d, 7)), (Some(Layer(0)), None));
         // Nothing arrives yet: it keeps what it has.
         let mut silent = camera(4, Priority::High, Some(Layer(0)));
         silent.layers = [None; MAX_LAYERS as usize];

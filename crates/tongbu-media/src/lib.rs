@@ -29,7 +29,7 @@ pub mod router;
 pub mod simulcast_consumer;
 pub mod vp8;
 
-pub use bandwidth_allocator::{Allocation, BandwidthAllocator, Demand, Priority, Target};
+pub use bandwidth_allocator::{Allocation, BandwidthAllocator, Demand, Link, Priority, Target};
 pub use consumer::{Consumer, Rules, SimpleRules};
 pub use continuity::Continuity;
 pub use encoding::Encoding;

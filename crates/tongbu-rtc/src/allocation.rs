@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use tongbu_media::{Demand, Layer, MediaKind, Priority, RouterError, MAX_LAYERS};
+use tongbu_media::{Demand, Layer, Link, MediaKind, Priority, RouterError, MAX_LAYERS};
 use tracing::{debug, info};
 
 use crate::edge::{EdgeEvent, MediaRole};
@@ -103,14 +103,19 @@ impl Worker {
             "allocating"
         );
         let mut changes = std::mem::take(&mut self.targets);
+        let link = Link {
+            estimate_bps: estimate,
+            delivered_bps: egress.estimate.acked_bps().map(|a| a as u64),
+        };
         let allocation = egress
             .allocator
-            .allocate(estimate, &demands, now, &mut changes);
+            .allocate_for(link, &demands, now, &mut changes);
         egress.allocated_bps = allocation.allocated_bps;
-        let was_probing = egress.probe.is_some();
+        let before = egress.probe;
         egress.probe = allocation.probe;
         if let Some((bps, _)) = allocation.probe {
-            if !was_probing {
+            // A new probe (or the next step) counts its rate from now.
+            if before != allocation.probe {
                 egress.padded = (egress.bytes_sent, now);
                 debug!(participant = pid.0, bps, "probing the downlink");
             }
@@ -187,6 +192,9 @@ impl Worker {
             egress.probe = None;
             return false;
         };
+        // What the probe's rate has allowed since it began, less what went (media and padding):
+        // a padding packet goes only once a whole one is owed, so the stream keeps the rate on
+        // average instead of a packet every tick.
         let (sent_before, since) = egress.padded;
         let elapsed = now.saturating_duration_since(since).as_secs_f64();
         let due = (bps as f64 / 8.0 * elapsed) as u64;
@@ -196,7 +204,7 @@ impl Worker {
         };
         let wire = usize::from(PAD_BYTES) + 40;
         for _ in 0..PAD_BURST {
-            if deficit == 0 {
+            if deficit < wire as u64 {
                 break;
             }
             let twcc = s.ext.twcc.map(|_| egress.twcc.next_seq(now, wire));
@@ -223,7 +231,6 @@ impl Worker {
                 }
             }
         }
-        egress.padded = (egress.bytes_sent, now);
         true
     }
 }

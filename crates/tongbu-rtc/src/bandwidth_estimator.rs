@@ -92,6 +92,8 @@ pub struct BandwidthEstimator {
     // Loss.
     batch_received: u32,
     batch_lost: u32,
+    /// Fraction lost in the last feedback packet.
+    last_batch_loss: f32,
     loss: f64,
     last_decrease: Option<Instant>,
     last_update: Option<Instant>,
@@ -122,6 +124,7 @@ impl Default for BandwidthEstimator {
             newest_arrival_us: i64::MIN,
             batch_received: 0,
             batch_lost: 0,
+            last_batch_loss: 0.0,
             loss: 0.0,
             last_decrease: None,
             last_update: None,
@@ -141,6 +144,12 @@ impl BandwidthEstimator {
     /// Smoothed fraction of packets lost (0–1), from the feedback.
     pub fn loss(&self) -> f32 {
         self.loss as f32
+    }
+
+    /// Fraction of packets the last feedback reported lost (0–1): a queue overflowing shows
+    /// here a few feedback intervals before the smoothed loss or the delay trend say so.
+    pub fn last_batch_loss(&self) -> f32 {
+        self.last_batch_loss
     }
 
     /// What the delay trend says now.
@@ -297,6 +306,7 @@ impl BandwidthEstimator {
         let total = self.batch_received + self.batch_lost;
         if total > 0 {
             let batch = f64::from(self.batch_lost) / f64::from(total);
+            self.last_batch_loss = batch as f32;
             self.loss = 0.7 * self.loss + 0.3 * batch;
         }
         let (received, bytes) = (self.batch_received, self.batch_bytes);

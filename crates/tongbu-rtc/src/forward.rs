@@ -341,8 +341,11 @@ impl Worker {
                         self.stats.dropped_malformed += 1;
                     }
                     estimate.on_feedback(now);
-                    // A probe that builds a queue ends at once: it would cost the link's audio.
-                    if egress.probe.is_some() && estimate.usage() == Usage::Overusing {
+                    // A probe that builds a queue, or makes it overflow (loss well above the link's
+                    // own), ends at once: it would cost the link's audio.
+                    let overflow = estimate.last_batch_loss() > (2.0 * estimate.loss()).max(0.05);
+                    if egress.probe.is_some() && (estimate.usage() == Usage::Overusing || overflow)
+                    {
                         egress.probe = None;
                         egress.allocator.probe_failed(now);
                     }
