@@ -61,3 +61,45 @@ test('a classroom receives the teacher at the layer it may have, switched withou
     for (const p of [host, room]) await p.close();
   }
 });
+
+test('layers nobody receives are paused at the publisher and resumed when wanted', { timeout: 120000 }, async () => {
+  const { server, browser } = env;
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const hostLink = demo.links.find((l) => l.role === 'host');
+  const classLink = demo.links.filter((l) => l.role === 'classroom')[1];
+  const host = await browser.context.newPage();
+  await host.goto(server.url + hostLink.url);
+  const room = await browser.context.newPage();
+  await room.goto(server.url + classLink.url);
+  const sending = () => room.evaluate(() => {
+    const s = window.tongbuClient.cameraSender;
+    return s ? s.getParameters().encodings.map((e) => e.active) : null;
+  });
+  try {
+    await host.waitForFunction(() => document.querySelectorAll('#grid .tile video').length >= 1, null, { timeout: 20000 });
+    // Only the host receives this classroom, at its lowest layer: the other two pause.
+    const start = Date.now();
+    while (JSON.stringify(await sending()) !== '[true,false,false]') {
+      assert.ok(Date.now() - start < 30000, `the upper layers pause: ${JSON.stringify(await sending())}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    console.log(`unreceived layers paused at the classroom's page after ${Date.now() - start} ms`);
+    // The host spotlights it: everyone, the host included, may have its best layer.
+    const tile = host.locator('#grid .tile', { hasText: classLink.name });
+    await tile.locator('button.spot').click();
+    const spot = Date.now();
+    while (!(await sending()).every(Boolean)) {
+      assert.ok(Date.now() - spot < 30000, `resumed: ${JSON.stringify(await sending())}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    console.log(`spotlit: all layers sent again after ${Date.now() - spot} ms`);
+    await host.waitForFunction(() => {
+      const v = document.querySelector('#stage-video');
+      return v && v.videoWidth >= 1280;
+    }, null, { timeout: 30000, polling: 250 });
+    console.log(`the host's stage shows the spotlit classroom at 720p ${Date.now() - spot} ms after the spotlight`);
+  } finally {
+    await host.screenshot({ path: join(artifacts, 'dynacast-host.png') });
+    for (const p of [host, room]) await p.close();
+  }
+});

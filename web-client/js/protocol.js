@@ -31,6 +31,7 @@ export class TongbuClient extends EventTarget {
     this.recvChain = Promise.resolve();
     this.joined = null;
     this.screenTransceiver = null; // the media line of our screen or courseware share
+    this.cameraSender = null; // the camera's sender, whose simulcast encodings dynacast sets
     this.sendChain = Promise.resolve();
   }
 
@@ -82,6 +83,9 @@ export class TongbuClient extends EventTarget {
       // Serialize: a new offer waits until the previous one is answered.
       this.recvChain = this.recvChain.then(() => this.answerRecv(msg)).catch((e) =>
         this.dispatchEvent(new CustomEvent('negotiation-error', { detail: e })));
+    } else if (msg.type === 'publish_layers') {
+      this.sendLayers(msg.active).catch((e) =>
+        this.dispatchEvent(new CustomEvent('negotiation-error', { detail: e })));
     } else if (msg.type === 'error' && this.pendingAnswer && msg.code === 'negotiation_failed') {
       const { reject } = this.pendingAnswer;
       this.pendingAnswer = null;
@@ -101,12 +105,33 @@ export class TongbuClient extends EventTarget {
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
       if (track.kind === 'video') init.sendEncodings = SIMULCAST_LAYERS;
-      pc.addTransceiver(track, init);
+      const t = pc.addTransceiver(track, init);
+      if (track.kind === 'video') this.cameraSender = t.sender;
     }
     pc.onconnectionstatechange = () =>
       this.dispatchEvent(new CustomEvent('connection', { detail: { transport: 'send', state: pc.connectionState } }));
     await this.renegotiate();
     return pc;
+  }
+
+  /**
+   * Dynacast: sends only the camera's simulcast encodings the server asks for (lowest first);
+   * nobody receives the others, and on a rural uplink they would cost it for nothing.
+   */
+  async sendLayers(active) {
+    const sender = this.cameraSender;
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    let changed = false;
+    params.encodings.forEach((e, i) => {
+      const on = active[i] !== false;
+      if (e.active !== on) {
+        e.active = on;
+        changed = true;
+      }
+    });
+    if (changed) await sender.setParameters(params);
   }
 
   /** Offers the send connection as it is now (one offer at a time) and applies the answer. */
@@ -152,6 +177,7 @@ export class TongbuClient extends EventTarget {
     if (this.sendPc) this.sendPc.close();
     this.sendPc = null;
     this.screenTransceiver = null;
+    this.cameraSender = null;
   }
 
   async answerRecv(msg) {

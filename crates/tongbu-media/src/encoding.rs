@@ -31,6 +31,8 @@ pub struct Encoding {
     /// Packets and bytes at the last measurement, and when it was.
     measured: (u64, u64, Option<Instant>),
     bitrate_bps: Option<f64>,
+    /// The last bitrate above zero: what it costs when it is sent again after a pause.
+    nominal_bps: Option<u64>,
 }
 
 impl Encoding {
@@ -44,6 +46,7 @@ impl Encoding {
             sender_clock: None,
             measured: (0, 0, None),
             bitrate_bps: None,
+            nominal_bps: None,
         }
     }
 
@@ -66,11 +69,19 @@ impl Encoding {
             Some(old) if bps > 0.0 && old > 0.0 => old + SMOOTHING * (bps - old),
             _ => bps,
         });
+        if let Some(b) = self.bitrate_bps().filter(|&b| b > 0) {
+            self.nominal_bps = Some(b);
+        }
     }
 
     /// Its bitrate on the wire (smoothed, bits per second); `None` before two measurements.
     pub fn bitrate_bps(&self) -> Option<u64> {
         self.bitrate_bps.map(|b| b as u64)
+    }
+
+    /// Its last bitrate above zero (what it cost when it last arrived).
+    pub fn nominal_bps(&self) -> Option<u64> {
+        self.nominal_bps
     }
 
     /// Packets and bytes (payload) received.
@@ -110,8 +121,9 @@ mod tests {
         e.bytes += 200_000;
         e.measure(t0 + Duration::from_secs(2));
         assert_eq!(e.bitrate_bps(), Some(first * 3 / 2));
-        // Nothing: the stream stopped, and counts as nothing now.
+        // Nothing: the stream stopped, and counts as nothing now; what it cost stays known.
         e.measure(t0 + Duration::from_secs(3));
         assert_eq!(e.bitrate_bps(), Some(0));
+        assert_eq!(e.nominal_bps(), Some(first * 3 / 2));
     }
 }

@@ -18,6 +18,7 @@
 pub mod bandwidth_allocator;
 pub mod consumer;
 pub mod continuity;
+pub mod dynacast;
 pub mod encoding;
 pub mod ids;
 pub mod keyframe_requests;
@@ -32,6 +33,7 @@ pub mod vp8;
 pub use bandwidth_allocator::{Allocation, BandwidthAllocator, Demand, Link, Priority, Target};
 pub use consumer::{Consumer, Rules, SimpleRules};
 pub use continuity::Continuity;
+pub use dynacast::{Dynacast, LayerMask};
 pub use encoding::Encoding;
 pub use ids::{ConsumerId, ParticipantId, ProducerId};
 pub use keyframe_requests::KeyframeRequests;

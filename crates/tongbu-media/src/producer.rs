@@ -1,6 +1,7 @@
 //! A producer: one published (incoming) track, its encodings (one, or one per simulcast layer)
 //! and the consumers it is delivered to.
 
+use crate::dynacast::{self, LayerMask};
 use crate::encoding::Encoding;
 use crate::{Codec, ConsumerId, Continuity, Layer, ParticipantId, ProducerId, SenderClock};
 
@@ -16,6 +17,8 @@ pub struct Producer {
     pub(crate) consumers: Vec<ConsumerId>,
     /// By [`Layer`]: one without simulcast.
     pub(crate) encodings: Vec<Encoding>,
+    /// Layers its publisher was asked to send (dynacast): the others are paused on purpose.
+    pub(crate) published: LayerMask,
 }
 
 impl Producer {
@@ -27,6 +30,7 @@ impl Producer {
             codec,
             consumers: Vec::new(),
             encodings: (0..layers).map(|_| Encoding::new(codec.kind())).collect(),
+            published: dynacast::all(layers),
         }
     }
 
@@ -48,6 +52,11 @@ impl Producer {
     /// How many layers it is published in (1: no simulcast).
     pub fn layers(&self) -> u8 {
         self.encodings.len() as u8
+    }
+
+    /// Whether its publisher was asked not to send `layer` (nobody received it).
+    pub fn layer_paused(&self, layer: Layer) -> bool {
+        self.published & (1 << layer.0) == 0
     }
 
     /// One of its encodings.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::consumer::{Rules, SimpleRules};
 use crate::continuity::Pauses;
+use crate::dynacast::LayerMask;
 use crate::simulcast_consumer::Skipped;
 use crate::{
     continuity, vp8, Codec, Consumer, ConsumerId, Forward, Layer, MediaKind, ParticipantId,
@@ -193,6 +194,26 @@ impl Router {
             self.request_keyframe_for(id, l, now);
         }
         Ok(())
+    }
+
+    /// The layers `producer`'s publisher was asked to send (dynacast), as its owner decided.
+    pub fn set_published_layers(&mut self, producer: ProducerId, layers: LayerMask) {
+        if let Some(p) = self.producers.get_mut(&producer) {
+            p.published = layers;
+        }
+    }
+
+    /// The layers of `producer` some consumer here receives or is to receive.
+    pub fn wanted_layers(&self, producer: ProducerId) -> LayerMask {
+        let Some(p) = self.producers.get(&producer) else {
+            return 0;
+        };
+        p.consumers
+            .iter()
+            .filter_map(|&c| self.consumer(c))
+            .flat_map(|c| [c.layer(), c.target_layer()])
+            .flatten()
+            .fold(0, |m, l| m | (1 << l.0))
     }
 
     /// The publisher's clock from its latest sender report on `layer`.

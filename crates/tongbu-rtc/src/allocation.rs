@@ -78,8 +78,12 @@ impl Worker {
                 let Some(e) = p.encoding(Layer(l as u8)) else {
                     continue;
                 };
-                // Arriving: measured above zero, or started and not measured yet.
+                // Arriving: measured above zero, or started and not measured yet; or paused at
+                // the publisher because nobody received it (dynacast), which asking resumes.
                 *slot = match e.bitrate_bps() {
+                    _ if p.layer_paused(Layer(l as u8)) => {
+                        Some(e.nominal_bps().unwrap_or(ASSUMED_BPS[l]))
+                    }
                     Some(0) => None,
                     Some(b) => Some(b),
                     None => (e.received().0 > 0).then_some(ASSUMED_BPS[l]),
@@ -123,6 +127,7 @@ impl Worker {
                 self.probing.push(id);
             }
         }
+        let any = !changes.is_empty();
         for change in changes.drain(..) {
             match self.router.set_target(change.consumer, change.layer, now) {
                 Ok(true) => {
@@ -152,6 +157,10 @@ impl Worker {
         }
         self.demands = demands;
         self.targets = changes;
+        if any {
+            // A layer now wanted is resumed at its publisher at once.
+            self.update_dynacast(now);
+        }
         self.router_events(now);
     }
 

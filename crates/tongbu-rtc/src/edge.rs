@@ -96,6 +96,12 @@ pub enum EdgeEvent {
     TrackUnpublished(PublishedTrackInfo),
     /// A transport's connection changed state (`connected`, `disconnected`, `closed`).
     Connection { send: bool, state: &'static str },
+    /// Dynacast: which layers of its simulcast track (lowest first) the participant's page
+    /// should send; the others nobody receives.
+    PublishLayers {
+        track: ProducerId,
+        active: Vec<bool>,
+    },
     /// The bandwidth allocator chose another layer of a simulcast track for the participant
     /// (`None`: none fits its link; that video is paused, its audio goes on).
     LayerChanged {

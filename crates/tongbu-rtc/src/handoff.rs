@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use str0m::net::Protocol;
-use tongbu_media::{Layer, ProducerId, RtpIn, SenderClock};
+use tongbu_media::{Layer, LayerMask, ProducerId, RtpIn, SenderClock};
 
 use crate::edge::PublishedTrackInfo;
 
@@ -44,6 +44,16 @@ pub enum Handoff {
     /// The sending worker's consumers of `producer` (owned by the receiver) need a keyframe of
     /// `layer`.
     KeyframeRequest { producer: ProducerId, layer: Layer },
+    /// The sending worker's consumers of `producer` (owned by the receiver) want these layers.
+    LayerInterest {
+        producer: ProducerId,
+        layers: LayerMask,
+    },
+    /// The owner of `producer` asked its publisher to send only these layers (dynacast).
+    PublishedLayers {
+        producer: ProducerId,
+        layers: LayerMask,
+    },
     /// The sending worker's participant published a track in `session`.
     ProducerAdded {
         session: i64,
@@ -131,6 +141,12 @@ impl crate::Worker {
             Handoff::KeyframeRequest { producer, layer } => {
                 self.router.request_keyframe_for(producer, layer, now);
                 self.router_events(now);
+            }
+            Handoff::LayerInterest { producer, layers } => {
+                self.layer_interest_from(from, producer, layers, now);
+            }
+            Handoff::PublishedLayers { producer, layers } => {
+                self.router.set_published_layers(producer, layers);
             }
             Handoff::ProducerAdded { session, info } => {
                 let known = self.directory.entry(session).or_default();

@@ -21,6 +21,7 @@ pub mod allocation;
 pub mod bandwidth_estimator;
 pub mod batch_send;
 pub mod demux;
+pub mod dynacast;
 pub mod edge;
 pub mod forward;
 pub mod forward_latency;

@@ -63,6 +63,7 @@ impl Worker {
         p.published.push(producer);
         self.producer_roles.insert(producer, p.role);
         let session = p.session;
+        self.manage_layers(producer, layers);
         if screen {
             self.screen_producers.insert(producer);
         }
@@ -115,6 +116,7 @@ impl Worker {
         let info = self.track_info(producer, pr.owner(), pr.codec().kind());
         self.screen_producers.remove(&producer);
         self.producer_roles.remove(&producer);
+        self.forget_layers(producer);
         for c in self.router.remove_producer(producer).unwrap_or_default() {
             self.forget_consumer(c);
         }

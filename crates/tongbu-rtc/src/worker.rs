@@ -21,7 +21,8 @@ use str0m::{Event, Input, Output};
 use tokio::sync::mpsc;
 use tongbu_media::continuity::FREEZE_AFTER;
 use tongbu_media::{
-    Demand, Forward, MediaKind, ParticipantId, ProducerId, Router, RouterEvent, Target,
+    Demand, Dynacast, Forward, LayerMask, MediaKind, ParticipantId, ProducerId, Router,
+    RouterEvent, Target,
 };
 use tracing::{debug, info, info_span, warn};
 
@@ -95,6 +96,12 @@ pub struct Worker {
     pub(crate) producer_roles: HashMap<ProducerId, MediaRole>,
     /// Each session's spotlit participant.
     pub(crate) spotlights: HashMap<i64, ParticipantId>,
+    /// Dynacast of this worker's simulcast producers ([`crate::dynacast`]).
+    pub(crate) dynacast: HashMap<ProducerId, Dynacast>,
+    /// Layers other workers' consumers want of this worker's producers, by worker.
+    pub(crate) layer_interest: HashMap<ProducerId, Vec<(usize, LayerMask)>>,
+    /// Layers this worker told each remote producer's owner its consumers want.
+    pub(crate) told_interest: HashMap<ProducerId, LayerMask>,
     pub(crate) events: Vec<Event>,
     pub(crate) outbox: Outbox,
     /// Handoffs to other workers produced this turn (worker, item): the loop moves them into
@@ -155,6 +162,9 @@ impl Worker {
             probing: Vec::new(),
             producer_roles: HashMap::new(),
             spotlights: HashMap::new(),
+            dynacast: HashMap::new(),
+            layer_interest: HashMap::new(),
+            told_interest: HashMap::new(),
             events: Vec::with_capacity(16),
             outbox: Outbox::with_capacity(2048),
             outgoing: Vec::with_capacity(256),
@@ -394,6 +404,9 @@ impl Worker {
         if !self.probing.is_empty() {
             t = t.min(now + crate::allocation::PAD_EVERY);
         }
+        if let Some(d) = self.dynacast_due() {
+            t = t.min(d);
+        }
         self.router.poll_timeout().map_or(t, |r| r.min(t))
     }
 
@@ -416,6 +429,7 @@ impl Worker {
         if !self.probing.is_empty() {
             self.pad(now);
         }
+        self.update_dynacast(now);
         let expired: Vec<ParticipantId> = self
             .offer_deadlines
             .iter()

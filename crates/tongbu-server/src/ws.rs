@@ -672,6 +672,10 @@ fn edge_message(e: EdgeEvent) -> Option<ServerMessage> {
         },
         EdgeEvent::TrackUnpublished(t) => ServerMessage::TrackUnpublished { track: t.track.0 },
         EdgeEvent::Connection { .. } => return None,
+        EdgeEvent::PublishLayers { track, active } => ServerMessage::PublishLayers {
+            track: track.0,
+            active,
+        },
         EdgeEvent::LayerChanged { track, layer } => ServerMessage::LayerChanged {
             track: track.0,
             layer,

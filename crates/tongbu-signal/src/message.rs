@@ -245,6 +245,13 @@ pub enum ServerMessage {
     TrackUnpublished {
         track: u64,
     },
+    /// Dynacast, to the publisher of a simulcast track: which of its encodings (lowest first)
+    /// to send; nobody receives the others, so the page sets `active: false` on them until a
+    /// later message wants them again.
+    PublishLayers {
+        track: u64,
+        active: Vec<bool>,
+    },
     /// The layer of a simulcast track the server now sends the client (0 the lowest), chosen
     /// from its downlink estimate; `null`: no layer fits its link, that video is paused and its
     /// audio goes on. Sent to the client that receives it.
