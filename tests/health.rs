@@ -268,10 +268,12 @@ async fn a_classroom_on_a_lossy_link_turns_weak_while_the_others_stay_good() {
             .any(|r| r == "loses media sent to it"),
         "{seen}"
     );
-    // Receiver reports come once a second, str0m reports and the sampler run four times a second.
+    // Receiver reports come once a second, str0m reports and the sampler run four times a second:
+    // about 2 s on a quiet machine (printed above); the bound is generous, since the other test
+    // binaries run beside this one.
     assert!(
-        weak_after < Duration::from_secs(3),
-        "shown weak within 3 s (took {weak_after:?})"
+        weak_after < Duration::from_secs(6),
+        "shown weak within 6 s (took {weak_after:?})"
     );
 
     // The classroom itself is told (its page shows a banner), and so is the teacher.

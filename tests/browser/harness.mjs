@@ -27,13 +27,15 @@ export async function operatorApi(server, method, path, body) {
   return [res.status, await res.json().catch(() => null)];
 }
 
-export async function startServer() {
+/** A server on free ports; `addr` is the IP it listens on (HTTP and media), `env` more settings. */
+export async function startServer({ addr = '127.0.0.1', env = {} } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tongbu-e2e-'));
   const bin = process.env.TONGBU_BIN || join(root, 'target', 'debug', 'tongbu');
   const child = spawn(bin, [], {
     env: {
       ...process.env,
-      TONGBU_HTTP_ADDR: '127.0.0.1:0',
+      ...env,
+      TONGBU_HTTP_ADDR: `${addr}:0`,
       TONGBU_MEDIA_UDP_PORT: '0',
       TONGBU_DATA_DIR: dataDir,
       TONGBU_HTTP_WEB_DIR: join(root, 'web-client'),
@@ -119,11 +121,14 @@ export function serverAndBrowser() {
   return env;
 }
 
-/** Chromium with a fake camera and microphone; `extraArgs` adds flags (e.g. no UDP). */
-export async function launchBrowser(extraArgs = []) {
+/**
+ * Chromium with a fake camera and microphone; `extraArgs` adds flags (e.g. no UDP),
+ * `executablePath` another way to start it (inside a classroom's network namespace).
+ */
+export async function launchBrowser(extraArgs = [], executablePath = process.env.CHROMIUM || '/usr/bin/chromium') {
   const userDataDir = mkdtempSync(join(tmpdir(), 'tongbu-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath,
     headless: true,
     viewport: { width: 1366, height: 768 },
     args: [

@@ -8,6 +8,8 @@ import { applyI18n, t, toggleLang } from './i18n.js';
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get('token') || '';
 const client = new TongbuClient(token);
+// For the console and the tests: its peer connections' getStats() say what arrives.
+window.tongbuClient = client;
 // Errors after which retrying cannot help.
 const PERMANENT = ['invalid_token', 'session_closed', 'not_yet_open', 'unsupported_version'];
 let localStream = null;
