@@ -30,6 +30,7 @@ const ui = {
   compare: null, // the two compared lessons (同课异构), when the session has them
   videoPaused: new Set(), // participants whose video the server paused to keep their audio
   layers: new Map(), // participant id -> simulcast layer of its camera we receive (null: paused)
+  speaker: null, // the participant who speaks now (active_speaker)
   screens: new Map(), // participant id -> MediaStream of the screen or courseware it shares
   trackIds: new Map(), // server track id -> { pid, source, track }
   sharing: null, // what this page shares: null, 'screen' or 'slides'
@@ -113,7 +114,7 @@ function tile(pid) {
   el.className = 'tile';
   el.dataset.participant = pid;
   el.dataset.role = p ? p.role : '';
-  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span><span class="paused-tag" hidden></span><span class="layer-tag" hidden></span><span class="floor-tag" hidden></span></figcaption>';
+  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span><span class="speaking-tag" hidden></span><span class="paused-tag" hidden></span><span class="layer-tag" hidden></span><span class="floor-tag" hidden></span></figcaption>';
   el.querySelector('.name').textContent = displayName(p);
   if (ui.role === 'host') {
     const actions = document.createElement('div');
@@ -149,6 +150,10 @@ function refreshTiles() {
     const pid = Number(el.dataset.participant);
     const p = ui.roster.get(pid);
     el.classList.toggle('spotlit', ui.spotlight === pid);
+    // The classroom that speaks now (the server's active speaker).
+    el.classList.toggle('speaking', ui.speaker === pid);
+    el.querySelector('.speaking-tag').hidden = ui.speaker !== pid;
+    el.querySelector('.speaking-tag').textContent = t('speaking');
     el.querySelector('.hand').hidden = !(p && p.hand_raised);
     el.querySelector('.hand').textContent = t('raise_hand');
     const ft = el.querySelector('.floor-tag');
@@ -424,6 +429,10 @@ client.addEventListener('hand_raised', (e) => {
 });
 client.addEventListener('link_health', (e) => {
   ui.links.set(e.detail.participant, { health: e.detail.health, reasons: e.detail.reasons || [] });
+  refreshTiles();
+});
+client.addEventListener('active_speaker', (e) => {
+  ui.speaker = e.detail.participant;
   refreshTiles();
 });
 client.addEventListener('layer_changed', (e) => {

@@ -61,6 +61,10 @@ pub struct Link {
 
 /// What an audio stream is counted at before its bitrate is measured.
 pub const AUDIO_BPS: u64 = 48_000;
+/// How long after the first estimate no video is paused for want of bandwidth: the estimate
+/// starts from what the first feedback acknowledged, a fraction of what the link carries, and
+/// takes probes to climb.
+pub const STARTUP: Duration = Duration::from_secs(3);
 /// How long a video's lowest layer must not fit before it is paused.
 pub const PAUSE_AFTER: Duration = Duration::from_secs(2);
 
@@ -141,6 +145,8 @@ pub struct BandwidthAllocator {
     order: Vec<usize>,
     /// Videos still flowing whose lowest layer has not fitted since then.
     short_since: Vec<(ConsumerId, Instant)>,
+    /// When the first estimate came.
+    first_estimate: Option<Instant>,
 }
 
 impl BandwidthAllocator {
@@ -220,6 +226,12 @@ impl BandwidthAllocator {
             .sort_by_key(|&i| (std::cmp::Reverse(demands[i].priority), demands[i].consumer));
         self.changed_at
             .retain(|(id, _)| demands.iter().any(|d| d.consumer == *id));
+        if estimate_bps.is_some() && self.first_estimate.is_none() {
+            self.first_estimate = Some(now);
+        }
+        let starting = self
+            .first_estimate
+            .is_none_or(|t| now.saturating_duration_since(t) < STARTUP);
         let mut allocated = audio;
         let mut paused = 0;
         // The most wanted video that could go up a layer: whether its hold is over, and what
@@ -231,8 +243,9 @@ impl BandwidthAllocator {
         let mut pausing = false;
         for &i in &self.order {
             let d = &demands[i];
-            if d.layers.iter().all(Option::is_none) {
-                // Nothing of it arrives yet: nothing to choose from, and nothing it costs.
+            if d.next_up(None).is_none() {
+                // None of the layers it may have arrives yet: nothing to choose from, and
+                // nothing it costs.
                 continue;
             }
             let settled = self
@@ -252,6 +265,11 @@ impl BandwidthAllocator {
                 (Some(f), Some(c)) if f > c && !settled => Some(c),
                 (Some(f), None) if !settled && estimate_bps.is_some() && f > Layer::BASE => {
                     Some(Layer::BASE).filter(|_| d.bitrate(Layer::BASE).is_some())
+                }
+                // Not even the lowest layer fits, while the estimate is still finding its feet
+                // (it starts from what little was sent): nothing pauses, all at their lowest.
+                (None, Some(c)) if starting => {
+                    (0..=c.0).map(Layer).find(|&l| d.bitrate(l).is_some())
                 }
                 // Not even the lowest layer fits: the teacher's picture is paused once that has
                 // lasted, any other at once.
@@ -403,7 +421,9 @@ mod tests {
         );
         assert_eq!(layer_of(&d, 1), Some(Layer(0)));
         assert_eq!(out.allocated_bps, 40_000 + 2 * LOW);
-        // 220 k: the teacher's low layer only; the other classroom pauses at once.
+        // 220 k: the teacher's low layer only; the other classroom pauses at once (once the
+        // estimate has had its first seconds).
+        let t1 = t0 + STARTUP;
         let out = a.allocate(Some(220_000), &d, t1, &mut changes);
         apply(&mut d, &mut changes);
         assert_eq!(layer_of(&d, 2), Some(Layer(0)));
@@ -558,6 +578,13 @@ mod tests {
         ];
         let mut c = BandwidthAllocator::new();
         c.allocate(Some(195_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(
+            (layer_of(&d, 6), layer_of(&d, 7)),
+            (Some(Layer(0)), Some(Layer(0))),
+            "in the estimate's first seconds nothing pauses"
+        );
+        c.allocate(Some(195_000), &d, t0 + STARTUP, &mut changes);
         apply(&mut d, &mut changes);
         assert_eq!((layer_of(&d, 6), layer_of(&d, 7)), (Some(Layer(0)), None));
         // Nothing arrives yet: it keeps what it has.

@@ -31,9 +31,15 @@ pub struct Encoding {
     /// Packets and bytes at the last measurement, and when it was.
     measured: (u64, u64, Option<Instant>),
     bitrate_bps: Option<f64>,
-    /// The last bitrate above zero: what it costs when it is sent again after a pause.
-    nominal_bps: Option<u64>,
+    /// The last seconds' bitrates above zero (newest at `recent_at`): their peak is what the
+    /// stream costs, also while it is paused and when it starts again (a second cut short by
+    /// a pause or a start measures low).
+    recent: [u64; RECENT],
+    recent_at: usize,
 }
+
+/// Seconds of bitrates kept for [`Encoding::nominal_bps`].
+const RECENT: usize = 5;
 
 impl Encoding {
     pub(crate) fn new(kind: MediaKind) -> Self {
@@ -46,7 +52,8 @@ impl Encoding {
             sender_clock: None,
             measured: (0, 0, None),
             bitrate_bps: None,
-            nominal_bps: None,
+            recent: [0; RECENT],
+            recent_at: 0,
         }
     }
 
@@ -70,7 +77,8 @@ impl Encoding {
             _ => bps,
         });
         if let Some(b) = self.bitrate_bps().filter(|&b| b > 0) {
-            self.nominal_bps = Some(b);
+            self.recent_at = (self.recent_at + 1) % RECENT;
+            self.recent[self.recent_at] = b;
         }
     }
 
@@ -79,9 +87,10 @@ impl Encoding {
         self.bitrate_bps.map(|b| b as u64)
     }
 
-    /// Its last bitrate above zero (what it cost when it last arrived).
+    /// What it costs: the peak of its last few seconds' bitrates while it arrived (`None`
+    /// before any). Kept while it is paused, so resuming it is priced right.
     pub fn nominal_bps(&self) -> Option<u64> {
-        self.nominal_bps
+        self.recent.iter().copied().max().filter(|&b| b > 0)
     }
 
     /// Packets and bytes (payload) received.
@@ -124,6 +133,10 @@ mod tests {
         // Nothing: the stream stopped, and counts as nothing now; what it cost stays known.
         e.measure(t0 + Duration::from_secs(3));
         assert_eq!(e.bitrate_bps(), Some(0));
-        assert_eq!(e.nominal_bps(), Some(first * 3 / 2));
+        assert_eq!(
+            e.nominal_bps(),
+            Some(first * 3 / 2),
+            "the peak of the last seconds"
+        );
     }
 }

@@ -15,6 +15,7 @@
 //! [`RouterEvent`]s as output, so it is tested and benched without a network. SRTP, ICE, DTLS,
 //! RTCP reports and NACK retransmission belong to the WebRTC edge (`tongbu-rtc`).
 
+pub mod audio_level;
 pub mod bandwidth_allocator;
 pub mod consumer;
 pub mod continuity;
@@ -30,6 +31,7 @@ pub mod router;
 pub mod simulcast_consumer;
 pub mod vp8;
 
+pub use audio_level::AudioLevel;
 pub use bandwidth_allocator::{Allocation, BandwidthAllocator, Demand, Link, Priority, Target};
 pub use consumer::{Consumer, Rules, SimpleRules};
 pub use continuity::Continuity;

@@ -3,6 +3,7 @@
 
 use crate::dynacast::{self, LayerMask};
 use crate::encoding::Encoding;
+use crate::AudioLevel;
 use crate::{Codec, ConsumerId, Continuity, Layer, ParticipantId, ProducerId, SenderClock};
 
 /// The most simulcast layers a producer has (the pages publish three).
@@ -19,6 +20,8 @@ pub struct Producer {
     pub(crate) encodings: Vec<Encoding>,
     /// Layers its publisher was asked to send (dynacast): the others are paused on purpose.
     pub(crate) published: LayerMask,
+    /// Audio: how loud the microphone is, from its packets' audio-level extension.
+    pub(crate) level: AudioLevel,
 }
 
 impl Producer {
@@ -31,6 +34,7 @@ impl Producer {
             consumers: Vec::new(),
             encodings: (0..layers).map(|_| Encoding::new(codec.kind())).collect(),
             published: dynacast::all(layers),
+            level: AudioLevel::default(),
         }
     }
 
@@ -52,6 +56,11 @@ impl Producer {
     /// How many layers it is published in (1: no simulcast).
     pub fn layers(&self) -> u8 {
         self.encodings.len() as u8
+    }
+
+    /// Audio: the microphone's smoothed amplitude at `now` (0 silent, 1 full scale).
+    pub fn voice(&self, now: std::time::Instant) -> f32 {
+        self.level.amplitude(now)
     }
 
     /// Whether its publisher was asked not to send `layer` (nobody received it).

@@ -196,6 +196,13 @@ impl Router {
         Ok(())
     }
 
+    /// An audio packet of `producer` said its frame was at `dbov` (RFC 6464): who speaks.
+    pub fn set_audio_level(&mut self, producer: ProducerId, dbov: i8, now: Instant) {
+        if let Some(p) = self.producers.get_mut(&producer) {
+            p.level.on_packet(dbov, now);
+        }
+    }
+
     /// The layers `producer`'s publisher was asked to send (dynacast), as its owner decided.
     pub fn set_published_layers(&mut self, producer: ProducerId, layers: LayerMask) {
         if let Some(p) = self.producers.get_mut(&producer) {

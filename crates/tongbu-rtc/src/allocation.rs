@@ -54,6 +54,10 @@ impl Worker {
             let Some(con) = self.router.consumer(c) else {
                 continue;
             };
+            // Held back by audio first (a link without an estimate): not the allocator's.
+            if con.paused() {
+                continue;
+            }
             let Some(p) = self.router.producer(con.producer()) else {
                 continue;
             };
@@ -80,12 +84,13 @@ impl Worker {
                 };
                 // Arriving: measured above zero, or started and not measured yet; or paused at
                 // the publisher because nobody received it (dynacast), which asking resumes.
+                // Priced at its recent peak: a second cut short by a pause or a start measures
+                // low, and a keyframe costs what it costs.
+                let nominal = e.nominal_bps();
                 *slot = match e.bitrate_bps() {
-                    _ if p.layer_paused(Layer(l as u8)) => {
-                        Some(e.nominal_bps().unwrap_or(ASSUMED_BPS[l]))
-                    }
+                    _ if p.layer_paused(Layer(l as u8)) => Some(nominal.unwrap_or(ASSUMED_BPS[l])),
                     Some(0) => None,
-                    Some(b) => Some(b),
+                    Some(b) => Some(b.max(nominal.unwrap_or(0))),
                     None => (e.received().0 > 0).then_some(ASSUMED_BPS[l]),
                 };
             }
@@ -128,6 +133,9 @@ impl Worker {
             }
         }
         let any = !changes.is_empty();
+        // The last step: no picture fits at all.
+        let videos = demands.iter().filter(|d| d.priority.is_some()).count();
+        let all_paused = videos > 0 && allocation.paused == videos;
         for change in changes.drain(..) {
             match self.router.set_target(change.consumer, change.layer, now) {
                 Ok(true) => {
@@ -157,6 +165,17 @@ impl Worker {
         }
         self.demands = demands;
         self.targets = changes;
+        if let Some(p) = self.participants.get_mut(&pid) {
+            if p.bandwidth_paused != all_paused {
+                p.bandwidth_paused = all_paused;
+                info!(
+                    participant = pid.0,
+                    paused = all_paused,
+                    "all video paused for want of bandwidth"
+                );
+                p.tell(EdgeEvent::VideoPaused { paused: all_paused });
+            }
+        }
         if any {
             // A layer now wanted is resumed at its publisher at once.
             self.update_dynacast(now);

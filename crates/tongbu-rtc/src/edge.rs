@@ -96,6 +96,9 @@ pub enum EdgeEvent {
     TrackUnpublished(PublishedTrackInfo),
     /// A transport's connection changed state (`connected`, `disconnected`, `closed`).
     Connection { send: bool, state: &'static str },
+    /// Not even the lowest layer of any video it receives fits the participant's link: all its
+    /// video is paused for want of bandwidth, its audio goes on (or it is back).
+    VideoPaused { paused: bool },
     /// Dynacast: which layers of its simulcast track (lowest first) the participant's page
     /// should send; the others nobody receives.
     PublishLayers {

@@ -151,6 +151,9 @@ impl Worker {
             self.stats.dropped_unmapped_rtp += 1;
             return;
         };
+        if let Some(level) = pkt.header.ext_vals.audio_level {
+            self.router.set_audio_level(producer, level, now);
+        }
         let clock = pkt.last_sender_info.and_then(|info| {
             self.new_sender_clock(producer, layer, &info, pkt.header.timestamp, now)
         });

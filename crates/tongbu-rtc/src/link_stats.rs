@@ -50,6 +50,8 @@ pub struct LinkStats {
     pub receiving_video: bool,
     /// Whether its video is paused on purpose to keep its audio (its link cannot carry both).
     pub video_paused: bool,
+    /// How loud its microphone is now (smoothed amplitude, 0 silent to 1 full scale).
+    pub voice: f32,
     /// The best simulcast layer it receives now (0 the lowest) of the cameras published in
     /// layers, and how many layers those have; `None` while it receives none.
     pub video_layer: Option<(u8, u8)>,

@@ -62,6 +62,8 @@ pub struct Participant {
     pub max_layer: Layer,
     /// What it is to the media policy.
     pub role: MediaRole,
+    /// The allocator found no picture fits its link: all its video is paused.
+    pub bandwidth_paused: bool,
 }
 
 impl Participant {
@@ -79,6 +81,7 @@ impl Participant {
             events_dropped: 0,
             max_layer: Layer(MAX_LAYERS - 1),
             role: MediaRole::default(),
+            bandwidth_paused: false,
         }
     }
 

@@ -52,6 +52,7 @@ struct Flow {
     receiving_video: bool,
     /// The best simulcast layer it receives, and of how many.
     layer: Option<(u8, u8)>,
+    voice: f32,
     freezes_up: u64,
     audio_gaps_up: u64,
 }
@@ -355,7 +356,10 @@ impl Worker {
             let f = flow.entry(p.owner()).or_default();
             match p.codec().kind() {
                 MediaKind::Video => f.freezes_up += p.continuity().gaps(),
-                MediaKind::Audio => f.audio_gaps_up += p.continuity().gaps(),
+                MediaKind::Audio => {
+                    f.audio_gaps_up += p.continuity().gaps();
+                    f.voice = f.voice.max(p.voice(now));
+                }
             }
         }
         self.participants
@@ -367,8 +371,9 @@ impl Worker {
                 stats.audio_gaps_up = f.audio_gaps_up;
                 stats.frozen = f.frozen;
                 stats.receiving_video = f.receiving_video;
-                stats.video_paused = self.router.video_paused(p.id);
+                stats.video_paused = self.router.video_paused(p.id) || p.bandwidth_paused;
                 stats.video_layer = f.layer;
+                stats.voice = f.voice;
                 stats.freezes_up = f.freezes_up;
                 ParticipantLink {
                     participant: p.id,

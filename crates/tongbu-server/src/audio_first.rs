@@ -3,6 +3,11 @@
 //! frozen picture and broken sound. The video comes back once the link has stayed clean for a
 //! while; a link that fails again soon after waits twice as long the next time.
 //!
+//! This loss-based rule is for links without a bandwidth estimate (a client that sends no
+//! transport-wide feedback nor REMB). Where there is one, the media edge's bandwidth allocator
+//! decides: it pauses a picture when not even its lowest layer fits, and when none fits it tells
+//! the participant and the hosts `video_paused` as this rule did.
+//!
 //! Plain bookkeeping over the health samples (time in, decisions out); the sampler carries the
 //! decisions out (the media edge pauses the video, the participant and the hosts are told).
 
@@ -99,9 +104,11 @@ impl AudioFirst {
                     }
                     continue;
                 }
-                // Only a picture that flows (or stands frozen) can be paused.
+                // Only a picture that flows (or stands frozen) can be paused; a link with a
+                // bandwidth estimate is the media edge's allocator's, which pauses video when
+                // none fits (and says so) and probes before it resumes.
                 let has_video = matches!(p.video, VideoState::Flowing | VideoState::Frozen);
-                if !has_video || loss < PAUSE_LOSS_PCT {
+                if !has_video || loss < PAUSE_LOSS_PCT || p.bwe_down_kbps.is_some() {
                     me.lossy_since = None;
                     continue;
                 }
@@ -166,6 +173,7 @@ mod tests {
             video,
             video_layer: None,
             video_layers: None,
+            voice: 0.0,
             freezes: 0,
             freezes_up: 0,
             audio_gaps_up: 0,
@@ -209,6 +217,20 @@ mod tests {
         let d = run(&mut a, t0, 2000, 5, 25.0, VideoState::Flowing);
         assert_eq!(d, vec![(4000, true)], "paused after 2 s of loss");
         assert!(a.is_paused(SessionId(1), 7));
+    }
+
+    #[test]
+    fn a_link_with_an_estimate_is_left_to_the_allocator() {
+        let t0 = Instant::now();
+        let mut a = AudioFirst::default();
+        let mut s = sample(25.0, VideoState::Flowing);
+        for h in s.values_mut() {
+            h.participants[0].bwe_down_kbps = Some(250.0);
+        }
+        for i in 0..40 {
+            assert!(a.update(t0 + Duration::from_millis(250 * i), &s).is_empty());
+        }
+        assert!(!a.is_paused(SessionId(1), 7));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //!
 //! It must not touch packets: media goes through `tongbu-rtc`, which it only commands.
 
+pub mod active_speaker;
 pub mod api;
 pub mod audio_first;
 pub mod cli;

@@ -151,6 +151,7 @@ mod tests {
             video: VideoState::Flowing,
             video_layer: None,
             video_layers: None,
+            voice: 0.0,
             freezes: 0,
             freezes_up: 0,
             audio_gaps_up: 0,

@@ -439,6 +439,7 @@ mod tests {
             video: VideoState::Flowing,
             video_layer: None,
             video_layers: None,
+            voice: 0.0,
             freezes: 0,
             audio_gaps_up: 0,
             freezes_up: 0,

@@ -65,6 +65,19 @@ impl Rooms {
         })
     }
 
+    /// The hosts in a session now.
+    pub fn hosts(&self, session: SessionId) -> Vec<u64> {
+        self.with(|rooms| {
+            rooms.get(&session).map_or_else(Vec::new, |r| {
+                r.members
+                    .values()
+                    .filter(|m| m.info.role == tongbu_schedule::Role::Host)
+                    .map(|m| m.info.id)
+                    .collect()
+            })
+        })
+    }
+
     /// Adds a participant; tells the others. Returns the roster (including the newcomer) and the
     /// current spotlight.
     pub fn join(

@@ -55,6 +55,10 @@ pub struct ParticipantHealth {
     pub video_layer: Option<u8>,
     /// How many layers that camera is published in.
     pub video_layers: Option<u8>,
+    /// How loud its microphone is now, from the audio level its packets carry (0 silent to 1
+    /// full scale, smoothed over about 300 ms): the loudest above a threshold is the active
+    /// speaker.
+    pub voice: f32,
     /// Video freezes in what it received since it joined: it waited over 500 ms for a
     /// keyframe (its publisher's own pauses not counted).
     pub freezes: u64,
@@ -103,6 +107,8 @@ pub struct SessionHealth {
 pub async fn sample_forever(app: Arc<AppState>) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     let mut reported = Instant::now();
+    // Who speaks in each session: this task alone decides it.
+    let mut speakers = crate::active_speaker::ActiveSpeakers::default();
     loop {
         tick.tick().await;
         let Ok(links) = app.edge.links().await else {
@@ -150,6 +156,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     video: VideoState::of(&link),
                     video_layer: link.video_layer.map(|(l, _)| l),
                     video_layers: link.video_layer.map(|(_, n)| n),
+                    voice: link.voice,
                     freezes: link.freezes,
                     freezes_up: link.freezes_up,
                     audio_gaps_up: link.audio_gaps_up,
@@ -219,6 +226,12 @@ pub async fn sample_forever(app: Arc<AppState>) {
                 paused: d.paused,
             };
             app.rooms.send_to(d.session, &to, &message);
+        }
+        for (sid, participant) in speakers.update(now, &sessions) {
+            app.rooms.broadcast(
+                sid,
+                &tongbu_signal::ServerMessage::ActiveSpeaker { participant },
+            );
         }
         app.metrics.set_people(sessions.len(), &by_role, &by_health);
         if let Some(s) = stats {

@@ -410,7 +410,15 @@ impl Participant {
                     }
                 },
                 Some(e) = erx.recv() => {
-                    if let Some(m) = edge_message(e) {
+                    if let EdgeEvent::VideoPaused { paused } = e {
+                        // The allocator's last step (no picture fits its link): it and the
+                        // hosts are told, as audio first always told them.
+                        let mut to = self.app.rooms.hosts(self.sid());
+                        to.retain(|&h| h != self.id);
+                        to.push(self.id);
+                        let m = ServerMessage::VideoPaused { participant: self.id, paused };
+                        self.app.rooms.send_to(self.sid(), &to, &m);
+                    } else if let Some(m) = edge_message(e) {
                         open = send(&mut socket, &m).await;
                     }
                 }
@@ -671,7 +679,7 @@ fn edge_message(e: EdgeEvent) -> Option<ServerMessage> {
             track: track_info(t, None),
         },
         EdgeEvent::TrackUnpublished(t) => ServerMessage::TrackUnpublished { track: t.track.0 },
-        EdgeEvent::Connection { .. } => return None,
+        EdgeEvent::Connection { .. } | EdgeEvent::VideoPaused { .. } => return None,
         EdgeEvent::PublishLayers { track, active } => ServerMessage::PublishLayers {
             track: track.0,
             active,

@@ -245,6 +245,12 @@ pub enum ServerMessage {
     TrackUnpublished {
         track: u64,
     },
+    /// Who speaks now: the participant whose microphone is the loudest (from the audio level
+    /// its packets carry) once that has held for half a second; `null` after two seconds of
+    /// quiet. To everyone in the session.
+    ActiveSpeaker {
+        participant: Option<u64>,
+    },
     /// Dynacast, to the publisher of a simulcast track: which of its encodings (lowest first)
     /// to send; nobody receives the others, so the page sets `active: false` on them until a
     /// later message wants them again.
