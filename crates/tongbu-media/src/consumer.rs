@@ -15,11 +15,13 @@ pub struct SimpleRules {
     pub(crate) waiting_for_keyframe: bool,
 }
 
-/// How a consumer rewrites what it forwards.
+/// How a consumer rewrites what it forwards. The simulcast rules are boxed: they are larger,
+/// and the router walks a track's consumers for every packet, so the simple ones (every
+/// microphone, every camera without layers) stay close together.
 #[derive(Debug)]
 pub enum Rules {
     Simple(SimpleRules),
-    Simulcast(SimulcastConsumer),
+    Simulcast(Box<SimulcastConsumer>),
 }
 
 /// The state of one producer forwarded to one subscriber.

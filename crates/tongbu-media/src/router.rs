@@ -258,7 +258,7 @@ impl Router {
         let rules = if p.encodings.len() > 1 {
             let mut s = SimulcastConsumer::new(clock_rate);
             s.set_target((!paused).then_some(Layer::BASE));
-            Rules::Simulcast(s)
+            Rules::Simulcast(Box::new(s))
         } else {
             Rules::Simple(SimpleRules {
                 rewriter: StreamRewriter::new(clock_rate),
@@ -458,73 +458,89 @@ impl Router {
         }
         let upstream_pause = e.continuity.packet(packet.timestamp, now);
         let before = out.len();
-        for &id in &p.consumers {
-            let Some(c) = self.consumers.get_mut(id.index()).and_then(Option::as_mut) else {
-                continue;
-            };
-            let (seq, timestamp, ids) = match &mut c.rules {
-                Rules::Simple(s) => {
-                    if s.waiting_for_keyframe {
-                        if c.paused {
-                            self.stats.dropped_paused += 1;
-                            continue;
-                        }
-                        if !keyframe {
-                            self.stats.dropped_waiting_keyframe += 1;
-                            // A picture it had stops until the keyframe: its own freeze.
-                            if c.forwarded > 0 {
-                                c.pauses.skipped(now);
-                            }
-                            continue;
-                        }
-                        s.waiting_for_keyframe = false;
-                        c.pauses
-                            .resumed(now, continuity::FREEZE_AFTER, upstream_pause);
+        // All consumers of a producer follow the same rules: the branch is taken once per
+        // packet, and the simple loop (every microphone, every camera without layers) stays as
+        // tight as it was before simulcast.
+        if !simulcast {
+            for &id in &p.consumers {
+                let Some(c) = self.consumers.get_mut(id.index()).and_then(Option::as_mut) else {
+                    continue;
+                };
+                let Rules::Simple(s) = &mut c.rules else {
+                    continue;
+                };
+                if s.waiting_for_keyframe {
+                    if c.paused {
+                        self.stats.dropped_paused += 1;
+                        continue;
                     }
-                    let Some((seq, ts)) = s.rewriter.rewrite(packet.seq, packet.timestamp, now)
-                    else {
+                    if !keyframe {
+                        self.stats.dropped_waiting_keyframe += 1;
+                        // A picture it had stops until the keyframe: its own freeze.
+                        if c.forwarded > 0 {
+                            c.pauses.skipped(now);
+                        }
+                        continue;
+                    }
+                    s.waiting_for_keyframe = false;
+                    c.pauses
+                        .resumed(now, continuity::FREEZE_AFTER, upstream_pause);
+                }
+                let Some((seq, timestamp)) = s.rewriter.rewrite(packet.seq, packet.timestamp, now)
+                else {
+                    self.stats.dropped_stale += 1;
+                    continue;
+                };
+                c.forwarded += 1;
+                out.push(Forward {
+                    consumer: id,
+                    seq,
+                    timestamp,
+                    pt: c.pt,
+                    ids: None,
+                });
+            }
+        } else {
+            for &id in &p.consumers {
+                let Some(c) = self.consumers.get_mut(id.index()).and_then(Option::as_mut) else {
+                    continue;
+                };
+                let Rules::Simulcast(s) = &mut c.rules else {
+                    continue;
+                };
+                let resuming = s.current().is_none();
+                let copy = match s.forward(packet.layer, packet, &descriptor, now) {
+                    Ok(copy) => copy,
+                    Err(Skipped::OtherLayer) => continue,
+                    Err(Skipped::Paused) => {
+                        self.stats.dropped_paused += 1;
+                        continue;
+                    }
+                    Err(Skipped::WaitingForKeyframe) => {
+                        self.stats.dropped_waiting_keyframe += 1;
+                        if resuming && c.forwarded > 0 {
+                            c.pauses.skipped(now);
+                        }
+                        continue;
+                    }
+                    Err(Skipped::Stale) => {
                         self.stats.dropped_stale += 1;
                         continue;
-                    };
-                    (seq, ts, None)
-                }
-                Rules::Simulcast(s) => {
-                    let resuming = s.current().is_none();
-                    match s.forward(packet.layer, packet, &descriptor, now) {
-                        Ok(copy) => {
-                            if resuming {
-                                c.pauses
-                                    .resumed(now, continuity::FREEZE_AFTER, upstream_pause);
-                            }
-                            (copy.seq, copy.timestamp, copy.ids())
-                        }
-                        Err(Skipped::OtherLayer) => continue,
-                        Err(Skipped::Paused) => {
-                            self.stats.dropped_paused += 1;
-                            continue;
-                        }
-                        Err(Skipped::WaitingForKeyframe) => {
-                            self.stats.dropped_waiting_keyframe += 1;
-                            if resuming && c.forwarded > 0 {
-                                c.pauses.skipped(now);
-                            }
-                            continue;
-                        }
-                        Err(Skipped::Stale) => {
-                            self.stats.dropped_stale += 1;
-                            continue;
-                        }
                     }
+                };
+                if resuming {
+                    c.pauses
+                        .resumed(now, continuity::FREEZE_AFTER, upstream_pause);
                 }
-            };
-            c.forwarded += 1;
-            out.push(Forward {
-                consumer: id,
-                seq,
-                timestamp,
-                pt: c.pt,
-                ids,
-            });
+                c.forwarded += 1;
+                out.push(Forward {
+                    consumer: id,
+                    seq: copy.seq,
+                    timestamp: copy.timestamp,
+                    pt: c.pt,
+                    ids: copy.ids(),
+                });
+            }
         }
         let n = out.len() - before;
         self.stats.forwarded += n as u64;
