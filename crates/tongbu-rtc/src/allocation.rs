@@ -15,7 +15,7 @@ use tongbu_media::{Demand, Layer, Link, MediaKind, Priority, RouterError, MAX_LA
 use tracing::{debug, info};
 
 use crate::edge::{EdgeEvent, MediaRole};
-use crate::forward::RTP_TAG_ROOM;
+use crate::forward::seal_rtp;
 use crate::transport::TransportId;
 use crate::worker::Worker;
 
@@ -241,23 +241,11 @@ impl Worker {
                 self.outbox.abort(start);
                 break;
             };
-            let len = buf.len() - start;
-            buf.extend_from_slice(&RTP_TAG_ROOM);
-            match egress
-                .srtp_out
-                .protect_rtp(&mut buf[start..], header, len, (seq >> 16) as u32)
-            {
-                Ok(n) => {
-                    self.outbox.commit(start, n, proto, dest, egress.transport);
-                    egress.bytes_sent += n as u64;
-                    deficit = deficit.saturating_sub(n as u64);
-                }
-                Err(e) => {
-                    self.outbox.abort(start);
-                    debug!(transport = id.0, "padding not protected: {e}");
-                    break;
-                }
-            }
+            let Some(n) = seal_rtp(&mut self.outbox, egress, start, header, seq, (proto, dest))
+            else {
+                break;
+            };
+            deficit = deficit.saturating_sub(n as u64);
         }
         true
     }

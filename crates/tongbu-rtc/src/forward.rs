@@ -26,7 +26,7 @@ use crate::transport::{SubscriberEgress, TransportId, TransportRole, REPORT_INTE
 use crate::worker::{Worker, FRAME_HOLD};
 
 /// Room left after a packet for its SRTP tag (the largest profile's).
-pub(crate) const RTP_TAG_ROOM: [u8; 16] = [0; 16];
+const TAG_ROOM: [u8; 16] = [0; 16];
 /// Room left after an RTCP packet for its SRTCP trailer.
 const RTCP_ROOM: [u8; 20] = [0; 20];
 /// Sender reports per compound packet (the SDES that follows has one chunk each).
@@ -480,8 +480,24 @@ fn send_copy(
     } else {
         (stream.write(buf, packet, twcc, now), packet.seq)
     };
+    seal_rtp(outbox, egress, start, header, seq, (proto, dest));
+}
+
+/// Seals the RTP packet written into the outbox since `start` (its header `header` bytes, its
+/// extended sequence number `seq`) with `egress`'s SRTP and commits it toward `route`. Returns
+/// its length on the wire, or `None` if SRTP refused it (dropped, logged).
+#[inline]
+pub(crate) fn seal_rtp(
+    outbox: &mut Outbox,
+    egress: &mut SubscriberEgress,
+    start: usize,
+    header: usize,
+    seq: u64,
+    (proto, dest): (Protocol, SocketAddr),
+) -> Option<usize> {
+    let buf = outbox.begin().1;
     let len = buf.len() - start;
-    buf.extend_from_slice(&RTP_TAG_ROOM);
+    buf.extend_from_slice(&TAG_ROOM);
     match egress
         .srtp_out
         .protect_rtp(&mut buf[start..], header, len, (seq >> 16) as u32)
@@ -489,10 +505,12 @@ fn send_copy(
         Ok(n) => {
             outbox.commit(start, n, proto, dest, egress.transport);
             egress.bytes_sent += n as u64;
+            Some(n)
         }
         Err(e) => {
             outbox.abort(start);
             debug!(transport = egress.transport.0, "packet not protected: {e}");
+            None
         }
     }
 }

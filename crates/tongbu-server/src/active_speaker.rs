@@ -86,36 +86,13 @@ impl ActiveSpeakers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::{Connection, Health};
-    use crate::session_health::{ParticipantHealth, VideoState};
-    use tongbu_schedule::Role;
+    use crate::health::Health;
+    use crate::session_health::ParticipantHealth;
 
     fn person(id: u64, voice: f32) -> ParticipantHealth {
         ParticipantHealth {
-            participant: id,
-            name: format!("classroom {id}"),
-            role: Role::Classroom,
-            school: None,
-            health: Health::Good,
-            reasons: vec![],
-            connection: Connection::Connected,
-            reconnects: 0,
-            rtt_ms: None,
-            loss_up_pct: None,
-            loss_down_pct: None,
-            kbps_in: 0.0,
-            kbps_out: 0.0,
-            bwe_down_kbps: None,
-            nacks: 0,
-            plis: 0,
-            jitter_ms: None,
-            video: VideoState::Flowing,
-            video_layer: None,
-            video_layers: None,
             voice,
-            freezes: 0,
-            freezes_up: 0,
-            audio_gaps_up: 0,
+            ..ParticipantHealth::fixture(id, &format!("classroom {id}"))
         }
     }
 

@@ -147,36 +147,16 @@ impl AudioFirst {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::{Connection, Health};
+    use crate::health::Health;
     use crate::session_health::ParticipantHealth;
-    use tongbu_schedule::Role;
 
     fn sample(loss_down: f32, video: VideoState) -> HashMap<SessionId, SessionHealth> {
         let p = ParticipantHealth {
-            participant: 7,
-            name: "呼和浩特一中 · 初二(3)班".into(),
-            role: Role::Classroom,
-            school: None,
-            health: Health::Good,
-            reasons: vec![],
-            connection: Connection::Connected,
-            reconnects: 0,
             rtt_ms: Some(40.0),
             loss_up_pct: Some(0.0),
             loss_down_pct: Some(loss_down),
-            kbps_in: 0.0,
-            kbps_out: 0.0,
-            bwe_down_kbps: None,
-            nacks: 0,
-            plis: 0,
-            jitter_ms: None,
             video,
-            video_layer: None,
-            video_layers: None,
-            voice: 0.0,
-            freezes: 0,
-            freezes_up: 0,
-            audio_gaps_up: 0,
+            ..ParticipantHealth::fixture(7, "呼和浩特一中 · 初二(3)班")
         };
         HashMap::from([(
             SessionId(1),

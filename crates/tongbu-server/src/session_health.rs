@@ -68,6 +68,40 @@ pub struct ParticipantHealth {
     pub audio_gaps_up: u64,
 }
 
+#[cfg(test)]
+impl ParticipantHealth {
+    /// A connected classroom on a good link with nothing measured yet (tests change what they
+    /// need with struct update syntax).
+    pub(crate) fn fixture(participant: u64, name: &str) -> Self {
+        Self {
+            participant,
+            name: name.into(),
+            role: Role::Classroom,
+            school: None,
+            health: Health::Good,
+            reasons: vec![],
+            connection: Connection::Connected,
+            reconnects: 0,
+            rtt_ms: None,
+            loss_up_pct: None,
+            loss_down_pct: None,
+            kbps_in: 0.0,
+            kbps_out: 0.0,
+            bwe_down_kbps: None,
+            nacks: 0,
+            plis: 0,
+            jitter_ms: None,
+            video: VideoState::Flowing,
+            video_layer: None,
+            video_layers: None,
+            voice: 0.0,
+            freezes: 0,
+            freezes_up: 0,
+            audio_gaps_up: 0,
+        }
+    }
+}
+
 /// What a participant's picture is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
