@@ -122,39 +122,18 @@ impl LinkNotices {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Connection;
-    use crate::session_health::{ParticipantHealth, VideoState};
+    use crate::session_health::ParticipantHealth;
 
     fn p(id: u64, role: Role, health: Health) -> ParticipantHealth {
         ParticipantHealth {
-            participant: id,
-            name: format!("p{id}"),
             role,
-            school: None,
             health,
             reasons: if health == Health::Good {
                 vec![]
             } else {
                 vec!["loses media sent to it"]
             },
-            connection: Connection::Connected,
-            reconnects: 0,
-            rtt_ms: None,
-            loss_up_pct: None,
-            loss_down_pct: None,
-            kbps_in: 0.0,
-            kbps_out: 0.0,
-            bwe_down_kbps: None,
-            nacks: 0,
-            plis: 0,
-            jitter_ms: None,
-            video: VideoState::Flowing,
-            video_layer: None,
-            video_layers: None,
-            voice: 0.0,
-            freezes: 0,
-            freezes_up: 0,
-            audio_gaps_up: 0,
+            ..ParticipantHealth::fixture(id, &format!("p{id}"))
         }
     }
 

@@ -419,30 +419,12 @@ mod tests {
 
     fn sample(id: u64, name: &str, loss_down: f32, health: Health) -> ParticipantHealth {
         ParticipantHealth {
-            participant: id,
-            name: name.into(),
-            role: Role::Classroom,
             school: Some("四子王旗第一中学".into()),
             health,
-            reasons: Vec::new(),
-            connection: Connection::Connected,
-            reconnects: 0,
             rtt_ms: Some(40.0),
-            loss_up_pct: None,
             loss_down_pct: Some(loss_down),
-            kbps_in: 0.0,
             kbps_out: 1200.0,
-            bwe_down_kbps: None,
-            nacks: 0,
-            plis: 0,
-            jitter_ms: None,
-            video: VideoState::Flowing,
-            video_layer: None,
-            video_layers: None,
-            voice: 0.0,
-            freezes: 0,
-            audio_gaps_up: 0,
-            freezes_up: 0,
+            ..ParticipantHealth::fixture(id, name)
         }
     }
 
