@@ -155,6 +155,21 @@ export async function launchBrowser(extraArgs = [], executablePath = process.env
   };
 }
 
+/**
+ * Polls `f` (every 200 ms) until it returns a truthy value; returns it and the time it took
+ * (ms). Fails naming `what`, with the last value, after `timeoutMs`.
+ */
+export async function until(f, what, timeoutMs) {
+  const start = Date.now();
+  let last;
+  while (Date.now() - start < timeoutMs) {
+    last = await f();
+    if (last) return { value: last, ms: Date.now() - start };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
 /** Decoded-frame count and size of a <video> in the page. */
 export async function videoState(page, selector) {
   return page.evaluate((sel) => {

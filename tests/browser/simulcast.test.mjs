@@ -5,20 +5,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, videoState, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, videoState, until, artifacts } from './harness.mjs';
 
 const env = serverAndBrowser();
 
 /** Waits until the video's width satisfies `ok`; returns its state. */
 async function waitForWidth(page, selector, ok, what, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  let last = null;
-  while (Date.now() < deadline) {
-    last = await videoState(page, selector);
-    if (last && ok(last.width)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: ${selector} not there within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
+  const { value } = await until(async () => {
+    const s = await videoState(page, selector);
+    return s && ok(s.width) ? s : null;
+  }, `${what} (${selector})`, timeoutMs);
+  return value;
 }
 
 test('a classroom receives the teacher at the layer it may have, switched without a break', { timeout: 120000 }, async () => {
@@ -33,11 +30,7 @@ test('a classroom receives the teacher at the layer it may have, switched withou
   try {
     await waitForLiveVideo(room, '#stage-video', 20000);
     // The host publishes three layers.
-    const deadline = Date.now() + 20000;
-    while (!/track published.*kind=Video.*layers=3/.test(server.log())) {
-      assert.ok(Date.now() < deadline, `the server took the camera as three layers:\n${server.log().slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await until(() => /track published.*kind=Video.*layers=3/.test(server.log()), 'the server took the camera as three layers', 20000);
     // On a loopback link the estimate soon allows the top layer: 1280 wide.
     const high = await waitForWidth(room, '#stage-video', (w) => w >= 1280, 'the top layer', 40000);
     // The classroom asks for the lowest layer only: 320 wide, frames still decoding.
@@ -78,21 +71,14 @@ test('layers nobody receives are paused at the publisher and resumed when wanted
   try {
     await host.waitForFunction(() => document.querySelectorAll('#grid .tile video').length >= 1, null, { timeout: 20000 });
     // Only the host receives this classroom, at its lowest layer: the other two pause.
-    const start = Date.now();
-    while (JSON.stringify(await sending()) !== '[true,false,false]') {
-      assert.ok(Date.now() - start < 30000, `the upper layers pause: ${JSON.stringify(await sending())}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    console.log(`unreceived layers paused at the classroom's page after ${Date.now() - start} ms`);
+    const paused = await until(async () => JSON.stringify(await sending()) === '[true,false,false]', 'the upper layers pause', 30000);
+    console.log(`unreceived layers paused at the classroom's page after ${paused.ms} ms`);
     // The host spotlights it: everyone, the host included, may have its best layer.
     const tile = host.locator('#grid .tile', { hasText: classLink.name });
     await tile.locator('button.spot').click();
     const spot = Date.now();
-    while (!(await sending()).every(Boolean)) {
-      assert.ok(Date.now() - spot < 30000, `resumed: ${JSON.stringify(await sending())}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    console.log(`spotlit: all layers sent again after ${Date.now() - spot} ms`);
+    const resumed = await until(async () => (await sending()).every(Boolean), 'all layers sent again', 30000);
+    console.log(`spotlit: all layers sent again after ${resumed.ms} ms`);
     await host.waitForFunction(() => {
       const v = document.querySelector('#stage-video');
       return v && v.videoWidth >= 1280;

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launchBrowser, videoState, waitForLiveVideo, artifacts } from './harness.mjs';
+import { startServer, launchBrowser, videoState, waitForLiveVideo, until, artifacts } from './harness.mjs';
 import { canMakeNetworks, classroomNetwork } from './netns.mjs';
 
 const skip = canMakeNetworks() ? false : 'needs root to make a network namespace';
@@ -28,18 +28,6 @@ after(async () => {
   if (env.server) await env.server.stop();
   if (env.net) env.net.remove();
 });
-
-/** Polls `f` until it returns a truthy value; returns it and the time it took (ms). */
-async function until(f, what, timeoutMs) {
-  const start = Date.now();
-  let last;
-  while (Date.now() - start < timeoutMs) {
-    last = await f();
-    if (last) return { value: last, ms: Date.now() - start };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
-}
 
 /** What the page's receiving connection has counted of the teacher's audio and video. */
 function inbound(page) {

@@ -86,7 +86,6 @@ impl ActiveSpeakers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Health;
     use crate::session_health::ParticipantHealth;
 
     fn person(id: u64, voice: f32) -> ParticipantHealth {
@@ -97,16 +96,7 @@ mod tests {
     }
 
     fn sample(voices: &[(u64, f32)]) -> HashMap<SessionId, SessionHealth> {
-        let participants = voices.iter().map(|&(id, v)| person(id, v)).collect();
-        HashMap::from([(
-            SessionId(1),
-            SessionHealth {
-                session: SessionId(1),
-                sampled_utc: 0,
-                health: Health::Good,
-                participants,
-            },
-        )])
+        SessionHealth::fixture(voices.iter().map(|&(id, v)| person(id, v)).collect())
     }
 
     #[test]

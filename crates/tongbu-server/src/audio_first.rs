@@ -147,7 +147,6 @@ impl AudioFirst {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Health;
     use crate::session_health::ParticipantHealth;
 
     fn sample(loss_down: f32, video: VideoState) -> HashMap<SessionId, SessionHealth> {
@@ -158,15 +157,7 @@ mod tests {
             video,
             ..ParticipantHealth::fixture(7, "呼和浩特一中 · 初二(3)班")
         };
-        HashMap::from([(
-            SessionId(1),
-            SessionHealth {
-                session: SessionId(1),
-                sampled_utc: 0,
-                health: Health::Good,
-                participants: vec![p],
-            },
-        )])
+        SessionHealth::fixture(vec![p])
     }
 
     /// Feeds one sample every 250 ms from `from` for `secs`; returns the decisions with times.

@@ -102,6 +102,24 @@ impl ParticipantHealth {
     }
 }
 
+#[cfg(test)]
+impl SessionHealth {
+    /// Session 1's sample with these participants, as the sampler hands it on (tests).
+    pub(crate) fn fixture(
+        participants: Vec<ParticipantHealth>,
+    ) -> HashMap<SessionId, SessionHealth> {
+        HashMap::from([(
+            SessionId(1),
+            SessionHealth {
+                session: SessionId(1),
+                sampled_utc: 0,
+                health: Health::Good,
+                participants,
+            },
+        )])
+    }
+}
+
 /// What a participant's picture is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
