@@ -248,11 +248,8 @@ impl BandwidthAllocator {
                 // nothing it costs.
                 continue;
             }
-            let settled = self
-                .changed_at
-                .iter()
-                .find(|(id, _)| *id == d.consumer)
-                .is_none_or(|&(_, t)| now.saturating_duration_since(t) >= UP_HOLD);
+            let decided = self.changed_at.iter().find(|(id, _)| *id == d.consumer);
+            let settled = decided.is_none_or(|&(_, t)| now.saturating_duration_since(t) >= UP_HOLD);
             let mut fits = d.best_within(room);
             if fits.is_none() && d.priority == Some(Priority::High) {
                 // The teacher's lowest layer may use the headroom too, rather than pause.
@@ -283,6 +280,15 @@ impl BandwidthAllocator {
                     };
                     let lowest = (0..=c.0).map(Layer).find(|&l| d.bitrate(l).is_some());
                     lowest.filter(|_| now.saturating_duration_since(since) < PAUSE_AFTER)
+                }
+                // A video not started yet: its lowest layer, whatever the estimate says, while
+                // the estimate finds its feet, and for the teacher's picture. Until a video
+                // flows the estimate measures only what does (the audio), so it would never
+                // fit; once it flows, the rules above judge it.
+                (None, None)
+                    if decided.is_none() && (starting || d.priority == Some(Priority::High)) =>
+                {
+                    d.next_up(None)
                 }
                 (f, _) => f,
             };
@@ -527,6 +533,42 @@ mod tests {
         a.allocate(Some(2_000_000), &d, now + UP_HOLD, &mut changes);
         apply(&mut d, &mut changes);
         assert_eq!(layer_of(&d, 1), Some(Layer(2)));
+    }
+
+    #[test]
+    fn a_new_video_starts_at_its_lowest_layer_though_the_estimate_counts_only_audio() {
+        let t0 = Instant::now();
+        let mut a = BandwidthAllocator::new();
+        let mut changes = Vec::new();
+        // The first feedback acknowledged the audio alone: 60 k, less than any picture.
+        let mut d = [audio(0), camera(1, Priority::Normal, None)];
+        a.allocate(Some(60_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(0)), "starts at the lowest");
+        // Once the estimate has had its first seconds, a new camera that does not fit stays
+        // off (a probe finds it room), but the teacher's starts and has its grace.
+        let later = t0 + STARTUP;
+        let mut d = [
+            audio(0),
+            camera(1, Priority::Normal, Some(Layer(0))),
+            camera(2, Priority::Normal, None),
+            camera(3, Priority::High, None),
+        ];
+        a.allocate(Some(250_000), &d, later, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(
+            (layer_of(&d, 1), layer_of(&d, 2), layer_of(&d, 3)),
+            (None, None, Some(Layer(0))),
+            "the teacher's camera first; no room for the others"
+        );
+        a.allocate(Some(60_000), &d, later, &mut changes);
+        assert!(changes.is_empty(), "the teacher's camera has its grace");
+        a.allocate(Some(60_000), &d, later + PAUSE_AFTER, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 3), None, "paused once it did not fit for long");
+        // Paused for want of bandwidth, it is no longer new: it stays off.
+        a.allocate(Some(60_000), &d, later + PAUSE_AFTER * 2, &mut changes);
+        assert!(changes.is_empty());
     }
 
     #[test]
