@@ -85,10 +85,14 @@ impl Worker {
                 // Arriving: measured above zero, or started and not measured yet; or paused at
                 // the publisher because nobody received it (dynacast), which asking resumes.
                 // Priced at its recent peak: a second cut short by a pause or a start measures
-                // low, and a keyframe costs what it costs.
+                // low, and a keyframe costs what it costs. A paused layer costs at least what a
+                // layer of its rank is assumed to: the peak it had may be from the encoder's
+                // first seconds, when the publisher's own uplink estimate starved it.
                 let nominal = e.nominal_bps();
                 *slot = match e.bitrate_bps() {
-                    _ if p.layer_paused(Layer(l as u8)) => Some(nominal.unwrap_or(ASSUMED_BPS[l])),
+                    _ if p.layer_paused(Layer(l as u8)) => {
+                        Some(nominal.unwrap_or(0).max(ASSUMED_BPS[l]))
+                    }
                     Some(0) => None,
                     Some(b) => Some(b.max(nominal.unwrap_or(0))),
                     None => (e.received().0 > 0).then_some(ASSUMED_BPS[l]),
@@ -190,7 +194,10 @@ impl Worker {
         self.probing = probing;
     }
 
-    /// Pads one subscriber's stream; `false` once its probe is over.
+    /// Pads one subscriber's stream; `false` once its probe's time is over. The probe itself
+    /// stays until the allocator judges it, on the next feedback (which shows what the probe's
+    /// last packets did): judged later, by the report tick, its padding would be out of the
+    /// delivered rate's window and a carried probe would count as failed.
     fn pad_transport(&mut self, id: TransportId, now: Instant) -> bool {
         let Some(t) = self.transports.get(id.index()) else {
             return false;
@@ -203,7 +210,6 @@ impl Worker {
             .filter(|&(_, until)| now < until)
             .map(|(bps, _)| bps)
         else {
-            egress.probe = None;
             return false;
         };
         let Some((proto, dest)) = egress.remote else {
