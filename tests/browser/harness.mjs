@@ -2,9 +2,9 @@
 // Debian's Chromium with a fake camera and microphone. Loopback only.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -116,7 +116,11 @@ export function serverAndBrowser() {
   });
   after(async () => {
     if (env.browser) await env.browser.close();
-    if (env.server) await env.server.stop();
+    if (env.server) {
+      // Kept for reading a failure after the run: artifacts/<test file>.server.log.
+      writeFileSync(join(artifacts, `${basename(process.argv[1] || 'tests')}.server.log`), env.server.log());
+      await env.server.stop();
+    }
   });
   return env;
 }
