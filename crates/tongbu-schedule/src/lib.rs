@@ -4,12 +4,13 @@
 //! lessons, research sessions, lectures; single or weekly) with their state, roles, and the
 //! signed join tokens that bind a person or classroom to one session in one role. Checks what
 //! people submit field by field, refuses double bookings, keeps each ended session's quality
-//! [`report`], and persists everything through the [`Store`] trait ([`SqliteStore`] by default,
+//! [`report`] and the slides uploaded for it ([`courseware`]), and persists everything through the [`Store`] trait ([`SqliteStore`] by default,
 //! versioned migrations applied at open).
 //!
 //! It must not touch media, sockets or HTTP: the server asks it questions ("may this token
 //! join now?") and tells it facts ("the host started the lesson"), and it answers from the store.
 
+pub mod courseware;
 pub mod demo;
 pub mod error;
 pub mod import;
@@ -24,6 +25,7 @@ pub mod time;
 pub mod token;
 pub mod validate;
 
+pub use courseware::{Deck, DeckId, ImageType, NewDeck, NewPage, PageImage, PageRef};
 pub use error::{Clash, ScheduleError};
 pub use pair::{NewPair, PairId, SchoolPair};
 pub use report::{QualityReport, ReportSummary};

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
 
+use crate::courseware::{Deck, NewDeck, PageImage};
 use crate::error::Clash;
 use crate::store::{SessionQuery, Store};
 use crate::time::local_datetime;
@@ -116,6 +117,25 @@ const MIGRATIONS: &[&str] = &[
         summary TEXT NOT NULL
     );
     CREATE INDEX reports_by_end ON session_reports(ended_utc);",
+    // 5: courseware: each page's image once by its SHA-256, decks of a session listing them.
+    "CREATE TABLE courseware_pages (
+        digest TEXT PRIMARY KEY,
+        image TEXT NOT NULL CHECK (image IN ('png', 'jpeg', 'webp')),
+        bytes BLOB NOT NULL
+    );
+    CREATE TABLE courseware_decks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        title TEXT NOT NULL,
+        created_utc INTEGER NOT NULL
+    );
+    CREATE INDEX decks_by_session ON courseware_decks(session_id);
+    CREATE TABLE courseware_deck_pages (
+        deck_id INTEGER NOT NULL REFERENCES courseware_decks(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        digest TEXT NOT NULL REFERENCES courseware_pages(digest),
+        PRIMARY KEY (deck_id, position)
+    );",
 ];
 
 fn report_json<T: serde::Serialize>(v: &T) -> Result<String, ScheduleError> {
@@ -200,6 +220,15 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn add_deck(&self, d: &NewDeck, created_utc: i64) -> Result<Deck, ScheduleError> {
+        self.write(|db| db.insert_deck(d, created_utc))
+    }
+    fn decks(&self, session: SessionId) -> Result<Vec<Deck>, ScheduleError> {
+        self.read(|db| db.session_decks(session))
+    }
+    fn page_image(&self, digest: &str) -> Result<Option<PageImage>, ScheduleError> {
+        self.read(|db| db.page(digest))
+    }
     fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError> {
         self.write(|db| db.save_report(r))
     }
@@ -317,6 +346,8 @@ impl Store for SqliteStore {
 
 /// Statements on a connection, inside whatever transaction the caller opened.
 struct Db<'c>(&'c Connection);
+
+mod courseware;
 
 fn not_found(what: &'static str, id: i64) -> ScheduleError {
     ScheduleError::NotFound { what, id }
@@ -531,6 +562,15 @@ impl Db<'_> {
 }
 
 impl Store for Db<'_> {
+    fn add_deck(&self, d: &NewDeck, created_utc: i64) -> Result<Deck, ScheduleError> {
+        self.insert_deck(d, created_utc)
+    }
+    fn decks(&self, session: SessionId) -> Result<Vec<Deck>, ScheduleError> {
+        self.session_decks(session)
+    }
+    fn page_image(&self, digest: &str) -> Result<Option<PageImage>, ScheduleError> {
+        self.page(digest)
+    }
     fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError> {
         self.state_of(r.session)?;
         let body = report_json(r)?;
@@ -1096,7 +1136,7 @@ mod tests {
     use super::*;
     use crate::{SessionDraft, WeeklyDraft};
 
-    fn sample(store: &dyn Store) -> (ClassroomId, ClassroomId, ClassroomId) {
+    pub(super) fn sample(store: &dyn Store) -> (ClassroomId, ClassroomId, ClassroomId) {
         let bj = store
             .add_school(&NewSchool::new(
                 "北京一零一中学怀柔校区",
@@ -1127,7 +1167,7 @@ mod tests {
         )
     }
 
-    fn lesson(host: ClassroomId, remote: ClassroomId, start: i64) -> NewSession {
+    pub(super) fn lesson(host: ClassroomId, remote: ClassroomId, start: i64) -> NewSession {
         NewSession::single(
             SessionKind::Lesson,
             "勾股定理",

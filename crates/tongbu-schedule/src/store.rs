@@ -5,8 +5,9 @@
 //! (a timetable import is all or nothing).
 
 use crate::{
-    Classroom, ClassroomId, NewClassroom, NewPair, NewSchool, NewSession, PairId, QualityReport,
-    ReportSummary, ScheduleError, School, SchoolId, SchoolPair, Session, SessionId, SessionState,
+    Classroom, ClassroomId, Deck, NewClassroom, NewDeck, NewPair, NewSchool, NewSession, PageImage,
+    PairId, QualityReport, ReportSummary, ScheduleError, School, SchoolId, SchoolPair, Session,
+    SessionId, SessionState,
 };
 
 /// Which sessions to list.
@@ -94,6 +95,13 @@ pub trait Store {
         now_utc: i64,
         grace_secs: i64,
     ) -> Result<Vec<SessionId>, ScheduleError>;
+
+    /// Keeps an uploaded deck of slides of a session (each page's image stored once).
+    fn add_deck(&self, d: &NewDeck, created_utc: i64) -> Result<Deck, ScheduleError>;
+    /// The session's decks, oldest first.
+    fn decks(&self, session: SessionId) -> Result<Vec<Deck>, ScheduleError>;
+    /// A page's image by its digest (`None`: no deck holds it).
+    fn page_image(&self, digest: &str) -> Result<Option<PageImage>, ScheduleError>;
 
     /// Keeps the quality report of an ended session (replacing an earlier one).
     fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError>;
