@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
-use tongbu_schedule::{Role, SessionId};
+use tongbu_schedule::{DeckId, Role, SessionId};
 use tongbu_signal::{ParticipantInfo, ServerMessage};
 use tracing::warn;
 
@@ -40,6 +40,17 @@ fn send_all(members: &mut BTreeMap<u64, Member>, msg: &ServerMessage) {
 struct Room {
     members: BTreeMap<u64, Member>,
     spotlight: Option<u64>,
+    /// The courseware page the host shows.
+    slide: Option<(DeckId, u32)>,
+}
+
+/// What a newcomer learns of the room it joined.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Everyone in, the newcomer included.
+    pub roster: Vec<ParticipantInfo>,
+    pub spotlight: Option<u64>,
+    pub slide: Option<(DeckId, u32)>,
 }
 
 /// All rooms of the server.
@@ -78,14 +89,13 @@ impl Rooms {
         })
     }
 
-    /// Adds a participant; tells the others. Returns the roster (including the newcomer) and the
-    /// current spotlight.
+    /// Adds a participant; tells the others.
     pub fn join(
         &self,
         session: SessionId,
         info: ParticipantInfo,
         tx: Sender<ServerMessage>,
-    ) -> (Vec<ParticipantInfo>, Option<u64>) {
+    ) -> Entry {
         self.with(|rooms| {
             let room = rooms.entry(session).or_default();
             let msg = ServerMessage::ParticipantJoined {
@@ -93,10 +103,11 @@ impl Rooms {
             };
             send_all(&mut room.members, &msg);
             room.members.insert(info.id, Member { info, tx });
-            (
-                room.members.values().map(|m| m.info.clone()).collect(),
-                room.spotlight,
-            )
+            Entry {
+                roster: room.members.values().map(|m| m.info.clone()).collect(),
+                spotlight: room.spotlight,
+                slide: room.slide,
+            }
         })
     }
 
@@ -204,6 +215,21 @@ impl Rooms {
                 &ServerMessage::Spotlight { participant: id },
             );
             true
+        })
+    }
+
+    /// Shows a courseware page (checked by the caller to be one of the session's) and tells
+    /// everyone.
+    pub fn set_slide(&self, session: SessionId, slide: Option<(DeckId, u32)>) {
+        self.with(|rooms| {
+            if let Some(room) = rooms.get_mut(&session) {
+                room.slide = slide;
+                let msg = ServerMessage::Slide {
+                    deck: slide.map(|s| s.0),
+                    page: slide.map_or(0, |s| s.1),
+                };
+                send_all(&mut room.members, &msg);
+            }
         })
     }
 

@@ -302,7 +302,7 @@ impl Participant {
             floor: false,
         };
         let (tx, mut rx) = mpsc::channel::<ServerMessage>(crate::room::OUTBOX);
-        let (roster, spotlight) = self.app.rooms.join(self.sid(), me.clone(), tx);
+        let entry = self.app.rooms.join(self.sid(), me.clone(), tx);
         let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
         let tracks = match self
             .app
@@ -360,18 +360,35 @@ impl Participant {
                 kind: session.kind,
                 comparison,
             },
-            roster,
+            roster: entry.roster,
             tracks: tracks.iter().map(|t| track_info(*t, None)).collect(),
         };
         let mut open = send(&mut socket, &joined).await;
-        if open && spotlight.is_some() {
+        if open && entry.spotlight.is_some() {
             open = send(
                 &mut socket,
                 &ServerMessage::Spotlight {
-                    participant: spotlight,
+                    participant: entry.spotlight,
                 },
             )
             .await;
+        }
+        // The courseware, to fetch ahead, and the page on show.
+        let sid = self.sid();
+        let decks = crate::api::db(&self.app, move |s| s.decks(sid)).await;
+        match decks {
+            Ok(decks) if open && !decks.is_empty() => {
+                open = send(&mut socket, &ServerMessage::Courseware { decks }).await;
+            }
+            Ok(_) => {}
+            Err(e) => warn!("cannot read the session's courseware: {e:?}"),
+        }
+        if let (true, Some((deck, page))) = (open, entry.slide) {
+            let m = ServerMessage::Slide {
+                deck: Some(deck),
+                page,
+            };
+            open = send(&mut socket, &m).await;
         }
 
         while open {
@@ -568,6 +585,44 @@ impl Participant {
                         .await;
                 }
                 info!(participant, granted, "floor");
+                None
+            }
+            ClientMessage::ShowSlide { deck, page } => {
+                if !role.may_moderate() {
+                    return forbidden("turn the courseware's pages");
+                }
+                let slide = match deck {
+                    None => None,
+                    Some(deck) => {
+                        let sid = self.sid();
+                        let decks = crate::api::db(&self.app, move |s| s.decks(sid)).await;
+                        let Ok(decks) = decks else {
+                            return Some(ServerMessage::error(
+                                ErrorCode::Internal,
+                                "the courseware could not be read; try again",
+                            ));
+                        };
+                        match decks.iter().find(|d| d.id == deck) {
+                            None => {
+                                return Some(ServerMessage::error(
+                                    ErrorCode::InvalidMessage,
+                                    format!(
+                                        "deck {} is not one of this session's; upload it first",
+                                        deck.0
+                                    ),
+                                ))
+                            }
+                            Some(d) if page as usize >= d.pages.len() => {
+                                return Some(ServerMessage::error(
+                                    ErrorCode::InvalidMessage,
+                                    format!("deck {} has pages 0 to {}", deck.0, d.pages.len() - 1),
+                                ))
+                            }
+                            Some(_) => Some((deck, page)),
+                        }
+                    }
+                };
+                self.app.rooms.set_slide(self.sid(), slide);
                 None
             }
             ClientMessage::Start => {

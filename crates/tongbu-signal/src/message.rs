@@ -1,7 +1,7 @@
 //! The messages. Every message is a JSON object with a `type` field.
 
 use serde::{Deserialize, Serialize};
-use tongbu_schedule::{Role, SessionKind, SessionState};
+use tongbu_schedule::{Deck, DeckId, Role, SessionKind, SessionState};
 
 /// Which of a participant's two transports an SDP belongs to.
 ///
@@ -148,6 +148,13 @@ pub enum ClientMessage {
         participant: u64,
         granted: bool,
     },
+    /// Host only: show a page of an uploaded courseware deck to everyone (`deck: null` puts
+    /// the slides away). Pages count from 0.
+    ShowSlide {
+        deck: Option<DeckId>,
+        #[serde(default)]
+        page: u32,
+    },
     /// Host only: the lesson starts.
     Start,
     /// Host only: the lesson ends for everyone.
@@ -167,6 +174,7 @@ impl ClientMessage {
         "mute",
         "spotlight",
         "grant_floor",
+        "show_slide",
         "start",
         "end",
     ];
@@ -267,6 +275,18 @@ pub enum ServerMessage {
     },
     SessionState {
         state: SessionState,
+    },
+    /// The session's courseware decks (after `joined` when it has any, and to everyone when
+    /// one is uploaded): fetch their pages ahead, `GET /api/courseware/pages/{digest}`, so that
+    /// a page turn needs nothing but the `slide` message.
+    Courseware {
+        decks: Vec<Deck>,
+    },
+    /// The page of a deck the host shows (`deck: null`: none). To everyone; after `joined`,
+    /// the current one.
+    Slide {
+        deck: Option<DeckId>,
+        page: u32,
     },
     Chat {
         from: u64,

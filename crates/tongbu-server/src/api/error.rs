@@ -16,6 +16,10 @@ pub enum ApiError {
     Schedule(ScheduleError),
     /// The body is not the JSON expected.
     Body(Vec<FieldError>, String),
+    /// The credential is good but its role may not do this.
+    Forbidden(String),
+    /// Nothing by that name.
+    NotFound(String),
     /// A request that is understood but not possible now (e.g. starting before the window).
     State(String),
     Internal(String),
@@ -36,7 +40,7 @@ impl From<ScheduleError> for ApiError {
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiErrorBody {
-    /// `unauthorized`, `invalid_token`, `invalid`, `not_found`, `clash`, `conflict`,
+    /// `unauthorized`, `invalid_token`, `forbidden`, `invalid`, `not_found`, `clash`, `conflict`,
     /// `wrong_state`, `internal`.
     pub error: &'static str,
     /// What happened and what to do, for a person.
@@ -76,6 +80,8 @@ impl IntoResponse for ApiError {
                 },
             ),
             ApiError::State(m) => (StatusCode::CONFLICT, body("wrong_state", m)),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, body("forbidden", m)),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, body("not_found", m)),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, body("internal", m)),
             ApiError::Schedule(e) => {
                 let message = e.to_string();

@@ -6,6 +6,7 @@
 //! checked field by field: a 400 names each bad field, a 409 names the clashing session.
 
 mod catalog;
+mod courseware;
 mod error;
 mod reports;
 mod sessions;
@@ -13,7 +14,7 @@ mod timetable;
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -84,6 +85,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/reports", get(reports::recent))
         .route("/api/timetable", get(timetable::timetable))
         .route(
+            "/api/courseware",
+            get(courseware::list)
+                .post(courseware::upload)
+                // A deck's pages together, and the form's own bytes.
+                .layer(DefaultBodyLimit::max(
+                    tongbu_schedule::courseware::MAX_DECK_BYTES + 64 * 1024,
+                )),
+        )
+        .route("/api/courseware/pages/{digest}", get(courseware::page))
+        .route(
             "/api/classrooms/{id}/schedule-link",
             post(timetable::create_schedule_link),
         )
@@ -107,12 +118,14 @@ pub fn router() -> Router<Arc<AppState>> {
         sessions::start_session, sessions::end_session, sessions::session_health,
         timetable::timetable, timetable::create_schedule_link,
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,
+        courseware::upload, courseware::list, courseware::page,
     ),
     modifiers(&OperatorAuth),
     tags(
         (name = "catalog", description = "Schools, classrooms and school pairs"),
         (name = "sessions", description = "Lessons, research sessions and lectures; join links"),
-        (name = "health", description = "Live session health and post-session quality reports")
+        (name = "health", description = "Live session health and post-session quality reports"),
+        (name = "courseware", description = "Slides uploaded once as images and fetched ahead by every classroom; the page turn is a signaling message")
     )
 )]
 pub struct ApiDoc;
@@ -129,6 +142,17 @@ impl Modify for OperatorAuth {
                         .scheme(HttpAuthScheme::Bearer)
                         .description(Some(
                             "The operator token (TONGBU_OPERATOR_TOKEN, or data/operator.token)",
+                        ))
+                        .build(),
+                ),
+            );
+            c.add_security_scheme(
+                "join_token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "A participant's join token (the `token` of its lesson link)",
                         ))
                         .build(),
                 ),
