@@ -125,6 +125,24 @@ export function serverAndBrowser() {
   return env;
 }
 
+/** A one-colour 800×600 PNG slide made by `page`'s own canvas, with `label` written large. */
+export async function slideImage(page, colour, label = '') {
+  const data = await page.evaluate(([c, text]) => {
+    const cv = document.createElement('canvas');
+    cv.width = 800;
+    cv.height = 600;
+    const g = cv.getContext('2d');
+    g.fillStyle = c;
+    g.fillRect(0, 0, 800, 600);
+    g.fillStyle = '#fff';
+    g.font = 'bold 96px sans-serif';
+    g.textAlign = 'center';
+    g.fillText(text, 400, 160);
+    return cv.toDataURL('image/png').split(',')[1];
+  }, [colour, label]);
+  return Buffer.from(data, 'base64');
+}
+
 /**
  * Chromium with a fake camera and microphone; `extraArgs` adds flags (e.g. no UDP),
  * `executablePath` another way to start it (inside a classroom's network namespace).

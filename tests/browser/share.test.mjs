@@ -1,36 +1,23 @@
-// Sharing and speaking in real Chromium: the host shares courseware (two slides) and its screen,
-// and a classroom sees the shared content large with the teacher's camera in its corner; an
+// Sharing and speaking in real Chromium: the host uploads courseware (two slides, images that
+// every classroom fetches ahead and that page turns switch) and shares its screen, and a
+// classroom sees the shared content large with the teacher's camera in its corner; an
 // observer asks to speak, the host gives it the floor and takes it back; the classroom page's
 // language toggle switches every string it shows.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, slideImage as slide, artifacts } from './harness.mjs';
 
 const env = serverAndBrowser();
 
-/** A one-colour PNG made by the page's own canvas. */
-async function slide(page, colour) {
-  const data = await page.evaluate((c) => {
-    const cv = document.createElement('canvas');
-    cv.width = 800;
-    cv.height = 600;
-    const g = cv.getContext('2d');
-    g.fillStyle = c;
-    g.fillRect(0, 0, 800, 600);
-    return cv.toDataURL('image/png').split(',')[1];
-  }, colour);
-  return Buffer.from(data, 'base64');
-}
-
-/** The colour at the middle of what a <video> shows now, as [r, g, b]. */
+/** The colour at the middle of what a <video> or <img> shows now, as [r, g, b]. */
 async function middleColour(page, selector) {
   return page.evaluate((sel) => {
     const v = document.querySelector(sel);
     const cv = document.createElement('canvas');
-    cv.width = v.videoWidth;
-    cv.height = v.videoHeight;
+    cv.width = v.videoWidth || v.naturalWidth;
+    cv.height = v.videoHeight || v.naturalHeight;
     const g = cv.getContext('2d');
     g.drawImage(v, 0, 0);
     const d = g.getImageData(Math.floor(cv.width / 2), Math.floor(cv.height / 2), 1, 1).data;
@@ -70,13 +57,15 @@ test('the host shares courseware and its screen; a classroom sees it large, the 
     ];
     await host.setInputFiles('#slides-file', files);
     await host.locator('#stop-share').waitFor({ state: 'visible', timeout: 10000 });
-    assert.equal(await host.textContent('#slide-count'), '1 / 2');
-    await room.waitForFunction(() => document.body.classList.contains('has-screen'), null, { timeout: 15000 });
-    await waitForLiveVideo(room, '#stage-video', 15000);
+    await host.waitForFunction(() => document.querySelector('#slide-count').textContent === '1 / 2', null, { timeout: 10000 });
+    await room.waitForFunction(() => document.body.classList.contains('has-slide'), null, { timeout: 15000 });
+    await room.waitForFunction(() => (document.querySelector('#stage-slide').dataset.slide || '').endsWith(':0'), null, { timeout: 15000 });
+    // Both pages were fetched ahead, before the host turned to the second.
+    await room.waitForFunction(() => document.body.dataset.courseware === 'ready', null, { timeout: 15000 });
     await waitForLiveVideo(room, '#stage-pip', 15000);
-    const red = await waitForColour(room, '#stage-video', ([r, g, b]) => r > 150 && g < 90 && b < 90, 'slide 1 is red');
-    const stage = await room.$eval('#stage-video', (v) => ({ w: v.videoWidth, h: v.videoHeight, muted: v.muted }));
-    assert.ok(Math.abs(stage.w / stage.h - 16 / 9) < 0.05, `courseware is 16:9 (${stage.w}x${stage.h})`);
+    const red = await waitForColour(room, '#stage-slide', ([r, g, b]) => r > 150 && g < 90 && b < 90, 'slide 1 is red');
+    const stage = await room.$eval('#stage-slide', (i) => ({ w: i.naturalWidth, h: i.naturalHeight }));
+    assert.deepEqual(stage, { w: 800, h: 600 }, 'the page as uploaded, not a video of it');
     const pip = await room.$eval('#stage-pip', (v) => ({
       muted: v.muted,
       audio: v.srcObject.getAudioTracks().length,
@@ -89,12 +78,14 @@ test('the host shares courseware and its screen; a classroom sees it large, the 
     await host.screenshot({ path: join(artifacts, 'share-host-slides.png') });
 
     await host.click('#slide-next');
-    assert.equal(await host.textContent('#slide-count'), '2 / 2');
-    await waitForColour(room, '#stage-video', ([r, g, b]) => b > 150 && r < 90, `slide 2 is blue (slide 1 was ${red})`);
+    await host.waitForFunction(() => document.querySelector('#slide-count').textContent === '2 / 2', null, { timeout: 10000 });
+    await waitForColour(room, '#stage-slide', ([r, g, b]) => b > 150 && r < 90, `slide 2 is blue (slide 1 was ${red})`);
+    await host.screenshot({ path: join(artifacts, 'share-host-slide-2.png') });
 
     // Stopped: the teacher is back on the stage.
     await host.click('#stop-share');
     await room.waitForFunction(() => !document.body.classList.contains('has-screen'), null, { timeout: 15000 });
+    assert.equal(await room.isVisible('#stage-slide'), false);
     assert.equal(await room.isVisible('#stage-pip'), false);
     await waitForLiveVideo(room, '#stage-video', 15000);
     assert.equal(await room.$eval('#stage-video', (v) => v.srcObject.getAudioTracks().length), 1);

@@ -3,6 +3,7 @@
 // Classroom and observer: the teacher on the stage, other classrooms small, raise hand.
 
 import { TongbuClient } from './protocol.js';
+import { Courseware } from './courseware.js';
 import { applyI18n, t, toggleLang } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -10,6 +11,9 @@ const token = new URLSearchParams(location.search).get('token') || '';
 const client = new TongbuClient(token);
 // For the console and the tests: its peer connections' getStats() say what arrives.
 window.tongbuClient = client;
+// The session's slides, fetched ahead (see courseware.js).
+const courseware = new Courseware(token);
+window.tongbuCourseware = courseware;
 // Errors after which retrying cannot help.
 const PERMANENT = ['invalid_token', 'session_closed', 'not_yet_open', 'unsupported_version'];
 let localStream = null;
@@ -31,7 +35,8 @@ const ui = {
   videoPaused: new Set(), // participants whose video the server paused to keep their audio
   layers: new Map(), // participant id -> simulcast layer of its camera we receive (null: paused)
   speaker: null, // the participant who speaks now (active_speaker)
-  screens: new Map(), // participant id -> MediaStream of the screen or courseware it shares
+  screens: new Map(), // participant id -> MediaStream of the screen it shares
+  slide: null, // the courseware page the host shows: { deck, page }, or null
   trackIds: new Map(), // server track id -> { pid, source, track }
   sharing: null, // what this page shares: null, 'screen' or 'slides'
 };
@@ -93,7 +98,6 @@ function setState(state) {
   $('end').hidden = !host || ui.ended;
   if (state === 'ended' || state === 'report') {
     ui.ended = true;
-    clearInterval(slides.timer);
     banner(t('lesson_ended'));
     document.body.dataset.ended = 'true';
     for (const b of document.querySelectorAll('.controls button, #chat-form button')) b.disabled = true;
@@ -296,14 +300,17 @@ function attach(pid) {
   refreshTiles();
 }
 
-/** A classroom's (or observer's) stage: the teacher large, or, while a screen or courseware is
- *  shared, the shared content large and the teacher's camera (and voice) in its corner. */
+/** A classroom's (or observer's) stage: the teacher large, or, while courseware or a screen is
+ *  shared, the shared content large and the teacher's camera (and voice) in its corner. A
+ *  courseware page is an image fetched ahead, so it shows even while the video is paused. */
 function updateStage() {
   if (ui.role === 'host' || ui.compare) return;
   const cam = ui.streams.get(hostId()) || null;
-  const screen = [...ui.screens.values()][0] || null;
+  const slide = ui.slide;
+  const screen = slide ? null : [...ui.screens.values()][0] || null;
   const stage = $('stage-video');
   const pip = $('stage-pip');
+  const img = $('stage-slide');
   const set = (v, s, muted) => {
     if (v.srcObject !== s) {
       v.srcObject = s;
@@ -311,7 +318,10 @@ function updateStage() {
       if (s) play(v);
     }
   };
-  if (screen) {
+  img.hidden = !slide;
+  stage.hidden = !!slide;
+  if (slide) courseware.show(img, slide.deck, slide.page);
+  if (slide || screen) {
     set(stage, screen, true);
     set(pip, cam, false);
     pip.hidden = !cam;
@@ -320,7 +330,8 @@ function updateStage() {
     pip.hidden = true;
     set(stage, cam, false);
   }
-  document.body.classList.toggle('has-screen', !!screen);
+  document.body.classList.toggle('has-screen', !!(slide || screen));
+  document.body.classList.toggle('has-slide', !!slide);
   refreshTiles();
 }
 
@@ -451,6 +462,19 @@ client.addEventListener('spotlight', (e) => {
   for (const pid of ui.streams.keys()) attach(pid);
   refreshTiles();
 });
+client.addEventListener('courseware', (e) => courseware.setDecks(e.detail.decks));
+client.addEventListener('slide', (e) => {
+  const { deck, page } = e.detail;
+  ui.slide = deck == null ? null : { deck, page };
+  if (ui.role === 'host') {
+    // Another host console may have put the slides up or away.
+    if (ui.slide && !ui.sharing) ui.sharing = 'slides';
+    if (!ui.slide && ui.sharing === 'slides') ui.sharing = null;
+    showSharing();
+  }
+  updateStage();
+});
+courseware.addEventListener('ready', () => (document.body.dataset.courseware = 'ready'));
 client.addEventListener('error', (e) => console.warn('server error', e.detail));
 client.addEventListener('muted', (e) => {
   if (ui.me && e.detail.participant === ui.me.id) {
@@ -515,24 +539,15 @@ $('hand').addEventListener('click', () => {
 
 // ---- sharing a screen or courseware (host) ------------------------------------------------
 
-const slides = { images: [], index: 0, timer: null };
-
-/** Draws the current slide, letterboxed, on the canvas the courseware track is taken from. */
-function drawSlide() {
-  const c = $('slides-canvas');
-  const g = c.getContext('2d');
-  g.fillStyle = '#fff';
-  g.fillRect(0, 0, c.width, c.height);
-  const img = slides.images[slides.index];
-  if (img) {
-    const k = Math.min(c.width / img.width, c.height / img.height);
-    const w = img.width * k;
-    const h = img.height * k;
-    g.drawImage(img, (c.width - w) / 2, (c.height - h) / 2, w, h);
-  }
-  $('slide-count').textContent = `${slides.index + 1} / ${slides.images.length}`;
-  $('slide-prev').disabled = slides.index === 0;
-  $('slide-next').disabled = slides.index >= slides.images.length - 1;
+/** The host's view of the page it shows: the image, its number, the buttons. */
+function showSlideNav() {
+  const slide = ui.slide;
+  const deck = slide && courseware.decks.get(slide.deck);
+  const count = deck ? deck.pages.length : 0;
+  $('slide-count').textContent = deck ? `${slide.page + 1} / ${count}` : '';
+  $('slide-prev').disabled = !deck || slide.page === 0;
+  $('slide-next').disabled = !deck || slide.page >= count - 1;
+  if (deck) courseware.show($('slide-preview'), slide.deck, slide.page);
 }
 
 function showSharing() {
@@ -542,9 +557,10 @@ function showSharing() {
   $('share-slides').hidden = !can || on;
   $('stop-share').hidden = !on;
   $('share-preview').hidden = !on;
-  $('slides-canvas').hidden = ui.sharing !== 'slides';
+  $('slide-preview').hidden = ui.sharing !== 'slides';
   $('screen-preview').hidden = ui.sharing !== 'screen';
   $('slide-nav').hidden = ui.sharing !== 'slides';
+  if (ui.sharing === 'slides') showSlideNav();
 }
 
 async function share(kind, track) {
@@ -561,18 +577,23 @@ async function share(kind, track) {
 
 async function stopSharing() {
   if (!ui.sharing) return;
+  const was = ui.sharing;
   ui.sharing = null;
-  clearInterval(slides.timer);
+  showSharing();
+  if (was === 'slides') {
+    client.showSlide(null, 0);
+    return;
+  }
   const preview = $('screen-preview');
   if (preview.srcObject) for (const tr of preview.srcObject.getTracks()) tr.stop();
   preview.srcObject = null;
-  showSharing();
   await client.stopShare();
 }
 
 $('share-screen').addEventListener('click', async () => {
   let stream;
   try {
+    // Text must stay readable: resolution over frame rate.
     stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 10 } }, audio: false });
   } catch (e) {
     banner(t('share_error') + e.message);
@@ -583,30 +604,33 @@ $('share-screen').addEventListener('click', async () => {
   $('screen-preview').srcObject = stream;
   await share('screen', track);
 });
+// Courseware: the images are uploaded once; classrooms fetch them ahead and follow each turn.
 $('share-slides').addEventListener('click', () => $('slides-file').click());
 $('slides-file').addEventListener('change', async () => {
   const files = [...$('slides-file').files].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
   $('slides-file').value = '';
   if (!files.length) return;
+  const title = files[0].name.replace(/[-_ ]*\d*\.[^.]+$/, '') || t('slides_title');
+  banner(t('slides_uploading'));
+  let deck;
   try {
-    slides.images = await Promise.all(files.map((f) => createImageBitmap(f)));
+    deck = await courseware.upload(title, files);
   } catch (e) {
     banner(t('share_error') + e.message);
     return;
   }
-  slides.index = 0;
-  drawSlide();
-  // Repainted a few times a second so that a classroom joining later gets a picture.
-  clearInterval(slides.timer);
-  slides.timer = setInterval(drawSlide, 250);
-  const track = $('slides-canvas').captureStream(5).getVideoTracks()[0];
-  track.contentHint = 'detail';
-  await share('slides', track);
+  banner('');
+  ui.sharing = 'slides';
+  client.showSlide(deck.id, 0);
+  showSharing();
 });
-$('slide-prev').addEventListener('click', () => { slides.index = Math.max(0, slides.index - 1); drawSlide(); });
+$('slide-prev').addEventListener('click', () => {
+  if (ui.slide) client.showSlide(ui.slide.deck, Math.max(0, ui.slide.page - 1));
+});
 $('slide-next').addEventListener('click', () => {
-  slides.index = Math.min(slides.images.length - 1, slides.index + 1);
-  drawSlide();
+  if (!ui.slide) return;
+  const deck = courseware.decks.get(ui.slide.deck);
+  if (deck) client.showSlide(ui.slide.deck, Math.min(deck.pages.length - 1, ui.slide.page + 1));
 });
 $('stop-share').addEventListener('click', () => stopSharing());
 // The highest picture quality to receive (a metered link, a small screen); the server sends

@@ -217,6 +217,8 @@ export class TongbuClient extends EventTarget {
   raiseHand(raised) { this.send({ type: 'raise_hand', raised }); }
   chat(text) { this.send({ type: 'chat', text }); }
   spotlight(participant) { this.send({ type: 'spotlight', participant }); }
+  /** Host: show page `page` (from 0) of courseware deck `deck` to everyone; `null` puts it away. */
+  showSlide(deck, page) { this.send({ type: 'show_slide', deck, page }); }
   mute(participant) { this.send({ type: 'mute', participant }); }
   grantFloor(participant, granted) { this.send({ type: 'grant_floor', participant, granted }); }
   start() { this.send({ type: 'start' }); }
