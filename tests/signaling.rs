@@ -307,3 +307,55 @@ async fn the_host_gives_an_observer_the_floor_and_takes_it_back() {
     observer.send_raw(offer);
     expect_error(&mut observer, ErrorCode::Forbidden).await;
 }
+
+#[tokio::test]
+async fn with_a_relay_configured_each_join_gets_its_own_expiring_turn_credential() {
+    let server = TestServer::start_with(|c| {
+        c.turn = tongbu_server::turn::Turn::from_config(
+            Some("turns:127.0.0.1:443?transport=tcp".into()),
+            Some("a-shared-secret-of-the-relay".into()),
+            Some("60".into()),
+        )
+        .unwrap();
+    })
+    .await;
+    let mut a = SignalClient::connect(&server.classroom_url(0))
+        .await
+        .unwrap();
+    let mut b = SignalClient::connect(&server.classroom_url(1))
+        .await
+        .unwrap();
+    let mut servers = Vec::new();
+    for c in [&mut a, &mut b] {
+        let ServerMessage::Joined {
+            you, ice_servers, ..
+        } = c.join().await.unwrap()
+        else {
+            unreachable!("join returns joined");
+        };
+        assert_eq!(ice_servers.len(), 1);
+        let s = ice_servers[0].clone();
+        assert_eq!(
+            s.urls,
+            vec!["turns:127.0.0.1:443?transport=tcp".to_string()]
+        );
+        let (expiry, who) = s.username.split_once(':').unwrap();
+        assert_eq!(who, you.id.to_string());
+        let expiry: i64 = expiry.parse().unwrap();
+        assert!(
+            (expiry - now() - 3600).abs() <= 5,
+            "valid for the configured hour"
+        );
+        servers.push(s);
+    }
+    assert_ne!(servers[0].credential, servers[1].credential);
+    // Without a relay the message carries none.
+    let plain = TestServer::start().await;
+    let mut c = SignalClient::connect(&plain.classroom_url(0))
+        .await
+        .unwrap();
+    let ServerMessage::Joined { ice_servers, .. } = c.join().await.unwrap() else {
+        unreachable!("join returns joined");
+    };
+    assert!(ice_servers.is_empty());
+}

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::health::HealthThresholds;
+use crate::turn::Turn;
 
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,6 +66,10 @@ pub struct Config {
     /// When a participant's link counts as weak or lost. `TONGBU_HEALTH_WEAK_LOSS_PCT`,
     /// `TONGBU_HEALTH_LOST_LOSS_PCT`, `TONGBU_HEALTH_WEAK_RTT_MS`.
     pub health: HealthThresholds,
+    /// A TURN relay for networks that let only HTTPS out (see [`crate::turn`]):
+    /// `TONGBU_TURN_URLS` (comma-separated `turn:`/`turns:` URLs), `TONGBU_TURN_SECRET` (its
+    /// shared secret), `TONGBU_TURN_TTL_MIN` (credential lifetime, default 240).
+    pub turn: Option<Turn>,
 }
 
 impl Default for Config {
@@ -85,6 +90,7 @@ impl Default for Config {
             operator_token: None,
             token_secret: None,
             health: HealthThresholds::default(),
+            turn: None,
         }
     }
 }
@@ -108,6 +114,17 @@ struct FileConfig {
     token: FileToken,
     #[serde(default)]
     health: FileHealth,
+    #[serde(default)]
+    turn: FileTurn,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTurn {
+    /// A URL, or a list of them.
+    urls: Option<toml::Value>,
+    secret: Option<String>,
+    ttl_min: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -377,6 +394,15 @@ impl Config {
                 expected: "more than TONGBU_HEALTH_WEAK_LOSS_PCT",
             });
         }
+        let urls = f.turn.urls.map(|v| match v {
+            toml::Value::Array(a) => a.into_iter().map(scalar).collect::<Vec<_>>().join(","),
+            other => scalar(other),
+        });
+        c.turn = Turn::from_config(
+            pick("TONGBU_TURN_URLS", urls),
+            pick("TONGBU_TURN_SECRET", f.turn.secret),
+            pick("TONGBU_TURN_TTL_MIN", f.turn.ttl_min.map(|m| m.to_string())),
+        )?;
         let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
         if let Some(v) = demo {
             c.demo = flag("TONGBU_DEMO_ENABLED (demo.enabled)", v)?;

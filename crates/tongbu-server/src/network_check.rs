@@ -86,6 +86,17 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
             return;
         }
         info!("network check started");
+        let relays = ServerMessage::IceServers {
+            ice_servers: crate::turn::ice_servers(
+                app.config.turn.as_ref(),
+                id,
+                crate::server::now_utc(),
+            ),
+        };
+        if !send(&mut socket, &relays).await {
+            app.edge.leave(ParticipantId(id)).await;
+            return;
+        }
         let udp_port = app.edge.local_addr().port();
         let mut tick = tokio::time::interval(REPORT_EVERY);
         let deadline = tokio::time::sleep(CHECK_LIMIT);

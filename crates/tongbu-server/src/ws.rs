@@ -362,6 +362,11 @@ impl Participant {
             },
             roster: entry.roster,
             tracks: tracks.iter().map(|t| track_info(*t, None)).collect(),
+            ice_servers: crate::turn::ice_servers(
+                self.app.config.turn.as_ref(),
+                self.id,
+                crate::server::now_utc(),
+            ),
         };
         let mut open = send(&mut socket, &joined).await;
         if open && entry.spotlight.is_some() {

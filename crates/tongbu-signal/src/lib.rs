@@ -12,8 +12,8 @@ pub mod message;
 pub mod parse;
 
 pub use message::{
-    ClientMessage, ComparedLessonInfo, ErrorCode, LinkQuality, ParticipantInfo, ServerMessage,
-    SessionInfo, TrackInfo, TrackKind, TrackSource, TransportKind,
+    ClientMessage, ComparedLessonInfo, ErrorCode, IceServer, LinkQuality, ParticipantInfo,
+    ServerMessage, SessionInfo, TrackInfo, TrackKind, TrackSource, TransportKind,
 };
 pub use parse::{parse_client_message, ProtocolError};
 pub use tongbu_schedule::{Role, SessionState};

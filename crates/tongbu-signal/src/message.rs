@@ -42,6 +42,15 @@ pub struct ParticipantInfo {
     pub floor: bool,
 }
 
+/// A relay the browser may use (`RTCIceServer`): a TURN server with a credential minted for
+/// this participant, valid for hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
 /// A published track as the receiving client sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackInfo {
@@ -227,6 +236,13 @@ pub enum ServerMessage {
         session: SessionInfo,
         roster: Vec<ParticipantInfo>,
         tracks: Vec<TrackInfo>,
+        /// Relays for networks that block the media port (give them to both peer connections).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
+    },
+    /// The network check's first message: the relays its connection may use.
+    IceServers {
+        ice_servers: Vec<IceServer>,
     },
     /// SDP offer on the `recv` transport; `tracks` says which publisher each media line carries.
     /// With `new_transport`, the offer starts a fresh transport: drop the old one first.
