@@ -13,6 +13,10 @@ pkg-config --exists opus 2>/dev/null || need_apt+=(libopus-dev pkg-config)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# The firewall and TURN-relay tests: nftables in the classroom's namespace, coturn with TLS.
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -86,6 +86,23 @@ export function classroomNetwork() {
       const burst = Math.max(3000, Math.round((kbit * 1000) / 8 / 50));
       tc('qdisc', 'replace', 'dev', outer, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', String(burst), 'latency', '100ms');
     },
+    /**
+     * A school firewall: from the classroom only TCP to `tcpPorts` goes out (the web server's
+     * port, HTTPS on 443); UDP and every other TCP port are refused at once (not dropped, so the
+     * browser gives up on them quickly, as behind a firewall that rejects).
+     */
+    firewall(tcpPorts) {
+      const rules = `table inet school {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "lo" accept
+    meta l4proto udp reject
+    tcp dport != { ${tcpPorts.join(', ')} } reject with tcp reset
+  }
+}
+`;
+      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
+    },
     /** Takes the cap away. */
     lift() {
       tc('qdisc', 'del', 'dev', outer, 'root');

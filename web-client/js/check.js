@@ -72,10 +72,13 @@ async function network(stream) {
   const samples = [];
   let udpPort = null;
   let refused = null;
+  let gotRelays;
+  const relays = new Promise((r) => (gotRelays = r));
   const answer = new Promise((resolve, reject) => {
     ws.onmessage = (e) => {
       const msg = JSON.parse(e.data);
-      if (msg.type === 'answer') resolve(msg.sdp);
+      if (msg.type === 'ice_servers') gotRelays(msg.ice_servers || []);
+      else if (msg.type === 'answer') resolve(msg.sdp);
       else if (msg.type === 'check_stats') {
         udpPort = msg.udp_port;
         samples.push(msg);
@@ -96,7 +99,14 @@ async function network(stream) {
     step('udp', 'fail', refused);
     return;
   }
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  // The relays the lesson would use too (a school that lets only HTTPS out reaches the server
+  // through TURN over TLS); an error before them ends the check.
+  const iceServers = await Promise.race([relays, answer.then(() => [], () => [])]);
+  if (refused) {
+    step('udp', 'fail', refused);
+    return;
+  }
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers });
   for (const tr of stream ? stream.getTracks() : []) pc.addTransceiver(tr, { direction: 'sendonly', streams: [stream] });
   if (!stream) pc.addTransceiver('video', { direction: 'sendonly' });
   await pc.setLocalDescription(await pc.createOffer());
@@ -123,17 +133,23 @@ async function network(stream) {
     return;
   }
   results.port = udpPort;
-  // Over UDP, or over TCP when the school's network blocks UDP (ICE-TCP, the same port).
+  // Over UDP; over TCP when the school's network blocks UDP (ICE-TCP, the same port); or through
+  // the TURN relay (over TLS on 443) when it lets only HTTPS out.
   let protocol = 'udp';
   const stats = await pc.getStats();
   for (const s of stats.values()) {
     if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
       const local = stats.get(s.localCandidateId);
-      if (local && local.protocol) protocol = local.protocol;
+      if (local && local.candidateType === 'relay') protocol = `turn-${local.relayProtocol || 'udp'}`;
+      else if (local && local.protocol) protocol = local.protocol;
     }
   }
   results.protocol = protocol;
-  if (protocol === 'tcp') step('udp', 'warn', t('check_tcp_only').replaceAll('{port}', udpPort ?? '?'));
+  document.body.dataset.path = protocol;
+  if (protocol.startsWith('turn-')) {
+    const via = protocol === 'turn-tls' ? 'TURN/TLS' : `TURN/${protocol.slice(5).toUpperCase()}`;
+    step('udp', 'warn', t('check_turn_only').replaceAll('{port}', udpPort ?? '?').replace('{via}', via));
+  } else if (protocol === 'tcp') step('udp', 'warn', t('check_tcp_only').replaceAll('{port}', udpPort ?? '?'));
   else step('udp', 'ok', t('check_udp_port').replace('{port}', udpPort ?? '?'));
   step('bandwidth', 'running');
   const start = samples.length;
@@ -188,6 +204,7 @@ function render() {
   box.querySelector('.verdict-line').textContent = t(`check_verdict_${verdict}`);
   let advice = t(`check_advice_${verdict}`).replaceAll('{port}', results.port ?? '?');
   if (verdict === 'warn' && results.protocol === 'tcp') advice = t('check_advice_tcp').replaceAll('{port}', results.port ?? '?');
+  if (verdict === 'warn' && results.protocol?.startsWith('turn-')) advice = t('check_advice_turn').replaceAll('{port}', results.port ?? '?');
   if (results.camera?.state === 'fail') advice = t('check_advice_camera');
   box.querySelector('.verdict-advice').textContent = advice;
 }

@@ -70,6 +70,13 @@ export class TongbuClient extends EventTarget {
     });
   }
 
+  /** Both peer connections' settings: the relays the server gave (TURN over TLS on 443 for
+   *  networks that let only HTTPS out), or none. */
+  rtcConfig() {
+    const iceServers = (this.joined && this.joined.ice_servers) || [];
+    return { bundlePolicy: 'max-bundle', iceServers };
+  }
+
   send(msg) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
@@ -100,7 +107,7 @@ export class TongbuClient extends EventTarget {
    * gets the best one its link carries.
    */
   async publish(stream) {
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection(this.rtcConfig());
     this.sendPc = pc;
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
@@ -190,7 +197,7 @@ export class TongbuClient extends EventTarget {
     }
     for (const t of msg.tracks || []) this.recvTracks.set(t.mid, t);
     if (!this.recvPc) {
-      const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+      const pc = new RTCPeerConnection(this.rtcConfig());
       this.recvPc = pc;
       pc.ontrack = (ev) => {
         const info = this.recvTracks.get(ev.transceiver.mid) || {};
