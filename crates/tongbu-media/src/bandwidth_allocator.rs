@@ -264,13 +264,13 @@ impl BandwidthAllocator {
                     Some(Layer::BASE).filter(|_| d.bitrate(Layer::BASE).is_some())
                 }
                 // Not even the lowest layer fits, while the estimate is still finding its feet
-                // (it starts from what little was sent): nothing pauses, all at their lowest.
-                (None, Some(c)) if starting => {
-                    (0..=c.0).map(Layer).find(|&l| d.bitrate(l).is_some())
-                }
+                // (it starts from what little was sent): nothing pauses, all at their lowest
+                // arriving layer (which may be above the one it had: a publisher's layers start
+                // in any order).
+                (None, Some(_)) if starting => d.next_up(None),
                 // Not even the lowest layer fits: the teacher's picture is paused once that has
                 // lasted, any other at once.
-                (None, Some(c)) if d.priority == Some(Priority::High) => {
+                (None, Some(_)) if d.priority == Some(Priority::High) => {
                     let since = match self.short_since.iter().find(|(id, _)| *id == d.consumer) {
                         Some(&(_, t)) => t,
                         None => {
@@ -278,8 +278,8 @@ impl BandwidthAllocator {
                             now
                         }
                     };
-                    let lowest = (0..=c.0).map(Layer).find(|&l| d.bitrate(l).is_some());
-                    lowest.filter(|_| now.saturating_duration_since(since) < PAUSE_AFTER)
+                    d.next_up(None)
+                        .filter(|_| now.saturating_duration_since(since) < PAUSE_AFTER)
                 }
                 // A video not started yet: its lowest layer, whatever the estimate says, while
                 // the estimate finds its feet, and for the teacher's picture. Until a video
@@ -569,6 +569,35 @@ mod tests {
         // Paused for want of bandwidth, it is no longer new: it stays off.
         a.allocate(Some(60_000), &d, later + PAUSE_AFTER * 2, &mut changes);
         assert!(changes.is_empty());
+    }
+
+    #[test]
+    fn a_video_whose_lowest_layer_has_not_arrived_yet_starts_on_the_next() {
+        let t0 = Instant::now();
+        let mut a = BandwidthAllocator::new();
+        let mut changes = Vec::new();
+        // A new consumer starts at layer 0 (the router's), but the publisher's 180p has not
+        // arrived yet while its 360p has; the first estimate is tiny.
+        let mut cam = camera(1, Priority::High, Some(Layer(0)));
+        cam.layers[0] = None;
+        let mut d = [audio(0), cam];
+        a.allocate(Some(30_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(
+            layer_of(&d, 1),
+            Some(Layer(1)),
+            "not paused: the lowest that arrives"
+        );
+        // Once 180p arrives it is the one the link's estimate allows.
+        d[1].layers[0] = Some(LOW);
+        a.allocate(
+            Some(230_000),
+            &d,
+            t0 + Duration::from_millis(500),
+            &mut changes,
+        );
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(0)));
     }
 
     #[test]
