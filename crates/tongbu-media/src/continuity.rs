@@ -1,6 +1,8 @@
 //! Continuity: whether a stream keeps flowing. A video picture that stops for more than half a
 //! second is a freeze, and audio that stops for a fifth of a second is a gap: both are what a
-//! classroom notices. Each published track keeps a [`Continuity`] of what arrives from its
+//! classroom notices. A silence the sender means is neither: with opus DTX a quiet microphone
+//! sends a packet every 400 ms, its RTP timestamp advanced by the time that passed and no
+//! sequence number missing, and that is told from audio lost or held up on the way. Each published track keeps a [`Continuity`] of what arrives from its
 //! publisher (once per packet, not per subscriber). A subscription only pauses on its own when it
 //! skips packets the track received (it waits for a keyframe after a loss of picture or a stream
 //! restart); [`Pauses`] times those, off the per-packet fast path, so that a pause of the
@@ -16,6 +18,9 @@ pub const FREEZE_AFTER: Duration = Duration::from_millis(500);
 /// Audio with no packet for longer than this has a gap.
 pub const AUDIO_GAP_AFTER: Duration = Duration::from_millis(200);
 
+/// The RTP clock of audio: opus's is 48 kHz whatever it samples at (RFC 7587).
+const AUDIO_CLOCK_HZ: f64 = 48_000.0;
+
 /// The pause that counts for a kind of media.
 pub fn threshold(kind: MediaKind) -> Duration {
     match kind {
@@ -28,8 +33,11 @@ pub fn threshold(kind: MediaKind) -> Duration {
 #[derive(Debug, Clone, Copy)]
 pub struct Continuity {
     threshold: Duration,
+    /// Audio: a pause its timestamps account for is the sender's (DTX), not a gap.
+    dtx: bool,
     last_frame: Option<Instant>,
     last_timestamp: u32,
+    last_seq: u16,
     gaps: u64,
     gap_time: Duration,
 }
@@ -39,17 +47,21 @@ impl Continuity {
     pub fn new(kind: MediaKind) -> Self {
         Self {
             threshold: threshold(kind),
+            dtx: kind == MediaKind::Audio,
             last_frame: None,
             last_timestamp: 0,
+            last_seq: 0,
             gaps: 0,
             gap_time: Duration::ZERO,
         }
     }
 
-    /// A packet of the stream (its RTP timestamp names its frame). Returns the pause it ended,
-    /// if that was long enough to count.
+    /// A packet of the stream (its sequence number, and its RTP timestamp, which names its
+    /// frame). Returns the pause it ended, if that was long enough to count.
     #[inline]
-    pub fn packet(&mut self, timestamp: u32, now: Instant) -> Option<Duration> {
+    pub fn packet(&mut self, seq: u16, timestamp: u32, now: Instant) -> Option<Duration> {
+        let next = seq == self.last_seq.wrapping_add(1);
+        self.last_seq = seq;
         let Some(last) = self.last_frame else {
             self.last_frame = Some(now);
             self.last_timestamp = timestamp;
@@ -58,10 +70,17 @@ impl Continuity {
         if timestamp == self.last_timestamp {
             return None;
         }
+        let media = timestamp.wrapping_sub(self.last_timestamp);
         self.last_timestamp = timestamp;
         self.last_frame = Some(now);
         let pause = now.saturating_duration_since(last);
         if pause <= self.threshold {
+            return None;
+        }
+        // Nothing missing, and the sender's clock moved on as much as the wall's: it sent
+        // nothing because there was nothing to send (DTX).
+        let meant = Duration::from_secs_f64(f64::from(media) / AUDIO_CLOCK_HZ) + self.threshold;
+        if self.dtx && next && meant >= pause {
             return None;
         }
         self.gaps += 1;
@@ -153,9 +172,11 @@ mod tests {
         // 30 frames a second, three packets each, then 800 ms of nothing, then frames again.
         let mut now = t0;
         let mut ts = 0u32;
+        let mut seq = 0u16;
         for _ in 0..30 {
             for _ in 0..3 {
-                assert_eq!(c.packet(ts, now), None);
+                seq += 1;
+                assert_eq!(c.packet(seq, ts, now), None);
             }
             now += ms(33);
             ts = ts.wrapping_add(3000);
@@ -163,13 +184,13 @@ mod tests {
         assert!(!c.stalled(now));
         now += ms(800);
         assert!(c.stalled(now));
-        assert_eq!(c.packet(ts, now), Some(ms(833)));
+        assert_eq!(c.packet(seq + 1, ts, now), Some(ms(833)));
         assert_eq!(c.gaps(), 1);
         assert_eq!(c.gap_time(), ms(833));
         assert!(!c.stalled(now));
         // A slow 400 ms frame interval is not a freeze.
         now += ms(400);
-        assert_eq!(c.packet(ts.wrapping_add(3000), now), None);
+        assert_eq!(c.packet(seq + 2, ts.wrapping_add(3000), now), None);
         assert_eq!(c.gaps(), 1);
     }
 
@@ -197,12 +218,33 @@ mod tests {
     fn audio_gaps_count_from_a_fifth_of_a_second() {
         let t0 = Instant::now();
         let mut c = Continuity::new(MediaKind::Audio);
-        c.packet(0, t0);
-        c.packet(960, t0 + ms(20));
-        c.packet(1920, t0 + ms(190));
+        c.packet(1, 0, t0);
+        c.packet(2, 960, t0 + ms(20));
+        c.packet(3, 1920, t0 + ms(190));
         assert_eq!(c.gaps(), 0);
-        c.packet(2880, t0 + ms(420));
+        // Held up on the way: the next packet, 20 ms of audio later, came 230 ms late.
+        c.packet(4, 2880, t0 + ms(420));
         assert_eq!(c.gaps(), 1);
         assert!(!Continuity::new(MediaKind::Audio).started());
+    }
+
+    #[test]
+    fn a_quiet_microphone_under_dtx_has_no_gaps_but_lost_audio_does() {
+        let t0 = Instant::now();
+        let mut c = Continuity::new(MediaKind::Audio);
+        c.packet(10, 0, t0);
+        // DTX: a packet every 400 ms, each 400 ms of audio on, none missing.
+        for i in 1..=10u16 {
+            c.packet(10 + i, u32::from(i) * 19_200, t0 + ms(400 * u64::from(i)));
+        }
+        assert_eq!(c.gaps(), 0, "silence the sender meant");
+        // 300 ms of packets lost: the timestamps account for it, the sequence numbers do not.
+        c.packet(21 + 15, 10 * 19_200 + 15 * 960, t0 + ms(4300));
+        assert_eq!(c.gaps(), 1);
+        // A video that stops is a freeze, whatever its timestamps say.
+        let mut v = Continuity::new(MediaKind::Video);
+        v.packet(1, 0, t0);
+        v.packet(2, 90_000, t0 + ms(1000));
+        assert_eq!(v.gaps(), 1);
     }
 }

@@ -456,7 +456,7 @@ impl Router {
         if let Some(cache) = &mut e.cache {
             cache.store(packet.seq, packet.timestamp, packet.marker, &packet.payload);
         }
-        let upstream_pause = e.continuity.packet(packet.timestamp, now);
+        let upstream_pause = e.continuity.packet(packet.seq, packet.timestamp, now);
         let before = out.len();
         // All consumers of a producer follow the same rules: the branch is taken once per
         // packet, and the simple loop (every microphone, every camera without layers) stays as
