@@ -117,6 +117,18 @@ async fn close_all(publisher: Publisher, subscribers: Vec<Subscriber>) {
 async fn three_subscribers_receive_the_publishers_media_intact() {
     let server = TestServer::start().await;
     let (publisher, subscribers) = teacher_and_classrooms(&server, 3).await;
+    // The publisher is asked for 40 ms opus frames with in-band FEC and DTX.
+    let opus = publisher
+        .answer
+        .lines()
+        .find(|l| l.starts_with("a=fmtp:111"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        opus.contains("useinbandfec=1") && opus.contains("usedtx=1"),
+        "{opus}"
+    );
+    assert!(publisher.answer.contains("a=ptime:40"));
     tokio::time::sleep(Duration::from_secs(4)).await;
     // Packets sent in the last 300 ms may still be in flight. What the subscribers hold is read
     // before the publisher's log, so every packet received is already in that log.

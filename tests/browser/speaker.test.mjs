@@ -1,6 +1,8 @@
 // Who speaks: the server reads the audio level of every microphone and tells the room; the
 // host's console marks the classroom that speaks. Chromium's fake microphone beeps; a
-// microphone turned off (the teacher's here, a classroom the host muted) is silent.
+// microphone turned off (the teacher's here, a classroom the host muted) is silent, and with
+// opus DTX (which the server negotiates) a silent microphone sends next to nothing, which the
+// server does not take for gaps in its audio.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +44,33 @@ test('the host sees which classroom speaks', { timeout: 90000 }, async () => {
       for (const t of document.querySelector('#self-video').srcObject.getAudioTracks()) t.enabled = false;
     });
     await host.waitForFunction(() => document.querySelectorAll('#grid .tile.speaking').length === 0, null, { timeout: 15000, polling: 200 });
+
+    // Every microphone is silent now: what the host receives of the classrooms' audio, and the
+    // gaps the server counts meanwhile.
+    const audioIn = () => host.evaluate(async () => {
+      let packets = 0;
+      let streams = 0;
+      for (const s of (await window.tongbuClient.recvPc.getStats()).values()) {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+          packets += s.packetsReceived;
+          streams += 1;
+        }
+      }
+      return { packets, streams };
+    });
+    const gaps = async () => {
+      const [, h] = await operatorApi(server, 'GET', `/api/sessions/${demo.session.id}/health`);
+      return Object.fromEntries(h.participants.map((p) => [p.name, p.audio_gaps_up]));
+    };
+    await new Promise((r) => setTimeout(r, 2000));
+    const [p0, g0] = [await audioIn(), await gaps()];
+    await new Promise((r) => setTimeout(r, 4000));
+    const [p1, g1] = [await audioIn(), await gaps()];
+    const perStream = (p1.packets - p0.packets) / 4 / p1.streams;
+    const newGaps = Object.fromEntries(Object.keys(g1).map((k) => [k, g1[k] - (g0[k] || 0)]));
+    console.log(`silent microphones: ${perStream.toFixed(1)} packets/s a stream (25 without DTX); audio gaps counted meanwhile: ${JSON.stringify(newGaps)}`);
+    assert.ok(p1.streams >= 2 && perStream < 10, `DTX: ${perStream} packets/s a stream`);
+    assert.ok(Object.values(newGaps).every((n) => n <= 1), `DTX is not a gap: ${JSON.stringify(newGaps)}`);
   } finally {
     for (const p of [host, a, b]) await p.close();
   }

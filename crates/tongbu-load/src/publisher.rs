@@ -52,6 +52,8 @@ fn record(log: &Log, seq: u16, timestamp: u32, payload: Bytes) {
 /// A publishing test client.
 pub struct Publisher {
     pub participant: u64,
+    /// The server's answer to its offer (what it asked of this publisher's encoders).
+    pub answer: String,
     pc: Arc<dyn PeerConnection>,
     video: Log,
     audio: Log,
@@ -120,7 +122,7 @@ impl Publisher {
             .await?
             .map_err(ClientError::Refused)?;
         pc.set_remote_description(
-            RTCSessionDescription::answer(answer).map_err(ClientError::webrtc)?,
+            RTCSessionDescription::answer(answer.clone()).map_err(ClientError::webrtc)?,
         )
         .await
         .map_err(ClientError::webrtc)?;
@@ -219,6 +221,7 @@ impl Publisher {
 
         Ok(Self {
             participant: you.id,
+            answer,
             pc,
             video,
             audio,

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::media::{Mid, Rid};
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Frequency, Mid, Rid};
 use str0m::net::Protocol;
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, IceCreds, Rtc};
@@ -50,6 +51,21 @@ pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// str0m's own sender reports are pushed beyond any transport's life on recv transports:
 /// Tongbu writes those itself.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Opus's payload type (what browsers use).
+const OPUS_PT: u8 = 111;
+
+/// Opus as Tongbu negotiates it: in-band FEC (a lost frame is rebuilt from the next one's
+/// redundancy) and DTX (a quiet microphone sends a packet every 400 ms instead of 25 a second:
+/// most classrooms listen most of the time, and the host's link receives them all).
+fn opus_params() -> FormatParams {
+    FormatParams {
+        min_p_time: Some(10),
+        use_inband_fec: Some(true),
+        use_dtx: Some(true),
+        ..Default::default()
+    }
+}
 
 /// One transport of one participant.
 pub struct Transport {
@@ -104,8 +120,15 @@ impl Transport {
             .set_rtp_mode(true)
             .clear_codecs()
             .enable_vp8(true)
-            .enable_opus(true, false)
             .set_stats_interval(Some(STATS_INTERVAL));
+        config.codec_config().add_config(
+            OPUS_PT.into(),
+            None,
+            Codec::Opus,
+            Frequency::FORTY_EIGHT_KHZ,
+            Some(2),
+            opus_params(),
+        );
         if role == TransportRole::Recv {
             config = config
                 .set_rtcp_report_interval_audio(NEVER)
