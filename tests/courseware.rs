@@ -211,6 +211,77 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
     assert_eq!(shown, None);
 }
 
+/// A PDF of `colours.len()` 320×180 pages, each filled with one colour (`"1 0 0"`: red).
+fn pdf(colours: &[&str]) -> Vec<u8> {
+    let n = colours.len();
+    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 3 + 2 * i)).collect();
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")),
+    ];
+    for (i, c) in colours.iter().enumerate() {
+        let content = format!("{c} rg 0 0 320 180 re f");
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 320 180] /Contents {} 0 R >>",
+            4 + 2 * i
+        ));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ));
+    }
+    let mut out = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out += &format!("{} 0 obj\n{o}\nendobj\n", i + 1);
+    }
+    let xref = out.len();
+    out += &format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
+    for o in offsets {
+        out += &format!("{o:010} 00000 n \n");
+    }
+    out += &format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    );
+    out.into_bytes()
+}
+
+#[tokio::test]
+async fn a_pdf_becomes_one_slide_per_page_rendered_on_the_server() {
+    let server = TestServer::start().await;
+    let host_token = token_of(&server.host_url());
+    // An image, then a PDF of two pages: three slides in that order.
+    let (status, body) = upload(
+        &server,
+        Some(&host_token),
+        form("勾股定理", &[png(1), pdf(&["1 0 0", "0 0 1"])]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let deck: Deck = serde_json::from_value(body).unwrap();
+    assert_eq!(deck.pages.len(), 3);
+    assert_ne!(deck.pages[1].digest, deck.pages[2].digest);
+    for p in &deck.pages[1..] {
+        assert_eq!(p.image, tongbu_schedule::ImageType::Png);
+        let url = server.http(&format!("/api/courseware/pages/{}", p.digest));
+        let bytes = Client::new()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        // A PNG whose IHDR says 1920 wide (the long side), 1080 high: sharp on a projector.
+        assert_eq!(&bytes[1..4], b"PNG");
+        let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert_eq!((w, h), (1920, 1080));
+    }
+}
+
 #[tokio::test]
 async fn uploads_need_the_hosts_token_and_images_and_leave_nothing_when_refused() {
     let server = TestServer::start().await;
@@ -223,16 +294,29 @@ async fn uploads_need_the_hosts_token_and_images_and_leave_nothing_when_refused(
     let (status, body) = upload(&server, Some(&room_token), form("x", &[png(1)])).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body["message"].as_str().unwrap().contains("host"));
-    // The second page is a PDF: the whole deck is refused, naming the page.
+    // The second page is a text file: the whole deck is refused, naming the page.
     let (status, body) = upload(
         &server,
         Some(&host_token),
-        form("x", &[png(1), b"%PDF-1.7 ...".to_vec()]),
+        form("x", &[png(1), b"Slide 2: Pythagoras".to_vec()]),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["fields"][0]["field"], "pages[1]");
     assert!(body["message"].as_str().unwrap().contains("PNG"));
+    // A broken PDF: the renderer's complaint, and what to do.
+    let (status, body) = upload(
+        &server,
+        Some(&host_token),
+        form("x", &[b"%PDF-1.7 not really".to_vec()]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["fields"][0]["field"], "pages[0]");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("export the slides as images"));
     // No title, no pages.
     let untitled = Form::new().part("page", Part::bytes(png(1)).file_name("1.png"));
     let (status, body) = upload(&server, Some(&host_token), untitled).await;

@@ -131,8 +131,8 @@ impl NewPage {
         let Some(image) = ImageType::sniff(&bytes) else {
             return Err(FieldError {
                 field,
-                message: "not a PNG, JPEG or WebP image; export each slide as an image (a PDF: \
-                          save its pages as PNG)"
+                message: "not a PNG, JPEG or WebP image, nor a PDF; export the slides as images \
+                          or as a PDF"
                     .into(),
             });
         };

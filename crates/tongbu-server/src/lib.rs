@@ -21,6 +21,7 @@ pub mod links;
 pub mod metrics;
 pub mod network_check;
 pub mod operator;
+pub mod pdf_pages;
 pub mod quality_report;
 pub mod room;
 pub mod server;

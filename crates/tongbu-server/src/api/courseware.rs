@@ -15,6 +15,7 @@ use tongbu_signal::ServerMessage;
 use tracing::info;
 
 use super::{db, field, ApiError, ApiErrorBody};
+use crate::pdf_pages::{self, is_pdf};
 use crate::server::{now_utc, AppState};
 
 type App = State<Arc<AppState>>;
@@ -48,7 +49,7 @@ impl FromRequestParts<Arc<AppState>> for Participant {
 /// Uploads a deck of slides for the session of the host's join token.
 #[utoipa::path(post, path = "/api/courseware", tag = "courseware",
     request_body(content_type = "multipart/form-data",
-        description = "A `title` part, then one `page` part per slide in order: PNG, JPEG or WebP (told by its bytes), at most 8 MiB each, 300 pages, 64 MiB in all."),
+        description = "A `title` part, then one `page` part per slide in order: PNG, JPEG or WebP (told by its bytes), or a PDF (each of its pages becomes a slide, rendered on the server), at most 8 MiB a page, 300 pages, 64 MiB in all."),
     security(("join_token" = [])),
     responses((status = 201, body = Deck),
         (status = 400, description = "a part is missing or is not an image; `fields` names it (`pages[2]`)", body = ApiErrorBody),
@@ -101,9 +102,23 @@ pub async fn upload(
                         ),
                     ));
                 }
-                let page = NewPage::check(index, bytes.to_vec())
-                    .map_err(|e| ApiError::Body(vec![e.clone()], e.message))?;
-                pages.push(page);
+                // A PDF becomes one page per PDF page; anything else must be an image.
+                let images = if is_pdf(&bytes) {
+                    pdf_pages::render(&bytes).await.map_err(|e| {
+                        let message = e.to_string();
+                        ApiError::Body(
+                            vec![field(&format!("pages[{index}]"), message.clone())],
+                            message,
+                        )
+                    })?
+                } else {
+                    vec![bytes.to_vec()]
+                };
+                for image in images {
+                    let page = NewPage::check(pages.len(), image)
+                        .map_err(|e| ApiError::Body(vec![e.clone()], e.message))?;
+                    pages.push(page);
+                }
             }
             other => {
                 return Err(bad(
