@@ -14,6 +14,25 @@ Every setting can also be given as an environment variable TONGBU_<SECTION>_<KEY
 e.g. TONGBU_HTTP_ADDR=127.0.0.1:8080 TONGBU_MEDIA_UDP_PORT=3478 TONGBU_PUBLIC_IP=203.0.113.7
 TONGBU_DATA_DIR=data. Flags win over the environment, which wins over the file.";
 
+/// How long a graceful stop waits for connections to close.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// SIGTERM (what systemd and containers send) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -126,15 +145,18 @@ fn main() -> ExitCode {
                 url_component(server.state.operator.secret())
             );
         }
+        let mut server = server;
         tokio::select! {
             r = server.wait() => {
                 if let Err(e) = r {
                     eprintln!("tongbu: HTTP server stopped: {e}");
                     return ExitCode::FAILURE;
                 }
+                return ExitCode::SUCCESS;
             }
-            _ = tokio::signal::ctrl_c() => println!("stopping"),
+            _ = stop_signal() => println!("stopping: telling every participant to rejoin shortly"),
         }
+        server.stop(STOP_WITHIN).await;
         ExitCode::SUCCESS
     })
 }

@@ -27,15 +27,18 @@ export async function operatorApi(server, method, path, body) {
   return [res.status, await res.json().catch(() => null)];
 }
 
-/** A server on free ports; `addr` is the IP it listens on (HTTP and media), `env` more settings. */
-export async function startServer({ addr = '127.0.0.1', env = {} } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tongbu-e2e-'));
+/**
+ * A server on free ports; `addr` is the IP it listens on (HTTP and media), `env` more settings;
+ * `port` and `dataDir` to start it again where a stopped one was (`stop({ keepData: true })`).
+ */
+export async function startServer({ addr = '127.0.0.1', env = {}, port = 0, dataDir = null } = {}) {
+  dataDir = dataDir || mkdtempSync(join(tmpdir(), 'tongbu-e2e-'));
   const bin = process.env.TONGBU_BIN || join(root, 'target', 'debug', 'tongbu');
   const child = spawn(bin, [], {
     env: {
       ...process.env,
       ...env,
-      TONGBU_HTTP_ADDR: `${addr}:0`,
+      TONGBU_HTTP_ADDR: `${addr}:${port}`,
       TONGBU_MEDIA_UDP_PORT: '0',
       TONGBU_DATA_DIR: dataDir,
       TONGBU_HTTP_WEB_DIR: join(root, 'web-client'),
@@ -62,12 +65,15 @@ export async function startServer({ addr = '127.0.0.1', env = {} } = {}) {
   });
   return {
     url,
+    dataDir,
     // The server's log, its terminal colours taken out.
     log: () => log.replace(/\x1b\[[0-9;]*m/g, ''),
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
+    /** SIGTERM, as systemd sends: a graceful stop; resolves with the exit code. */
+    async stop({ keepData = false } = {}) {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', r)));
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+      return code;
     },
   };
 }

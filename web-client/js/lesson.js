@@ -463,6 +463,8 @@ client.addEventListener('spotlight', (e) => {
   refreshTiles();
 });
 client.addEventListener('courseware', (e) => courseware.setDecks(e.detail.decks));
+// A restart or an update: the connection closes (1012) and the page rejoins by itself.
+client.addEventListener('server_restarting', () => banner(t('server_restarting')));
 client.addEventListener('slide', (e) => {
   const { deck, page } = e.detail;
   ui.slide = deck == null ? null : { deck, page };

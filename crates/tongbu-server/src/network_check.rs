@@ -101,9 +101,14 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
         let mut tick = tokio::time::interval(REPORT_EVERY);
         let deadline = tokio::time::sleep(CHECK_LIMIT);
         tokio::pin!(deadline);
+        let mut stopping = app.stopping.subscribe();
         loop {
             tokio::select! {
                 _ = &mut deadline => break,
+                _ = crate::ws::stopped(&mut stopping) => {
+                    crate::ws::restarting(&mut socket).await;
+                    break;
+                }
                 _ = tick.tick() => {
                     let link = app
                         .edge

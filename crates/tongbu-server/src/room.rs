@@ -258,6 +258,11 @@ impl Rooms {
         })
     }
 
+    /// Participants in every session together.
+    pub fn total(&self) -> usize {
+        self.with(|rooms| rooms.values().map(|r| r.members.len()).sum())
+    }
+
     /// Number of participants in a session.
     pub fn count(&self, session: SessionId) -> usize {
         self.with(|rooms| rooms.get(&session).map_or(0, |r| r.members.len()))

@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::routing::get;
 use axum::Router;
+use std::time::Duration;
 use tongbu_rtc::{EdgeConfig, EdgeError, EdgeHandle};
 use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
 use tongbu_schedule::{ScheduleError, SessionId, SessionState, SqliteStore, Store, TokenKey};
 use tongbu_signal::ServerMessage;
-use tracing::info;
+
+use tracing::{info, warn};
 
 use crate::metrics::Metrics;
 use crate::operator::OperatorKey;
@@ -62,6 +64,8 @@ pub struct AppState {
     pub link_notices: Mutex<crate::link_notices::LinkNotices>,
     /// Whose video is paused to keep their audio (see `audio_first`).
     pub audio_first: Mutex<crate::audio_first::AudioFirst>,
+    /// Set once the server is stopping: every connection tells its client and closes.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// How often the timetable is checked for sessions to open or end.
@@ -139,6 +143,17 @@ pub struct Server {
     http: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// The first participant id of this run: from the clock (milliseconds × 1000), so that ids are
+/// never reused across restarts (a page's roster from before a restart names no one new), while
+/// staying exact in a browser's numbers (below 2^53 until the year 2255).
+fn first_participant_id() -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    ms.saturating_mul(1000).max(1)
+}
+
 pub(crate) fn now_utc() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -202,13 +217,14 @@ impl Server {
             operator,
             edge,
             rooms: Rooms::default(),
-            next_participant: AtomicU64::new(1),
+            next_participant: AtomicU64::new(first_participant_id()),
             demo,
             metrics: Metrics::new(),
             health: Mutex::default(),
             reports: Mutex::default(),
             link_notices: Mutex::default(),
             audio_first: Mutex::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))
@@ -222,7 +238,12 @@ impl Server {
         tokio::spawn(follow_timetable(state.clone()));
         tokio::spawn(sample_forever(state.clone()));
         info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
-        let http = tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut stopping = state.stopping.subscribe();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { crate::ws::stopped(&mut stopping).await })
+                .await
+        });
         Ok(Self {
             http_addr,
             media_addr,
@@ -232,10 +253,33 @@ impl Server {
     }
 
     /// Runs until the HTTP server stops.
-    pub async fn wait(self) -> std::io::Result<()> {
-        match self.http.await {
+    pub async fn wait(&mut self) -> std::io::Result<()> {
+        match (&mut self.http).await {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         }
+    }
+
+    /// Stops gracefully (SIGTERM, SIGINT): no new connections; every participant is told the
+    /// server restarts (`server_restarting`, then close code 1012) and its page rejoins by
+    /// itself; the connections get `within` to close before the server returns anyway.
+    pub async fn stop(mut self, within: Duration) {
+        info!("stopping: telling every participant");
+        self.state.stopping.send_replace(true);
+        let deadline = tokio::time::Instant::now() + within;
+        while self.state.rooms.total() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left = self.state.rooms.total();
+        if left > 0 {
+            warn!(left, "stopping with connections still open");
+        }
+        if tokio::time::timeout_at(deadline, self.wait())
+            .await
+            .is_err()
+        {
+            self.http.abort();
+        }
+        info!("stopped");
     }
 }

@@ -65,6 +65,25 @@ pub(crate) async fn answer_offer(
     }
 }
 
+/// Resolves once the server is stopping (at once if it already is).
+pub(crate) async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let already = *rx.borrow_and_update();
+    if !already {
+        // Only ever set to true; a dropped sender means the server is gone too.
+        let _ = rx.changed().await;
+    }
+}
+
+/// Tells the client the server is stopping and closes with 1012 (service restart).
+pub(crate) async fn restarting(socket: &mut WebSocket) {
+    let _ = send(socket, &ServerMessage::ServerRestarting).await;
+    let close = axum::extract::ws::CloseFrame {
+        code: axum::extract::ws::close_code::RESTART,
+        reason: "the server is restarting; rejoin in a few seconds".into(),
+    };
+    let _ = socket.send(Message::Close(Some(close))).await;
+}
+
 pub(crate) async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
     socket
         .send(Message::Text(msg.to_json().into()))
@@ -396,8 +415,13 @@ impl Participant {
             open = send(&mut socket, &m).await;
         }
 
+        let mut stopping = self.app.stopping.subscribe();
         while open {
             tokio::select! {
+                _ = stopped(&mut stopping) => {
+                    restarting(&mut socket).await;
+                    open = false;
+                }
                 msg = socket.recv() => match msg {
                     Some(Ok(Message::Text(t))) => {
                         if let Some(reply) = self.handle(t.as_str()).await {
