@@ -123,7 +123,12 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     // Prometheus text format, parsed by a Prometheus parser, with the expected series.
-    let text = reqwest::get(server.http("/metrics"))
+    let anonymous = reqwest::get(server.http("/metrics")).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let text = reqwest::Client::new()
+        .get(server.http("/metrics"))
+        .header("authorization", server.operator_auth())
+        .send()
         .await
         .unwrap()
         .text()

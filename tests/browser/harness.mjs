@@ -174,11 +174,17 @@ export async function launchBrowser(extraArgs = [], executablePath = process.env
       ...extraArgs,
     ],
   });
+  // The server's content security policy must never block what the web client does itself.
+  const refused = [];
+  context.on('page', (p) => p.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) refused.push(`${p.url()}: ${m.text()}`);
+  }));
   return {
     context,
     async close() {
       await context.close();
       rmSync(userDataDir, { recursive: true, force: true });
+      if (refused.length) throw new Error(`the content security policy refused:\n${refused.join('\n')}`);
     },
   };
 }

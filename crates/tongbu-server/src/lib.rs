@@ -16,6 +16,7 @@ pub mod audio_first;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod http_headers;
 pub mod link_notices;
 pub mod links;
 pub mod metrics;

@@ -234,6 +234,7 @@ impl Server {
             .route("/metrics", get(web::metrics))
             .merge(api::router())
             .fallback(get(web::static_file))
+            .layer(axum::middleware::from_fn(crate::http_headers::secure))
             .with_state(state.clone());
         tokio::spawn(follow_timetable(state.clone()));
         tokio::spawn(sample_forever(state.clone()));

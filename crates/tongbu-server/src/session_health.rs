@@ -322,11 +322,11 @@ pub async fn live(
     ws: axum::extract::WebSocketUpgrade,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let presented = q.operator.as_deref().or(header).map(str::trim);
+    let presented = q
+        .operator
+        .as_deref()
+        .map(str::trim)
+        .or_else(|| crate::api::bearer(&headers));
     if !presented.is_some_and(|p| app.operator.matches(p)) {
         return crate::api::ApiError::Unauthorized(
             "the live health feed needs the operator credential (?operator=<token>)",

@@ -30,15 +30,9 @@ impl FromRequestParts<Arc<AppState>> for Participant {
         parts: &mut Parts,
         app: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized(
-                "send the join token of your lesson link: Authorization: Bearer <token>",
-            ))?;
+        let token = super::bearer(&parts.headers).ok_or(ApiError::Unauthorized(
+            "send the join token of your lesson link: Authorization: Bearer <token>",
+        ))?;
         app.tokens
             .verify(token)
             .map(Participant)

@@ -165,6 +165,19 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 9110).
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Proof that the request carries the operator credential.
 pub struct Operator;
 
@@ -175,13 +188,7 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         parts: &mut Parts,
         app: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match presented {
+        match bearer(&parts.headers) {
             Some(p) if app.operator.matches(p) => Ok(Operator),
             Some(_) => Err(ApiError::Unauthorized("the operator token is not valid")),
             None => Err(ApiError::Unauthorized(

@@ -1,0 +1,86 @@
+//! What every answer carries for the browser's protection, against a real server: a content
+//! security policy that forbids framing, no referrer (join links hold tokens), no sniffing, no
+//! caching of API answers; the bearer scheme in any case; counters and metrics only for the
+//! operator, liveness for anyone.
+
+mod common;
+
+use common::TestServer;
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+#[tokio::test]
+async fn pages_and_answers_carry_the_protective_headers() {
+    let server = TestServer::start().await;
+    let client = Client::new();
+    for path in ["/", "/lesson.html", "/operator.html", "/api/demo"] {
+        let res = client.get(server.http(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+    }
+    // API answers (operator data, join links) are not cached.
+    let res = client
+        .get(server.http("/api/sessions"))
+        .header("authorization", server.operator_auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let server = TestServer::start().await;
+    let token = server.server.state.operator.secret().to_string();
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let res = Client::new()
+            .get(server.http("/api/sessions"))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{scheme}");
+    }
+    let res = Client::new()
+        .get(server.http("/api/sessions"))
+        .header("authorization", format!("Basic {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn counters_and_metrics_are_the_operators_liveness_is_anyones() {
+    let server = TestServer::start().await;
+    let client = Client::new();
+    let open: Value = client
+        .get(server.http("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open["status"], "ok");
+    assert!(open.get("media").is_none(), "{open}");
+    let full: Value = client
+        .get(server.http("/api/health"))
+        .header("authorization", server.operator_auth())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(full["media"]["udp"].is_string(), "{full}");
+    let metrics = client.get(server.http("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::UNAUTHORIZED);
+}
