@@ -72,9 +72,25 @@ w1() {
   stop_server
 }
 
+# `n` distinct publishing links of the demo lesson, minted with the server's own CLI: a
+# classroom's link is one seat (the same link joined twice is one participant, the newer
+# connection replacing the older), so a meeting of n needs n links.
+meeting_urls() {
+  local sid room url
+  read -r sid room < <(curl -fs "http://127.0.0.1:$PORT/api/demo" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["session"]["id"], next(l["classroom"] for l in d["links"] if l["role"] == "classroom"))')
+  for i in $(seq 1 "$1"); do
+    url=$(TONGBU_DATA_DIR="$data" "$SERVER_BIN" token --session "$sid" --role classroom --classroom "$room" --name "meeting $i")
+    printf -- '--url ws://127.0.0.1:%s/ws?token=%s ' "$PORT" "${url##*token=}"
+  done
+}
+
 w2() {
   start_server
-  tool w2 --url "$(link lesson host)" --url "$(link lesson classroom)" --n "$1"
+  # shellcheck disable=SC2046 # one --url word pair per participant
+  tool w2 $(meeting_urls "$1") --n "$1"
   stop_server
 }
 

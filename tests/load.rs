@@ -99,7 +99,19 @@ async fn w1_lecture_five_subscribers_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn w2_meeting_of_four_everyone_receives_everyone() {
     let t = TestServer::start().await;
-    let urls = (0..3).map(|i| t.classroom_url(i)).collect();
+    // Four links: a classroom's link is one seat, so each participant has its own.
+    let classrooms = t.demo().classrooms.clone();
+    let urls = (0..4)
+        .map(|i| {
+            let c = classrooms[i % classrooms.len()];
+            t.ws_url(&t.token(
+                Role::Classroom,
+                Some(c),
+                &format!("meeting {i}"),
+                now() + 3600,
+            ))
+        })
+        .collect();
     let r = workload::run(LoadConfig {
         workload: Workload::Meeting { urls, n: 4 },
         seconds: 3.0,

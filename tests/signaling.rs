@@ -359,3 +359,49 @@ async fn with_a_relay_configured_each_join_gets_its_own_expiring_turn_credential
     };
     assert!(ice_servers.is_empty());
 }
+
+#[tokio::test]
+async fn a_classroom_link_joined_again_replaces_its_older_connection() {
+    let server = TestServer::start().await;
+    let t = Duration::from_secs(10);
+    let mut host = SignalClient::connect(&server.host_url()).await.unwrap();
+    host.join().await.unwrap();
+    let url = server.classroom_url(0);
+    let mut first = SignalClient::connect(&url).await.unwrap();
+    let ServerMessage::Joined { you: older, .. } = first.join().await.unwrap() else {
+        unreachable!("join returns joined");
+    };
+    // The same link again (another tab, another computer).
+    let mut second = SignalClient::connect(&url).await.unwrap();
+    let ServerMessage::Joined { you, roster, .. } = second.join().await.unwrap() else {
+        unreachable!("join returns joined");
+    };
+    assert_ne!(you.id, older.id);
+    let seats = roster
+        .iter()
+        .filter(|p| p.role == Role::Classroom && p.classroom == older.classroom)
+        .count();
+    assert_eq!(seats, 1, "one link, one participant: {roster:?}");
+    // The older connection is told, then closed; it does not linger as a second classroom.
+    first
+        .recv_until(t, |m| matches!(m, ServerMessage::Replaced).then_some(()))
+        .await
+        .expect("the older connection is told");
+    let end = first.recv_until(t, |_| None::<()>).await;
+    assert!(matches!(end, Err(SignalError::Closed)), "{end:?}");
+    host.recv_until(t, |m| match m {
+        ServerMessage::ParticipantLeft { participant } if *participant == older.id => Some(()),
+        _ => None,
+    })
+    .await
+    .expect("the host sees the older connection leave");
+    // A shared observer link (a lecture's audience) is not a seat: both stay.
+    let observer = server.ws_url(&server.token(Role::Observer, None, "访客", now() + 3600));
+    let mut a = SignalClient::connect(&observer).await.unwrap();
+    a.join().await.unwrap();
+    let mut b = SignalClient::connect(&observer).await.unwrap();
+    let ServerMessage::Joined { roster, .. } = b.join().await.unwrap() else {
+        unreachable!("join returns joined");
+    };
+    assert_eq!(roster.iter().filter(|p| p.name == "访客").count(), 2);
+}

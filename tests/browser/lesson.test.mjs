@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, operatorApi, artifacts } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -129,5 +129,36 @@ test('spotlight, raised hand, chat and the end of the lesson reach every page', 
     await b.screenshot({ path: join(artifacts, 'classroom-ended.png') });
   } finally {
     for (const p of [host, a, b]) await p.close();
+  }
+});
+
+test('a classroom link opened in a second window takes the seat; the first page says so and stays out', { timeout: 90000 }, async () => {
+  const { server, browser } = env;
+  // The lesson has ended (the test before): the research session's links.
+  const { research } = await (await fetch(`${server.url}/api/demo`)).json();
+  const hostLink = research.links.find((l) => l.role === 'host');
+  const link = research.links.find((l) => l.role === 'classroom');
+  const host = await browser.context.newPage();
+  await host.goto(server.url + hostLink.url);
+  const first = await browser.context.newPage();
+  await first.goto(server.url + link.url);
+  // The research session shows its two compared lessons, not a stage: connected is enough.
+  const connected = (p) => p.waitForSelector('#conn[data-state="connected"]', { timeout: 20000 });
+  await connected(first);
+  await first.evaluate(() => (window.stillHere = true));
+  const second = await browser.context.newPage();
+  try {
+    await second.goto(server.url + link.url);
+    await connected(second);
+    await first.waitForFunction(() => document.querySelector('#banner').textContent.includes('已在别的窗口'), null, { timeout: 10000 });
+    // It does not rejoin by itself (the two would take the seat from each other in turn).
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(await first.evaluate(() => window.stillHere === true), true, 'the first page did not reload');
+    // The session has the classroom once.
+    const [, health] = await operatorApi(server, 'GET', `/api/sessions/${research.session.id}/health`);
+    assert.equal(health.participants.filter((p) => p.name === link.name).length, 1, JSON.stringify(health.participants.map((p) => p.name)));
+    await first.screenshot({ path: join(artifacts, 'lesson-replaced.png') });
+  } finally {
+    for (const p of [host, first, second]) await p.close();
   }
 });

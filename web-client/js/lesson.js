@@ -465,6 +465,15 @@ client.addEventListener('spotlight', (e) => {
 client.addEventListener('courseware', (e) => courseware.setDecks(e.detail.decks));
 // A restart or an update: the connection closes (1012) and the page rejoins by itself.
 client.addEventListener('server_restarting', () => banner(t('server_restarting')));
+// This link joined the lesson elsewhere (another tab or computer): this page has left, and must
+// not rejoin by itself, or two pages would take the seat from each other in turn.
+client.addEventListener('replaced', () => {
+  ui.ended = true;
+  setConn('disconnected');
+  banner(t('replaced'));
+  // The camera and microphone are the other window's now.
+  if (localStream) for (const tr of localStream.getTracks()) tr.stop();
+});
 client.addEventListener('slide', (e) => {
   const { deck, page } = e.detail;
   ui.slide = deck == null ? null : { deck, page };

@@ -36,6 +36,16 @@ fn send_all(members: &mut BTreeMap<u64, Member>, msg: &ServerMessage) {
     });
 }
 
+/// The seat a participant's link stands for: a host's or classroom's link (its role, classroom
+/// and name, as signed in the token) is one seat; observers (a lecture's shared link) are not
+/// counted by seat.
+fn seat(info: &ParticipantInfo) -> Option<(Role, i64, &str)> {
+    match info.role {
+        Role::Host | Role::Classroom => info.classroom.map(|c| (info.role, c, info.name.as_str())),
+        Role::Observer | Role::Operator => None,
+    }
+}
+
 #[derive(Default)]
 struct Room {
     members: BTreeMap<u64, Member>,
@@ -89,7 +99,10 @@ impl Rooms {
         })
     }
 
-    /// Adds a participant; tells the others.
+    /// Adds a participant; tells the others. A host or classroom link is one seat: whoever
+    /// still sits on it with an older connection (another tab, another computer, a copy of the
+    /// link) is told `replaced` and leaves, so one link never counts, publishes or is rate-limited
+    /// as several participants.
     pub fn join(
         &self,
         session: SessionId,
@@ -98,6 +111,25 @@ impl Rooms {
     ) -> Entry {
         self.with(|rooms| {
             let room = rooms.entry(session).or_default();
+            let seat = seat(&info);
+            let older: Vec<u64> = room
+                .members
+                .iter()
+                .filter(|(_, m)| seat.is_some() && seat == self::seat(&m.info))
+                .map(|(&id, _)| id)
+                .collect();
+            for id in older {
+                if let Some(m) = room.members.remove(&id) {
+                    let _ = m.tx.try_send(ServerMessage::Replaced);
+                }
+                if room.spotlight == Some(id) {
+                    room.spotlight = Some(info.id);
+                }
+                send_all(
+                    &mut room.members,
+                    &ServerMessage::ParticipantLeft { participant: id },
+                );
+            }
             let msg = ServerMessage::ParticipantJoined {
                 participant: info.clone(),
             };
@@ -117,7 +149,10 @@ impl Rooms {
             let Some(room) = rooms.get_mut(&session) else {
                 return;
             };
-            room.members.remove(&id);
+            // One replaced by a newer connection has left already.
+            if room.members.remove(&id).is_none() {
+                return;
+            }
             if room.spotlight == Some(id) {
                 room.spotlight = None;
             }

@@ -65,6 +65,9 @@ pub(crate) async fn answer_offer(
     }
 }
 
+/// The close code of a connection whose link joined again elsewhere.
+pub const REPLACED_CLOSE: u16 = 4001;
+
 /// Resolves once the server is stopping (at once if it already is).
 pub(crate) async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let already = *rx.borrow_and_update();
@@ -440,9 +443,18 @@ impl Participant {
                         // The room exists only while the session does: once it is over, tell
                         // the participant, then close its connection and its media.
                         let over = matches!(&m, ServerMessage::SessionState { state } if state.is_over());
-                        open = send(&mut socket, &m).await && !over;
+                        let replaced = matches!(&m, ServerMessage::Replaced);
+                        open = send(&mut socket, &m).await && !over && !replaced;
                         if over {
                             info!("session over; closing the connection");
+                        }
+                        if replaced {
+                            info!("the same link joined elsewhere; closing this connection");
+                            let close = axum::extract::ws::CloseFrame {
+                                code: REPLACED_CLOSE,
+                                reason: "this link joined the lesson elsewhere".into(),
+                            };
+                            let _ = socket.send(Message::Close(Some(close))).await;
                         }
                     }
                     None => {

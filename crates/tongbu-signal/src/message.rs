@@ -350,6 +350,9 @@ pub enum ServerMessage {
         kbps_in: f32,
         jitter_ms: Option<f32>,
     },
+    /// The same host or classroom link joined again elsewhere (another tab or computer): this
+    /// connection has left the session and closes (code 4001). Do not rejoin by yourself.
+    Replaced,
     /// The server is stopping (a restart or an update): the connection then closes with code
     /// 1012, and the client rejoins with the same link a few seconds later, its media with it.
     ServerRestarting,
