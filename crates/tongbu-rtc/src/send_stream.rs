@@ -87,8 +87,10 @@ pub struct SendStream {
     reports: [(u32, Option<Instant>); REPORTS_KEPT],
     reports_at: usize,
     // What the subscriber's receiver reports say.
-    /// Fraction lost (0–1) in its last receiver report.
+    /// Fraction lost (0–1) over the last [`LOSS_SAMPLE`] packets or more.
     pub loss: Option<f32>,
+    /// Where that window began: the report's highest sequence number and cumulative loss.
+    loss_from: Option<(u32, i32)>,
     pub rtt: Option<Duration>,
     /// NACKs, PLIs and FIRs it sent.
     pub nacks: u64,
@@ -130,6 +132,7 @@ impl SendStream {
             reports: [(0, None); REPORTS_KEPT],
             reports_at: 0,
             loss: None,
+            loss_from: None,
             rtt: None,
             nacks: 0,
             keyframe_requests: 0,
@@ -296,7 +299,25 @@ impl SendStream {
     /// A receiver report's block about this stream: loss, and the round trip from the sender
     /// report it echoes.
     pub fn on_report(&mut self, b: &ReportBlock, now: Instant) {
-        self.loss = Some(f32::from(b.fraction_lost) / 256.0);
+        match self.loss_from {
+            // The first report's own fraction, until a window has enough packets.
+            None => {
+                self.loss = Some(f32::from(b.fraction_lost) / 256.0);
+                self.loss_from = Some((b.highest_seq, b.cumulative_lost));
+            }
+            Some((seq, lost)) => {
+                let expected = b.highest_seq.wrapping_sub(seq);
+                if (LOSS_SAMPLE..1 << 30).contains(&expected) {
+                    // Duplicates can make the count fall; a window loses nothing below zero.
+                    let lost = b.cumulative_lost.saturating_sub(lost).max(0) as f32;
+                    self.loss = Some((lost / expected as f32).min(1.0));
+                    self.loss_from = Some((b.highest_seq, b.cumulative_lost));
+                } else if expected >= 1 << 30 {
+                    // The sequence went back (a new stream on the SSRC): start again.
+                    self.loss_from = Some((b.highest_seq, b.cumulative_lost));
+                }
+            }
+        }
         if b.last_sr == 0 {
             return;
         }
@@ -311,6 +332,11 @@ impl SendStream {
         }
     }
 }
+
+/// Packets a loss figure is judged over, at least: each receiver report's own fraction covers
+/// about a second, and for a silent microphone under DTX (five packets a second) or a paused
+/// video one lost packet in such a second reads as 20 % or more.
+pub const LOSS_SAMPLE: u32 = 40;
 
 /// A duration in NTP's 32.32 fixed point.
 pub fn ntp_duration(d: Duration) -> u64 {
@@ -468,6 +494,28 @@ mod tests {
         let rtt = s.rtt.unwrap().as_millis();
         assert!((59..=61).contains(&rtt), "{rtt} ms");
         assert_eq!(s.loss, Some(0.25));
+        // A sparse stream: reports of 5 packets, one lost in some, do not swing the figure; it
+        // moves once 40 packets have been reported on (4 of them lost: 10 %).
+        let ssrc = s.ssrc;
+        let block = |highest_seq, cumulative_lost| ReportBlock {
+            ssrc,
+            fraction_lost: 51,
+            cumulative_lost,
+            highest_seq,
+            jitter: 0,
+            last_sr: 0,
+            delay_since_last_sr: 0,
+        };
+        for i in 1..=7u32 {
+            s.on_report(&block(5 + 5 * i, 3 + (i / 2) as i32), half);
+            assert_eq!(
+                s.loss,
+                Some(0.25),
+                "report {i}: still the last window's figure"
+            );
+        }
+        s.on_report(&block(45, 7), half);
+        assert_eq!(s.loss, Some(0.1));
         // Without the publisher's report: the wall clock, the timestamp extrapolated.
         let sr = s.sender_report(half, 42, None).unwrap();
         assert_eq!((sr.ntp, sr.rtp), (42, 90_000 + 45_000));
