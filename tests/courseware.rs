@@ -39,6 +39,49 @@ fn token_of(ws_url: &str) -> String {
     ws_url.split("token=").nth(1).unwrap().to_string()
 }
 
+/// The next page shown (`slide`), skipping other messages.
+async fn next_slide(c: &mut SignalClient) -> (Option<DeckId>, u32) {
+    c.recv_until(T, |m| match m {
+        ServerMessage::Slide { deck, page } => Some((*deck, *page)),
+        _ => None,
+    })
+    .await
+    .unwrap()
+}
+
+/// The next `courseware` message's decks.
+async fn next_decks(c: &mut SignalClient) -> Vec<Deck> {
+    c.recv_until(T, |m| match m {
+        ServerMessage::Courseware { decks } => Some(decks.clone()),
+        _ => None,
+    })
+    .await
+    .unwrap()
+}
+
+/// The next error, its code and message.
+async fn next_error(c: &mut SignalClient) -> (ErrorCode, String) {
+    c.recv_until(T, |m| match m {
+        ServerMessage::Error { code, message } => Some((*code, message.clone())),
+        _ => None,
+    })
+    .await
+    .unwrap()
+}
+
+/// The session's decks, listed with a participant's join token.
+async fn listed(server: &TestServer, token: &str) -> Vec<Deck> {
+    Client::new()
+        .get(server.http("/api/courseware"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn upload(server: &TestServer, token: Option<&str>, f: Form) -> (StatusCode, Value) {
     let mut req = Client::new()
         .post(server.http("/api/courseware"))
@@ -76,13 +119,7 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
     assert_eq!(deck.pages[0].digest, deck.pages[2].digest);
 
     // The classroom is told, and fetches each page; a cached copy is confirmed, not resent.
-    let told = room
-        .recv_until(T, |m| match m {
-            ServerMessage::Courseware { decks } => Some(decks.clone()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let told = next_decks(&mut room).await;
     assert_eq!(told, vec![deck.clone()]);
     let client = Client::new();
     let url = server.http(&format!("/api/courseware/pages/{}", deck.pages[1].digest));
@@ -113,16 +150,8 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
         StatusCode::BAD_REQUEST
     );
     // Any participant lists the session's decks with its own token.
-    let listed: Vec<Deck> = client
-        .get(server.http("/api/courseware"))
-        .bearer_auth(token_of(&server.classroom_url(1)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed, vec![deck.clone()]);
+    let decks = listed(&server, &token_of(&server.classroom_url(1))).await;
+    assert_eq!(decks, vec![deck.clone()]);
 
     // Page turns reach the room.
     for page in [0, 1, 2] {
@@ -130,14 +159,7 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
             deck: Some(deck.id),
             page,
         });
-        let shown = room
-            .recv_until(T, |m| match m {
-                ServerMessage::Slide { deck, page } => Some((*deck, *page)),
-                _ => None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(shown, (Some(deck.id), page));
+        assert_eq!(next_slide(&mut room).await, (Some(deck.id), page));
     }
 
     // A page that is not there, a deck of no one's: refused with what to do; the session goes on.
@@ -150,13 +172,7 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
         page: 0,
     });
     for want in ["pages 0 to 2", "upload it first"] {
-        let (code, message) = host
-            .recv_until(T, |m| match m {
-                ServerMessage::Error { code, message } => Some((*code, message.clone())),
-                _ => None,
-            })
-            .await
-            .unwrap();
+        let (code, message) = next_error(&mut host).await;
         assert_eq!(code, ErrorCode::InvalidMessage);
         assert!(message.contains(want), "{message}");
     }
@@ -165,13 +181,7 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
         deck: Some(deck.id),
         page: 0,
     });
-    let code = room
-        .recv_until(T, |m| match m {
-            ServerMessage::Error { code, .. } => Some(*code),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let code = next_error(&mut room).await.0;
     assert_eq!(code, ErrorCode::Forbidden);
 
     // A classroom joining late gets the decks and the page on show right after `joined`.
@@ -179,21 +189,9 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
         .await
         .unwrap();
     late.join().await.unwrap();
-    let decks = late
-        .recv_until(T, |m| match m {
-            ServerMessage::Courseware { decks } => Some(decks.clone()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let decks = next_decks(&mut late).await;
     assert_eq!(decks.len(), 1);
-    let shown = late
-        .recv_until(T, |m| match m {
-            ServerMessage::Slide { deck, page } => Some((*deck, *page)),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let shown = next_slide(&mut late).await;
     assert_eq!(shown, (Some(deck.id), 2));
 
     // The slides put away.
@@ -201,14 +199,7 @@ async fn the_host_uploads_slides_the_room_fetches_them_and_follows_each_page_tur
         deck: None,
         page: 0,
     });
-    let shown = room
-        .recv_until(T, |m| match m {
-            ServerMessage::Slide { deck, .. } => Some(*deck),
-            _ => None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(shown, None);
+    assert_eq!(next_slide(&mut room).await.0, None);
 }
 
 /// A PDF of `colours.len()` 320×180 pages, each filled with one colour (`"1 0 0"`: red).
@@ -331,14 +322,5 @@ async fn uploads_need_the_hosts_token_and_images_and_leave_nothing_when_refused(
     let (status, _) = upload(&server, Some(&expired), form("x", &[png(1)])).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Nothing of the refused uploads was kept.
-    let decks: Vec<Deck> = Client::new()
-        .get(server.http("/api/courseware"))
-        .bearer_auth(&host_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(decks.is_empty());
+    assert!(listed(&server, &host_token).await.is_empty());
 }

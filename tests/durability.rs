@@ -2,9 +2,10 @@
 //! clients create weekly series (each one multi-row transaction); after a restart every
 //! acknowledged series is there whole, and no series is there in part.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,31 +23,13 @@ struct Running {
 
 /// Starts the server binary on ephemeral ports and waits for its "running" line.
 fn start(data_dir: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tongbu"))
-        .env("TONGBU_DATA_DIR", data_dir)
-        .env("TONGBU_HTTP_ADDR", "127.0.0.1:0")
-        .env("TONGBU_MEDIA_UDP_PORT", "0")
-        .env("TONGBU_DEMO_ENABLED", "false")
-        .env("TONGBU_OPERATOR_TOKEN", OPERATOR)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tongbu");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("read stdout");
-        if let Some(rest) = line.split("Open http://").nth(1) {
-            let addr = rest.split('/').next().unwrap_or_default();
-            break format!("http://{addr}");
-        }
-    };
-    // Keep reading, so that the server never writes into a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (child, base) = common::spawn_binary(
+        data_dir,
+        &[
+            ("TONGBU_DEMO_ENABLED", "false"),
+            ("TONGBU_OPERATOR_TOKEN", OPERATOR),
+        ],
+    );
     Running { child, base }
 }
 

@@ -3,9 +3,10 @@
 //! rejoins by itself), and the process exits cleanly within its bound. After the restart,
 //! participant ids are new ones: a page's roster from before names no one else.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,28 +20,7 @@ struct Running {
 }
 
 fn start(data_dir: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tongbu"))
-        .env("TONGBU_DATA_DIR", data_dir)
-        .env("TONGBU_HTTP_ADDR", "127.0.0.1:0")
-        .env("TONGBU_MEDIA_UDP_PORT", "0")
-        .env("TONGBU_DEMO_ENABLED", "true")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tongbu");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("stdout");
-        if let Some(rest) = line.split("Open http://").nth(1) {
-            break format!("http://{}", rest.split('/').next().unwrap_or_default());
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let (child, base) = common::spawn_binary(data_dir, &[("TONGBU_DEMO_ENABLED", "true")]);
     Running { child, base }
 }
 

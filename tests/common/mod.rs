@@ -21,6 +21,41 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The server binary, started on ephemeral ports with `data_dir` and `env`; returns the process
+/// and its base URL (`http://127.0.0.1:PORT`) once it prints its "running" line.
+pub fn spawn_binary(
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tongbu"));
+    command
+        .env("TONGBU_DATA_DIR", data_dir)
+        .env("TONGBU_HTTP_ADDR", "127.0.0.1:0")
+        .env("TONGBU_MEDIA_UDP_PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("start tongbu");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .expect("read stdout");
+        if let Some(rest) = line.split("Open http://").nth(1) {
+            break format!("http://{}", rest.split('/').next().unwrap_or_default());
+        }
+    };
+    // Keep reading, so that the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
+}
+
 impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
