@@ -73,9 +73,19 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
 
     // The live feed for the dashboard: a message per second with the same sample.
     let sid = server.demo().session.id.0;
-    let secret = auth.trim_start_matches("Bearer ");
+    // With a one-use ticket (the operator token never goes in a URL).
+    let ticket: Value = reqwest::Client::new()
+        .post(server.http("/api/live-ticket"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket = ticket["ticket"].as_str().unwrap().to_string();
     let live = format!(
-        "ws://{}/api/sessions/{sid}/health/live?operator={secret}",
+        "ws://{}/api/sessions/{sid}/health/live?ticket={ticket}",
         server.server.http_addr
     );
     let (mut feed, _) = tokio_tungstenite::connect_async(live.as_str())
@@ -95,19 +105,27 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
             "{sample}"
         );
     }
-    let refused = tokio_tungstenite::connect_async(
-        format!(
-            "ws://{}/api/sessions/{sid}/health/live",
-            server.server.http_addr
+    // Without, with the ticket again, or with the token in the URL: refused.
+    let secret = auth.trim_start_matches("Bearer ");
+    for query in [
+        String::new(),
+        format!("?ticket={ticket}"),
+        format!("?operator={secret}"),
+    ] {
+        let refused = tokio_tungstenite::connect_async(
+            format!(
+                "ws://{}/api/sessions/{sid}/health/live{query}",
+                server.server.http_addr
+            )
+            .as_str(),
         )
-        .as_str(),
-    )
-    .await;
-    match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED.as_u16())
+        .await;
+        match refused {
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED.as_u16(), "{query}")
+            }
+            other => panic!("the live feed refuses {query:?}, got {other:?}"),
         }
-        other => panic!("the live feed needs the operator credential, got {other:?}"),
     }
 
     // Health is for operators only: a classroom's join token or nothing is refused.

@@ -47,19 +47,41 @@ export async function get(path, as = 'json') {
   return as === 'text' ? res.text() : res.json();
 }
 
-/** Opens the live health feed of a session: `onSample` gets one sample a second. */
+/**
+ * Opens the live health feed of a session: `onSample` gets one sample a second. The credential
+ * never goes in the URL: a one-use ticket is asked for first (with it in the header).
+ */
 export function liveFeed(session, onSample, onClose) {
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${proto}://${location.host}/api/sessions/${session}/health/live?operator=${encodeURIComponent(token())}`);
-  ws.onmessage = (e) => {
+  let ws = null;
+  let closed = false;
+  (async () => {
+    let ticket;
     try {
-      onSample(JSON.parse(e.data));
+      const res = await fetch('/api/live-ticket', { method: 'POST', headers: { Authorization: `Bearer ${token()}` } });
+      if (!res.ok) throw new ApiError(res.status, res.statusText);
+      ticket = (await res.json()).ticket;
     } catch {
-      // A frame that is not a sample: ignore it, the next one comes in a second.
+      if (!closed && onClose) onClose();
+      return;
     }
+    if (closed) return;
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    ws = new WebSocket(`${proto}://${location.host}/api/sessions/${session}/health/live?ticket=${encodeURIComponent(ticket)}`);
+    ws.onmessage = (e) => {
+      try {
+        onSample(JSON.parse(e.data));
+      } catch {
+        // A frame that is not a sample: ignore it, the next one comes in a second.
+      }
+    };
+    ws.onclose = () => !closed && onClose && onClose();
+  })();
+  return {
+    close() {
+      closed = true;
+      if (ws) ws.close();
+    },
   };
-  ws.onclose = () => onClose && onClose();
-  return ws;
 }
 
 /** Downloads the session's report as CSV (the request needs the credential, so not a plain link). */

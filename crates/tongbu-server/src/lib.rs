@@ -27,6 +27,7 @@ pub mod quality_report;
 pub mod room;
 pub mod server;
 pub mod session_health;
+pub mod tickets;
 pub mod turn;
 pub mod web;
 pub mod ws;

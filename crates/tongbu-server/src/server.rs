@@ -66,6 +66,8 @@ pub struct AppState {
     pub audio_first: Mutex<crate::audio_first::AudioFirst>,
     /// Set once the server is stopping: every connection tells its client and closes.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Tickets for the live health feed (see `tickets`).
+    pub tickets: crate::tickets::Tickets,
 }
 
 /// How often the timetable is checked for sessions to open or end.
@@ -225,6 +227,7 @@ impl Server {
             link_notices: Mutex::default(),
             audio_first: Mutex::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            tickets: crate::tickets::Tickets::default(),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))

@@ -311,9 +311,10 @@ pub fn current(app: &AppState, sid: SessionId) -> SessionHealth {
         })
 }
 
-/// `GET /api/sessions/{id}/health/live?operator=<token>` (WebSocket): the session's health once a
-/// second, for the operator dashboard. Browsers cannot set headers on a WebSocket, so the
-/// operator credential may come as the `operator` query parameter (or the usual header).
+/// `GET /api/sessions/{id}/health/live?ticket=<ticket>` (WebSocket): the session's health once a
+/// second, for the operator dashboard. Browsers cannot set headers on a WebSocket and the
+/// operator token must not be in a URL, so the dashboard brings a one-use ticket
+/// (`POST /api/live-ticket`); other clients may send the credential in the usual header.
 pub async fn live(
     axum::extract::State(app): axum::extract::State<Arc<AppState>>,
     crate::api::Id(id): crate::api::Id,
@@ -322,14 +323,15 @@ pub async fn live(
     ws: axum::extract::WebSocketUpgrade,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let presented = q
-        .operator
+    let ticket = q
+        .ticket
         .as_deref()
-        .map(str::trim)
-        .or_else(|| crate::api::bearer(&headers));
-    if !presented.is_some_and(|p| app.operator.matches(p)) {
+        .is_some_and(|t| app.tickets.redeem(t.trim(), std::time::Instant::now()));
+    let header = crate::api::bearer(&headers).is_some_and(|p| app.operator.matches(p));
+    if !ticket && !header {
         return crate::api::ApiError::Unauthorized(
-            "the live health feed needs the operator credential (?operator=<token>)",
+            "the live health feed needs a ticket (POST /api/live-ticket with the operator \
+             credential, then ?ticket=) or the credential in the Authorization header",
         )
         .into_response();
     }
@@ -354,8 +356,8 @@ pub async fn live(
     })
 }
 
-/// The operator credential of the live feed.
+/// The live feed's ticket.
 #[derive(Debug, serde::Deserialize)]
 pub struct LiveQuery {
-    operator: Option<String>,
+    ticket: Option<String>,
 }

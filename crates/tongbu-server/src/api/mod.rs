@@ -80,6 +80,7 @@ pub fn router() -> Router<Arc<AppState>> {
             get(crate::session_health::live),
         )
         .route("/api/live", get(reports::live_sessions))
+        .route("/api/live-ticket", post(crate::tickets::live_ticket))
         .route("/api/sessions/{id}/report", get(reports::report))
         .route("/api/sessions/{id}/report.csv", get(reports::report_csv))
         .route("/api/reports", get(reports::recent))
@@ -118,6 +119,7 @@ pub fn router() -> Router<Arc<AppState>> {
         sessions::start_session, sessions::end_session, sessions::session_health,
         timetable::timetable, timetable::create_schedule_link,
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,
+        crate::tickets::live_ticket,
         courseware::upload, courseware::list, courseware::page,
     ),
     modifiers(&OperatorAuth),
