@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { serverAndBrowser, operatorApi, artifacts, OPERATOR_TOKEN, startLossyClassroom } from './harness.mjs';
+import { serverAndBrowser, operatorApi, artifacts, OPERATOR_TOKEN, startLossyClassroom, until } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -61,13 +61,19 @@ test('an operator watches the lesson live, ends it and reads its report', { time
   await ops.click(`${row} .ops-open`);
   await ops.waitForSelector('#detail:not([hidden])');
   assert.equal(await ops.textContent('#detail-title'), lesson);
-  await ops.waitForFunction(() => {
-    const tiles = [...document.querySelectorAll('.ops-tile')];
-    return tiles.length === 2 && tiles.every((t) => {
-      const d = t.querySelector('.spark-bitrate path')?.getAttribute('d') || '';
-      return (d.match(/L/g) || []).length >= 2 && t.dataset.health === 'good';
-    });
-  }, null, { timeout: 30000 });
+  // What the tiles show, named in the error if they never all turn good.
+  let shown = null;
+  await until(async () => {
+    shown = await ops.evaluate(() => [...document.querySelectorAll('.ops-tile')].map((t) => ({
+      name: t.dataset.name,
+      health: t.dataset.health,
+      reasons: t.querySelector('.reasons')?.textContent,
+      points: ((t.querySelector('.spark-bitrate path')?.getAttribute('d') || '').match(/L/g) || []).length,
+    })));
+    return shown.length === 2 && shown.every((t) => t.points >= 2 && t.health === 'good');
+  }, 'two good tiles with sparklines', 30000).catch((e) => {
+    throw new Error(`${e.message}; the tiles: ${JSON.stringify(shown)}`);
+  });
   const tiles = await ops.$$eval('.ops-tile', (els) => els.map((e) => ({
     name: e.dataset.name,
     health: e.querySelector('.dot-label').textContent,

@@ -91,6 +91,8 @@ pub struct SendStream {
     pub loss: Option<f32>,
     /// Where that window began: the report's highest sequence number and cumulative loss.
     loss_from: Option<(u32, i32)>,
+    /// The previous report's highest sequence number.
+    last_highest: Option<u32>,
     pub rtt: Option<Duration>,
     /// NACKs, PLIs and FIRs it sent.
     pub nacks: u64,
@@ -133,6 +135,7 @@ impl SendStream {
             reports_at: 0,
             loss: None,
             loss_from: None,
+            last_highest: None,
             rtt: None,
             nacks: 0,
             keyframe_requests: 0,
@@ -299,7 +302,15 @@ impl SendStream {
     /// A receiver report's block about this stream: loss, and the round trip from the sender
     /// report it echoes.
     pub fn on_report(&mut self, b: &ReportBlock, now: Instant) {
+        let idle = self.last_highest == Some(b.highest_seq);
+        self.last_highest = Some(b.highest_seq);
         match self.loss_from {
+            // Nothing sent since the last report (a paused video): nothing lost either, as the
+            // report's own fraction says; the next window starts when packets come again.
+            Some(_) if idle => {
+                self.loss = Some(0.0);
+                self.loss_from = Some((b.highest_seq, b.cumulative_lost));
+            }
             // The first report's own fraction, until a window has enough packets.
             None => {
                 self.loss = Some(f32::from(b.fraction_lost) / 256.0);
@@ -516,6 +527,9 @@ mod tests {
         }
         s.on_report(&block(45, 7), half);
         assert_eq!(s.loss, Some(0.1));
+        // Paused: reports with nothing new say nothing was lost.
+        s.on_report(&block(45, 7), half);
+        assert_eq!(s.loss, Some(0.0));
         // Without the publisher's report: the wall clock, the timestamp extrapolated.
         let sr = s.sender_report(half, 42, None).unwrap();
         assert_eq!((sr.ntp, sr.rtp), (42, 90_000 + 45_000));
