@@ -84,3 +84,42 @@ async fn counters_and_metrics_are_the_operators_liveness_is_anyones() {
     let metrics = client.get(server.http("/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn wrong_operator_tokens_make_the_address_wait() {
+    let server = TestServer::start().await;
+    let client = Client::new();
+    let call = |auth: String| {
+        client
+            .get(server.http("/api/sessions"))
+            .header("authorization", auth)
+            .send()
+    };
+    // Five mistakes are free; the sixth is refused too, and then the address must wait.
+    for i in 0..6 {
+        let res = call(format!("Bearer guess-{i}")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "try {i}");
+    }
+    let res = call(server.operator_auth()).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "while it waits, not even the right token is checked"
+    );
+    assert_eq!(res.headers()["retry-after"], "2");
+    // The same from /metrics: guessing there is no way around it.
+    let metrics = client
+        .get(server.http("/metrics"))
+        .header("authorization", "Bearer another-guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let res = call(server.operator_auth()).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "after the wait the right token works"
+    );
+}

@@ -15,6 +15,7 @@ pub mod api;
 pub mod audio_first;
 pub mod cli;
 pub mod config;
+pub mod credential_backoff;
 pub mod health;
 pub mod http_headers;
 pub mod link_notices;

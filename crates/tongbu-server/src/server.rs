@@ -68,6 +68,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Tickets for the live health feed (see `tickets`).
     pub tickets: crate::tickets::Tickets,
+    /// Wrong operator credentials by source address (see `credential_backoff`).
+    pub backoff: crate::credential_backoff::CredentialBackoff,
 }
 
 /// How often the timetable is checked for sessions to open or end.
@@ -228,6 +230,7 @@ impl Server {
             audio_first: Mutex::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             tickets: crate::tickets::Tickets::default(),
+            backoff: crate::credential_backoff::CredentialBackoff::default(),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))
@@ -244,6 +247,8 @@ impl Server {
         info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
         let mut stopping = state.stopping.subscribe();
         let http = tokio::spawn(async move {
+            // The peer's address, for the back-off on wrong credentials.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move { crate::ws::stopped(&mut stopping).await })
                 .await

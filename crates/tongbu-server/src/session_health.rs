@@ -319,7 +319,7 @@ pub async fn live(
     axum::extract::State(app): axum::extract::State<Arc<AppState>>,
     crate::api::Id(id): crate::api::Id,
     axum::extract::Query(q): axum::extract::Query<LiveQuery>,
-    headers: axum::http::HeaderMap,
+    req: axum::http::request::Parts,
     ws: axum::extract::WebSocketUpgrade,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -327,7 +327,12 @@ pub async fn live(
         .ticket
         .as_deref()
         .is_some_and(|t| app.tickets.redeem(t.trim(), std::time::Instant::now()));
-    let header = crate::api::bearer(&headers).is_some_and(|p| app.operator.matches(p));
+    let header = !ticket
+        && match crate::api::check_operator(&app, &req.headers, &req.extensions) {
+            Ok(()) => true,
+            Err(e @ crate::api::ApiError::TooManyTries(_)) => return e.into_response(),
+            Err(_) => false,
+        };
     if !ticket && !header {
         return crate::api::ApiError::Unauthorized(
             "the live health feed needs a ticket (POST /api/live-ticket with the operator \

@@ -4,7 +4,7 @@ use std::path::{Component, Path};
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -71,15 +71,29 @@ pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Whether the request carries the operator credential.
-fn operator(app: &AppState, headers: &HeaderMap) -> bool {
-    crate::api::bearer(headers).is_some_and(|t| app.operator.matches(t))
+/// Whether the request carries the operator credential (wrong ones count toward the back-off).
+fn operator(
+    app: &AppState,
+    req: &axum::http::request::Parts,
+) -> Result<bool, crate::api::ApiError> {
+    match crate::api::check_operator(app, &req.headers, &req.extensions) {
+        Ok(()) => Ok(true),
+        Err(crate::api::ApiError::Unauthorized(_))
+            if crate::api::bearer(&req.headers).is_none() =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `GET /api/health`: liveness for anyone (load balancers, probes); the media counters with the
 /// operator credential.
-pub async fn health(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let full = operator(&app, &headers);
+pub async fn health(State(app): State<Arc<AppState>>, req: axum::http::request::Parts) -> Response {
+    let full = match operator(&app, &req) {
+        Ok(full) => full,
+        Err(e) => return e.into_response(),
+    };
     match app.edge.stats().await {
         Ok(_) if !full => Json(json!({"status": "ok", "time_utc": now_utc()})).into_response(),
         Ok(s) => Json(json!({
@@ -110,12 +124,19 @@ pub async fn health(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Res
 
 /// `GET /metrics`: Prometheus text format, with the operator credential (Prometheus:
 /// `authorization: {credentials: <operator token>}` in the scrape config).
-pub async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if !operator(&app, &headers) {
-        return crate::api::ApiError::Unauthorized(
-            "metrics need the operator credential: send Authorization: Bearer <operator token>",
-        )
-        .into_response();
+pub async fn metrics(
+    State(app): State<Arc<AppState>>,
+    req: axum::http::request::Parts,
+) -> Response {
+    match operator(&app, &req) {
+        Ok(true) => {}
+        Ok(false) => {
+            return crate::api::ApiError::Unauthorized(
+                "metrics need the operator credential: send Authorization: Bearer <operator token>",
+            )
+            .into_response()
+        }
+        Err(e) => return e.into_response(),
     }
     if let Ok(s) = app.edge.stats().await {
         app.metrics.set_edge(&s);

@@ -16,6 +16,8 @@ pub enum ApiError {
     Schedule(ScheduleError),
     /// The body is not the JSON expected.
     Body(Vec<FieldError>, String),
+    /// Too many wrong credentials from this address: try again after this many seconds.
+    TooManyTries(u64),
     /// The credential is good but its role may not do this.
     Forbidden(String),
     /// Nothing by that name.
@@ -40,7 +42,7 @@ impl From<ScheduleError> for ApiError {
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiErrorBody {
-    /// `unauthorized`, `invalid_token`, `forbidden`, `invalid`, `not_found`, `clash`, `conflict`,
+    /// `unauthorized`, `too_many_tries`, `invalid_token`, `forbidden`, `invalid`, `not_found`, `clash`, `conflict`,
     /// `wrong_state`, `internal`.
     pub error: &'static str,
     /// What happened and what to do, for a person.
@@ -81,6 +83,18 @@ impl IntoResponse for ApiError {
             ),
             ApiError::State(m) => (StatusCode::CONFLICT, body("wrong_state", m)),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, body("forbidden", m)),
+            ApiError::TooManyTries(secs) => {
+                let b = body(
+                    "too_many_tries",
+                    format!("too many wrong credentials from this address; try again in {secs} s"),
+                );
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, secs.to_string())],
+                    Json(b),
+                )
+                    .into_response();
+            }
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, body("not_found", m)),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, body("internal", m)),
             ApiError::Schedule(e) => {

@@ -190,13 +190,45 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         parts: &mut Parts,
         app: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        match bearer(&parts.headers) {
-            Some(p) if app.operator.matches(p) => Ok(Operator),
-            Some(_) => Err(ApiError::Unauthorized("the operator token is not valid")),
-            None => Err(ApiError::Unauthorized(
-                "this needs the operator credential: send Authorization: Bearer <operator token>",
-            )),
+        check_operator(app, &parts.headers, &parts.extensions).map(|()| Operator)
+    }
+}
+
+/// Whether a request carries the operator credential, with back-off on wrong ones per source
+/// address ([`crate::credential_backoff`]): while an address waits, its credential is not checked
+/// and it gets 429 with `Retry-After`.
+pub fn check_operator(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Result<(), ApiError> {
+    let source = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let now = std::time::Instant::now();
+    if let Some(ip) = source {
+        if let Err(wait) = app.backoff.check(ip, now) {
+            // Rounded up: a client that waits that long finds the wait over.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(ApiError::TooManyTries(secs.max(1)));
         }
+    }
+    match bearer(headers) {
+        Some(p) if app.operator.matches(p) => {
+            if let Some(ip) = source {
+                app.backoff.right(ip);
+            }
+            Ok(())
+        }
+        Some(_) => {
+            if let Some(ip) = source {
+                app.backoff.wrong(ip, now);
+            }
+            Err(ApiError::Unauthorized("the operator token is not valid"))
+        }
+        None => Err(ApiError::Unauthorized(
+            "this needs the operator credential: send Authorization: Bearer <operator token>",
+        )),
     }
 }
 
