@@ -26,6 +26,8 @@ test('the host sees which classroom speaks', { timeout: 90000 }, async () => {
   const speaking = () => host.$$eval('#grid .tile.speaking .name', (ns) => ns.map((n) => n.textContent));
   try {
     await host.waitForFunction(() => document.querySelectorAll('#grid .tile video').length >= 2, null, { timeout: 20000 });
+    // Each page has its camera and microphone (a tile appears as soon as a classroom is in).
+    for (const p of [host, a, b]) await p.waitForFunction(() => document.querySelector('#self-video').srcObject, null, { timeout: 20000 });
     // The teacher is quiet (its microphone off) and mutes classroom B (whose page turns its
     // microphone off): only A can speak.
     await host.evaluate(() => {
