@@ -98,6 +98,32 @@ pub struct Deck {
     pub created_utc: i64,
 }
 
+impl Deck {
+    /// Page `page` of this deck to show, or what is wrong with asking for it.
+    pub fn check_page(&self, page: u32) -> Result<(), String> {
+        if (page as usize) < self.pages.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "deck {} has pages 0 to {}",
+                self.id.0,
+                self.pages.len().saturating_sub(1)
+            ))
+        }
+    }
+}
+
+/// Page `page` of deck `deck` among a session's `decks`, or what to tell whoever asked for it.
+pub fn find_page(decks: &[Deck], deck: DeckId, page: u32) -> Result<(DeckId, u32), String> {
+    let d = decks.iter().find(|d| d.id == deck).ok_or_else(|| {
+        format!(
+            "deck {} is not one of this session's; upload it first",
+            deck.0
+        )
+    })?;
+    d.check_page(page).map(|()| (deck, page))
+}
+
 /// A page's image as served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageImage {
@@ -253,6 +279,29 @@ mod tests {
         );
         assert!(!is_digest("../../etc/passwd"));
         assert!(!is_digest(&"E".repeat(64)));
+    }
+
+    #[test]
+    fn a_page_is_found_in_its_sessions_decks_or_refused_saying_why() {
+        let page = PageRef {
+            digest: "d".into(),
+            image: ImageType::Png,
+            bytes: 1,
+        };
+        let decks = [Deck {
+            id: DeckId(7),
+            session: SessionId(1),
+            title: "t".into(),
+            pages: vec![page.clone(), page],
+            created_utc: 0,
+        }];
+        assert_eq!(find_page(&decks, DeckId(7), 1), Ok((DeckId(7), 1)));
+        assert!(find_page(&decks, DeckId(7), 2)
+            .unwrap_err()
+            .contains("pages 0 to 1"));
+        assert!(find_page(&decks, DeckId(8), 0)
+            .unwrap_err()
+            .contains("upload it first"));
     }
 
     #[test]

@@ -327,18 +327,18 @@ pub async fn live(
         .ticket
         .as_deref()
         .is_some_and(|t| app.tickets.redeem(t.trim(), std::time::Instant::now()));
-    let header = !ticket
-        && match crate::api::check_operator(&app, &req.headers, &req.extensions) {
-            Ok(()) => true,
+    if !ticket {
+        match crate::api::check_operator(&app, &req.headers, &req.extensions) {
+            Ok(()) => {}
             Err(e @ crate::api::ApiError::TooManyTries(_)) => return e.into_response(),
-            Err(_) => false,
-        };
-    if !ticket && !header {
-        return crate::api::ApiError::Unauthorized(
-            "the live health feed needs a ticket (POST /api/live-ticket with the operator \
-             credential, then ?ticket=) or the credential in the Authorization header",
-        )
-        .into_response();
+            Err(_) => {
+                return crate::api::ApiError::Unauthorized(
+                    "the live health feed needs a ticket (POST /api/live-ticket with the \
+                     operator credential, then ?ticket=) or the credential in the header",
+                )
+                .into_response()
+            }
+        }
     }
     let sid = SessionId(id);
     ws.on_upgrade(move |mut socket| async move {

@@ -632,39 +632,24 @@ impl Participant {
                 if !role.may_moderate() {
                     return forbidden("turn the courseware's pages");
                 }
-                let slide = match deck {
-                    None => None,
-                    Some(deck) => {
-                        let sid = self.sid();
-                        let decks = crate::api::db(&self.app, move |s| s.decks(sid)).await;
-                        let Ok(decks) = decks else {
-                            return Some(ServerMessage::error(
-                                ErrorCode::Internal,
-                                "the courseware could not be read; try again",
-                            ));
-                        };
-                        match decks.iter().find(|d| d.id == deck) {
-                            None => {
-                                return Some(ServerMessage::error(
-                                    ErrorCode::InvalidMessage,
-                                    format!(
-                                        "deck {} is not one of this session's; upload it first",
-                                        deck.0
-                                    ),
-                                ))
-                            }
-                            Some(d) if page as usize >= d.pages.len() => {
-                                return Some(ServerMessage::error(
-                                    ErrorCode::InvalidMessage,
-                                    format!("deck {} has pages 0 to {}", deck.0, d.pages.len() - 1),
-                                ))
-                            }
-                            Some(_) => Some((deck, page)),
-                        }
-                    }
+                let Some(deck) = deck else {
+                    self.app.rooms.set_slide(self.sid(), None);
+                    return None;
                 };
-                self.app.rooms.set_slide(self.sid(), slide);
-                None
+                let sid = self.sid();
+                let Ok(decks) = crate::api::db(&self.app, move |s| s.decks(sid)).await else {
+                    return Some(ServerMessage::error(
+                        ErrorCode::Internal,
+                        "the courseware could not be read; try again",
+                    ));
+                };
+                match tongbu_schedule::courseware::find_page(&decks, deck, page) {
+                    Ok(slide) => {
+                        self.app.rooms.set_slide(sid, Some(slide));
+                        None
+                    }
+                    Err(why) => Some(ServerMessage::error(ErrorCode::InvalidMessage, why)),
+                }
             }
             ClientMessage::Start => {
                 self.transition(
