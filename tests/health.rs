@@ -74,15 +74,12 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
     // The live feed for the dashboard: a message per second with the same sample.
     let sid = server.demo().session.id.0;
     // With a one-use ticket (the operator token never goes in a URL).
-    let ticket: Value = reqwest::Client::new()
-        .post(server.http("/api/live-ticket"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ticket = common::json(
+        reqwest::Client::new()
+            .post(server.http("/api/live-ticket"))
+            .header("authorization", &auth),
+    )
+    .await;
     let ticket = ticket["ticket"].as_str().unwrap().to_string();
     let live = format!(
         "ws://{}/api/sessions/{sid}/health/live?ticket={ticket}",

@@ -56,6 +56,16 @@ pub fn spawn_binary(
     (child, base)
 }
 
+/// Sends a request and reads its JSON body.
+pub async fn json(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
