@@ -405,3 +405,81 @@ async fn a_classroom_link_joined_again_replaces_its_older_connection() {
     };
     assert_eq!(roster.iter().filter(|p| p.name == "访客").count(), 2);
 }
+
+/// The end of a lecture: hundreds of listeners leave within a moment. Everyone who reads
+/// promptly, the teacher first, gets every `participant_left` and stays connected (each member
+/// once had a 256-message queue and was dropped when it filled, however fast it read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_leaving_at_once_drops_nobody_who_reads() {
+    const CROWD: usize = 600;
+    const LEAVING: usize = 500;
+    let server = TestServer::start().await;
+    let t = Duration::from_secs(30);
+    let mut host = SignalClient::connect(&server.host_url()).await.unwrap();
+    host.join().await.unwrap();
+    let url = server.ws_url(&server.token(Role::Observer, None, "听众", now() + 3600));
+    let mut crowd = Vec::new();
+    for chunk in 0..CROWD / 50 {
+        let joins = (0..50).map(|_| async {
+            let mut c = SignalClient::connect(&url).await.unwrap();
+            let ServerMessage::Joined { you, .. } = c.join().await.unwrap() else {
+                unreachable!("join returns joined");
+            };
+            (you.id, c)
+        });
+        crowd.extend(futures_util::future::join_all(joins).await);
+        eprintln!("{} of {CROWD} joined", (chunk + 1) * 50);
+    }
+    let stayers = crowd.split_off(LEAVING);
+    let leaving: std::collections::HashSet<u64> = crowd.iter().map(|(id, _)| *id).collect();
+    for (_, c) in &crowd {
+        c.close();
+    }
+    let mut listeners: Vec<SignalClient> = stayers.into_iter().map(|(_, c)| c).collect();
+    listeners.push(host);
+    let started = std::time::Instant::now();
+    let seen = listeners.iter_mut().map(|c| {
+        let leaving = &leaving;
+        async move {
+            let mut seen = std::collections::HashSet::new();
+            while seen.len() < leaving.len() {
+                match c.recv(t).await {
+                    Ok(ServerMessage::ParticipantLeft { participant }) => {
+                        assert!(leaving.contains(&participant), "{participant} left");
+                        seen.insert(participant);
+                    }
+                    Ok(ServerMessage::Error { message, .. }) => return Err(message),
+                    Ok(_) => {}
+                    Err(e) => return Err(format!("{e} after {} leaves", seen.len())),
+                }
+            }
+            Ok(seen.len())
+        }
+    });
+    let results = futures_util::future::join_all(seen).await;
+    eprintln!(
+        "{} listeners saw {LEAVING} leave in {:?}",
+        results.len(),
+        started.elapsed()
+    );
+    let dropped: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        dropped.is_empty(),
+        "{} dropped: {:?}",
+        dropped.len(),
+        &dropped[..dropped.len().min(3)]
+    );
+    // The teacher's connection still works.
+    let mut host = listeners.pop().unwrap();
+    host.send(&ClientMessage::Chat {
+        text: "下课".into(),
+    });
+    let text = host
+        .recv_until(t, |m| match m {
+            ServerMessage::Chat { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .await
+        .expect("the host's chat comes back");
+    assert_eq!(text, "下课");
+}

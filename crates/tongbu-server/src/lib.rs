@@ -23,6 +23,7 @@ pub mod links;
 pub mod metrics;
 pub mod network_check;
 pub mod operator;
+pub mod outbox;
 pub mod pdf_pages;
 pub mod quality_report;
 pub mod room;

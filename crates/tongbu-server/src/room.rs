@@ -1,39 +1,43 @@
 //! Rooms: who is in which session, and relaying messages among them.
 //!
-//! Held under a mutex that is taken per signaling message (join, chat, hand), never per packet.
+//! One lock per room, taken per signaling message (join, chat, hand), never per packet; the
+//! map of rooms is locked only to find or create one. A message is serialized once and pushed
+//! to each member's [`Outbox`] under the room's lock (a push never waits on a socket, and the
+//! lock gives every member the room's events in one order); each connection's own task sends.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::Sender;
 use tongbu_schedule::{DeckId, Role, SessionId};
 use tongbu_signal::{ParticipantInfo, ServerMessage};
 use tracing::warn;
 
-/// Messages queued for one participant before it counts as not keeping up.
-pub const OUTBOX: usize = 256;
+use crate::outbox::{Outbox, Outgoing, Push};
 
 struct Member {
     info: ParticipantInfo,
-    tx: Sender<ServerMessage>,
+    outbox: Arc<Outbox>,
 }
 
-/// Queues `msg` for every member. A member whose queue is full (its connection does not keep up)
-/// is dropped from the room: its connection sees its queue close and ends, and the client
-/// reconnects, rather than the server holding an ever-growing backlog for it.
-fn send_all(members: &mut BTreeMap<u64, Member>, msg: &ServerMessage) {
-    members.retain(|id, m| match m.tx.try_send(msg.clone()) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_)) => {
-            warn!(
-                participant = id,
-                "signaling queue full; disconnecting a slow receiver"
-            );
-            false
-        }
-        Err(TrySendError::Closed(_)) => false,
-    });
+/// Queues `msg` for one member; says so if its connection just fell behind (see
+/// [`Outbox::push`]): that connection ends, and its leaving tells the others.
+fn deliver(id: u64, member: &Member, msg: &Outgoing, now: Instant) {
+    if member.outbox.push(msg.clone(), now) == Push::FellBehind {
+        warn!(
+            participant = id,
+            "signaling connection fell behind; disconnecting it"
+        );
+    }
+}
+
+/// Queues `msg` (serialized once) for every member.
+fn send_all(members: &BTreeMap<u64, Member>, msg: &ServerMessage) {
+    let out = Outgoing::new(msg);
+    let now = Instant::now();
+    for (&id, m) in members {
+        deliver(id, m, &out, now);
+    }
 }
 
 /// The seat a participant's link stands for: a host's or classroom's link (its role, classroom
@@ -52,6 +56,8 @@ struct Room {
     spotlight: Option<u64>,
     /// The courseware page the host shows.
     slide: Option<(DeckId, u32)>,
+    /// Taken out of the map (it emptied): a join that found it just before must look again.
+    gone: bool,
 }
 
 /// What a newcomer learns of the room it joined.
@@ -63,54 +69,71 @@ pub struct Entry {
     pub slide: Option<(DeckId, u32)>,
 }
 
-/// All rooms of the server.
+type Shared = Arc<Mutex<Room>>;
+
+fn lock(room: &Shared) -> MutexGuard<'_, Room> {
+    room.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// All rooms of the server. Locks are taken map first, then a room; never two rooms.
 #[derive(Default)]
 pub struct Rooms {
-    inner: Mutex<HashMap<SessionId, Room>>,
+    map: Mutex<HashMap<SessionId, Shared>>,
 }
 
 impl Rooms {
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<SessionId, Room>) -> R) -> R {
-        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut g)
+    fn map(&self) -> MutexGuard<'_, HashMap<SessionId, Shared>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn all(&self) -> Vec<Shared> {
+        self.map().values().cloned().collect()
+    }
+
+    /// Runs `f` on a session's room, if it has one.
+    fn with<R>(&self, session: SessionId, f: impl FnOnce(&mut Room) -> R) -> Option<R> {
+        let room = self.map().get(&session).cloned()?;
+        let mut g = lock(&room);
+        Some(f(&mut g))
     }
 
     /// Who is in each room now (for health and metrics; taken once a second, not per packet).
     pub fn rosters(&self) -> Vec<(SessionId, Vec<ParticipantInfo>)> {
-        self.with(|rooms| {
-            rooms
-                .iter()
-                .filter(|(_, r)| !r.members.is_empty())
-                .map(|(s, r)| (*s, r.members.values().map(|m| m.info.clone()).collect()))
-                .collect()
-        })
+        let rooms: Vec<(SessionId, Shared)> =
+            self.map().iter().map(|(s, r)| (*s, r.clone())).collect();
+        rooms
+            .into_iter()
+            .filter_map(|(s, r)| {
+                let g = lock(&r);
+                (!g.members.is_empty())
+                    .then(|| (s, g.members.values().map(|m| m.info.clone()).collect()))
+            })
+            .collect()
     }
 
     /// The hosts in a session now.
     pub fn hosts(&self, session: SessionId) -> Vec<u64> {
-        self.with(|rooms| {
-            rooms.get(&session).map_or_else(Vec::new, |r| {
-                r.members
-                    .values()
-                    .filter(|m| m.info.role == tongbu_schedule::Role::Host)
-                    .map(|m| m.info.id)
-                    .collect()
-            })
+        self.with(session, |r| {
+            r.members
+                .values()
+                .filter(|m| m.info.role == Role::Host)
+                .map(|m| m.info.id)
+                .collect()
         })
+        .unwrap_or_default()
     }
 
-    /// Adds a participant; tells the others. A host or classroom link is one seat: whoever
-    /// still sits on it with an older connection (another tab, another computer, a copy of the
-    /// link) is told `replaced` and leaves, so one link never counts, publishes or is rate-limited
-    /// as several participants.
-    pub fn join(
-        &self,
-        session: SessionId,
-        info: ParticipantInfo,
-        tx: Sender<ServerMessage>,
-    ) -> Entry {
-        self.with(|rooms| {
-            let room = rooms.entry(session).or_default();
+    /// Adds a participant, whose connection takes its messages from `outbox`; tells the others.
+    /// A host or classroom link is one seat: whoever still sits on it with an older connection
+    /// (another tab, another computer, a copy of the link) is told `replaced` and leaves, so one
+    /// link never counts, publishes or is rate-limited as several participants.
+    pub fn join(&self, session: SessionId, info: ParticipantInfo, outbox: Arc<Outbox>) -> Entry {
+        loop {
+            let room = self.map().entry(session).or_default().clone();
+            let mut room = lock(&room);
+            if room.gone {
+                continue;
+            }
             let seat = seat(&info);
             let older: Vec<u64> = room
                 .members
@@ -120,84 +143,82 @@ impl Rooms {
                 .collect();
             for id in older {
                 if let Some(m) = room.members.remove(&id) {
-                    let _ = m.tx.try_send(ServerMessage::Replaced);
+                    let _ = m
+                        .outbox
+                        .push(Outgoing::new(&ServerMessage::Replaced), Instant::now());
                 }
                 if room.spotlight == Some(id) {
                     room.spotlight = Some(info.id);
                 }
                 send_all(
-                    &mut room.members,
+                    &room.members,
                     &ServerMessage::ParticipantLeft { participant: id },
                 );
             }
             let msg = ServerMessage::ParticipantJoined {
                 participant: info.clone(),
             };
-            send_all(&mut room.members, &msg);
-            room.members.insert(info.id, Member { info, tx });
-            Entry {
+            send_all(&room.members, &msg);
+            room.members.insert(info.id, Member { info, outbox });
+            return Entry {
                 roster: room.members.values().map(|m| m.info.clone()).collect(),
                 spotlight: room.spotlight,
                 slide: room.slide,
-            }
-        })
+            };
+        }
     }
 
     /// Removes a participant; tells the others.
     pub fn leave(&self, session: SessionId, id: u64) {
-        self.with(|rooms| {
-            let Some(room) = rooms.get_mut(&session) else {
-                return;
-            };
+        let emptied = self.with(session, |room| {
             // One replaced by a newer connection has left already.
             if room.members.remove(&id).is_none() {
-                return;
+                return false;
             }
             if room.spotlight == Some(id) {
                 room.spotlight = None;
             }
             send_all(
-                &mut room.members,
+                &room.members,
                 &ServerMessage::ParticipantLeft { participant: id },
             );
-            if room.members.is_empty() {
-                rooms.remove(&session);
+            room.members.is_empty()
+        });
+        if emptied == Some(true) {
+            let mut map = self.map();
+            if let Some(room) = map.get(&session).cloned() {
+                let mut g = lock(&room);
+                if g.members.is_empty() {
+                    g.gone = true;
+                    map.remove(&session);
+                }
             }
-        })
+        }
     }
 
     /// Sends a message to everyone in the session.
     pub fn broadcast(&self, session: SessionId, msg: &ServerMessage) {
-        self.with(|rooms| {
-            if let Some(room) = rooms.get_mut(&session) {
-                send_all(&mut room.members, msg);
-            }
-        })
+        self.with(session, |room| send_all(&room.members, msg));
     }
 
     /// Records a raised (or lowered) hand and tells everyone.
     pub fn set_hand(&self, session: SessionId, id: u64, raised: bool) {
-        self.with(|rooms| {
-            if let Some(room) = rooms.get_mut(&session) {
-                if let Some(m) = room.members.get_mut(&id) {
-                    m.info.hand_raised = raised;
-                }
-                let msg = ServerMessage::HandRaised {
-                    participant: id,
-                    raised,
-                };
-                send_all(&mut room.members, &msg);
+        self.with(session, |room| {
+            if let Some(m) = room.members.get_mut(&id) {
+                m.info.hand_raised = raised;
             }
-        })
+            let msg = ServerMessage::HandRaised {
+                participant: id,
+                raised,
+            };
+            send_all(&room.members, &msg);
+        });
     }
 
     /// Gives an observer the floor (it may publish) or takes it back, and tells everyone. Hosts
     /// and classrooms always may publish, so only an observer's floor can change.
     pub fn set_floor(&self, session: SessionId, id: u64, granted: bool) -> Result<(), String> {
-        self.with(|rooms| {
-            let room = rooms
-                .get_mut(&session)
-                .ok_or_else(|| "this session has no room".to_string())?;
+        self.with(session, |room| {
             let m = room
                 .members
                 .get_mut(&id)
@@ -213,7 +234,7 @@ impl Rooms {
                 m.info.hand_raised = false;
             }
             send_all(
-                &mut room.members,
+                &room.members,
                 &ServerMessage::Floor {
                     participant: id,
                     granted,
@@ -221,85 +242,69 @@ impl Rooms {
             );
             Ok(())
         })
+        .unwrap_or_else(|| Err("this session has no room".to_string()))
     }
 
     /// Whether an observer has the floor now.
     pub fn has_floor(&self, session: SessionId, id: u64) -> bool {
-        self.with(|rooms| {
-            rooms
-                .get(&session)
-                .and_then(|r| r.members.get(&id))
-                .is_some_and(|m| m.info.floor)
+        self.with(session, |r| {
+            r.members.get(&id).is_some_and(|m| m.info.floor)
         })
+        .unwrap_or(false)
     }
 
     /// Sets the spotlight and tells everyone. Returns false if the participant is not there.
     pub fn set_spotlight(&self, session: SessionId, id: Option<u64>) -> bool {
-        self.with(|rooms| {
-            let Some(room) = rooms.get_mut(&session) else {
+        self.with(session, |room| {
+            if id.is_some_and(|p| !room.members.contains_key(&p)) {
                 return false;
-            };
-            if let Some(p) = id {
-                if !room.members.contains_key(&p) {
-                    return false;
-                }
             }
             room.spotlight = id;
-            send_all(
-                &mut room.members,
-                &ServerMessage::Spotlight { participant: id },
-            );
+            send_all(&room.members, &ServerMessage::Spotlight { participant: id });
             true
         })
+        .unwrap_or(false)
     }
 
     /// Shows a courseware page (checked by the caller to be one of the session's) and tells
     /// everyone.
     pub fn set_slide(&self, session: SessionId, slide: Option<(DeckId, u32)>) {
-        self.with(|rooms| {
-            if let Some(room) = rooms.get_mut(&session) {
-                room.slide = slide;
-                let msg = ServerMessage::Slide {
-                    deck: slide.map(|s| s.0),
-                    page: slide.map_or(0, |s| s.1),
-                };
-                send_all(&mut room.members, &msg);
-            }
-        })
+        self.with(session, |room| {
+            room.slide = slide;
+            let msg = ServerMessage::Slide {
+                deck: slide.map(|s| s.0),
+                page: slide.map_or(0, |s| s.1),
+            };
+            send_all(&room.members, &msg);
+        });
     }
 
     /// Sends a message to some participants of the session (those still there).
     pub fn send_to(&self, session: SessionId, ids: &[u64], msg: &ServerMessage) {
-        self.with(|rooms| {
-            let Some(room) = rooms.get_mut(&session) else {
-                return;
-            };
+        self.with(session, |room| {
+            let out = Outgoing::new(msg);
+            let now = Instant::now();
             for id in ids {
                 if let Some(m) = room.members.get(id) {
-                    // A full queue means a slow receiver; `send_all` deals with it on the next
-                    // broadcast. A notice is repeated on the next change anyway.
-                    let _ = m.tx.try_send(msg.clone());
+                    deliver(*id, m, &out, now);
                 }
             }
-        })
+        });
     }
 
     /// Whether a participant is in the session.
     pub fn contains(&self, session: SessionId, id: u64) -> bool {
-        self.with(|rooms| {
-            rooms
-                .get(&session)
-                .is_some_and(|r| r.members.contains_key(&id))
-        })
+        self.with(session, |r| r.members.contains_key(&id))
+            .unwrap_or(false)
     }
 
     /// Participants in every session together.
     pub fn total(&self) -> usize {
-        self.with(|rooms| rooms.values().map(|r| r.members.len()).sum())
+        self.all().iter().map(|r| lock(r).members.len()).sum()
     }
 
     /// Number of participants in a session.
     pub fn count(&self, session: SessionId) -> usize {
-        self.with(|rooms| rooms.get(&session).map_or(0, |r| r.members.len()))
+        self.with(session, |r| r.members.len()).unwrap_or(0)
     }
 }

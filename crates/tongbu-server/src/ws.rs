@@ -18,6 +18,7 @@ use tongbu_signal::{
 };
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::outbox::{Outbox, Then};
 use crate::server::AppState;
 
 /// Longest chat message accepted, in characters.
@@ -323,8 +324,8 @@ impl Participant {
             hand_raised: false,
             floor: false,
         };
-        let (tx, mut rx) = mpsc::channel::<ServerMessage>(crate::room::OUTBOX);
-        let entry = self.app.rooms.join(self.sid(), me.clone(), tx);
+        let outbox = Arc::new(Outbox::new(self.claims.role == Role::Host));
+        let entry = self.app.rooms.join(self.sid(), me.clone(), outbox.clone());
         let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
         let tracks = match self
             .app
@@ -438,27 +439,30 @@ impl Participant {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => open = false,
                     Some(Ok(_)) => {}
                 },
-                m = rx.recv() => match m {
+                m = outbox.next() => match m {
                     Some(m) => {
-                        // The room exists only while the session does: once it is over, tell
-                        // the participant, then close its connection and its media.
-                        let over = matches!(&m, ServerMessage::SessionState { state } if state.is_over());
-                        let replaced = matches!(&m, ServerMessage::Replaced);
-                        open = send(&mut socket, &m).await && !over && !replaced;
-                        if over {
-                            info!("session over; closing the connection");
-                        }
-                        if replaced {
-                            info!("the same link joined elsewhere; closing this connection");
-                            let close = axum::extract::ws::CloseFrame {
-                                code: REPLACED_CLOSE,
-                                reason: "this link joined the lesson elsewhere".into(),
-                            };
-                            let _ = socket.send(Message::Close(Some(close))).await;
+                        open = socket.send(Message::Text(m.text)).await.is_ok();
+                        match m.then {
+                            Then::Continue => {}
+                            // The room exists only while the session does: once it is over,
+                            // the participant is told, then its connection and media close.
+                            Then::End => {
+                                info!("session over; closing the connection");
+                                open = false;
+                            }
+                            Then::Replaced => {
+                                info!("the same link joined elsewhere; closing this connection");
+                                let close = axum::extract::ws::CloseFrame {
+                                    code: REPLACED_CLOSE,
+                                    reason: "this link joined the lesson elsewhere".into(),
+                                };
+                                let _ = socket.send(Message::Close(Some(close))).await;
+                                open = false;
+                            }
                         }
                     }
                     None => {
-                        // The room dropped us: this connection did not keep up.
+                        // This connection fell behind (see `outbox`).
                         let m = ServerMessage::error(
                             ErrorCode::Internal,
                             "this connection fell too far behind; reconnecting",
