@@ -4,7 +4,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::time::{local_date, parse_date, parse_start, zone, DEFAULT_ZONE};
+use crate::time::{
+    check_year, local_date, parse_date, parse_start, wall_clock, zone, DEFAULT_ZONE,
+};
 use crate::validate::Problems;
 use crate::{Classroom, ClassroomId, ScheduleError};
 
@@ -358,7 +360,13 @@ impl SessionDraft {
         let start = tz
             .as_ref()
             .and_then(|tz| match parse_start(&self.start, tz) {
-                Ok(s) => Some(s),
+                Ok(s) => match check_year(s, tz) {
+                    Ok(()) => Some(s),
+                    Err(e) => {
+                        p.add("start", e);
+                        None
+                    }
+                },
                 Err(e) => {
                     p.add("start", e);
                     None
@@ -448,9 +456,9 @@ fn expand_weekly(
     }
     let mut starts = Vec::new();
     for date in dates.into_iter().filter(|d| !except.contains(d)) {
-        match date.to_datetime(first.time()).to_zoned(tz.clone()) {
-            Ok(z) => starts.push(z.timestamp().as_second()),
-            Err(e) => p.add("repeat", format!("{date}: {e}")),
+        match wall_clock(date.to_datetime(first.time()), tz) {
+            Ok(s) => starts.push(s),
+            Err(e) => p.add("repeat", e),
         }
     }
     if starts.is_empty() {

@@ -3,7 +3,7 @@
 //! per session so that a school elsewhere is shown its own wall clock.
 
 use jiff::civil::{Date, DateTime};
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::Timestamp;
 
 /// The zone of a school unless it says otherwise.
@@ -63,9 +63,48 @@ pub fn parse_start(s: &str, tz: &TimeZone) -> Result<i64, String> {
     let dt: DateTime = s.parse().map_err(|_| {
         format!("{s:?} is not a date and time; write it as \"2026-03-02 08:00\" (local time of the host school) or \"2026-03-02T00:00:00Z\"")
     })?;
-    dt.to_zoned(tz.clone())
+    wall_clock(dt, tz)
+}
+
+/// The instant a wall-clock time of `tz` names. A time the clocks skip (the hour lost when
+/// daylight saving time begins) is an error, never silently moved; a time that happens twice
+/// (the hour repeated when it ends) is the first of the two.
+pub fn wall_clock(dt: DateTime, tz: &TimeZone) -> Result<i64, String> {
+    let ambiguous = tz.to_ambiguous_zoned(dt);
+    if let AmbiguousOffset::Gap { before, after } = ambiguous.offset() {
+        return Err(format!(
+            "{} does not exist in {}: the clocks go from UTC{before} to UTC{after} that night and skip it; choose a time outside the change",
+            dt.strftime("%Y-%m-%d %H:%M"),
+            tz.iana_name().unwrap_or("this time zone"),
+        ));
+    }
+    ambiguous
+        .compatible()
         .map(|z| z.timestamp().as_second())
-        .map_err(|e| format!("{s:?} does not exist in that time zone: {e}"))
+        .map_err(|e| {
+            format!(
+                "{} cannot be placed in time: {e}",
+                dt.strftime("%Y-%m-%d %H:%M")
+            )
+        })
+}
+
+/// The first and the last year a session may start in: anything outside is a typo (a date
+/// left at 1970, a year written as 0 or 226).
+pub const YEARS: std::ops::RangeInclusive<i16> = 2000..=2099;
+
+/// Refuses an instant outside [`YEARS`], naming the date as written on the wall clock.
+pub fn check_year(utc: i64, tz: &TimeZone) -> Result<(), String> {
+    let date = local_date(utc, tz);
+    match date {
+        Some(d) if YEARS.contains(&d.year()) => Ok(()),
+        _ => Err(format!(
+            "{} is not a plausible date for a lesson; it must be in the years {} to {}",
+            date.map_or_else(|| utc.to_string(), |d| d.to_string()),
+            YEARS.start(),
+            YEARS.end()
+        )),
+    }
 }
 
 /// Parses a calendar date `YYYY-MM-DD`.
@@ -120,5 +159,36 @@ mod tests {
             .unwrap_err()
             .contains("2026-03-02 08:00"));
         assert!(zone("Mars/Olympus").unwrap_err().contains("IANA"));
+    }
+
+    #[test]
+    fn a_start_in_1970_or_year_0_is_refused() {
+        let sh = zone("Asia/Shanghai").unwrap();
+        for s in [
+            "1970-01-01 08:00",
+            "0000-03-02 08:00",
+            "0226-03-02 08:00",
+            "2100-01-01 08:00",
+        ] {
+            let utc = parse_start(s, &sh).unwrap();
+            let e = check_year(utc, &sh).unwrap_err();
+            assert!(e.contains("2000 to 2099"), "{s}: {e}");
+        }
+        assert!(check_year(parse_start("2026-03-02 08:00", &sh).unwrap(), &sh).is_ok());
+    }
+
+    #[test]
+    fn a_time_the_clocks_skip_is_refused_and_a_repeated_one_is_the_first() {
+        let berlin = zone("Europe/Berlin").unwrap();
+        // 2026-03-29: Berlin's clocks go from 02:00 straight to 03:00.
+        let e = parse_start("2026-03-29 02:30", &berlin).unwrap_err();
+        assert!(e.contains("does not exist in Europe/Berlin"), "{e}");
+        assert!(e.contains("choose a time"), "{e}");
+        assert!(parse_start("2026-03-29 03:30", &berlin).is_ok());
+        // 2026-10-25: 02:30 happens twice; the first is at +02:00.
+        assert_eq!(
+            parse_start("2026-10-25 02:30", &berlin).unwrap(),
+            parse_start("2026-10-25T00:30:00Z", &berlin).unwrap()
+        );
     }
 }
