@@ -33,13 +33,30 @@ async fn stop_signal() {
     }
 }
 
+/// Logs to standard output: `RUST_LOG` filters; `TONGBU_LOG_FORMAT` is `text` (the default,
+/// coloured only on a terminal) or `json` (one object a line, for a log collector).
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,str0m=warn,dimpl=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match std::env::var("TONGBU_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("text") => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        Ok("json") => logs.json().with_current_span(true).init(),
+        Ok(other) => {
+            return Err(format!(
+                "TONGBU_LOG_FORMAT is {other:?}; write \"text\" or \"json\""
+            ))
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,str0m=warn,dimpl=warn".into()),
-        )
-        .init();
+    if let Err(e) = init_logging() {
+        eprintln!("tongbu: configuration error: {e}");
+        return ExitCode::from(2);
+    }
 
     let mut args = std::env::args().skip(1);
     let mut file: Option<PathBuf> = None;

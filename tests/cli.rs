@@ -228,3 +228,56 @@ async fn the_example_timetable_in_docs_imports_cleanly() {
     // Three weekly series of the spring term 2027, holidays excepted.
     assert_eq!(term.len(), 16 + 17 + 17, "{}", term.len());
 }
+
+/// `TONGBU_LOG_FORMAT=json` makes every log line one JSON object (for a log collector), never
+/// with terminal colours; a format the server does not know stops the start, naming the key.
+#[test]
+fn logs_are_json_lines_when_asked() {
+    use std::io::{BufRead, BufReader};
+    let data_dir = std::env::temp_dir().join(format!("tongbu-logs-{}", std::process::id()));
+    let start = |format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tongbu"))
+            .env("TONGBU_DATA_DIR", &data_dir)
+            .env("TONGBU_HTTP_ADDR", "127.0.0.1:0")
+            .env("TONGBU_MEDIA_UDP_PORT", "0")
+            .env("RUST_LOG", "info")
+            .env("TONGBU_LOG_FORMAT", format)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start tongbu")
+    };
+    let bad = start("yaml").wait_with_output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("TONGBU_LOG_FORMAT"), "{said}");
+
+    let mut child = start("json");
+    let stdout = child.stdout.take().unwrap();
+    let mut logs = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.starts_with("Tongbu is running.") {
+            break;
+        }
+        logs.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    assert!(!logs.is_empty(), "no log lines before the address");
+    for line in &logs {
+        assert!(!line.contains('\u{1b}'), "terminal colours in {line}");
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("Tongbu is running: open http://")),
+        "{logs:?}"
+    );
+}
