@@ -110,3 +110,31 @@ async fn wrong_operator_tokens_make_the_address_wait() {
         "after the wait the right token works"
     );
 }
+
+/// DNS rebinding: a page on another site that points its own name at 127.0.0.1 cannot read
+/// the loopback demo's links; the same request addressed to localhost is answered.
+#[tokio::test]
+async fn a_loopback_server_answers_only_to_loopback_names() {
+    let server = TestServer::start().await;
+    let client = Client::new();
+    let rebound = client
+        .get(server.http("/api/demo"))
+        .header(
+            "host",
+            format!("attacker.example:{}", server.server.http_addr.port()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert!(rebound.text().await.unwrap().contains("localhost"));
+    for host in ["localhost", "127.0.0.1"] {
+        let res = client
+            .get(server.http("/api/demo"))
+            .header("host", format!("{host}:{}", server.server.http_addr.port()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{host}");
+    }
+}

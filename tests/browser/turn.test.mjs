@@ -24,7 +24,7 @@ before(async () => {
   env.turn = await startCoturn({ ip: env.net.serverIp, secret });
   env.server = await startServer({
     addr: env.net.serverIp,
-    env: { TONGBU_DEMO_ENABLED: 'true', TONGBU_TURN_URLS: env.turn.url, TONGBU_TURN_SECRET: secret },
+    env: { TONGBU_DEMO_ENABLED: 'true', TONGBU_DEMO_ON_NETWORK: 'true', TONGBU_TURN_URLS: env.turn.url, TONGBU_TURN_SECRET: secret },
   });
   // Only the web server's port and 443 get out of the school.
   env.net.firewall([new URL(env.server.url).port, 443]);

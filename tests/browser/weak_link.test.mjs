@@ -18,7 +18,7 @@ const env = {};
 before(async () => {
   if (skip) return;
   env.net = classroomNetwork();
-  env.server = await startServer({ addr: env.net.serverIp, env: { TONGBU_DEMO_ENABLED: 'true' } });
+  env.server = await startServer({ addr: env.net.serverIp, env: { TONGBU_DEMO_ENABLED: 'true', TONGBU_DEMO_ON_NETWORK: 'true' } });
   // Not loopback, so not a secure context by itself: let the pages use camera and microphone.
   const flags = [`--unsafely-treat-insecure-origin-as-secure=${env.server.url}`];
   env.browser = await launchBrowser(flags);

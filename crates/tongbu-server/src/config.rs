@@ -47,6 +47,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
     pub web_dir: PathBuf,
+    /// Open HTTP and WebSocket connections the server holds at once. `TONGBU_HTTP_MAX_CONNECTIONS`;
+    /// 0 (the default): three quarters of the open-files limit, which the server raises to its
+    /// hard limit at start.
+    pub http_max_connections: usize,
+    /// Open connections from one source address (loopback exempt: a reverse proxy on the same
+    /// machine carries everyone). `TONGBU_HTTP_MAX_CONNECTIONS_PER_SOURCE`.
+    pub http_max_per_source: usize,
     /// Seed a sample lesson and serve join links (host links included) on the landing page.
     /// `TONGBU_DEMO_ENABLED`; default: on only when HTTP listens on a loopback address, so a
     /// server reachable from the network never hands out host links unless told to.
@@ -84,6 +91,8 @@ impl Default for Config {
             media_gso: true,
             data_dir: PathBuf::from("data"),
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
+            http_max_connections: 0,
+            http_max_per_source: 512,
             demo: true,
             join_lead_secs: 10 * 60,
             grace_secs: 15 * 60,
@@ -159,6 +168,8 @@ struct FileSchedule {
 struct FileHttp {
     addr: Option<String>,
     web_dir: Option<String>,
+    max_connections: Option<toml::Value>,
+    max_connections_per_source: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,6 +192,7 @@ struct FileData {
 #[serde(deny_unknown_fields)]
 struct FileDemo {
     enabled: Option<bool>,
+    on_network: Option<bool>,
 }
 
 /// A yes/no setting: `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`.
@@ -241,6 +253,38 @@ impl Config {
         c.demo = c.http_addr.ip().is_loopback();
         if let Some(v) = pick("TONGBU_HTTP_WEB_DIR", f.http.web_dir) {
             c.web_dir = PathBuf::from(v);
+        }
+        let count = |key: &'static str, v: String, min: usize| -> Result<usize, ConfigError> {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= min && *n <= 1_000_000)
+                .ok_or(ConfigError::Invalid {
+                    key,
+                    value: v,
+                    expected: if min == 0 {
+                        "a number of connections up to 1000000, or 0 for the default"
+                    } else {
+                        "a number of connections from 1 to 1000000"
+                    },
+                })
+        };
+        if let Some(v) = pick(
+            "TONGBU_HTTP_MAX_CONNECTIONS",
+            f.http.max_connections.map(scalar),
+        ) {
+            c.http_max_connections =
+                count("TONGBU_HTTP_MAX_CONNECTIONS (http.max_connections)", v, 0)?;
+        }
+        if let Some(v) = pick(
+            "TONGBU_HTTP_MAX_CONNECTIONS_PER_SOURCE",
+            f.http.max_connections_per_source.map(scalar),
+        ) {
+            c.http_max_per_source = count(
+                "TONGBU_HTTP_MAX_CONNECTIONS_PER_SOURCE (http.max_connections_per_source)",
+                v,
+                1,
+            )?;
         }
         if let Some(v) = pick("TONGBU_MEDIA_UDP_PORT", f.media.udp_port.map(scalar)) {
             c.media_udp_port = v.trim().parse().map_err(|_| ConfigError::Invalid {
@@ -405,7 +449,21 @@ impl Config {
         )?;
         let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
         if let Some(v) = demo {
-            c.demo = flag("TONGBU_DEMO_ENABLED (demo.enabled)", v)?;
+            c.demo = flag("TONGBU_DEMO_ENABLED (demo.enabled)", v.clone())?;
+            let on_network = pick(
+                "TONGBU_DEMO_ON_NETWORK",
+                f.demo.on_network.map(|b| b.to_string()),
+            )
+            .map(|v| flag("TONGBU_DEMO_ON_NETWORK (demo.on_network)", v))
+            .transpose()?
+            .unwrap_or(false);
+            if c.demo && !c.http_addr.ip().is_loopback() && !on_network {
+                return Err(ConfigError::Invalid {
+                    key: "TONGBU_DEMO_ENABLED (demo.enabled)",
+                    value: v,
+                    expected: "false when HTTP listens beyond loopback: the demo hands host links to anyone who reaches it (for a closed test network, add TONGBU_DEMO_ON_NETWORK=true)",
+                });
+            }
         }
         Ok(c)
     }
@@ -441,6 +499,10 @@ mod tests {
         assert!(!Config::load(None, env(&open)).unwrap().demo);
         let mut asked = open.to_vec();
         asked.push(("TONGBU_DEMO_ENABLED", "true"));
+        let refused = Config::load(None, env(&asked)).unwrap_err().to_string();
+        assert!(refused.contains("TONGBU_DEMO_ENABLED"), "{refused}");
+        assert!(refused.contains("TONGBU_DEMO_ON_NETWORK=true"), "{refused}");
+        asked.push(("TONGBU_DEMO_ON_NETWORK", "true"));
         assert!(Config::load(None, env(&asked)).unwrap().demo);
     }
 

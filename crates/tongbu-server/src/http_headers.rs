@@ -3,15 +3,18 @@
 //! another site (the operator page least of all), never pass their URL — which holds a join
 //! token — to another site as a referrer, and are never sniffed as another type. API answers are
 //! not cached (operator data, join links) unless they say otherwise (courseware pages do).
+//!
+//! A server listening on loopback answers only requests addressed to a loopback name: a web
+//! page elsewhere cannot rebind its own domain's DNS to 127.0.0.1 and read the demo's links.
 
 use axum::extract::Request;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
     X_FRAME_OPTIONS,
 };
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 /// The web client's policy: its own files only; slide images from memory (`blob:`); the
 /// WebSocket back to the same server.
@@ -36,4 +39,67 @@ pub async fn secure(req: Request, next: Next) -> Response {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+/// Whether a `Host` header names this machine's loopback: `localhost` (or a name under it),
+/// 127.0.0.0/8 or `[::1]`, with any port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// On a loopback listener: refuses (421) a request whose `Host` is not a loopback name.
+pub async fn loopback_host(req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host());
+    match host {
+        Some(h) if is_loopback_host(h) => next.run(req).await,
+        _ => (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server listens on loopback and answers only to localhost or 127.0.0.1; \
+             to serve the network, set TONGBU_HTTP_ADDR to a network address",
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_are_loopback_hosts() {
+        for h in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:80",
+            "app.localhost:1",
+            "[::1]:8080",
+            "127.0.0.2",
+            "localhost.",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "attacker.example:8080",
+            "10.0.0.1",
+            "[2001:db8::1]:80",
+            "localhost.example.com",
+            "127.0.0.1.nip.io",
+            "",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
 }

@@ -20,6 +20,7 @@ pub mod health;
 pub mod http_headers;
 pub mod link_notices;
 pub mod links;
+pub mod listener;
 pub mod metrics;
 pub mod network_check;
 pub mod operator;

@@ -12,6 +12,7 @@ use tongbu_rtc::{EdgeConfig, EdgeError, EdgeHandle};
 use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
 use tongbu_schedule::{ScheduleError, SessionId, SessionState, SqliteStore, Store, TokenKey};
 use tongbu_signal::ServerMessage;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use tracing::{info, warn};
 
@@ -71,6 +72,10 @@ pub struct AppState {
     /// Wrong operator credentials by source address (see `credential_backoff`).
     pub backoff: crate::credential_backoff::CredentialBackoff,
 }
+
+/// How long a request body may send nothing before the request fails (a weak link's upload
+/// still sends something every few seconds).
+const BODY_STALL: Duration = Duration::from_secs(30);
 
 /// How often the timetable is checked for sessions to open or end.
 const TIMETABLE_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);
@@ -168,6 +173,7 @@ pub(crate) fn now_utc() -> i64 {
 impl Server {
     /// Opens the store, starts the media edge and the HTTP listener.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
+        let open_files = crate::listener::raise_open_files_limit();
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -188,6 +194,12 @@ impl Server {
             )?;
         if config.operator_token.is_none() {
             info!(path = %operator_path.display(), "operator token kept in the data directory");
+        }
+        if config.demo && !config.http_addr.ip().is_loopback() {
+            warn!(
+                addr = %config.http_addr,
+                "demo mode on a network address (TONGBU_DEMO_ON_NETWORK): anyone who reaches it gets host links"
+            );
         }
         let demo = if config.demo {
             let d = ensure_demo_lesson(store.as_ref(), now_utc())?;
@@ -240,19 +252,39 @@ impl Server {
             .route("/metrics", get(web::metrics))
             .merge(api::router())
             .fallback(get(web::static_file))
+            // A body that stalls (a client that declared more than it sends) ends the request.
+            .layer(RequestBodyTimeoutLayer::new(BODY_STALL))
             .layer(axum::middleware::from_fn(crate::http_headers::secure))
             .with_state(state.clone());
+        // DNS rebinding: a loopback listener answers only to loopback names.
+        let app = if http_addr.ip().is_loopback() {
+            app.layer(axum::middleware::from_fn(
+                crate::http_headers::loopback_host,
+            ))
+        } else {
+            app
+        };
         tokio::spawn(follow_timetable(state.clone()));
         tokio::spawn(sample_forever(state.clone()));
         info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
         let mut stopping = state.stopping.subscribe();
-        let http = tokio::spawn(async move {
-            // The peer's address, for the back-off on wrong credentials.
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { crate::ws::stopped(&mut stopping).await })
-                .await
-        });
+        let limits = crate::listener::Limits {
+            total: match state.config.http_max_connections {
+                0 => crate::listener::default_total(open_files),
+                n => n,
+            },
+            per_source: state.config.http_max_per_source,
+            header_timeout: crate::listener::HEADER_TIMEOUT,
+        };
+        info!(
+            open_files,
+            max_connections = limits.total,
+            per_source = limits.per_source,
+            "HTTP connection limits"
+        );
+        let http = tokio::spawn(crate::listener::serve(listener, app, limits, async move {
+            crate::ws::stopped(&mut stopping).await
+        }));
         Ok(Self {
             http_addr,
             media_addr,

@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tongbu_schedule::{FieldError, ScheduleError, Store};
+use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -86,20 +87,28 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/reports", get(reports::recent))
         .route("/api/timetable", get(timetable::timetable))
         .route(
-            "/api/courseware",
-            get(courseware::list)
-                .post(courseware::upload)
-                // A deck's pages together, and the form's own bytes.
-                .layer(DefaultBodyLimit::max(
-                    tongbu_schedule::courseware::MAX_DECK_BYTES + 64 * 1024,
-                )),
-        )
-        .route("/api/courseware/pages/{digest}", get(courseware::page))
-        .route(
             "/api/classrooms/{id}/schedule-link",
             post(timetable::create_schedule_link),
         )
+        // A body declared larger than it may be is refused (413) before a byte of it is read.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .merge(
+            Router::new()
+                .route(
+                    "/api/courseware",
+                    get(courseware::list)
+                        .post(courseware::upload)
+                        .layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+                )
+                .layer(RequestBodyLimitLayer::new(MAX_UPLOAD)),
+        )
+        .route("/api/courseware/pages/{digest}", get(courseware::page))
 }
+
+/// The largest request body of the API but courseware (a term's timetable is well below).
+pub const MAX_BODY: usize = 2 << 20;
+/// The largest courseware upload: a deck's pages together, and the form's own bytes.
+pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 * 1024;
 
 /// The OpenAPI document of the schedule API.
 #[derive(OpenApi)]
