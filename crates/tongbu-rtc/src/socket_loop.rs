@@ -58,11 +58,59 @@ fn media_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, EdgeError> {
     .map_err(&err)?;
     s.set_reuse_port(true).map_err(&err)?;
     s.set_nonblocking(true).map_err(&err)?;
-    // Best effort: the kernel caps these at net.core.[rw]mem_max.
-    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    size_buffers(&s);
     s.bind(&addr.into()).map_err(&err)?;
     Ok(s.into())
+}
+
+/// Gives a media socket [`SOCKET_BUFFER`] each way. The kernel caps the ordinary option at
+/// net.core.[rw]mem_max (208 KiB on many distributions: a 10,000-datagram burst then loses
+/// packets in the kernel); a server with CAP_NET_ADMIN (root, or the systemd unit's
+/// capability) goes past the cap. Otherwise it says how to raise the cap. Returns the receive
+/// buffer the kernel granted, in bytes as it counts them (twice what was asked).
+fn size_buffers(s: &Socket) -> usize {
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    #[cfg(target_os = "linux")]
+    for (option, got) in [
+        (libc::SO_RCVBUFFORCE, s.recv_buffer_size()),
+        (libc::SO_SNDBUFFORCE, s.send_buffer_size()),
+    ] {
+        // The kernel reports twice the size it was given (its bookkeeping overhead).
+        if got.unwrap_or(0) < 2 * SOCKET_BUFFER {
+            force_buffer(s, option);
+        }
+    }
+    let granted = s.recv_buffer_size().unwrap_or(0);
+    if granted < 2 * SOCKET_BUFFER {
+        tracing::warn!(
+            granted_kib = granted / 2048,
+            wanted_kib = SOCKET_BUFFER / 1024,
+            "the media socket's receive buffer is small: bursts may be lost in the kernel; \
+             raise it with `sysctl -w net.core.rmem_max={0} net.core.wmem_max={0}` or give \
+             the server CAP_NET_ADMIN",
+            SOCKET_BUFFER
+        );
+    }
+    granted
+}
+
+/// `setsockopt(SO_RCVBUFFORCE / SO_SNDBUFFORCE)`: past net.core.[rw]mem_max, with
+/// CAP_NET_ADMIN; refused (and left as it was) without.
+#[cfg(target_os = "linux")]
+fn force_buffer(s: &Socket, option: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    let size = SOCKET_BUFFER as libc::c_int;
+    // SAFETY: a valid socket descriptor and a pointer to a c_int of the length given.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 /// Binds the media port (`workers` sockets, 0 = one per core) and starts the workers; TCP on
@@ -402,5 +450,33 @@ fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
             io.tcp_out.remove(&peer);
         }
         Command::Tcp(TcpEvent::Packet { peer, data }) => worker.receive_tcp(peer, &data, now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_media_socket_gets_its_buffers_past_the_kernels_default_cap_when_it_may() {
+        let s = Socket::from(media_socket("127.0.0.1:0".parse().unwrap()).unwrap());
+        let (rcv, snd) = (s.recv_buffer_size().unwrap(), s.send_buffer_size().unwrap());
+        let cap = |name: &str| {
+            std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        // SAFETY: geteuid has no preconditions.
+        let may_force = unsafe { libc::geteuid() } == 0;
+        let want = |cap: usize| {
+            2 * if may_force {
+                SOCKET_BUFFER
+            } else {
+                cap.min(SOCKET_BUFFER)
+            }
+        };
+        assert!(rcv >= want(cap("rmem_max")), "receive buffer {rcv}");
+        assert!(snd >= want(cap("wmem_max")), "send buffer {snd}");
     }
 }

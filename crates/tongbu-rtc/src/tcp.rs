@@ -10,9 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tracing::debug;
 
 use crate::demux::stun_worker;
@@ -50,13 +52,30 @@ pub fn frame(packet: &[u8]) -> Option<Bytes> {
     Some(b.freeze())
 }
 
+/// Media TCP connections open at once; past it a newcomer is closed at once (each holds a
+/// file and a task; a classroom needs two).
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long a new connection may take to send its first frame (the STUN request).
+const FIRST_FRAME: Duration = Duration::from_secs(10);
+/// How long a connection may send nothing (ICE consent checks come every few seconds).
+const IDLE: Duration = Duration::from_secs(30);
+
 /// Accepts connections until the workers stop.
 pub(crate) async fn accept_forever(listener: TcpListener, workers: Arc<[Inbox]>) {
+    let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let Ok(place) = places.clone().try_acquire_owned() else {
+                    debug!(%peer, "media TCP connection over the cap; closed");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(stream, peer, workers.clone()));
+                let workers = workers.clone();
+                tokio::spawn(async move {
+                    connection(stream, peer, workers).await;
+                    drop(place);
+                });
             }
             Err(e) => {
                 debug!("media TCP accept failed: {e}");
@@ -81,13 +100,12 @@ async fn connection(stream: TcpStream, peer: SocketAddr, workers: Arc<[Inbox]>) 
             }
         }
     });
-    while let Ok(n) = rd.read_u16().await {
-        let len = usize::from(n);
-        let mut data = vec![0u8; len];
-        if rd.read_exact(&mut data).await.is_err() {
+    loop {
+        let wait = if owner.is_some() { IDLE } else { FIRST_FRAME };
+        let Ok(Some(data)) = tokio::time::timeout(wait, read_frame(&mut rd)).await else {
             break;
-        }
-        if len == 0 {
+        };
+        if data.is_empty() {
             continue;
         }
         let inbox = match owner {
@@ -124,6 +142,15 @@ async fn connection(stream: TcpStream, peer: SocketAddr, workers: Arc<[Inbox]>) 
         let _ = w.send(Command::Tcp(TcpEvent::Closed { peer })).await;
     }
     debug!(%peer, "media TCP connection closed");
+}
+
+/// The next frame's packet; None at the end of the stream. The buffer grows as the bytes
+/// arrive, not to the length a frame declares before sending it.
+async fn read_frame(rd: &mut (impl AsyncRead + Unpin)) -> Option<Vec<u8>> {
+    let len = rd.read_u16().await.ok()?;
+    let mut data = Vec::new();
+    rd.take(u64::from(len)).read_to_end(&mut data).await.ok()?;
+    (data.len() == usize::from(len)).then_some(data)
 }
 
 #[cfg(test)]
@@ -200,5 +227,29 @@ mod tests {
         let mut byte = [0u8; 1];
         assert_eq!(junk.read(&mut byte).await.unwrap(), 0, "closed");
         assert!(rx[0].try_recv().is_err() && rx[1].try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_frame_cut_short_is_the_end_of_the_stream() {
+        assert_eq!(
+            read_frame(&mut &[0, 3, 1, 2, 3][..]).await,
+            Some(vec![1, 2, 3])
+        );
+        // Declares 64 KiB, sends three bytes, ends.
+        assert_eq!(read_frame(&mut &[0xff, 0xff, 1, 2, 3][..]).await, None);
+        assert_eq!(read_frame(&mut &[0][..]).await, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_sends_nothing_is_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (workers, _rx, _poll) = inboxes();
+        tokio::spawn(accept_forever(listener, workers));
+        let mut idle = TcpStream::connect(addr).await.unwrap();
+        let t0 = tokio::time::Instant::now();
+        let mut byte = [0u8; 1];
+        assert_eq!(idle.read(&mut byte).await.unwrap(), 0, "closed");
+        assert!(t0.elapsed() >= FIRST_FRAME, "{:?}", t0.elapsed());
     }
 }
