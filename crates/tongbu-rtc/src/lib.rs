@@ -36,6 +36,7 @@ pub mod publication;
 pub mod repair_budget;
 pub mod rtc_events;
 pub mod rtcp;
+pub mod sdp_rewrite;
 pub mod send_stream;
 pub mod socket_loop;
 pub mod srtp;

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 use crate::edge::{EdgeError, EdgeEvent, MediaRole, PublishedTrackInfo};
 use crate::handoff::Handoff;
 use crate::participant::{OutState, OutTrack, Participant};
+use crate::sdp_rewrite;
 use crate::send_stream::{Extensions, Rtx, SendStream};
 use crate::transport::{Transport, TransportId, TransportRole};
 use crate::worker::{Worker, OFFER_TIMEOUT};
@@ -238,7 +239,7 @@ impl Worker {
             .accept_offer(offer)
             .map_err(|e| EdgeError::Rejected(e.to_string()))?;
         self.drive(id, now);
-        Ok(with_audio_ptime(&answer.to_sdp_string()))
+        Ok(sdp_rewrite::answer(sdp, &answer.to_sdp_string()))
     }
 
     pub(crate) fn answer(
@@ -439,7 +440,7 @@ impl Worker {
             })
             .collect();
         p.tell(EdgeEvent::RecvOffer {
-            sdp: offer.to_sdp_string(),
+            sdp: sdp_rewrite::offer(&offer.to_sdp_string()),
             tracks,
             new_transport,
         });
@@ -512,51 +513,4 @@ fn send_stream(
     Some(SendStream::new(
         egress, mid, producer, *ssrc, kind, rtx, ext,
     ))
-}
-
-/// Audio frames of this many milliseconds are asked of publishers (`a=ptime`, which browsers'
-/// opus encoders follow). Each packet costs about 80 bytes of headers on the wire (Ethernet, IP,
-/// UDP, RTP with its extensions, the SRTP tag): at 20 ms that is as much again as a 32 kbit/s
-/// voice, at 40 ms half of it — 64 → 48 kbit/s a stream, which is what lets a classroom on a
-/// 60 kbit/s link keep the teacher's voice, and halves the server's audio packets. It costs
-/// 20 ms of delay.
-pub const AUDIO_PTIME_MS: u32 = 40;
-
-/// The answer `sdp` with `a=ptime` in every audio section that has none.
-fn with_audio_ptime(sdp: &str) -> String {
-    let mut out = String::with_capacity(sdp.len() + 64);
-    let mut audio = false;
-    let mut has_ptime = false;
-    let close = |out: &mut String, audio: bool, has: bool| {
-        if audio && !has {
-            out.push_str(&format!("a=ptime:{AUDIO_PTIME_MS}\r\n"));
-        }
-    };
-    for line in sdp.split_inclusive('\n') {
-        if line.starts_with("m=") {
-            close(&mut out, audio, has_ptime);
-            audio = line.starts_with("m=audio");
-            has_ptime = false;
-        } else if line.starts_with("a=ptime:") {
-            has_ptime = true;
-        }
-        out.push_str(line);
-    }
-    close(&mut out, audio, has_ptime);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn audio_sections_ask_for_longer_frames_and_others_are_untouched() {
-        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ptime:20\r\n";
-        let out = with_audio_ptime(sdp);
-        assert_eq!(
-            out,
-            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=ptime:40\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ptime:20\r\n"
-        );
-    }
 }
