@@ -624,31 +624,42 @@ async fn a_classroom_sees_its_timetable_and_joins_only_in_the_window() {
         .to_string();
     // No operator credential: the schedule link is the credential.
     let client = Client::new();
-    let get = |token: String| {
+    let get_query = |query: String| {
         let client = client.clone();
-        let url = server.http(&format!("/api/timetable?token={token}"));
+        let url = server.http(&format!("/api/timetable?{query}"));
         async move {
             let res = client.get(url).send().await.unwrap();
             (res.status(), res.json::<Value>().await.unwrap())
         }
     };
+    let get = |token: String| get_query(format!("token={token}"));
     let (s, table) = get(token.clone()).await;
     assert_eq!(s, StatusCode::OK, "{table}");
     assert_eq!(table["classroom"]["name"], "高一(6)班");
-    let sessions = table["sessions"].as_array().unwrap();
-    let find = |title: &str| {
-        sessions
-            .iter()
-            .find(|s| s["title"] == title)
-            .unwrap_or_else(|| panic!("{title} is on the timetable: {table}"))
-            .clone()
+    // Each from the timetable of its own day (Beijing time): the two may fall in two weeks.
+    let zone = tongbu_schedule::time::zone("Asia/Shanghai").unwrap();
+    let find = |title: &'static str, start: i64| {
+        let day = tongbu_schedule::time::local_date(start, &zone).unwrap();
+        let query = format!("token={token}&range=today&date={day}");
+        let get = get_query(query);
+        async move {
+            let (s, table) = get.await;
+            assert_eq!(s, StatusCode::OK, "{table}");
+            table["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["title"] == title)
+                .unwrap_or_else(|| panic!("{title} is on the timetable of its day: {table}"))
+                .clone()
+        }
     };
-    let now_entry = find("正在上");
+    let now_entry = find("正在上", now - 300).await;
     assert_eq!(now_entry["role"], "classroom");
     let join = now_entry["join_url"]
         .as_str()
         .expect("open now: a join link");
-    let later = find("两小时后");
+    let later = find("两小时后", now + 2 * 3600).await;
     assert!(later["join_url"].is_null(), "not open yet: no link");
     assert_eq!(
         later["opens_utc"].as_i64().unwrap(),
