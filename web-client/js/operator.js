@@ -196,7 +196,7 @@ function closeDetail() {
   $('detail-stale').hidden = true;
 }
 
-const order = { lost: 0, weak: 1, good: 2 };
+const order = { lost: 0, weak: 1, unknown: 2, good: 3 };
 
 function renderDetail() {
   $('detail-title').textContent = detail.title;

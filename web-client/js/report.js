@@ -1,4 +1,4 @@
-// One session's quality report, for operators: time in good / weak / lost health per classroom,
+// One session's quality report, for operators: time in good / unknown / weak / lost health per classroom,
 // loss and RTT over the session, and every figure per classroom in a table (also as CSV).
 
 import { applyI18n, t, toggleLang } from './i18n.js';
@@ -52,17 +52,18 @@ function render() {
   bars.replaceChildren();
   for (const p of people) {
     const hs = p.health_secs;
-    const total = hs.good + hs.weak + hs.lost || 1;
+    const unknown = hs.unknown || 0; // reports from before the state have none
+    const total = hs.good + unknown + hs.weak + hs.lost || 1;
     const li = h('li');
     li.dataset.name = p.name;
     li.append(h('span', 'bar-label', fullName(p)));
     const bar = h('span', 'stack');
     bar.setAttribute('role', 'img');
     const pct = (v) => Math.round((v / total) * 1000) / 10;
-    bar.setAttribute('aria-label', `${fullName(p)}: ${t('health_good')} ${pct(hs.good)}%, ${t('health_weak')} ${pct(hs.weak)}%, ${t('health_lost')} ${pct(hs.lost)}%`);
-    for (const k of ['good', 'weak', 'lost']) {
+    bar.setAttribute('aria-label', `${fullName(p)}: ${t('health_good')} ${pct(hs.good)}%, ${t('health_unknown')} ${pct(unknown)}%, ${t('health_weak')} ${pct(hs.weak)}%, ${t('health_lost')} ${pct(hs.lost)}%`);
+    for (const k of ['good', 'unknown', 'weak', 'lost']) {
       const seg = h('span', `seg ${k}`);
-      seg.style.width = `${pct(hs[k])}%`;
+      seg.style.width = `${pct(hs[k] || 0)}%`;
       bar.append(seg);
     }
     li.append(bar, h('span', 'bar-value', clock(p.connected_secs)));

@@ -34,6 +34,9 @@ pub struct HealthTime {
     pub good: f64,
     pub weak: f64,
     pub lost: f64,
+    /// Media flowed with no loss figure for it (reports before this state existed have none).
+    #[serde(default)]
+    pub unknown: f64,
 }
 
 /// Seconds of received video by what it did. Video is forwarded at the one quality it is
@@ -107,7 +110,7 @@ pub const CSV_HEADER: &str = "session,role,school,name,joins,reconnects,minutes_
 top_layer_pct,video_flowing_s,video_frozen_s,video_paused_s,freezes,audio_gaps_up,freezes_up,\
 loss_up_mean_pct,loss_up_p95_pct,loss_down_mean_pct,loss_down_p95_pct,rtt_mean_ms,rtt_p95_ms,\
 jitter_mean_ms,kbps_in_mean,kbps_out_mean,nacks,plis,good_s,weak_s,lost_s,bwe_down_mean_kbps,\
-bwe_down_p95_kbps";
+bwe_down_p95_kbps,unknown_s";
 
 impl QualityReport {
     /// One row per participant (RFC 4180: fields with commas or quotes are quoted).
@@ -147,6 +150,7 @@ impl QualityReport {
                 format!("{:.0}", p.health_secs.lost),
                 opt(p.bwe_down_kbps.mean),
                 opt(p.bwe_down_kbps.p95),
+                format!("{:.0}", p.health_secs.unknown),
             ];
             out.push_str(&fields.join(","));
             out.push_str("\r\n");
@@ -258,6 +262,7 @@ mod tests {
                 good: 2000.0,
                 weak: 400.0,
                 lost: 0.0,
+                unknown: 30.0,
             },
             timeline: vec![],
         };
@@ -276,6 +281,10 @@ mod tests {
         assert!(lines[1].starts_with(
             "7,classroom,扎赉特旗音德尔第三中学,\"初一(4)班, 音德尔\",2,1,40.0,95.83,2300,100,0,3,1,0,,,4.50,12.00,61.00,80.00,"
         ), "{}", lines[1]);
+        assert!(lines[1].ends_with(",30"), "unknown_s last: {}", lines[1]);
+        // A report stored before the unknown state reads with none of it.
+        let old: HealthTime = serde_json::from_str(r#"{"good":1,"weak":2,"lost":3}"#).unwrap();
+        assert_eq!(old.unknown, 0.0);
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-1"), "'-1");
         let s = ReportSummary::of(&r, "数学".into());

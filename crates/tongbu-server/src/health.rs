@@ -1,6 +1,7 @@
 //! Session health: each participant's link (sampled four times a second from the media edge) judged
 //! good, weak or lost against thresholds from the configuration, with the reasons, for the
-//! operator dashboard and `/api/sessions/{id}/health`.
+//! operator dashboard and `/api/sessions/{id}/health`. A link with media on it and no loss
+//! figure for it is unknown, never good by default.
 
 use std::time::Instant;
 
@@ -37,6 +38,9 @@ impl Default for HealthThresholds {
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Good,
+    /// Media flows but nothing says how much of it is lost: the peer's receiver reports carry no
+    /// loss (or none has come yet).
+    Unknown,
     Weak,
     Lost,
 }
@@ -75,6 +79,7 @@ impl Health {
     pub fn as_str(self) -> &'static str {
         match self {
             Health::Good => "good",
+            Health::Unknown => "unknown",
             Health::Weak => "weak",
             Health::Lost => "lost",
         }
@@ -125,10 +130,19 @@ pub fn classify(
     if link.rtt_ms().is_some_and(|r| r >= t.weak_rtt_ms) {
         weak.push("high round-trip time");
     }
+    let mut unknown = Vec::new();
+    if link.kbps_out > 0.0 && link.loss_down.is_none() {
+        unknown.push("no loss reports for media sent to it");
+    }
+    if link.kbps_in > 0.0 && link.loss_up.is_none() {
+        unknown.push("no loss figures for media it sends");
+    }
     if !lost.is_empty() {
         (Health::Lost, lost)
     } else if !weak.is_empty() {
         (Health::Weak, weak)
+    } else if !unknown.is_empty() {
+        (Health::Unknown, unknown)
     } else {
         (Health::Good, Vec::new())
     }
@@ -150,6 +164,43 @@ mod tests {
             updated: Some(now),
             ..LinkStats::default()
         }
+    }
+
+    #[test]
+    fn media_without_a_loss_figure_is_unknown_not_good() {
+        let t = HealthThresholds::default();
+        let now = Instant::now();
+        // A peer whose receiver reports carry no loss (or none has come yet).
+        let mut l = LinkStats {
+            kbps_out: 600.0,
+            loss_down: None,
+            ..link(now)
+        };
+        assert_eq!(
+            classify(&l, now, &t),
+            (
+                Health::Unknown,
+                vec!["no loss reports for media sent to it"]
+            )
+        );
+        l.loss_down = Some(0.0);
+        assert_eq!(classify(&l, now, &t).0, Health::Good);
+        // Nothing sent to it: nothing to know.
+        let quiet = LinkStats {
+            kbps_out: 0.0,
+            loss_down: None,
+            ..link(now)
+        };
+        assert_eq!(classify(&quiet, now, &t).0, Health::Good);
+        // A weak reason still wins: the link is known to be weak.
+        let slow = LinkStats {
+            kbps_out: 600.0,
+            loss_down: None,
+            rtt_up_ms: Some(400.0),
+            ..link(now)
+        };
+        assert_eq!(classify(&slow, now, &t).0, Health::Weak);
+        assert!(Health::Good < Health::Unknown && Health::Unknown < Health::Weak);
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub struct Notice {
 
 fn quality(h: Health) -> LinkQuality {
     match h {
-        Health::Good => LinkQuality::Good,
+        // Not knowing its loss is nothing to tell a classroom about.
+        Health::Good | Health::Unknown => LinkQuality::Good,
         Health::Weak => LinkQuality::Weak,
         Health::Lost => LinkQuality::Lost,
     }

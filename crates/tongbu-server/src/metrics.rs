@@ -94,7 +94,7 @@ impl Metrics {
             ),
             participants_health: gauge_vec(
                 "tongbu_participants_health",
-                "Participants by link health (good, weak, lost)",
+                "Participants by link health (good, unknown, weak, lost)",
                 "health",
             ),
             transports: gauge(

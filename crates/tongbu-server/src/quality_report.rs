@@ -208,6 +208,7 @@ impl Person {
         };
         match health {
             Health::Good => self.health.good += dt,
+            Health::Unknown => self.health.unknown += dt,
             Health::Weak => self.health.weak += dt,
             Health::Lost => self.health.lost += dt,
         }

@@ -233,7 +233,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
             .iter()
             .map(|r| (*r, roles.get(r).copied().unwrap_or(0)))
             .collect();
-        let by_health: Vec<(&str, i64)> = ["good", "weak", "lost"]
+        let by_health: Vec<(&str, i64)> = ["good", "unknown", "weak", "lost"]
             .iter()
             .map(|h| (*h, healths.get(h).copied().unwrap_or(0)))
             .collect();
