@@ -1,7 +1,9 @@
-//! What a participant's connection costs the server, measured on the real binary: 300
-//! observers joined. The WebSocket library's 128 KiB read buffer, taken at once, made each cost
-//! ≈ 180 KiB; now the whole of it — signaling, its outbox, its place in the media edge, and the
-//! `joined` message with the room's roster that its write buffer keeps — is a third of that.
+//! What a participant's connection costs the server, measured on the real binary with 300
+//! observers at a time. The WebSocket library's 128 KiB read buffer, taken at once, made each
+//! cost ≈ 180 KiB; now a lesson's observer — signaling, its outbox, its place in the media
+//! edge, and the `joined` message with the room's roster that its write buffer keeps — is a
+//! third of that, and a lecture's listener, whose roster holds the teacher and not the crowd,
+//! less again.
 
 mod common;
 
@@ -21,6 +23,38 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
+/// A demo link of `role` in the demo's `which` session (`links` of the lesson, or a part).
+fn demo_link(demo: &Value, which: Option<&str>, role: &str) -> String {
+    let links = match which {
+        Some(part) => &demo[part]["links"],
+        None => &demo["links"],
+    };
+    links
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["role"] == role)
+        .unwrap_or_else(|| panic!("a {role} link in {which:?}"))["url"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Joins `n` observers on `url`; returns the server's RSS growth per observer, KiB, and the
+/// connections (to close).
+async fn join_crowd(pid: u32, url: &str, n: usize) -> (f64, Vec<SignalClient>) {
+    let before = rss_kib(pid);
+    let mut crowd = Vec::new();
+    for _ in 0..n {
+        let mut c = SignalClient::connect(url).await.unwrap();
+        c.join().await.unwrap();
+        crowd.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let each = rss_kib(pid).saturating_sub(before) as f64 / n as f64;
+    (each, crowd)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joined_observer_costs_the_server_tens_of_kilobytes_not_hundreds() {
     const CROWD: usize = 300;
@@ -33,46 +67,34 @@ async fn a_joined_observer_costs_the_server_tens_of_kilobytes_not_hundreds() {
         .json()
         .await
         .unwrap();
-    let link = demo["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["role"] == "observer")
-        .expect("an observer link")["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = link.split("token=").nth(1).unwrap();
-    let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
+    let ws = |link: String| {
+        let token = link.split("token=").nth(1).unwrap().to_string();
+        format!("{}/ws?token={token}", base.replacen("http", "ws", 1))
+    };
+    let lesson = ws(demo_link(&demo, None, "observer"));
+    let lecture = ws(demo_link(&demo, Some("lecture"), "observer"));
     // Warm up: the first connections take the allocator's and the runtime's one-time costs.
-    let mut warm = Vec::new();
-    for _ in 0..20 {
-        let mut c = SignalClient::connect(&url).await.unwrap();
-        c.join().await.unwrap();
-        warm.push(c);
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rss_kib(pid);
-    let mut crowd = Vec::new();
-    for _ in 0..CROWD {
-        let mut c = SignalClient::connect(&url).await.unwrap();
-        c.join().await.unwrap();
-        crowd.push(c);
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, warm) = join_crowd(pid, &lesson, 20).await;
+    // Each crowd stays while the next joins, so that none lives in memory another freed.
+    // A lecture's listeners: the roster they are sent holds the teacher, not the crowd.
+    let (in_lecture, listeners) = join_crowd(pid, &lecture, CROWD).await;
+    let (in_lesson, observers) = join_crowd(pid, &lesson, CROWD).await;
     let joined = rss_kib(pid);
-    for c in &crowd {
-        c.close();
-    }
-    drop(crowd);
+    drop((warm, listeners, observers));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let left = rss_kib(pid);
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    let each = (joined.saturating_sub(before)) as f64 / CROWD as f64;
     eprintln!(
-        "RSS {before} KiB → {joined} KiB with {CROWD} more observers ({each:.1} KiB each) → {left} KiB after they left"
+        "server RSS per joined observer: {in_lesson:.1} KiB in a lesson, {in_lecture:.1} KiB in a lecture's audience ({CROWD} each); {joined} KiB with both, {left} KiB after all left"
     );
-    assert!(each < 80.0, "{each:.1} KiB per joined observer");
+    assert!(
+        in_lesson < 80.0,
+        "{in_lesson:.1} KiB per observer of a lesson"
+    );
+    assert!(
+        in_lecture < 48.0,
+        "{in_lecture:.1} KiB per listener of a lecture"
+    );
 }

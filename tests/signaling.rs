@@ -483,3 +483,112 @@ async fn a_crowd_leaving_at_once_drops_nobody_who_reads() {
         .expect("the host's chat comes back");
     assert_eq!(text, "下课");
 }
+
+/// A lecture's audience is counted, not listed: forty listeners joining and leaving send the
+/// teacher no `participant_joined`/`left`, only the audience's size; a listener who raises a
+/// hand enters the roster (the teacher sees who) and leaves it when the hand goes down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lectures_audience_is_counted_not_listed() {
+    const CROWD: usize = 40;
+    let server = TestServer::start().await;
+    let lecture = server.demo().lecture.clone();
+    let url = |role, classroom, name: &str| {
+        server.ws_url(
+            &server
+                .server
+                .state
+                .tokens
+                .issue(&tongbu_schedule::JoinClaims {
+                    sid: lecture.id,
+                    role,
+                    classroom,
+                    name: name.into(),
+                    exp: now() + 3600,
+                }),
+        )
+    };
+    let mut host = SignalClient::connect(&url(Role::Host, Some(lecture.host), "主讲"))
+        .await
+        .unwrap();
+    host.join().await.unwrap();
+    let listener = url(Role::Observer, None, "听众");
+    let mut crowd = Vec::new();
+    for i in 0..CROWD {
+        let mut c = SignalClient::connect(&listener).await.unwrap();
+        let ServerMessage::Joined {
+            you,
+            roster,
+            audience,
+            ..
+        } = c.join().await.unwrap()
+        else {
+            unreachable!("join returns joined");
+        };
+        assert!(
+            roster
+                .iter()
+                .all(|p| p.role != Role::Observer || p.id == you.id),
+            "no other listener in a listener's roster: {roster:?}"
+        );
+        assert!(roster.iter().any(|p| p.role == Role::Host));
+        assert_eq!(audience as usize, i + 1);
+        crowd.push((you.id, c));
+    }
+    // The teacher hears the count, not forty joins.
+    let counted = |want: u32| {
+        move |m: &ServerMessage| match m {
+            ServerMessage::ParticipantJoined { participant }
+                if participant.role == Role::Observer =>
+            {
+                panic!("a listener announced one by one: {participant:?}")
+            }
+            ServerMessage::Audience { count } if *count == want => Some(()),
+            _ => None,
+        }
+    };
+    host.recv_until(T, counted(CROWD as u32))
+        .await
+        .expect("the audience's size");
+    // One raises a hand: the teacher learns who, and the count no longer has it.
+    let (asker, c) = &crowd[3];
+    c.send(&ClientMessage::RaiseHand { raised: true });
+    let who = host
+        .recv_until(T, |m| match m {
+            ServerMessage::ParticipantJoined { participant } => Some(participant.clone()),
+            _ => None,
+        })
+        .await
+        .expect("the listener with a hand up enters the roster");
+    assert_eq!((who.id, who.hand_raised), (*asker, true));
+    host.recv_until(T, |m| {
+        matches!(m, ServerMessage::HandRaised { raised: true, .. }).then_some(())
+    })
+    .await
+    .expect("the hand");
+    host.recv_until(T, counted(CROWD as u32 - 1))
+        .await
+        .expect("39 in the audience");
+    // The hand goes down: back to the audience.
+    c.send(&ClientMessage::RaiseHand { raised: false });
+    let left = host
+        .recv_until(T, |m| match m {
+            ServerMessage::ParticipantLeft { participant } => Some(*participant),
+            _ => None,
+        })
+        .await
+        .expect("out of the roster again");
+    assert_eq!(left, *asker);
+    // The crowd leaves: counted down to none, nobody announced.
+    for (_, c) in &crowd {
+        c.close();
+    }
+    host.recv_until(T, |m| match m {
+        ServerMessage::ParticipantLeft { participant } => {
+            panic!("a listener's leave announced: {participant}")
+        }
+        ServerMessage::Audience { count: 0 } => Some(()),
+        _ => None,
+    })
+    .await
+    .expect("an empty audience");
+}

@@ -528,9 +528,18 @@ function showMe() {
   if (ui.me) $('me').textContent = `${t('role_' + ui.role)} · ${ui.me.name}`;
 }
 
+/** A lecture's listeners outside the roster, counted in the header (hidden while none). */
+function showAudience(n) {
+  ui.audience = n;
+  $('audience').hidden = !n;
+  $('audience').textContent = t('audience_count').replace('{n}', n.toLocaleString());
+}
+client.addEventListener('audience', (e) => showAudience(e.detail.count));
+
 $('lang').addEventListener('click', () => {
   toggleLang();
   showMe();
+  showAudience(ui.audience || 0);
   setState(ui.state || 'open');
   setConn($('conn').dataset.state || 'connecting');
   refreshTiles();
@@ -705,6 +714,7 @@ async function main() {
   ui.role = joined.you.role;
   document.body.dataset.role = ui.role;
   for (const p of joined.roster) ui.roster.set(p.id, p);
+  showAudience(joined.audience || 0);
   // The lesson's own title, in whatever language the page is in.
   delete $('title').dataset.i18n;
   $('title').textContent = joined.session.title;

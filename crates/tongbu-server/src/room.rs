@@ -4,6 +4,11 @@
 //! map of rooms is locked only to find or create one. A message is serialized once and pushed
 //! to each member's [`Outbox`] under the room's lock (a push never waits on a socket, and the
 //! lock gives every member the room's events in one order); each connection's own task sends.
+//!
+//! A lecture's audience (its observers) is counted, not listed: a listener's join or leave is
+//! news to nobody, so a crowd arriving or leaving costs the room nothing per member. The roster
+//! holds the people who matter — hosts, classrooms, and a listener while its hand is up or it
+//! has the floor — and everyone is told the audience's size at most once a second.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +58,10 @@ fn seat(info: &ParticipantInfo) -> Option<(Role, i64, &str)> {
 #[derive(Default)]
 struct Room {
     members: BTreeMap<u64, Member>,
+    /// A lecture: its observers are an audience, counted rather than listed.
+    lecture: bool,
+    /// The audience's size as last told to the room.
+    audience_told: usize,
     spotlight: Option<u64>,
     /// The courseware page the host shows.
     slide: Option<(DeckId, u32)>,
@@ -60,11 +69,48 @@ struct Room {
     gone: bool,
 }
 
+/// Whether a member is in the roster the room sees (see the module's text).
+fn listed(lecture: bool, info: &ParticipantInfo) -> bool {
+    !(lecture && info.role == Role::Observer) || info.hand_raised || info.floor
+}
+
+impl Room {
+    /// Members outside the roster (a lecture's listeners).
+    fn audience(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| !listed(self.lecture, &m.info))
+            .count()
+    }
+
+    /// Tells the room that `id` entered or left the roster, if a change of its state moved it.
+    fn relist(&self, id: u64, was: bool) {
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        match (was, listed(self.lecture, &m.info)) {
+            (false, true) => send_all(
+                &self.members,
+                &ServerMessage::ParticipantJoined {
+                    participant: m.info.clone(),
+                },
+            ),
+            (true, false) => send_all(
+                &self.members,
+                &ServerMessage::ParticipantLeft { participant: id },
+            ),
+            _ => {}
+        }
+    }
+}
+
 /// What a newcomer learns of the room it joined.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// Everyone in, the newcomer included.
+    /// Everyone in the roster, the newcomer included.
     pub roster: Vec<ParticipantInfo>,
+    /// A lecture's listeners outside the roster (the newcomer too, if it is one).
+    pub audience: usize,
     pub spotlight: Option<u64>,
     pub slide: Option<(DeckId, u32)>,
 }
@@ -126,10 +172,26 @@ impl Rooms {
     /// Adds a participant, whose connection takes its messages from `outbox`; tells the others.
     /// A host or classroom link is one seat: whoever still sits on it with an older connection
     /// (another tab, another computer, a copy of the link) is told `replaced` and leaves, so one
-    /// link never counts, publishes or is rate-limited as several participants.
-    pub fn join(&self, session: SessionId, info: ParticipantInfo, outbox: Arc<Outbox>) -> Entry {
+    /// link never counts, publishes or is rate-limited as several participants. `lecture` says
+    /// what a room made by this join is.
+    pub fn join(
+        &self,
+        session: SessionId,
+        info: ParticipantInfo,
+        outbox: Arc<Outbox>,
+        lecture: bool,
+    ) -> Entry {
         loop {
-            let room = self.map().entry(session).or_default().clone();
+            let room = self
+                .map()
+                .entry(session)
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(Room {
+                        lecture,
+                        ..Room::default()
+                    }))
+                })
+                .clone();
             let mut room = lock(&room);
             if room.gone {
                 continue;
@@ -155,13 +217,22 @@ impl Rooms {
                     &ServerMessage::ParticipantLeft { participant: id },
                 );
             }
-            let msg = ServerMessage::ParticipantJoined {
-                participant: info.clone(),
-            };
-            send_all(&room.members, &msg);
+            if listed(room.lecture, &info) {
+                let msg = ServerMessage::ParticipantJoined {
+                    participant: info.clone(),
+                };
+                send_all(&room.members, &msg);
+            }
+            let me = info.id;
             room.members.insert(info.id, Member { info, outbox });
             return Entry {
-                roster: room.members.values().map(|m| m.info.clone()).collect(),
+                roster: room
+                    .members
+                    .values()
+                    .filter(|m| m.info.id == me || listed(room.lecture, &m.info))
+                    .map(|m| m.info.clone())
+                    .collect(),
+                audience: room.audience(),
                 spotlight: room.spotlight,
                 slide: room.slide,
             };
@@ -172,16 +243,18 @@ impl Rooms {
     pub fn leave(&self, session: SessionId, id: u64) {
         let emptied = self.with(session, |room| {
             // One replaced by a newer connection has left already.
-            if room.members.remove(&id).is_none() {
+            let Some(gone) = room.members.remove(&id) else {
                 return false;
-            }
+            };
             if room.spotlight == Some(id) {
                 room.spotlight = None;
             }
-            send_all(
-                &room.members,
-                &ServerMessage::ParticipantLeft { participant: id },
-            );
+            if listed(room.lecture, &gone.info) {
+                send_all(
+                    &room.members,
+                    &ServerMessage::ParticipantLeft { participant: id },
+                );
+            }
             room.members.is_empty()
         });
         if emptied == Some(true) {
@@ -201,17 +274,29 @@ impl Rooms {
         self.with(session, |room| send_all(&room.members, msg));
     }
 
-    /// Records a raised (or lowered) hand and tells everyone.
+    /// Records a raised (or lowered) hand and tells everyone; a lecture's listener enters the
+    /// roster with its hand up and leaves it when it goes down.
     pub fn set_hand(&self, session: SessionId, id: u64, raised: bool) {
         self.with(session, |room| {
-            if let Some(m) = room.members.get_mut(&id) {
-                m.info.hand_raised = raised;
-            }
-            let msg = ServerMessage::HandRaised {
-                participant: id,
-                raised,
+            let lecture = room.lecture;
+            let Some(m) = room.members.get_mut(&id) else {
+                return;
             };
-            send_all(&room.members, &msg);
+            let was = listed(lecture, &m.info);
+            m.info.hand_raised = raised;
+            if raised {
+                room.relist(id, was);
+            }
+            if was || raised {
+                let msg = ServerMessage::HandRaised {
+                    participant: id,
+                    raised,
+                };
+                send_all(&room.members, &msg);
+            }
+            if !raised {
+                room.relist(id, was);
+            }
         });
     }
 
@@ -229,9 +314,11 @@ impl Rooms {
                     m.info.role
                 ));
             }
+            let was = listed(room.lecture, &m.info);
             m.info.floor = granted;
             if granted {
                 m.info.hand_raised = false;
+                room.relist(id, was);
             }
             send_all(
                 &room.members,
@@ -240,6 +327,9 @@ impl Rooms {
                     granted,
                 },
             );
+            if !granted {
+                room.relist(id, was);
+            }
             Ok(())
         })
         .unwrap_or_else(|| Err("this session has no room".to_string()))
@@ -290,6 +380,23 @@ impl Rooms {
                 }
             }
         });
+    }
+
+    /// Tells each lecture's room its audience's size, if it changed since last told (called
+    /// once a second: a crowd's joins and leaves become one message).
+    pub fn tell_audiences(&self) {
+        for room in self.all() {
+            let mut room = lock(&room);
+            if !room.lecture {
+                continue;
+            }
+            let count = room.audience();
+            if count != room.audience_told {
+                room.audience_told = count;
+                let count = u32::try_from(count).unwrap_or(u32::MAX);
+                send_all(&room.members, &ServerMessage::Audience { count });
+            }
+        }
     }
 
     /// Whether a participant is in the session.

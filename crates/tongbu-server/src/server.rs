@@ -117,6 +117,15 @@ async fn follow_timetable(app: Arc<AppState>) {
     }
 }
 
+/// Tells each lecture its audience's size once a second, when it changed.
+async fn tell_audiences(app: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        app.rooms.tell_audiences();
+    }
+}
+
 /// Opens sessions whose join window began and ends those past end + grace; returns what changed
 /// (persisted, to be announced).
 fn sweep(
@@ -265,6 +274,7 @@ impl Server {
             app
         };
         tokio::spawn(follow_timetable(state.clone()));
+        tokio::spawn(tell_audiences(state.clone()));
         tokio::spawn(sample_forever(state.clone()));
         info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
         let mut stopping = state.stopping.subscribe();

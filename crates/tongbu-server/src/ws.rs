@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tongbu_rtc::{EdgeEvent, MediaKind, ParticipantId, PublishedTrackInfo};
 use tongbu_schedule::time::{local_datetime, DEFAULT_ZONE};
-use tongbu_schedule::{JoinClaims, Role, Session, SessionId, SessionState};
+use tongbu_schedule::{JoinClaims, Role, Session, SessionId, SessionKind, SessionState};
 use tongbu_signal::{
     parse_client_message, ClientMessage, ComparedLessonInfo, ErrorCode, ParticipantInfo,
     ServerMessage, SessionInfo, TrackInfo, TrackKind, TrackSource, TransportKind, PROTOCOL_VERSION,
@@ -336,7 +336,11 @@ impl Participant {
             floor: false,
         };
         let outbox = Arc::new(Outbox::new(self.claims.role == Role::Host));
-        let entry = self.app.rooms.join(self.sid(), me.clone(), outbox.clone());
+        let lecture = session.kind == SessionKind::Lecture;
+        let entry = self
+            .app
+            .rooms
+            .join(self.sid(), me.clone(), outbox.clone(), lecture);
         let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
         let tracks = match self
             .app
@@ -395,6 +399,7 @@ impl Participant {
                 comparison,
             },
             roster: entry.roster,
+            audience: u32::try_from(entry.audience).unwrap_or(u32::MAX),
             tracks: tracks.iter().map(|t| track_info(*t, None)).collect(),
             ice_servers: crate::turn::ice_servers(
                 self.app.config.turn.as_ref(),

@@ -234,7 +234,12 @@ pub enum ServerMessage {
         version: u32,
         you: ParticipantInfo,
         session: SessionInfo,
+        /// Who is in and matters to the room: in a lecture, the audience (observers) is left
+        /// out but for those with a raised hand or the floor; `audience` counts them.
         roster: Vec<ParticipantInfo>,
+        /// A lecture's listeners not in the roster.
+        #[serde(default)]
+        audience: u32,
         tracks: Vec<TrackInfo>,
         /// Relays for networks that block the media port (give them to both peer connections).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -257,11 +262,20 @@ pub enum ServerMessage {
         transport: TransportKind,
         sdp: String,
     },
+    /// Someone entered the roster: joined, or (a lecture's listener) raised a hand or was given
+    /// the floor.
     ParticipantJoined {
         participant: ParticipantInfo,
     },
+    /// Someone left the roster: left the session, or (a lecture's listener) lowered the hand
+    /// without the floor and went back to the audience.
     ParticipantLeft {
         participant: u64,
+    },
+    /// How many listeners a lecture has outside the roster; sent at most once a second, when
+    /// it changed (joins and leaves of a crowd are counted, not announced one by one).
+    Audience {
+        count: u32,
     },
     TrackPublished {
         track: TrackInfo,
