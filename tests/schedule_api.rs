@@ -754,3 +754,87 @@ async fn links_follow_the_session_as_it_changes() {
         other => panic!("a join after the end must be refused, got {other:?}"),
     }
 }
+
+/// Every route the API router declares is in the OpenAPI document (so this test covers a new
+/// route as soon as it exists), and every one the document marks as the operator's refuses a
+/// request without the credential and one with a wrong credential, whatever its method.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operator_route_refuses_without_the_credential() {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(tongbu_server::api::ApiDoc::openapi()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    // The routes as the router declares them (its source: a route added there is seen here).
+    let router = include_str!("../crates/tongbu-server/src/api/mod.rs");
+    let declared: Vec<&str> = router
+        .split(".route(")
+        .skip(1)
+        .filter_map(|r| r.trim_start().strip_prefix('"')?.split('"').next())
+        .collect();
+    assert!(declared.len() >= 20, "{declared:?}");
+    // Served without the OpenAPI document's description: the document itself and the live
+    // feed's WebSocket (a one-use ticket, from POST /api/live-ticket).
+    let undocumented = ["/api/openapi.json", "/api/sessions/{id}/health/live"];
+    for path in &declared {
+        assert!(
+            paths.contains_key(*path) || undocumented.contains(path),
+            "{path} is routed but not in the OpenAPI document"
+        );
+    }
+
+    let mut routes = Vec::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let operator_only = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("operator").is_some()));
+            if operator_only {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                routes.push((method, path.clone()));
+            }
+        }
+    }
+    assert!(
+        routes.len() >= 28,
+        "{} operator route×method pairs",
+        routes.len()
+    );
+
+    let server = TestServer::start().await;
+    let client = Client::new();
+    let send = |method: &Method, path: &str, auth: Option<&str>| {
+        let url = server.http(&path.replace("{id}", "1").replace("{digest}", "00"));
+        let mut req = client.request(method.clone(), url).json(&json!({}));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    for (method, path) in &routes {
+        let res = send(method, path, None).await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without the credential"
+        );
+    }
+    // Wrong credentials make the address wait (429) after a few: refused either way, never
+    // served.
+    let mut wrong = Vec::new();
+    for (method, path) in &routes {
+        let res = send(method, path, Some("Bearer not-the-operator-token-at-all")).await;
+        let status = res.unwrap().status();
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{method} {path} with a wrong credential: {status}"
+        );
+        wrong.push(status.as_u16());
+    }
+    eprintln!(
+        "{} operator route×method pairs refused without the credential; with a wrong one: {wrong:?}",
+        routes.len()
+    );
+    assert_eq!(
+        wrong[0], 401,
+        "the first wrong credential is judged, not waited on"
+    );
+}
