@@ -17,6 +17,9 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# deploy/ is checked: nginx runs the reverse-proxy config, systemd-analyze verifies the unit.
+command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # PDF courseware is rendered to images by poppler's pdftoppm (also needed by the server).
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -4,8 +4,8 @@
 //! token — to another site as a referrer, and are never sniffed as another type. API answers are
 //! not cached (operator data, join links) unless they say otherwise (courseware pages do).
 //!
-//! A server listening on loopback answers only requests addressed to a loopback name: a web
-//! page elsewhere cannot rebind its own domain's DNS to 127.0.0.1 and read the demo's links.
+//! The demo on loopback answers only requests addressed to a loopback name: a web page
+//! elsewhere cannot rebind its own domain's DNS to 127.0.0.1 and read the demo's links.
 
 use axum::extract::Request;
 use axum::http::header::{
@@ -56,7 +56,7 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// On a loopback listener: refuses (421) a request whose `Host` is not a loopback name.
+/// On the loopback demo: refuses (421) a request whose `Host` is not a loopback name.
 pub async fn loopback_host(req: Request, next: Next) -> Response {
     let host = req
         .headers()
@@ -67,8 +67,8 @@ pub async fn loopback_host(req: Request, next: Next) -> Response {
         Some(h) if is_loopback_host(h) => next.run(req).await,
         _ => (
             StatusCode::MISDIRECTED_REQUEST,
-            "this server listens on loopback and answers only to localhost or 127.0.0.1; \
-             to serve the network, set TONGBU_HTTP_ADDR to a network address",
+            "this demo server answers only to localhost or 127.0.0.1; to serve the network, \
+             turn the demo off (TONGBU_DEMO_ENABLED=false) or listen on a network address",
         )
             .into_response(),
     }

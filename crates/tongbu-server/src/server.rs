@@ -265,8 +265,10 @@ impl Server {
             .layer(RequestBodyTimeoutLayer::new(BODY_STALL))
             .layer(axum::middleware::from_fn(crate::http_headers::secure))
             .with_state(state.clone());
-        // DNS rebinding: a loopback listener answers only to loopback names.
-        let app = if http_addr.ip().is_loopback() {
+        // DNS rebinding: the loopback demo (it hands out host links to whoever asks) answers
+        // only to loopback names. Without the demo, a server on loopback is one behind a
+        // reverse proxy, which passes the public name on.
+        let app = if http_addr.ip().is_loopback() && state.demo.is_some() {
             app.layer(axum::middleware::from_fn(
                 crate::http_headers::loopback_host,
             ))
