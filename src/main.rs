@@ -150,14 +150,19 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let scheme = if server.state.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         println!(
-            "Tongbu is running. Open http://{}/ (media: UDP {})",
+            "Tongbu is running. Open {scheme}://{}/ (media: UDP {})",
             server.http_addr, server.media_addr
         );
         if server.state.demo.is_some() {
             // Printed to whoever started the server (who can read data/ anyway), never served.
             println!(
-                "Operator dashboard (keep this link to yourself): http://{}/operator.html#token={}",
+                "Operator dashboard (keep this link to yourself): {scheme}://{}/operator.html#token={}",
                 server.http_addr,
                 url_component(server.state.operator.secret())
             );

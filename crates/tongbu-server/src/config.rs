@@ -54,6 +54,9 @@ pub struct Config {
     /// Open connections from one source address (loopback exempt: a reverse proxy on the same
     /// machine carries everyone). `TONGBU_HTTP_MAX_CONNECTIONS_PER_SOURCE`.
     pub http_max_per_source: usize,
+    /// HTTPS and WSS on the HTTP address, with these PEM files (reloaded when they change).
+    /// `TONGBU_HTTP_TLS_CERT` and `TONGBU_HTTP_TLS_KEY`, both or neither.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// Seed a sample lesson and serve join links (host links included) on the landing page.
     /// `TONGBU_DEMO_ENABLED`; default: on only when HTTP listens on a loopback address, so a
     /// server reachable from the network never hands out host links unless told to.
@@ -93,6 +96,7 @@ impl Default for Config {
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
             http_max_connections: 0,
             http_max_per_source: 512,
+            tls: None,
             demo: true,
             join_lead_secs: 10 * 60,
             grace_secs: 15 * 60,
@@ -170,6 +174,8 @@ struct FileHttp {
     web_dir: Option<String>,
     max_connections: Option<toml::Value>,
     max_connections_per_source: Option<toml::Value>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -286,6 +292,30 @@ impl Config {
                 1,
             )?;
         }
+        let tls_cert =
+            pick("TONGBU_HTTP_TLS_CERT", f.http.tls_cert).filter(|v| !v.trim().is_empty());
+        let tls_key = pick("TONGBU_HTTP_TLS_KEY", f.http.tls_key).filter(|v| !v.trim().is_empty());
+        c.tls =
+            match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                    cert: PathBuf::from(cert),
+                    key: PathBuf::from(key),
+                }),
+                (None, None) => None,
+                (Some(cert), None) => return Err(ConfigError::Invalid {
+                    key: "TONGBU_HTTP_TLS_KEY (http.tls_key)",
+                    value: format!("(missing; TONGBU_HTTP_TLS_CERT is {cert})"),
+                    expected:
+                        "the PEM file of the certificate's private key, given with the certificate",
+                }),
+                (None, Some(key)) => {
+                    return Err(ConfigError::Invalid {
+                        key: "TONGBU_HTTP_TLS_CERT (http.tls_cert)",
+                        value: format!("(missing; TONGBU_HTTP_TLS_KEY is {key})"),
+                        expected: "the PEM file of the certificate chain, given with its key",
+                    })
+                }
+            };
         if let Some(v) = pick("TONGBU_MEDIA_UDP_PORT", f.media.udp_port.map(scalar)) {
             c.media_udp_port = v.trim().parse().map_err(|_| ConfigError::Invalid {
                 key: "TONGBU_MEDIA_UDP_PORT (media.udp_port)",
@@ -504,6 +534,21 @@ mod tests {
         assert!(refused.contains("TONGBU_DEMO_ON_NETWORK=true"), "{refused}");
         asked.push(("TONGBU_DEMO_ON_NETWORK", "true"));
         assert!(Config::load(None, env(&asked)).unwrap().demo);
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_and_its_key_together() {
+        let both = [
+            ("TONGBU_HTTP_TLS_CERT", "/etc/ssl/t/fullchain.pem"),
+            ("TONGBU_HTTP_TLS_KEY", "/etc/ssl/t/privkey.pem"),
+        ];
+        let c = Config::load(None, env(&both)).unwrap();
+        assert_eq!(c.tls.unwrap().key, PathBuf::from("/etc/ssl/t/privkey.pem"));
+        let e = Config::load(None, env(&both[..1])).unwrap_err().to_string();
+        assert!(e.contains("TONGBU_HTTP_TLS_KEY"), "{e}");
+        let e = Config::load(None, env(&both[1..])).unwrap_err().to_string();
+        assert!(e.contains("TONGBU_HTTP_TLS_CERT"), "{e}");
+        assert!(Config::load(None, env(&[])).unwrap().tls.is_none());
     }
 
     #[test]

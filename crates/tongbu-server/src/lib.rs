@@ -31,6 +31,7 @@ pub mod room;
 pub mod server;
 pub mod session_health;
 pub mod tickets;
+pub mod tls;
 pub mod turn;
 pub mod web;
 pub mod ws;

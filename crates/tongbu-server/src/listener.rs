@@ -22,6 +22,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
@@ -176,13 +177,48 @@ impl AsyncWrite for Counted {
 /// What a connection over a cap is told (best effort: one non-blocking write, then closed).
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\nContent-Length: 49\r\nConnection: close\r\n\r\ntoo many connections; try again in a few seconds\n";
 
-/// Serves `app` on `listener` until `stop` resolves; then takes no new connections and lets
+/// Serves one connection (plain or TLS) until it closes, is upgraded, or the server stops.
+async fn connection<I>(
+    io: I,
+    peer: std::net::SocketAddr,
+    app: Router,
+    limits: Limits,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        // The peer's address, for the back-off on wrong credentials.
+        req.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(req)
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        _ = stopping.changed() => {
+            // Finish the request under way, then close.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = ended {
+        debug!(%peer, "HTTP connection ended: {e}");
+    }
+}
+
+/// Serves `app` on `listener` (HTTPS when `tls` is given) until `stop` resolves; then takes no new connections and lets
 /// the requests under way finish (WebSocket connections live on in their own tasks, which the
 /// server's stop tells to close).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let caps = Arc::new(Caps {
@@ -216,34 +252,23 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Counted {
+        let stream = Counted {
             stream,
             _admission: admission,
-        });
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            // The peer's address, for the back-off on wrong credentials.
-            req.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(req)
-        });
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(io, service)
-            .with_upgrades();
-        let (mut stopping, live) = (stopping.subscribe(), live.clone());
+        };
+        let (app, tls, stopping, live) =
+            (app.clone(), tls.clone(), stopping.subscribe(), live.clone());
         tokio::spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            let ended = tokio::select! {
-                ended = conn.as_mut() => ended,
-                _ = stopping.changed() => {
-                    // Finish the request under way, then close.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            match tls {
+                None => connection(stream, peer, app, limits, stopping).await,
+                Some(tls) => {
+                    // The handshake, too, gets the header deadline.
+                    match tokio::time::timeout(limits.header_timeout, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => connection(stream, peer, app, limits, stopping).await,
+                        Ok(Err(e)) => debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => debug!(%peer, "TLS handshake took too long"),
+                    }
                 }
-            };
-            if let Err(e) = ended {
-                debug!(%peer, "HTTP connection ended: {e}");
             }
             drop(live);
         });

@@ -39,6 +39,8 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Edge(#[from] EdgeError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {addr} (TONGBU_HTTP_ADDR): {source}")]
     Http {
         addr: SocketAddr,
@@ -183,6 +185,12 @@ impl Server {
     /// Opens the store, starts the media edge and the HTTP listener.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let open_files = crate::listener::raise_open_files_limit();
+        // A bad certificate stops the start before anything else is opened.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(crate::tls::Certificate::start)
+            .transpose()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -278,7 +286,7 @@ impl Server {
         tokio::spawn(follow_timetable(state.clone()));
         tokio::spawn(tell_audiences(state.clone()));
         tokio::spawn(sample_forever(state.clone()));
-        info!(%http_addr, %media_addr, "Tongbu is running: open http://{http_addr}/");
+
         let mut stopping = state.stopping.subscribe();
         let limits = crate::listener::Limits {
             total: match state.config.http_max_connections {
@@ -294,9 +302,19 @@ impl Server {
             per_source = limits.per_source,
             "HTTP connection limits"
         );
-        let http = tokio::spawn(crate::listener::serve(listener, app, limits, async move {
-            crate::ws::stopped(&mut stopping).await
-        }));
+        let acceptor = tls.map(|(acceptor, cert)| {
+            tokio::spawn(cert.watch());
+            acceptor
+        });
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        info!(%http_addr, %media_addr, "Tongbu is running: open {scheme}://{http_addr}/");
+        let http = tokio::spawn(crate::listener::serve(
+            listener,
+            app,
+            limits,
+            acceptor,
+            async move { crate::ws::stopped(&mut stopping).await },
+        ));
         Ok(Self {
             http_addr,
             media_addr,
