@@ -29,13 +29,26 @@ async function load() {
     showError(t('schedule_no_token'));
     return;
   }
-  const res = await fetch(`/api/timetable?range=week&token=${encodeURIComponent(token)}`);
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    showError(body.message || res.statusText);
+  const get = async (query) => {
+    const res = await fetch(`/api/timetable?${query}&token=${encodeURIComponent(token)}`);
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(body.message || res.statusText);
+    return body;
+  };
+  try {
+    const week = await get('range=week');
+    // Tomorrow in the school's zone: on a Sunday evening, Monday's first lesson is next week's,
+    // yet it belongs on the page a classroom opens that night.
+    const tomorrow = new Intl.DateTimeFormat('en-CA', { timeZone: week.zone })
+      .format(new Date(week.now_utc * 1000 + 86400000));
+    const next = await get(`range=today&date=${tomorrow}`);
+    const seen = new Set(week.sessions.map((s) => s.id));
+    week.sessions.push(...next.sessions.filter((s) => !seen.has(s.id)));
+    data = week;
+  } catch (e) {
+    showError(e.message);
     return;
   }
-  data = body;
   clockOffset = data.now_utc * 1000 - Date.now();
   render();
 }
