@@ -9,7 +9,6 @@ mod common;
 
 use std::time::Duration;
 
-use serde_json::Value;
 use tongbu_load::SignalClient;
 
 /// The server process's resident memory, KiB.
@@ -21,23 +20,6 @@ fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .expect("VmRSS")
-}
-
-/// A demo link of `role` in the demo's `which` session (`links` of the lesson, or a part).
-fn demo_link(demo: &Value, which: Option<&str>, role: &str) -> String {
-    let links = match which {
-        Some(part) => &demo[part]["links"],
-        None => &demo["links"],
-    };
-    links
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["role"] == role)
-        .unwrap_or_else(|| panic!("a {role} link in {which:?}"))["url"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Joins `n` observers on `url`; returns the server's RSS growth per observer, KiB, and the
@@ -61,18 +43,8 @@ async fn a_joined_observer_costs_the_server_tens_of_kilobytes_not_hundreds() {
     let dir = std::env::temp_dir().join(format!("tongbu-footprint-{}", std::process::id()));
     let (mut child, base) = common::spawn_binary(&dir, &[("TONGBU_DEMO_ENABLED", "true")]);
     let pid = child.id();
-    let demo: Value = reqwest::get(format!("{base}/api/demo"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws = |link: String| {
-        let token = link.split("token=").nth(1).unwrap().to_string();
-        format!("{}/ws?token={token}", base.replacen("http", "ws", 1))
-    };
-    let lesson = ws(demo_link(&demo, None, "observer"));
-    let lecture = ws(demo_link(&demo, Some("lecture"), "observer"));
+    let lesson = common::demo_ws_url(&base, None, "observer").await;
+    let lecture = common::demo_ws_url(&base, Some("lecture"), "observer").await;
     // Warm up: the first connections take the allocator's and the runtime's one-time costs.
     let (_, warm) = join_crowd(pid, &lesson, 20).await;
     // Each crowd stays while the next joins, so that none lives in memory another freed.

@@ -32,23 +32,7 @@ async fn join(
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     u64,
 ) {
-    let demo: Value = reqwest::get(format!("{base}/api/demo"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let link = demo["links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["role"] == role)
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = link.split("token=").nth(1).unwrap();
-    let ws = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+    let ws = common::demo_ws_url(base, None, role).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(ws.as_str()).await.unwrap();
     socket
         .send(Message::text(r#"{"type":"join","version":1}"#))

@@ -56,6 +56,29 @@ pub fn spawn_binary(
     (child, base)
 }
 
+/// The WebSocket URL of the demo's join link for `role` on the server binary at `base`
+/// (`http://…`): in the demo lesson, or in `part` of the demo (`research`, `lecture`).
+pub async fn demo_ws_url(base: &str, part: Option<&str>, role: &str) -> String {
+    let demo: serde_json::Value = reqwest::get(format!("{base}/api/demo"))
+        .await
+        .expect("the demo API")
+        .json()
+        .await
+        .expect("its JSON");
+    let links = part.map_or(&demo["links"], |p| &demo[p]["links"]);
+    let link = links
+        .as_array()
+        .expect("links")
+        .iter()
+        .find(|l| l["role"] == role)
+        .unwrap_or_else(|| panic!("a {role} link in {part:?}"))["url"]
+        .as_str()
+        .expect("a URL")
+        .to_string();
+    let token = link.split("token=").nth(1).expect("a token in the link");
+    format!("{}/ws?token={token}", base.replacen("http://", "ws://", 1))
+}
+
 /// Sends a request and reads its JSON body.
 pub async fn json(req: reqwest::RequestBuilder) -> serde_json::Value {
     req.send()
