@@ -171,7 +171,7 @@ fn main() -> ExitCode {
         tokio::select! {
             r = server.wait() => {
                 if let Err(e) = r {
-                    eprintln!("tongbu: HTTP server stopped: {e}");
+                    eprintln!("tongbu: the server stopped: {e}");
                     return ExitCode::FAILURE;
                 }
                 return ExitCode::SUCCESS;

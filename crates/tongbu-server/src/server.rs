@@ -155,12 +155,23 @@ fn sweep(
     Ok(changed)
 }
 
+/// What the HTTP listener's task ended with.
+async fn http_stopped(
+    http: &mut tokio::task::JoinHandle<std::io::Result<()>>,
+) -> std::io::Result<()> {
+    match http.await {
+        Ok(r) => r,
+        Err(e) => Err(std::io::Error::other(e)),
+    }
+}
+
 /// A running server.
 pub struct Server {
     pub http_addr: SocketAddr,
     pub media_addr: SocketAddr,
     pub state: Arc<AppState>,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: crate::background::Background,
 }
 
 /// The first participant id of this run: from the clock (milliseconds × 1000), so that ids are
@@ -283,9 +294,10 @@ impl Server {
         } else {
             app
         };
-        tokio::spawn(follow_timetable(state.clone()));
-        tokio::spawn(tell_audiences(state.clone()));
-        tokio::spawn(sample_forever(state.clone()));
+        let mut background = crate::background::Background::default();
+        background.spawn("the timetable", follow_timetable(state.clone()));
+        background.spawn("audience counts", tell_audiences(state.clone()));
+        background.spawn("health sampling", sample_forever(state.clone()));
 
         let mut stopping = state.stopping.subscribe();
         let limits = crate::listener::Limits {
@@ -303,7 +315,7 @@ impl Server {
             "HTTP connection limits"
         );
         let acceptor = tls.map(|(acceptor, cert)| {
-            tokio::spawn(cert.watch());
+            background.spawn("certificate reloads", cert.watch());
             acceptor
         });
         let scheme = if acceptor.is_some() { "https" } else { "http" };
@@ -320,14 +332,17 @@ impl Server {
             media_addr,
             state,
             http,
+            background,
         })
     }
 
-    /// Runs until the HTTP server stops.
+    /// Runs until the HTTP server stops, or fails when a background task ends (it names it).
     pub async fn wait(&mut self) -> std::io::Result<()> {
-        match (&mut self.http).await {
-            Ok(r) => r,
-            Err(e) => Err(std::io::Error::other(e)),
+        tokio::select! {
+            r = http_stopped(&mut self.http) => r,
+            what = self.background.ended() => Err(std::io::Error::other(format!(
+                "{what}; stopping, to be restarted whole"
+            ))),
         }
     }
 
@@ -345,7 +360,7 @@ impl Server {
         if left > 0 {
             warn!(left, "stopping with connections still open");
         }
-        if tokio::time::timeout_at(deadline, self.wait())
+        if tokio::time::timeout_at(deadline, http_stopped(&mut self.http))
             .await
             .is_err()
         {
