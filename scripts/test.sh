@@ -49,6 +49,33 @@ run_tests() {
   (cd tests/browser && node --test --test-concurrency=1 ./*.test.mjs)
 }
 
+# A short coverage-guided run of each fuzz target (fuzz/, libFuzzer: needs the nightly toolchain,
+# which this machine's rustup has). A crash fails the run; a machine without nightly, or where
+# cargo-fuzz cannot be installed, skips it and says so (the corpus is replayed on stable anyway).
+fuzz_briefly() {
+  if ! rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
+    echo "== fuzzing skipped: no nightly toolchain"
+    return 0
+  fi
+  if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --quiet || { echo "== fuzzing skipped: cargo-fuzz did not install"; return 0; }
+  fi
+  echo "== fuzzing each target for ${FUZZ_SECONDS:-15} s"
+  local log
+  log=$(mktemp)
+  (cd fuzz && for target in signaling media_datagram timetable sdp; do
+    if ! cargo +nightly fuzz run -O "$target" "corpus/$target" -- \
+        -max_total_time="${FUZZ_SECONDS:-15}" -print_final_stats=1 >"$log" 2>&1; then
+      tail -n 60 "$log"
+      echo "fuzz target $target failed (its input is in fuzz/artifacts/$target/)"
+      exit 1
+    fi
+    echo "$target: $(grep -o 'number_of_executed_units: [0-9]*' "$log" | tail -n 1)"
+  done)
+  rm -f "$log"
+}
+fuzz_briefly
+
 if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
   echo "== tests (in a network namespace with only loopback)"
   export -f run_tests
