@@ -111,6 +111,37 @@ async fn wrong_operator_tokens_make_the_address_wait() {
     );
 }
 
+/// Behind the reverse proxy every request comes from 127.0.0.1: the back-off follows the
+/// address the proxy forwards, so one guesser does not make every operator wait.
+#[tokio::test]
+async fn behind_the_proxy_the_back_off_follows_the_forwarded_address() {
+    let server = TestServer::start().await;
+    let client = Client::new();
+    let call = |from: &str, auth: String| {
+        client
+            .get(server.http("/api/sessions"))
+            .header("x-forwarded-for", from)
+            .header("authorization", auth)
+            .send()
+    };
+    for i in 0..6 {
+        let res = call("203.0.113.5", format!("Bearer guess-{i}"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "try {i}");
+    }
+    let guesser = call("203.0.113.5", server.operator_auth()).await.unwrap();
+    assert_eq!(guesser.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another school's operator, through the same proxy: judged, and let in.
+    let operator = call("198.51.100.7", server.operator_auth()).await.unwrap();
+    assert_eq!(operator.status(), StatusCode::OK);
+    // nginx appends the client's address last: what the client wrote before it does not count.
+    let forged = call("198.51.100.7, 203.0.113.5", server.operator_auth())
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
 /// DNS rebinding: a page on another site that points its own name at 127.0.0.1 cannot read
 /// the loopback demo's links; the same request addressed to localhost is answered.
 #[tokio::test]

@@ -189,6 +189,24 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Who sent a request: the peer, or, when the peer is this machine's loopback (the reverse
+/// proxy of deploy/nginx), the address the proxy appended last to `X-Forwarded-For`. Behind a
+/// proxy every request comes from 127.0.0.1; without this, one guesser would make every
+/// operator wait. A loopback peer can only be this machine, which is trusted anyway.
+pub fn client_address(peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
+    if !peer.is_loopback() {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
 /// Proof that the request carries the operator credential.
 pub struct Operator;
 
@@ -213,7 +231,7 @@ pub fn check_operator(
 ) -> Result<(), ApiError> {
     let source = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| client_address(c.0.ip(), headers));
     let now = std::time::Instant::now();
     if let Some(ip) = source {
         if let Err(wait) = app.backoff.check(ip, now) {
