@@ -123,34 +123,72 @@ async fn two_sessions_at_once_never_see_each_other() {
 
     let server = TestServer::start().await;
     let other = lesson(&server, now() - 60, 45);
-    // The demo lesson's teacher publishes; a classroom of the other session is connected too.
+    // Both sessions' teachers publish; a classroom of each receives.
     let publisher = Publisher::connect(&server.host_url(), &common::test_clip())
         .await
         .expect("publisher in the demo lesson");
+    let other_host = {
+        let session = server.server.state.store.session(other).unwrap();
+        server.ws_url(&server.server.state.tokens.issue(&JoinClaims {
+            sid: other,
+            role: Role::Host,
+            classroom: Some(session.host),
+            name: "物理实验室".into(),
+            exp: now() + 6 * 3600,
+        }))
+    };
+    let other_publisher = Publisher::connect(&other_host, &common::test_clip())
+        .await
+        .expect("publisher in the other session");
     let mut outsider = Subscriber::connect(&url(&server, other))
         .await
         .expect("subscriber in the other session");
-    let insider = Subscriber::connect(&server.classroom_url(1))
+    let mut insider = Subscriber::connect(&server.classroom_url(1))
         .await
         .expect("subscriber in the demo lesson");
+    let t = Duration::from_secs(10);
     insider
-        .wait_for_packets(true, 10, Duration::from_secs(5))
+        .wait_for_packets(true, 10, t)
         .await
         .expect("the demo lesson's classroom receives its teacher");
+    outsider
+        .wait_for_packets(true, 10, t)
+        .await
+        .expect("the other session's classroom receives its own teacher");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(outsider.packets(true).is_empty() && outsider.packets(false).is_empty());
-    while let Ok(m) = outsider.messages.try_recv() {
+    let (ours, theirs) = (publisher.participant, other_publisher.participant);
+    for (who, sub, own, foreign) in [
+        ("the demo classroom", &mut insider, ours, theirs),
+        ("the other classroom", &mut outsider, theirs, ours),
+    ] {
         assert!(
-            !matches!(
-                m,
-                ServerMessage::ParticipantJoined { .. }
-                    | ServerMessage::TrackPublished { .. }
-                    | ServerMessage::Offer { .. }
-            ),
-            "the other session heard of this one: {m:?}"
+            sub.packets_from(own, true).len() >= 10,
+            "{who} receives its own teacher's video"
         );
+        for video in [true, false] {
+            assert!(
+                sub.packets_from(foreign, video).is_empty(),
+                "{who} received the other session's media"
+            );
+        }
+        while let Ok(m) = sub.messages.try_recv() {
+            let heard = match &m {
+                ServerMessage::ParticipantJoined { participant } => participant.id == foreign,
+                ServerMessage::TrackPublished { track } => track.participant == foreign,
+                ServerMessage::Offer { tracks, .. } => {
+                    tracks.iter().any(|t| t.participant == foreign)
+                }
+                ServerMessage::Joined { roster, tracks, .. } => {
+                    roster.iter().any(|p| p.id == foreign)
+                        || tracks.iter().any(|t| t.participant == foreign)
+                }
+                _ => false,
+            };
+            assert!(!heard, "{who} heard of the other session: {m:?}");
+        }
     }
     insider.close().await;
     outsider.close().await;
     publisher.close().await;
+    other_publisher.close().await;
 }
