@@ -76,20 +76,7 @@ fn test_config(
     let conf = std::fs::read_to_string("deploy/nginx/tongbu.conf").unwrap();
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-        ])
-        .arg("/CN=tongbu.example.edu.cn")
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(made.success(), "openssl makes a certificate");
+    common::self_signed_certificate(&cert, &key);
     let site = conf
         .replace("server 127.0.0.1:8080;", &format!("server {upstream};"))
         .replace("/etc/ssl/tongbu/fullchain.pem", &cert.display().to_string())

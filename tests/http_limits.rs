@@ -31,6 +31,12 @@ async fn exchange(server: &TestServer, head: &str, within: Duration) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
+/// `GET /api/demo`, and what the server answers.
+async fn get_demo(server: &TestServer) -> String {
+    let head = "GET /api/demo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    exchange(server, head, Duration::from_secs(5)).await
+}
+
 #[tokio::test]
 async fn a_body_declared_too_large_is_refused_before_it_is_sent() {
     let server = TestServer::start().await;
@@ -87,12 +93,7 @@ async fn a_connection_that_sends_no_request_is_closed() {
         "a trickling request is ended ({trickle_after:?})"
     );
     // The server still answers.
-    let answer = exchange(
-        &server,
-        "GET /api/demo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-        Duration::from_secs(5),
-    )
-    .await;
+    let answer = get_demo(&server).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
 }
 
@@ -108,12 +109,7 @@ async fn past_the_connection_cap_a_newcomer_is_told_at_once() {
     // Give the listener a moment to take all of them.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t0 = Instant::now();
-    let answer = exchange(
-        &server,
-        "GET /api/demo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-        Duration::from_secs(5),
-    )
-    .await;
+    let answer = get_demo(&server).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
     assert!(answer.contains("Retry-After"), "{answer:?}");
     eprintln!("503 after {:?}", t0.elapsed());
@@ -121,12 +117,7 @@ async fn past_the_connection_cap_a_newcomer_is_told_at_once() {
     held.truncate(CAP - 2);
     let t0 = Instant::now();
     let answer = loop {
-        let a = exchange(
-            &server,
-            "GET /api/demo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-            Duration::from_secs(5),
-        )
-        .await;
+        let a = get_demo(&server).await;
         if a.starts_with("HTTP/1.1 200") || t0.elapsed() > Duration::from_secs(5) {
             break a;
         }

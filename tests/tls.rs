@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,34 +19,9 @@ use tokio_rustls::client::TlsStream;
 use tongbu_server::tls::TlsFiles;
 use tongbu_server::Server;
 
-/// A self-signed certificate for 127.0.0.1 written to `cert`/`key` (through a rename, as a
-/// renewal tool does); returns its DER.
-fn make_certificate(dir: &Path, cert: &Path, key: &Path) -> CertificateDer<'static> {
-    let (new_cert, new_key) = (dir.join("new-cert.pem"), dir.join("new-key.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=tongbu test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        // A server certificate, not an authority (webpki refuses a CA as the end entity).
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&new_key)
-        .arg("-out")
-        .arg(&new_cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl (the test command installs it)");
-    assert!(ok.success());
-    std::fs::rename(&new_key, key).unwrap();
-    std::fs::rename(&new_cert, cert).unwrap();
+/// A new self-signed certificate in the files; returns its DER.
+fn make_certificate(cert: &Path, key: &Path) -> CertificateDer<'static> {
+    common::self_signed_certificate(cert, key);
     CertificateDer::from_pem_file(cert).unwrap()
 }
 
@@ -83,7 +57,7 @@ async fn https_and_wss_are_served_and_a_renewed_certificate_is_picked_up() {
     let dir = std::env::temp_dir().join(format!("tongbu-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = files(&dir);
-    let first = make_certificate(&dir, &cert, &key);
+    let first = make_certificate(&cert, &key);
     let tls = TlsFiles {
         cert: cert.clone(),
         key: key.clone(),
@@ -128,7 +102,7 @@ async fn https_and_wss_are_served_and_a_renewed_certificate_is_picked_up() {
     assert!(joined.contains("classroom 0"), "{joined}");
 
     // A renewal: the next connection gets the new certificate, no restart.
-    let second = make_certificate(&dir, &cert, &key);
+    let second = make_certificate(&cert, &key);
     assert_ne!(first, second);
     let both = [first.clone(), second.clone()];
     let t0 = Instant::now();
@@ -162,7 +136,7 @@ async fn a_bad_certificate_or_key_stops_the_start_naming_its_key() {
     let dir = std::env::temp_dir().join(format!("tongbu-tls-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = files(&dir);
-    make_certificate(&dir, &cert, &key);
+    make_certificate(&cert, &key);
     let start = |tls: TlsFiles| {
         Server::start(tongbu_server::Config {
             http_addr: "127.0.0.1:0".parse().unwrap(),

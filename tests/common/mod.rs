@@ -79,6 +79,36 @@ pub async fn demo_ws_url(base: &str, part: Option<&str>, role: &str) -> String {
     format!("{}/ws?token={token}", base.replacen("http://", "ws://", 1))
 }
 
+/// Writes a self-signed server certificate for 127.0.0.1 (openssl; EC P-256, not an authority)
+/// to `cert` and its key to `key`, through a rename as a renewal tool does.
+pub fn self_signed_certificate(cert: &std::path::Path, key: &std::path::Path) {
+    let tmp = |p: &std::path::Path| p.with_extension("new");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=tongbu test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        // A server certificate, not an authority (webpki refuses a CA as the end entity).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(tmp(key))
+        .arg("-out")
+        .arg(tmp(cert))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl (the test command installs it)");
+    assert!(made.success(), "openssl makes a certificate");
+    std::fs::rename(tmp(key), key).unwrap();
+    std::fs::rename(tmp(cert), cert).unwrap();
+}
+
 /// Sends a request and reads its JSON body.
 pub async fn json(req: reqwest::RequestBuilder) -> serde_json::Value {
     req.send()
