@@ -57,6 +57,7 @@ fn url(server: &TestServer, sid: SessionId) -> String {
         classroom: Some(session.classrooms[0]),
         name: "测试学校 · 初二(1)班".into(),
         exp: now() + 6 * 3600,
+        shared: false,
     });
     server.ws_url(&token)
 }
@@ -135,6 +136,7 @@ async fn two_sessions_at_once_never_see_each_other() {
             classroom: Some(session.host),
             name: "物理实验室".into(),
             exp: now() + 6 * 3600,
+            shared: false,
         }))
     };
     let other_publisher = Publisher::connect(&other_host, &common::test_clip())

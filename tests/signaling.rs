@@ -504,6 +504,7 @@ async fn a_lectures_audience_is_counted_not_listed() {
                     classroom,
                     name: name.into(),
                     exp: now() + 3600,
+                    shared: false,
                 }),
         )
     };

@@ -160,6 +160,7 @@ impl TestServer {
             classroom,
             name: name.into(),
             exp,
+            shared: false,
         })
     }
 

@@ -15,7 +15,7 @@ window.tongbuClient = client;
 const courseware = new Courseware(token);
 window.tongbuCourseware = courseware;
 // Errors after which retrying cannot help.
-const PERMANENT = ['invalid_token', 'session_closed', 'not_yet_open', 'unsupported_version'];
+const PERMANENT = ['invalid_token', 'session_closed', 'not_yet_open', 'unsupported_version', 'removed'];
 let localStream = null;
 
 /** The pages' simulcast layers by number (see SIMULCAST_LAYERS in protocol.js). */
@@ -118,7 +118,7 @@ function tile(pid) {
   el.className = 'tile';
   el.dataset.participant = pid;
   el.dataset.role = p ? p.role : '';
-  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span><span class="speaking-tag" hidden></span><span class="paused-tag" hidden></span><span class="layer-tag" hidden></span><span class="floor-tag" hidden></span></figcaption>';
+  el.innerHTML = '<video autoplay playsinline></video><figcaption><span class="dot" hidden></span><span class="name"></span><span class="hand" hidden></span><span class="speaking-tag" hidden></span><span class="paused-tag" hidden></span><span class="layer-tag" hidden></span><span class="floor-tag" hidden></span><span class="muted-tag" hidden></span></figcaption>';
   el.querySelector('.name').textContent = displayName(p);
   if (ui.role === 'host') {
     const actions = document.createElement('div');
@@ -130,8 +130,21 @@ function tile(pid) {
     const m = document.createElement('button');
     m.type = 'button';
     m.className = 'mute ghost';
-    m.addEventListener('click', () => client.mute(pid));
+    m.addEventListener('click', () => {
+      const q = ui.roster.get(pid);
+      client.mute(pid, !(q && q.muted));
+    });
     actions.append(b, m);
+    if (p && p.role !== 'host') {
+      const r = document.createElement('button');
+      r.type = 'button';
+      r.className = 'remove ghost';
+      r.addEventListener('click', () => {
+        const q = ui.roster.get(pid);
+        if (confirm(t('remove_confirm').replace('{name}', displayName(q)))) client.remove(pid);
+      });
+      actions.append(r);
+    }
     if (p && p.role === 'observer') {
       const f = document.createElement('button');
       f.type = 'button';
@@ -185,10 +198,18 @@ function refreshTiles() {
     }
     const m = el.querySelector('.mute');
     if (m) {
-      m.textContent = p && p.muted ? t('was_muted') : t('mute');
-      m.disabled = !!(p && p.muted);
+      m.textContent = p && p.muted ? t('unmute') : t('mute');
+      m.setAttribute('aria-pressed', String(!!(p && p.muted)));
       m.setAttribute('aria-label', `${m.textContent}: ${displayName(p)}`);
     }
+    const r = el.querySelector('.remove');
+    if (r) {
+      r.textContent = t('remove');
+      r.setAttribute('aria-label', `${r.textContent}: ${displayName(p)}`);
+    }
+    const mt = el.querySelector('.muted-tag');
+    mt.hidden = !(p && p.muted);
+    mt.textContent = t('muted_tag');
     // The host sees each classroom's link as the server measures it.
     const link = ui.links.get(pid);
     const dot = el.querySelector('.dot');
@@ -487,18 +508,32 @@ client.addEventListener('slide', (e) => {
 });
 courseware.addEventListener('ready', () => (document.body.dataset.courseware = 'ready'));
 client.addEventListener('error', (e) => console.warn('server error', e.detail));
+/** The host's mute, which the server enforces: the microphone is turned off here too, so
+ *  the page shows what the others hear, and on again when the host lifts it. */
+function setSelfMuted(muted) {
+  ui.selfMuted = muted;
+  if (localStream) for (const tr of localStream.getAudioTracks()) tr.enabled = !muted;
+}
 client.addEventListener('muted', (e) => {
-  if (ui.me && e.detail.participant === ui.me.id) {
-    if (localStream) for (const t of localStream.getAudioTracks()) t.enabled = false;
-    banner(t('you_were_muted'));
-  } else {
-    const p = ui.roster.get(e.detail.participant);
-    if (p) {
-      p.muted = true;
-      chatLine(p.name, t('was_muted'));
-      refreshTiles();
-    }
+  const { participant, muted } = e.detail;
+  const p = ui.roster.get(participant);
+  if (p) p.muted = muted;
+  if (ui.me && participant === ui.me.id) {
+    setSelfMuted(muted);
+    banner(t(muted ? 'you_were_muted' : 'you_were_unmuted'));
+  } else if (p) {
+    chatLine(p.name, t(muted ? 'was_muted' : 'was_unmuted'));
   }
+  refreshTiles();
+});
+// The host removed this page's classroom or person: it must not rejoin (its link is barred).
+client.addEventListener('removed', () => {
+  ui.ended = true;
+  setConn('disconnected');
+  banner(t('you_were_removed'));
+  document.body.dataset.removed = 'true';
+  if (localStream) for (const tr of localStream.getTracks()) tr.stop();
+  client.close();
 });
 client.addEventListener('recv-reset', () => {
   for (const [pid, s] of ui.streams) for (const tr of s.getTracks()) s.removeTrack(tr);
@@ -667,6 +702,8 @@ async function startCamera() {
       video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 24 } },
     });
     localStream = stream;
+    // Muted by the host before this page (re)joined: the microphone starts off.
+    if (ui.selfMuted) for (const tr of stream.getAudioTracks()) tr.enabled = false;
     $('self-video').srcObject = stream;
     $('self').hidden = false;
     await client.publish(stream);
@@ -704,7 +741,9 @@ async function main() {
     joined = await client.connect();
   } catch (e) {
     setConn('disconnected');
-    banner(t('join_error') + e.message);
+    // A removed link is told in the page's language; other refusals carry the server's words.
+    banner(e.code === 'removed' ? t('you_were_removed') : t('join_error') + e.message);
+    if (e.code === 'removed') document.body.dataset.removed = 'true';
     if (PERMANENT.includes(e.code)) ui.ended = true;
     else reconnectLater();
     return;
@@ -719,6 +758,10 @@ async function main() {
   delete $('title').dataset.i18n;
   $('title').textContent = joined.session.title;
   showMe();
+  if (joined.you.muted) {
+    ui.selfMuted = true;
+    banner(t('you_were_muted'));
+  }
   $('hand').hidden = ui.role !== 'classroom' && ui.role !== 'observer';
   setState(joined.session.state);
   if (joined.session.comparison && joined.session.comparison.length === 2) buildCompare(joined.session.comparison);

@@ -226,7 +226,10 @@ export class TongbuClient extends EventTarget {
   spotlight(participant) { this.send({ type: 'spotlight', participant }); }
   /** Host: show page `page` (from 0) of courseware deck `deck` to everyone; `null` puts it away. */
   showSlide(deck, page) { this.send({ type: 'show_slide', deck, page }); }
-  mute(participant) { this.send({ type: 'mute', participant }); }
+  /** Host: mute a participant's microphone (the server stops its audio), or lift it. */
+  mute(participant, muted = true) { this.send({ type: 'mute', participant, muted }); }
+  /** Host: remove a participant; its link no longer opens this session. */
+  remove(participant) { this.send({ type: 'remove', participant }); }
   grantFloor(participant, granted) { this.send({ type: 'grant_floor', participant, granted }); }
   start() { this.send({ type: 'start' }); }
   end() { this.send({ type: 'end' }); }

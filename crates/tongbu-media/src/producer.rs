@@ -22,6 +22,8 @@ pub struct Producer {
     pub(crate) published: LayerMask,
     /// Audio: how loud the microphone is, from its packets' audio-level extension.
     pub(crate) level: AudioLevel,
+    /// A microphone the host muted: its packets go to nobody.
+    pub(crate) muted: bool,
 }
 
 impl Producer {
@@ -35,6 +37,7 @@ impl Producer {
             encodings: (0..layers).map(|_| Encoding::new(codec.kind())).collect(),
             published: dynacast::all(layers),
             level: AudioLevel::default(),
+            muted: false,
         }
     }
 
@@ -46,6 +49,11 @@ impl Producer {
     /// Who publishes it.
     pub fn owner(&self) -> ParticipantId {
         self.owner
+    }
+
+    /// Whether the host muted it (a microphone): its packets go to nobody.
+    pub fn muted(&self) -> bool {
+        self.muted
     }
 
     /// Its codec.

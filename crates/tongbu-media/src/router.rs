@@ -76,6 +76,8 @@ pub struct RouterStats {
     pub dropped_paused: u64,
     /// Packets on a layer the producer was not published with.
     pub dropped_unknown_layer: u64,
+    /// Microphone packets of a participant the host muted (see [`Router::set_muted`]).
+    pub dropped_muted: u64,
 }
 
 impl RouterStats {
@@ -90,6 +92,7 @@ impl RouterStats {
         self.dropped_stale += o.dropped_stale;
         self.dropped_paused += o.dropped_paused;
         self.dropped_unknown_layer += o.dropped_unknown_layer;
+        self.dropped_muted += o.dropped_muted;
     }
 }
 
@@ -107,6 +110,8 @@ pub struct Router {
     video_paused: HashSet<ParticipantId>,
     /// When encodings' bitrates were last measured.
     measured_at: Option<Instant>,
+    /// Participants whose microphone the host muted (see [`Router::set_muted`]).
+    muted: HashSet<ParticipantId>,
 }
 
 impl Router {
@@ -136,8 +141,9 @@ impl Router {
         if self.producers.contains_key(&id) {
             return Err(RouterError::ProducerExists(id));
         }
-        self.producers
-            .insert(id, Producer::new(id, owner, codec, layers));
+        let mut p = Producer::new(id, owner, codec, layers);
+        p.muted = codec.kind() == MediaKind::Audio && self.muted.contains(&owner);
+        self.producers.insert(id, p);
         Ok(())
     }
 
@@ -457,6 +463,11 @@ impl Router {
             cache.store(packet.seq, packet.timestamp, packet.marker, &packet.payload);
         }
         let upstream_pause = e.continuity.packet(packet.seq, packet.timestamp, now);
+        if p.muted {
+            // Counted as received from the publisher (its link is fine), sent to nobody.
+            self.stats.dropped_muted += 1;
+            return Ok(0);
+        }
         let before = out.len();
         // All consumers of a producer follow the same rules: the branch is taken once per
         // packet, and the simple loop (every microphone, every camera without layers) stays as
@@ -711,5 +722,6 @@ impl Router {
     }
 }
 
+mod moderation;
 #[cfg(test)]
 mod tests;

@@ -249,6 +249,10 @@ pub(crate) enum Command {
     StopPublishing {
         participant: ParticipantId,
     },
+    Mute {
+        participant: ParticipantId,
+        muted: bool,
+    },
     /// Media over TCP, for the worker whose transport the connection reaches.
     Tcp(crate::tcp::TcpEvent),
 }
@@ -410,6 +414,14 @@ impl EdgeHandle {
                 max_layer,
             })
             .await;
+    }
+
+    /// The host muted (or unmuted) a participant: its microphone's packets are forwarded to
+    /// nobody until unmuted, on every worker (each forwards the producers it mirrors).
+    pub async fn set_muted(&self, participant: ParticipantId, muted: bool) {
+        for w in self.workers.iter() {
+            let _ = w.send(Command::Mute { participant, muted }).await;
+        }
     }
 
     /// The participant may no longer publish: its tracks end, its `send` transport closes.

@@ -80,6 +80,7 @@ impl Worker {
         };
         self.offer_deadlines.retain(|&(_, q)| q != id);
         self.spotlights.retain(|_, &mut q| q != id);
+        self.router.forget_participant(id);
         let mut last_here = false;
         if let Some(m) = self.sessions.get_mut(&p.session) {
             m.retain(|&x| x != id);

@@ -311,6 +311,16 @@ impl Worker {
         }
     }
 
+    /// The host muted (or unmuted) a participant's microphone (see `Router::set_muted`).
+    pub fn set_muted(&mut self, participant: ParticipantId, muted: bool) {
+        if self.router.set_muted(participant, muted) {
+            info!(
+                participant = participant.0,
+                muted, "microphone muted by the host"
+            );
+        }
+    }
+
     /// The participant stops publishing (its floor was taken back): its tracks are unpublished
     /// and its `send` transport closed; it keeps receiving.
     pub fn stop_publishing(&mut self, id: ParticipantId, now: Instant) {

@@ -14,8 +14,8 @@ use crate::store::{SessionQuery, Store};
 use crate::time::local_datetime;
 use crate::{
     Classroom, ClassroomId, ComparedLesson, Comparison, NewClassroom, NewPair, NewSchool,
-    NewSession, PairId, QualityReport, Region, ReportSummary, ScheduleError, School, SchoolId,
-    SchoolPair, SeriesId, Session, SessionId, SessionKind, SessionState,
+    NewSession, PairId, Pass, QualityReport, Region, Removal, ReportSummary, ScheduleError, School,
+    SchoolId, SchoolPair, SeriesId, Session, SessionId, SessionKind, SessionState,
 };
 
 /// Schema versions, oldest first. Never edit a released one: add the next.
@@ -136,6 +136,14 @@ const MIGRATIONS: &[&str] = &[
         digest TEXT NOT NULL REFERENCES courseware_pages(digest),
         PRIMARY KEY (deck_id, position)
     );",
+    // 6: passes (a classroom, a personal link) a host removed from a session.
+    "CREATE TABLE session_removals (
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        pass TEXT NOT NULL,
+        name TEXT NOT NULL,
+        removed_utc INTEGER NOT NULL,
+        PRIMARY KEY (session_id, pass)
+    );",
 ];
 
 fn report_json<T: serde::Serialize>(v: &T) -> Result<String, ScheduleError> {
@@ -220,6 +228,18 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn add_removal(
+        &self,
+        session: SessionId,
+        pass: &Pass,
+        name: &str,
+        removed_utc: i64,
+    ) -> Result<(), ScheduleError> {
+        self.write(|db| db.add_removal(session, pass, name, removed_utc))
+    }
+    fn removal(&self, session: SessionId, pass: &Pass) -> Result<Option<Removal>, ScheduleError> {
+        self.read(|db| db.removal(session, pass))
+    }
     fn add_deck(&self, d: &NewDeck, created_utc: i64) -> Result<Deck, ScheduleError> {
         self.write(|db| db.insert_deck(d, created_utc))
     }
@@ -348,6 +368,7 @@ impl Store for SqliteStore {
 struct Db<'c>(&'c Connection);
 
 mod courseware;
+mod removal;
 
 fn not_found(what: &'static str, id: i64) -> ScheduleError {
     ScheduleError::NotFound { what, id }
@@ -562,6 +583,18 @@ impl Db<'_> {
 }
 
 impl Store for Db<'_> {
+    fn add_removal(
+        &self,
+        session: SessionId,
+        pass: &Pass,
+        name: &str,
+        removed_utc: i64,
+    ) -> Result<(), ScheduleError> {
+        self.insert_removal(session, pass, name, removed_utc)
+    }
+    fn removal(&self, session: SessionId, pass: &Pass) -> Result<Option<Removal>, ScheduleError> {
+        self.find_removal(session, pass)
+    }
     fn add_deck(&self, d: &NewDeck, created_utc: i64) -> Result<Deck, ScheduleError> {
         self.insert_deck(d, created_utc)
     }

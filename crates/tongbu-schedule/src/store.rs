@@ -6,8 +6,8 @@
 
 use crate::{
     Classroom, ClassroomId, Deck, NewClassroom, NewDeck, NewPair, NewSchool, NewSession, PageImage,
-    PairId, QualityReport, ReportSummary, ScheduleError, School, SchoolId, SchoolPair, Session,
-    SessionId, SessionState,
+    PairId, Pass, QualityReport, Removal, ReportSummary, ScheduleError, School, SchoolId,
+    SchoolPair, Session, SessionId, SessionState,
 };
 
 /// Which sessions to list.
@@ -109,6 +109,17 @@ pub trait Store {
     fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError>;
     /// The most recent reports first, at most `limit`.
     fn recent_reports(&self, limit: u32) -> Result<Vec<ReportSummary>, ScheduleError>;
+
+    /// The host removed `pass` from a session: it no longer opens it (kept if it was already).
+    fn add_removal(
+        &self,
+        session: SessionId,
+        pass: &Pass,
+        name: &str,
+        removed_utc: i64,
+    ) -> Result<(), ScheduleError>;
+    /// Whether (and when, as whom) `pass` was removed from a session.
+    fn removal(&self, session: SessionId, pass: &Pass) -> Result<Option<Removal>, ScheduleError>;
 
     /// Runs `work` as one transaction: everything it did is kept if it returns `Ok(true)`, and
     /// nothing if it returns `Ok(false)` or an error. Returns whether it was kept.

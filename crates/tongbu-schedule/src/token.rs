@@ -18,6 +18,10 @@ pub struct JoinClaims {
     pub name: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: i64,
+    /// A link many people share (a lecture's audience): no one's own, so removing one who came
+    /// by it cannot bar the link (see [`crate::removal`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
 }
 
 /// What a schedule link says: a classroom may see its timetable and join its sessions when
@@ -166,6 +170,7 @@ mod tests {
             classroom: Some(ClassroomId(3)),
             name: "四子王旗第一中学 · 初二(1)班".into(),
             exp,
+            shared: false,
         }
     }
 

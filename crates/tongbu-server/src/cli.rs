@@ -178,6 +178,7 @@ pub fn token(config: &Config, args: &[String]) -> Result<String, CliError> {
         classroom,
         name,
         exp,
+        shared: false,
     });
     let base = opts
         .get("--base-url")

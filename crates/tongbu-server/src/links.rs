@@ -19,7 +19,7 @@ pub struct JoinLink {
     pub expires_utc: i64,
 }
 
-/// One link.
+/// One participant's own link.
 pub fn link(
     tokens: &TokenKey,
     session: &Session,
@@ -28,12 +28,24 @@ pub fn link(
     name: String,
     exp: i64,
 ) -> JoinLink {
+    mint(tokens, session, (role, classroom, name), exp, false)
+}
+
+/// A link (`shared`: one many people use, which a removal cannot bar).
+fn mint(
+    tokens: &TokenKey,
+    session: &Session,
+    (role, classroom, name): (Role, Option<ClassroomId>, String),
+    exp: i64,
+    shared: bool,
+) -> JoinLink {
     let token = tokens.issue(&JoinClaims {
         sid: session.id,
         role,
         classroom,
         name: name.clone(),
         exp,
+        shared,
     });
     JoinLink {
         role,
@@ -87,13 +99,12 @@ pub fn session_links(
         SessionKind::Lecture => "听众 Audience",
         SessionKind::Lesson | SessionKind::Research => "观察员 Observer",
     };
-    out.push(link(
+    out.push(mint(
         tokens,
         session,
-        Role::Observer,
-        None,
-        audience.to_string(),
+        (Role::Observer, None, audience.to_string()),
         exp,
+        true,
     ));
     Ok(out)
 }

@@ -197,6 +197,9 @@ impl Metrics {
         self.dropped
             .with_label_values(&["unmapped_rtp"])
             .inc_by(d(s.dropped_unmapped_rtp, seen.edge.dropped_unmapped_rtp));
+        self.dropped
+            .with_label_values(&["muted"])
+            .inc_by(d(s.router.dropped_muted, seen.edge.router.dropped_muted));
         self.rtp_in.inc_by(d(s.rtp_in, seen.edge.rtp_in));
         self.rtp_forwarded
             .inc_by(d(s.router.forwarded, seen.edge.router.forwarded));

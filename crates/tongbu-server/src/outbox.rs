@@ -31,6 +31,8 @@ pub enum Then {
     End,
     /// Closes with [`crate::ws::REPLACED_CLOSE`]: the same link joined again elsewhere.
     Replaced,
+    /// Closes with [`crate::ws::REMOVED_CLOSE`]: the host removed the participant.
+    Removed,
 }
 
 /// One message, serialized, and what follows its sending.
@@ -46,6 +48,7 @@ impl Outgoing {
         let then = match msg {
             ServerMessage::SessionState { state } if state.is_over() => Then::End,
             ServerMessage::Replaced => Then::Replaced,
+            ServerMessage::Removed => Then::Removed,
             _ => Then::Continue,
         };
         Self {

@@ -10,11 +10,11 @@
 //! holds the people who matter — hosts, classrooms, and a listener while its hand is up or it
 //! has the floor — and everyone is told the audience's size at most once a second.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use tongbu_schedule::{DeckId, Role, SessionId};
+use tongbu_schedule::{DeckId, Pass, Role, SessionId};
 use tongbu_signal::{ParticipantInfo, ServerMessage};
 use tracing::warn;
 
@@ -23,6 +23,8 @@ use crate::outbox::{Outbox, Outgoing, Push};
 struct Member {
     info: ParticipantInfo,
     outbox: Arc<Outbox>,
+    /// What its link stands for (`None`: a shared link).
+    pass: Option<Pass>,
 }
 
 /// Queues `msg` for one member; says so if its connection just fell behind (see
@@ -67,6 +69,8 @@ struct Room {
     slide: Option<(DeckId, u32)>,
     /// Taken out of the map (it emptied): a join that found it just before must look again.
     gone: bool,
+    /// Passes whose microphone the host muted: one rejoining with the same link stays muted.
+    muted: HashSet<Pass>,
 }
 
 /// Whether a member is in the roster the room sees (see the module's text).
@@ -75,6 +79,21 @@ fn listed(lecture: bool, info: &ParticipantInfo) -> bool {
 }
 
 impl Room {
+    /// Takes a member out and tells the others, if they listed it.
+    fn take(&mut self, id: u64) -> Option<Member> {
+        let gone = self.members.remove(&id)?;
+        if self.spotlight == Some(id) {
+            self.spotlight = None;
+        }
+        if listed(self.lecture, &gone.info) {
+            send_all(
+                &self.members,
+                &ServerMessage::ParticipantLeft { participant: id },
+            );
+        }
+        Some(gone)
+    }
+
     /// Members outside the roster (a lecture's listeners).
     fn audience(&self) -> usize {
         self.members
@@ -113,6 +132,8 @@ pub struct Entry {
     pub audience: usize,
     pub spotlight: Option<u64>,
     pub slide: Option<(DeckId, u32)>,
+    /// The newcomer's link was muted by the host before (it rejoined): it still is.
+    pub muted: bool,
 }
 
 type Shared = Arc<Mutex<Room>>;
@@ -177,7 +198,8 @@ impl Rooms {
     pub fn join(
         &self,
         session: SessionId,
-        info: ParticipantInfo,
+        mut info: ParticipantInfo,
+        pass: Option<Pass>,
         outbox: Arc<Outbox>,
         lecture: bool,
     ) -> Entry {
@@ -217,14 +239,15 @@ impl Rooms {
                     &ServerMessage::ParticipantLeft { participant: id },
                 );
             }
+            info.muted = pass.as_ref().is_some_and(|p| room.muted.contains(p));
             if listed(room.lecture, &info) {
                 let msg = ServerMessage::ParticipantJoined {
                     participant: info.clone(),
                 };
                 send_all(&room.members, &msg);
             }
-            let me = info.id;
-            room.members.insert(info.id, Member { info, outbox });
+            let (me, muted) = (info.id, info.muted);
+            room.members.insert(info.id, Member { info, outbox, pass });
             return Entry {
                 roster: room
                     .members
@@ -235,29 +258,23 @@ impl Rooms {
                 audience: room.audience(),
                 spotlight: room.spotlight,
                 slide: room.slide,
+                muted,
             };
         }
     }
 
-    /// Removes a participant; tells the others.
-    pub fn leave(&self, session: SessionId, id: u64) {
-        let emptied = self.with(session, |room| {
-            // One replaced by a newer connection has left already.
-            let Some(gone) = room.members.remove(&id) else {
-                return false;
-            };
-            if room.spotlight == Some(id) {
-                room.spotlight = None;
-            }
-            if listed(room.lecture, &gone.info) {
-                send_all(
-                    &room.members,
-                    &ServerMessage::ParticipantLeft { participant: id },
-                );
-            }
-            room.members.is_empty()
+    /// Removes a participant; tells the others. Returns whether it left muted (the caller
+    /// lifts that at the media edge).
+    pub fn leave(&self, session: SessionId, id: u64) -> bool {
+        let left = self.with(session, |room| {
+            // One replaced by a newer connection (or removed by the host) has left already.
+            let muted = room.take(id)?.info.muted;
+            Some((muted, room.members.is_empty()))
         });
-        if emptied == Some(true) {
+        let Some(Some((muted, emptied))) = left else {
+            return false;
+        };
+        if emptied {
             let mut map = self.map();
             if let Some(room) = map.get(&session).cloned() {
                 let mut g = lock(&room);
@@ -267,6 +284,7 @@ impl Rooms {
                 }
             }
         }
+        muted
     }
 
     /// Sends a message to everyone in the session.
@@ -397,6 +415,66 @@ impl Rooms {
                 send_all(&room.members, &ServerMessage::Audience { count });
             }
         }
+    }
+
+    /// The host muted (or unmuted) a participant's microphone: recorded against its link (one
+    /// rejoining with it stays muted) and told to everyone. The caller stops its audio at the
+    /// media edge. A host cannot be muted.
+    pub fn set_muted(&self, session: SessionId, id: u64, muted: bool) -> Result<(), String> {
+        self.with(session, |room| {
+            let m = room
+                .members
+                .get_mut(&id)
+                .ok_or_else(|| format!("participant {id} is not in this session"))?;
+            if m.info.role == Role::Host {
+                return Err("a host's microphone cannot be muted by another host".to_string());
+            }
+            m.info.muted = muted;
+            if let Some(pass) = m.pass.clone() {
+                if muted {
+                    room.muted.insert(pass);
+                } else {
+                    room.muted.remove(&pass);
+                }
+            }
+            let msg = ServerMessage::Muted {
+                participant: id,
+                muted,
+            };
+            send_all(&room.members, &msg);
+            Ok(())
+        })
+        .unwrap_or_else(|| Err("this session has no room".to_string()))
+    }
+
+    /// A member: who it is and its link's pass (`None`: a shared link).
+    pub fn member(&self, session: SessionId, id: u64) -> Option<(ParticipantInfo, Option<Pass>)> {
+        self.with(session, |room| {
+            room.members
+                .get(&id)
+                .map(|m| (m.info.clone(), m.pass.clone()))
+        })
+        .flatten()
+    }
+
+    /// The host removed a participant: it is told `removed` (its connection then closes) and
+    /// leaves; the others are told it left. Returns who it was. A host cannot be removed.
+    pub fn remove(&self, session: SessionId, id: u64) -> Result<ParticipantInfo, String> {
+        self.with(session, |room| {
+            let m = room
+                .members
+                .get(&id)
+                .ok_or_else(|| format!("participant {id} is not in this session"))?;
+            if m.info.role == Role::Host {
+                return Err("a host cannot be removed from the session".to_string());
+            }
+            let gone = room.take(id).ok_or("already gone")?;
+            let _ = gone
+                .outbox
+                .push(Outgoing::new(&ServerMessage::Removed), Instant::now());
+            Ok(gone.info)
+        })
+        .unwrap_or_else(|| Err("this session has no room".to_string()))
     }
 
     /// Whether a participant is in the session.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tongbu_rtc::{EdgeEvent, MediaKind, ParticipantId, PublishedTrackInfo};
 use tongbu_schedule::time::{local_datetime, DEFAULT_ZONE};
-use tongbu_schedule::{JoinClaims, Role, Session, SessionId, SessionKind, SessionState};
+use tongbu_schedule::{JoinClaims, Pass, Role, Session, SessionId, SessionKind, SessionState};
 use tongbu_signal::{
     parse_client_message, ClientMessage, ComparedLessonInfo, ErrorCode, ParticipantInfo,
     ServerMessage, SessionInfo, TrackInfo, TrackKind, TrackSource, TransportKind, PROTOCOL_VERSION,
@@ -79,6 +79,8 @@ pub(crate) async fn answer_offer(
 
 /// The close code of a connection whose link joined again elsewhere.
 pub const REPLACED_CLOSE: u16 = 4001;
+/// The close code of a connection whose participant the host removed.
+pub const REMOVED_CLOSE: u16 = 4003;
 
 /// Resolves once the server is stopping (at once if it already is).
 pub(crate) async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
@@ -124,15 +126,37 @@ fn zone_label(zone: &str) -> &str {
 const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Whether `claims` may be in their session now: it exists, is not over, its join window is
-/// open, and the token's classroom still has the role it claims (a session edited after the
-/// link was issued no longer lets a removed classroom in, nor an old host moderate). Checked
-/// when the connection opens and again when `join` arrives.
-async fn admit(app: &Arc<AppState>, claims: &JoinClaims) -> Result<Session, (ErrorCode, String)> {
+/// open, the token's classroom still has the role it claims (a session edited after the
+/// link was issued no longer lets a removed classroom in, nor an old host moderate), and the
+/// host has not removed its `pass` from the session. Checked when the connection opens and
+/// again when `join` arrives.
+async fn admit(
+    app: &Arc<AppState>,
+    claims: &JoinClaims,
+    pass: Option<&Pass>,
+) -> Result<Session, (ErrorCode, String)> {
     let store = app.store.clone();
     let sid = claims.sid;
-    let loaded = tokio::task::spawn_blocking(move || store.session(sid)).await;
+    let pass = pass.cloned();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let removal = match &pass {
+            Some(p) => store.removal(sid, p)?,
+            None => None,
+        };
+        Ok::<_, tongbu_schedule::ScheduleError>((store.session(sid)?, removal))
+    })
+    .await;
     let session = match loaded {
-        Ok(Ok(s)) => s,
+        Ok(Ok((_, Some(removal)))) => {
+            return Err((
+                ErrorCode::Removed,
+                format!(
+                    "the host removed {} from this session; this link no longer opens it (ask the teacher if that was a mistake)",
+                    removal.name
+                ),
+            ))
+        }
+        Ok(Ok((s, None))) => s,
         Ok(Err(e)) => {
             return Err((
                 ErrorCode::SessionClosed,
@@ -194,7 +218,8 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
         Ok(c) => c,
         Err(e) => return refuse(socket, ErrorCode::InvalidToken, e.to_string()).await,
     };
-    let session = match admit(&app, &claims).await {
+    let pass = Pass::of(&claims, &token);
+    let session = match admit(&app, &claims, pass.as_ref()).await {
         Ok(s) => s,
         Err((code, message)) => return refuse(socket, code, message).await,
     };
@@ -203,6 +228,7 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
     Participant {
         app,
         claims,
+        pass,
         id,
         title: session.title,
         talk: RateLimit::new(10.0, 2.0),
@@ -215,6 +241,8 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
 struct Participant {
     app: Arc<AppState>,
     claims: JoinClaims,
+    /// What its link stands for (`None`: a shared link).
+    pass: Option<Pass>,
     id: u64,
     title: String,
     /// Chat and hand messages a participant may send: a burst, then a steady rate.
@@ -300,7 +328,7 @@ impl Participant {
         }
 
         // The session may have ended, or changed, while the client took its time.
-        let session = match admit(&self.app, &self.claims).await {
+        let session = match admit(&self.app, &self.claims, self.pass.as_ref()).await {
             Ok(s) => s,
             Err((code, message)) => return refuse(socket, code, message).await,
         };
@@ -326,7 +354,7 @@ impl Participant {
         })
         .await
         .unwrap_or_default();
-        let me = ParticipantInfo {
+        let mut me = ParticipantInfo {
             id: self.id,
             name: self.claims.name.clone(),
             role: self.claims.role,
@@ -334,13 +362,16 @@ impl Participant {
             classroom: classroom.map(|c| c.0),
             hand_raised: false,
             floor: false,
+            muted: false,
         };
         let outbox = Arc::new(Outbox::new(self.claims.role == Role::Host));
         let lecture = session.kind == SessionKind::Lecture;
+        let pass = self.pass.clone();
         let entry = self
             .app
             .rooms
-            .join(self.sid(), me.clone(), outbox.clone(), lecture);
+            .join(self.sid(), me.clone(), pass, outbox.clone(), lecture);
+        me.muted = entry.muted;
         let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
         let tracks = match self
             .app
@@ -360,6 +391,10 @@ impl Participant {
                 return refuse(socket, ErrorCode::Internal, e.to_string()).await;
             }
         };
+        if me.muted {
+            // Muted by the host before it rejoined: its microphone stays stopped.
+            self.app.edge.set_muted(ParticipantId(self.id), true).await;
+        }
         let mut state = session.state;
         if state == SessionState::Scheduled {
             // The first join inside the window opens the session: persisted, then announced.
@@ -475,6 +510,15 @@ impl Participant {
                                 let _ = socket.send(Message::Close(Some(close))).await;
                                 open = false;
                             }
+                            Then::Removed => {
+                                info!("removed by the host; closing this connection");
+                                let close = axum::extract::ws::CloseFrame {
+                                    code: REMOVED_CLOSE,
+                                    reason: "the host removed you from this session".into(),
+                                };
+                                let _ = socket.send(Message::Close(Some(close))).await;
+                                open = false;
+                            }
                         }
                     }
                     None => {
@@ -502,7 +546,10 @@ impl Participant {
                 }
             }
         }
-        self.app.rooms.leave(self.sid(), self.id);
+        if self.app.rooms.leave(self.sid(), self.id) {
+            // Its mute leaves with it on every worker.
+            self.app.edge.set_muted(ParticipantId(self.id), false).await;
+        }
         self.app.edge.leave(ParticipantId(self.id)).await;
         info!("left");
     }
@@ -597,20 +644,26 @@ impl Participant {
                 );
                 None
             }
-            ClientMessage::Mute { participant } => {
+            ClientMessage::Mute { participant, muted } => {
                 if !role.may_moderate() {
                     return forbidden("mute others");
                 }
-                if !self.app.rooms.contains(self.sid(), participant) {
-                    return Some(ServerMessage::error(
-                        ErrorCode::InvalidMessage,
-                        format!("participant {participant} is not in this session"),
-                    ));
+                if let Err(why) = self.app.rooms.set_muted(self.sid(), participant, muted) {
+                    return Some(ServerMessage::error(ErrorCode::InvalidMessage, why));
                 }
+                // Enforced here, not by the page: its audio stops at the router.
                 self.app
-                    .rooms
-                    .broadcast(self.sid(), &ServerMessage::Muted { participant });
+                    .edge
+                    .set_muted(ParticipantId(participant), muted)
+                    .await;
+                info!(participant, muted, "microphone muted by the host");
                 None
+            }
+            ClientMessage::Remove { participant } => {
+                if !role.may_moderate() {
+                    return forbidden("remove participants");
+                }
+                self.remove(participant).await
             }
             ClientMessage::Spotlight { participant } => {
                 if !role.may_moderate() {
@@ -692,6 +745,47 @@ impl Participant {
                 .await
             }
         }
+    }
+
+    /// The host removes a participant: its pass is barred from the session first (so that a
+    /// rejoin racing the removal is refused), then it is told and leaves.
+    async fn remove(&self, participant: u64) -> Option<ServerMessage> {
+        let invalid = |why: String| Some(ServerMessage::error(ErrorCode::InvalidMessage, why));
+        if participant == self.id {
+            return invalid("you cannot remove yourself; leave the page instead".into());
+        }
+        let Some((info, pass)) = self.app.rooms.member(self.sid(), participant) else {
+            return invalid(format!("participant {participant} is not in this session"));
+        };
+        if info.role == Role::Host {
+            return invalid("a host cannot be removed from the session".into());
+        }
+        if let Some(pass) = pass {
+            let (sid, name) = (self.sid(), info.name.clone());
+            let now = crate::server::now_utc();
+            let kept =
+                crate::api::db(&self.app, move |s| s.add_removal(sid, &pass, &name, now)).await;
+            if let Err(e) = kept {
+                warn!(participant, "removal not recorded: {e:?}");
+                return Some(ServerMessage::error(
+                    ErrorCode::Internal,
+                    "the removal could not be saved, so they are still here; try again",
+                ));
+            }
+        }
+        let info = match self.app.rooms.remove(self.sid(), participant) {
+            Ok(info) => info,
+            // It left meanwhile; its pass is barred all the same.
+            Err(_) => info,
+        };
+        if info.muted {
+            self.app
+                .edge
+                .set_muted(ParticipantId(participant), false)
+                .await;
+        }
+        info!(participant, name = %info.name, "removed by the host");
+        None
     }
 
     /// Persists a state change (only from one of the states in `from`), then announces it.

@@ -40,6 +40,9 @@ pub struct ParticipantInfo {
     /// An observer the host has given the floor: it may publish its camera and microphone.
     #[serde(default)]
     pub floor: bool,
+    /// The host muted its microphone: the server forwards none of its audio until unmuted.
+    #[serde(default)]
+    pub muted: bool,
 }
 
 /// A relay the browser may use (`RTCIceServer`): a TURN server with a credential minted for
@@ -143,8 +146,19 @@ pub enum ClientMessage {
     Chat {
         text: String,
     },
-    /// Host only: mute a participant's audio for everyone.
+    /// Host only: mute a participant's microphone for everyone (`muted: false` lifts it). The
+    /// server stops forwarding its audio, whatever its page does; it stays muted if it rejoins
+    /// with the same link, until the host lifts it.
     Mute {
+        participant: u64,
+        #[serde(default = "yes")]
+        muted: bool,
+    },
+    /// Host only: remove a participant from the session. Its connection closes (code 4003)
+    /// and its link no longer opens this session: a classroom's no link of that classroom, a
+    /// personal link that link. One who came by a shared link (a lecture's audience) is only
+    /// disconnected.
+    Remove {
         participant: u64,
     },
     /// Host only: spotlight a classroom (`null` clears the spotlight).
@@ -181,6 +195,7 @@ impl ClientMessage {
         "raise_hand",
         "chat",
         "mute",
+        "remove",
         "spotlight",
         "grant_floor",
         "show_slide",
@@ -224,6 +239,12 @@ pub enum ErrorCode {
     NotYetOpen,
     /// Something failed on the server; the session goes on.
     Internal,
+    /// The host removed this link's classroom or person from the session: it cannot rejoin.
+    Removed,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Server → client.
@@ -327,9 +348,15 @@ pub enum ServerMessage {
         participant: u64,
         raised: bool,
     },
+    /// The host muted (or unmuted) a participant's microphone. To everyone.
     Muted {
         participant: u64,
+        #[serde(default = "yes")]
+        muted: bool,
     },
+    /// The host removed this participant from the session: the connection then closes with
+    /// code 4003. Do not rejoin: the link no longer opens this session.
+    Removed,
     Spotlight {
         participant: Option<u64>,
     },
