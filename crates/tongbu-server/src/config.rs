@@ -80,6 +80,9 @@ pub struct Config {
     /// `TONGBU_TURN_URLS` (comma-separated `turn:`/`turns:` URLs), `TONGBU_TURN_SECRET` (its
     /// shared secret), `TONGBU_TURN_TTL_MIN` (credential lifetime, default 240).
     pub turn: Option<Turn>,
+    /// Teachers sign in with the education platform (OpenID Connect); see
+    /// [`crate::signin::SignInConfig`]. Off unless `TONGBU_OIDC_ISSUER` is set.
+    pub signin: Option<crate::signin::SignInConfig>,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             token_secret: None,
             health: HealthThresholds::default(),
             turn: None,
+            signin: None,
         }
     }
 }
@@ -129,6 +133,8 @@ struct FileConfig {
     health: FileHealth,
     #[serde(default)]
     turn: FileTurn,
+    #[serde(default)]
+    signin: crate::signin::FileSignIn,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -477,6 +483,7 @@ impl Config {
             pick("TONGBU_TURN_SECRET", f.turn.secret),
             pick("TONGBU_TURN_TTL_MIN", f.turn.ttl_min.map(|m| m.to_string())),
         )?;
+        c.signin = crate::signin::SignInConfig::load(pick, f.signin, c.http_addr)?;
         let demo = env("TONGBU_DEMO_ENABLED").or(f.demo.enabled.map(|b| b.to_string()));
         if let Some(v) = demo {
             c.demo = flag("TONGBU_DEMO_ENABLED (demo.enabled)", v.clone())?;

@@ -4,7 +4,8 @@
 //! the rooms that relay roster, chat and moderation between participants, the schedule's REST
 //! API (`/api/…`, operator credential, OpenAPI document), join links, the demo landing API, the
 //! static web client, session health (`/api/sessions/{id}/health`), each session's quality
-//! report (`/api/sessions/{id}/report`) and Prometheus metrics (`/metrics`), configuration and the command line (`tongbu token`, `tongbu
+//! report (`/api/sessions/{id}/report`) and Prometheus metrics (`/metrics`), teachers' sign-in
+//! with the education platform (`signin`, `/api/teacher/…`), configuration and the command line (`tongbu token`, `tongbu
 //! schedule import`). It wires the schedule (who may join, when), the signaling protocol and
 //! the media edge together, and keeps session states in step with the timetable.
 //!
@@ -31,6 +32,7 @@ pub mod quality_report;
 pub mod room;
 pub mod server;
 pub mod session_health;
+pub mod signin;
 pub mod tickets;
 pub mod tls;
 pub mod turn;

@@ -41,6 +41,8 @@ pub enum ServerError {
     Edge(#[from] EdgeError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    SignIn(#[from] crate::signin::SignInError),
     #[error("cannot listen on {addr} (TONGBU_HTTP_ADDR): {source}")]
     Http {
         addr: SocketAddr,
@@ -73,6 +75,8 @@ pub struct AppState {
     pub tickets: crate::tickets::Tickets,
     /// Wrong operator credentials by source address (see `credential_backoff`).
     pub backoff: crate::credential_backoff::CredentialBackoff,
+    /// The education platform teachers sign in with (see `signin`), if configured.
+    pub signin: Option<Arc<crate::signin::Platform>>,
 }
 
 /// How long a request body may send nothing before the request fails (a weak link's upload
@@ -254,7 +258,15 @@ impl Server {
             addr: config.http_addr,
             source,
         })?;
+        let signin = config
+            .signin
+            .clone()
+            .map(crate::signin::Platform::new)
+            .transpose()?
+            .map(Arc::new);
+        let secure_cookie = config.signin.as_ref().is_some_and(|s| s.secure_cookie());
         let state = Arc::new(AppState {
+            signin,
             config,
             store,
             tokens,
@@ -279,6 +291,12 @@ impl Server {
             .route("/api/health", get(web::health))
             .route("/metrics", get(web::metrics))
             .merge(api::router())
+            // Only these routes read or write the browser session.
+            .merge(
+                crate::signin::router()
+                    .merge(api::teacher_router())
+                    .layer(crate::signin::session_layer(secure_cookie)),
+            )
             .fallback(get(web::static_file))
             // A body that stalls (a client that declared more than it sends) ends the request.
             .layer(RequestBodyTimeoutLayer::new(BODY_STALL))

@@ -10,6 +10,7 @@ mod courseware;
 mod error;
 mod reports;
 mod sessions;
+mod teacher;
 mod timetable;
 
 use std::sync::Arc;
@@ -105,6 +106,14 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/courseware/pages/{digest}", get(courseware::page))
 }
 
+/// The routes of a signed-in teacher (they read the browser session: give them the session
+/// layer, [`crate::signin::session_layer`]).
+pub fn teacher_router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/teacher/lessons", get(teacher::my_lessons))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+}
+
 /// The largest request body of the API but courseware (a term's timetable is well below).
 pub const MAX_BODY: usize = 2 << 20;
 /// The largest courseware upload: a deck's pages together, and the form's own bytes.
@@ -130,12 +139,15 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,
         crate::tickets::live_ticket,
         courseware::upload, courseware::list, courseware::page,
+        teacher::my_lessons, crate::signin::routes::me,
     ),
     modifiers(&OperatorAuth),
     tags(
         (name = "catalog", description = "Schools, classrooms and school pairs"),
         (name = "sessions", description = "Lessons, research sessions and lectures; join links"),
         (name = "health", description = "Live session health and post-session quality reports"),
+        (name = "teacher", description = "A teacher signed in with the education platform: the school's lessons and their links"),
+        (name = "sign-in", description = "Who is signed in (GET /auth/login starts a sign-in with the education platform)"),
         (name = "courseware", description = "Slides uploaded once as images and fetched ahead by every classroom; the page turn is a signaling message")
     )
 )]
@@ -167,6 +179,15 @@ impl Modify for OperatorAuth {
                         ))
                         .build(),
                 ),
+            );
+            c.add_security_scheme(
+                "signin",
+                SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                    utoipa::openapi::security::ApiKeyValue::with_description(
+                        "tongbu_session",
+                        "The browser session of a sign-in with the education platform                          (GET /auth/login); state-changing calls also send X-CSRF-Token",
+                    ),
+                )),
             );
         }
     }

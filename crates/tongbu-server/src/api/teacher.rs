@@ -1,0 +1,119 @@
+//! The signed-in teacher's view of the schedule: the lessons of its school, today or this
+//! week on the school's wall clock, with the links it hands out. Needs the browser session of
+//! a platform sign-in ([`crate::signin::SignedIn`]); join links and the operator credential do
+//! not open it.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tongbu_schedule::{School, SessionQuery};
+use utoipa::{IntoParams, ToSchema};
+
+use super::sessions::{week_or_day, Period, SessionView};
+use super::{db, ApiError, ApiErrorBody};
+use crate::links::{session_links, JoinLink};
+use crate::server::{now_utc, AppState};
+use crate::signin::SignedIn;
+
+/// One of the school's lessons.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyLesson {
+    #[serde(flatten)]
+    pub view: SessionView,
+    /// The school hosts it (one of its classrooms is the host): the teacher joins as host.
+    pub hosting: bool,
+    pub opens_utc: i64,
+    pub closes_utc: i64,
+    /// While it can be joined: the host's link (when hosting) and each classroom's and
+    /// person's, to give out or show as a QR code; otherwise empty.
+    pub links: Vec<JoinLink>,
+}
+
+/// The teacher's lessons.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyLessons {
+    pub school: School,
+    /// The server's clock, for countdowns.
+    pub now_utc: i64,
+    pub lessons: Vec<MyLesson>,
+}
+
+/// Which lessons.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MyLessonsQuery {
+    /// `today` or `week` (default).
+    #[param(inline)]
+    range: Option<Period>,
+    /// The day (`YYYY-MM-DD`) "today" means; default today in the school's zone.
+    date: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/teacher/lessons", tag = "teacher", params(MyLessonsQuery),
+    security(("signin" = [])),
+    responses((status = 200, body = MyLessons),
+        (status = 401, description = "not signed in with the education platform", body = ApiErrorBody),
+        (status = 403, description = "the account names no school Tongbu knows", body = ApiErrorBody)))]
+pub async fn my_lessons(
+    SignedIn(account): SignedIn,
+    State(app): State<Arc<AppState>>,
+    q: Result<Query<MyLessonsQuery>, QueryRejection>,
+) -> Result<Json<MyLessons>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::body("query", e.body_text()))?;
+    let Some(school) = account.school else {
+        return Err(ApiError::Forbidden(format!(
+            "your platform account names no school Tongbu knows ({}); ask the operator to add it",
+            account
+                .school_claim
+                .map_or_else(|| "no school claim".to_string(), |s| format!("\"{s}\"")),
+        )));
+    };
+    let (lead, grace) = (app.config.join_lead_secs, app.config.grace_secs);
+    let a = app.clone();
+    db(&app, move |store| {
+        let school = store.school(school)?;
+        let (from, to) = week_or_day(q.range, q.date.as_deref(), &school.timezone)?;
+        let query = SessionQuery {
+            school: Some(school.id),
+            ..SessionQuery::between(from, to)
+        };
+        let now = now_utc();
+        let mut lessons = Vec::new();
+        for s in store.sessions(&query)? {
+            let hosting = store.classroom(s.host)?.school == school.id;
+            let (opens, closes) = s.join_window(lead, grace);
+            let open = now < closes && !s.state.is_over();
+            let mut links = if open {
+                session_links(store, &a.tokens, &s, closes)?
+            } else {
+                Vec::new()
+            };
+            if !hosting {
+                // A partner's lesson: the links of this school's own classrooms only.
+                let mine: Vec<_> = store
+                    .classrooms(Some(school.id))?
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect();
+                links.retain(|l| l.classroom.is_some_and(|c| mine.contains(&c)));
+            }
+            lessons.push(MyLesson {
+                view: SessionView::build(store, s)?,
+                hosting,
+                opens_utc: opens,
+                closes_utc: closes,
+                links,
+            });
+        }
+        Ok(MyLessons {
+            school,
+            now_utc: now,
+            lessons,
+        })
+    })
+    .await
+    .map(Json)
+}
