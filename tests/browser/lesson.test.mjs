@@ -114,7 +114,9 @@ test('spotlight, raised hand, chat and the end of the lesson reach every page', 
     assert.match(await b.textContent('#banner'), /主讲老师已将你的麦克风静音/);
     const bMic = await b.evaluate(() => document.querySelector('#self-video').srcObject.getAudioTracks().map((t) => t.enabled));
     assert.deepEqual(bMic, [false]);
-    await bTile.locator('button.mute:disabled', { hasText: '已被静音' }).waitFor({ timeout: 5000 });
+    // The host's tile marks it muted, and its button now lifts the mute.
+    await bTile.locator('.muted-tag', { hasText: '已静音' }).waitFor({ timeout: 5000 });
+    await bTile.locator('button.mute', { hasText: '取消静音' }).waitFor({ timeout: 5000 });
 
     await host.screenshot({ path: join(artifacts, 'host-spotlight.png') });
     await b.screenshot({ path: join(artifacts, 'classroom-spotlight.png') });
