@@ -5,6 +5,7 @@
 
 import Provider from 'oidc-provider';
 import { createServer } from 'node:net';
+import { startServer } from './harness.mjs';
 
 export const CLIENT_ID = 'tongbu';
 export const CLIENT_SECRET = 'tongbu-test-client-secret-0123456789';
@@ -85,4 +86,26 @@ export async function signInOnPlatform(page, id) {
   if (consent && page.url().includes('/interaction/')) {
     await Promise.all([page.waitForNavigation(), consent.click()]);
   }
+}
+
+/**
+ * A Tongbu server that signs teachers in with a platform of its own, holding `accounts`
+ * (`options`: more for `startPlatform`).
+ */
+export async function serverWithPlatform(accounts, options = {}) {
+  const port = await freePort();
+  const platform = await startPlatform({
+    accounts,
+    redirectUri: `http://127.0.0.1:${port}/auth/callback`,
+    ...options,
+  });
+  const server = await startServer({
+    port,
+    env: {
+      TONGBU_OIDC_ISSUER: platform.issuer,
+      TONGBU_OIDC_CLIENT_ID: CLIENT_ID,
+      TONGBU_OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    },
+  });
+  return { server, platform };
 }

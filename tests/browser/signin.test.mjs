@@ -3,14 +3,14 @@
 // teacher, sees the school's lessons and joins one as host; a partner school's teacher sees only
 // its own classroom's link; a tampered state, a replayed code, a code from another platform, an
 // expired ID token and a call without the CSRF token are refused; a join link does not open the
-// teacher's pages.
+// teacher's pages; a teacher cannot read, edit or cancel another school's lesson.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { startServer, launchBrowser, artifacts } from './harness.mjs';
-import { startPlatform, signInOnPlatform, freePort, CLIENT_ID, CLIENT_SECRET } from './platform.mjs';
+import { launchBrowser, artifacts } from './harness.mjs';
+import { startPlatform, signInOnPlatform, serverWithPlatform } from './platform.mjs';
 
 const ACCOUNTS = {
   wang: { name: '王老师', school: '北京一零一中学怀柔校区', roles: ['teacher'] },
@@ -18,28 +18,9 @@ const ACCOUNTS = {
   li: { name: '李老师', school: '不在同步课堂的学校', roles: ['teacher'] },
 };
 
-/** A Tongbu server signing in with a platform of its own (options for the platform). */
-async function serverWithPlatform(options = {}) {
-  const port = await freePort();
-  const platform = await startPlatform({
-    accounts: ACCOUNTS,
-    redirectUri: `http://127.0.0.1:${port}/auth/callback`,
-    ...options,
-  });
-  const server = await startServer({
-    port,
-    env: {
-      TONGBU_OIDC_ISSUER: platform.issuer,
-      TONGBU_OIDC_CLIENT_ID: CLIENT_ID,
-      TONGBU_OIDC_CLIENT_SECRET: CLIENT_SECRET,
-    },
-  });
-  return { server, platform };
-}
-
 const env = {};
 before(async () => {
-  Object.assign(env, await serverWithPlatform());
+  Object.assign(env, await serverWithPlatform(ACCOUNTS));
   env.browser = await launchBrowser();
 });
 after(async () => {
@@ -100,6 +81,19 @@ test('a partner school sees its own classroom only; an unknown school is told; l
     assert.deepEqual(lesson.links.map((l) => l.role), ['classroom'], 'its own classroom link only');
     assert.match(lesson.links[0].name, /四子王旗第一中学/);
     assert.equal(await page.$('.session .join-now'), null, 'no host link');
+    // Nor can it read, move or cancel a lesson another school hosts.
+    const tries = await page.evaluate(async (id) => {
+      const { csrf } = await (await fetch('/api/me')).json();
+      const headers = { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' };
+      const draft = { kind: 'lesson', title: 'x', start: '2030-01-07 08:00', duration_min: 40, host: 1 };
+      return [
+        (await fetch(`/api/teacher/sessions/${id}`)).status,
+        (await fetch(`/api/teacher/sessions/${id}`, { method: 'PUT', headers, body: JSON.stringify(draft) })).status,
+        (await fetch(`/api/teacher/sessions/${id}`, { method: 'DELETE', headers })).status,
+        (await fetch('/api/teacher/sessions', { method: 'POST', headers, body: JSON.stringify(draft) })).status,
+      ];
+    }, lesson.id);
+    assert.deepEqual(tries, [403, 403, 403, 403], 'another school\'s lesson: read, edit, cancel, host');
 
     // A teacher whose school Tongbu does not know is told which school the platform named.
     const csrf = await page.evaluate(async () => (await (await fetch('/api/me')).json()).csrf);
@@ -187,7 +181,7 @@ test('tampered state, replayed or foreign codes, and calls without the CSRF toke
 });
 
 test('an ID token that has expired by the time it arrives is refused', { timeout: 60000 }, async () => {
-  const { server, platform } = await serverWithPlatform({ idTokenSecs: 1, holdTokenMs: 2500 });
+  const { server, platform } = await serverWithPlatform(ACCOUNTS, { idTokenSecs: 1, holdTokenMs: 2500 });
   const browser = await launchBrowser();
   try {
     const page = await browser.context.newPage();

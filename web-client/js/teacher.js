@@ -34,6 +34,7 @@ async function load() {
   $('signout').hidden = false;
   $('who').textContent = [me.name, me.school_name].filter(Boolean).join(' · ');
   document.body.dataset.signedIn = 'true';
+  $('plan-new').hidden = !me.school;
   const mine = await getJson('/api/teacher/lessons?range=week');
   if (!mine.res.ok) {
     showError(`${t('my_lessons_error')} ${mine.body.message || mine.res.statusText}`);
@@ -110,6 +111,7 @@ function entry(l) {
     for (const link of others) links.append(linkRow(link));
     what.append(links);
   }
+  if (l.hosting && (l.state === 'scheduled' || l.state === 'open')) what.append(manage(l));
   const action = h('div', 'action');
   const host = l.links.find((x) => x.role === 'host');
   if (host) {
@@ -122,6 +124,47 @@ function entry(l) {
   li.append(when, what, action);
   return li;
 }
+
+/** Edit, cancel this occurrence, or the rest of its weekly series. */
+function manage(l) {
+  const box = h('div', 'manage');
+  const edit = h('a', 'button-link small', t('edit'));
+  edit.href = `/plan.html?edit=${l.id}`;
+  box.append(edit);
+  const cancel = (series) => async () => {
+    const when = `${l.start_local}`;
+    if (!confirm(t('cancel_confirm').replace('{title}', l.title).replace('{when}', when))) return;
+    const res = await fetch(`/api/teacher/sessions/${l.id}?series=${series}`, {
+      method: 'DELETE',
+      headers: { 'X-CSRF-Token': me.csrf },
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      showError(`${t('my_lessons_error')} ${body.message || res.statusText}`);
+      return;
+    }
+    note(t('cancelled'));
+    load();
+  };
+  const one = h('button', 'ghost small cancel-one', t('cancel_one'));
+  one.type = 'button';
+  one.addEventListener('click', cancel(false));
+  box.append(one);
+  if (l.series) {
+    const rest = h('button', 'ghost small cancel-series', t('cancel_series'));
+    rest.type = 'button';
+    rest.addEventListener('click', cancel(true));
+    box.append(rest);
+  }
+  return box;
+}
+
+function note(text) {
+  $('mine-note').hidden = !text;
+  $('mine-note').textContent = text || '';
+}
+
+if (new URLSearchParams(location.search).has('saved')) note(t('saved'));
 
 $('signout').addEventListener('click', async () => {
   await fetch('/auth/logout', { method: 'POST', headers: { 'X-CSRF-Token': me ? me.csrf : '' } });

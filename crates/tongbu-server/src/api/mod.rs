@@ -11,6 +11,7 @@ mod error;
 mod reports;
 mod sessions;
 mod teacher;
+mod teacher_sessions;
 mod timetable;
 
 use std::sync::Arc;
@@ -111,6 +112,14 @@ pub fn router() -> Router<Arc<AppState>> {
 pub fn teacher_router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/teacher/lessons", get(teacher::my_lessons))
+        .route("/api/teacher/classrooms", get(teacher_sessions::classrooms))
+        .route("/api/teacher/sessions", post(teacher_sessions::create))
+        .route(
+            "/api/teacher/sessions/{id}",
+            get(teacher_sessions::get_one)
+                .put(teacher_sessions::update)
+                .delete(teacher_sessions::cancel),
+        )
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
 }
 
@@ -140,6 +149,8 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         crate::tickets::live_ticket,
         courseware::upload, courseware::list, courseware::page,
         teacher::my_lessons, crate::signin::routes::me,
+        teacher_sessions::classrooms, teacher_sessions::create, teacher_sessions::get_one,
+        teacher_sessions::update, teacher_sessions::cancel,
     ),
     modifiers(&OperatorAuth),
     tags(

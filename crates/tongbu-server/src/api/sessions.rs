@@ -170,7 +170,7 @@ fn invalid(f: &str, message: impl ToString) -> ScheduleError {
 }
 
 /// Checks a draft against the store: classrooms exist, times parse in the host school's zone.
-fn resolve(
+pub(super) fn resolve(
     store: &dyn Store,
     draft: &SessionDraft,
 ) -> Result<tongbu_schedule::NewSession, ScheduleError> {
