@@ -37,9 +37,55 @@ export class ApiError extends Error {
   }
 }
 
+let csrf = null;
+
+/**
+ * The credential of this tab's calls: the operator token, or else (no token) the browser's
+ * session of a platform sign-in with the operator role, whose changes carry its CSRF token.
+ */
+async function credential(write) {
+  if (token()) return { Authorization: `Bearer ${token()}` };
+  if (!write) return {};
+  if (csrf === null) {
+    const res = await fetch('/api/me');
+    csrf = res.ok ? (await res.json()).csrf : '';
+  }
+  return { 'X-CSRF-Token': csrf };
+}
+
+/** Whether this browser is signed in with the platform as an operator. */
+export async function platformOperator() {
+  const res = await fetch('/api/me');
+  if (!res.ok) return false;
+  const me = await res.json();
+  csrf = me.csrf;
+  return !!me.operator;
+}
+
+/**
+ * A call that changes something; resolves with the JSON answer (null for 204). `body` is sent
+ * as JSON, or as is with `type` (e.g. a CSV file as text/csv).
+ */
+export async function send(method, path, body, type = 'application/json') {
+  const headers = { ...(await credential(true)) };
+  if (body !== undefined) headers['Content-Type'] = type;
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : (type === 'application/json' ? JSON.stringify(body) : body),
+  });
+  const answer = res.status === 204 ? null : await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = new ApiError(res.status, (answer && answer.message) || res.statusText);
+    e.body = answer;
+    throw e;
+  }
+  return answer;
+}
+
 /** GET an operator endpoint; resolves with JSON (or text when `as` is 'text'). */
 export async function get(path, as = 'json') {
-  const res = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  const res = await fetch(path, { headers: await credential(false) });
   if (!res.ok) {
     const body = await res.json().catch(() => ({}));
     throw new ApiError(res.status, body.message || res.statusText);

@@ -116,7 +116,7 @@ fn list(s: &str) -> Vec<String> {
 }
 
 /// A problem with one row of the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowProblem {
     /// `schools`, `classrooms`, `pairs` or `sessions`.
     pub section: &'static str,
@@ -137,7 +137,7 @@ impl std::fmt::Display for RowProblem {
 }
 
 /// What an import did, or (dry run, or problems found) would have done.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
     /// Whether the changes were stored: only when not a dry run and no row had a problem.

@@ -291,12 +291,11 @@ impl Server {
             .route("/api/health", get(web::health))
             .route("/metrics", get(web::metrics))
             .merge(api::router())
-            // Only these routes read or write the browser session.
-            .merge(
-                crate::signin::router()
-                    .merge(api::teacher_router())
-                    .layer(crate::signin::session_layer(secure_cookie)),
-            )
+            .merge(crate::signin::router())
+            .merge(api::teacher_router())
+            // The browser session of a platform sign-in (teachers; operators by role). A
+            // request that never reads it costs a cookie lookup.
+            .layer(crate::signin::session_layer(secure_cookie))
             .fallback(get(web::static_file))
             // A body that stalls (a client that declared more than it sends) ends the request.
             .layer(RequestBodyTimeoutLayer::new(BODY_STALL))

@@ -8,6 +8,7 @@
 mod catalog;
 mod courseware;
 mod error;
+mod import;
 mod reports;
 mod sessions;
 mod teacher;
@@ -92,6 +93,7 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/classrooms/{id}/schedule-link",
             post(timetable::create_schedule_link),
         )
+        .route("/api/timetable/import", post(import::import_timetable))
         // A body declared larger than it may be is refused (413) before a byte of it is read.
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(
@@ -144,7 +146,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::start_session, sessions::end_session, sessions::session_health,
-        timetable::timetable, timetable::create_schedule_link,
+        timetable::timetable, timetable::create_schedule_link, import::import_timetable,
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,
         crate::tickets::live_ticket,
         courseware::upload, courseware::list, courseware::page,
@@ -249,6 +251,21 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         parts: &mut Parts,
         app: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
+        // An operator signed in with the education platform (its role claim says so) needs no
+        // bearer token: its session, and the CSRF token for a change.
+        if bearer(&parts.headers).is_none() {
+            if let Ok(crate::signin::SignedIn(a)) =
+                crate::signin::SignedIn::from_request_parts(parts, app).await
+            {
+                if a.operator {
+                    return Ok(Operator);
+                }
+                return Err(ApiError::Forbidden(
+                    "your platform account is not an operator's (its role claim lacks the operator role)"
+                        .into(),
+                ));
+            }
+        }
         check_operator(app, &parts.headers, &parts.extensions).map(|()| Operator)
     }
 }

@@ -1,0 +1,98 @@
+// The operator's catalog in Chromium: two schools and their classrooms added, the pair made, a
+// term file with one bad row checked — the page names the row and the field, and nothing is
+// stored — then the corrected file imported; a school's dependents are listed before a delete.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { serverAndBrowser, artifacts, operatorApi, OPERATOR_TOKEN } from './harness.mjs';
+
+const env = serverAndBrowser();
+
+async function addVia(page, form, fields) {
+  for (const [sel, value] of Object.entries(fields)) {
+    if (sel.endsWith('-region') || sel.endsWith('-school') || sel.startsWith('#pair-b') || sel === '#pair-im') {
+      await page.selectOption(sel, { label: value });
+    } else {
+      await page.fill(sel, value);
+    }
+  }
+  await page.click(`${form} button[type="submit"]`);
+}
+
+test('an operator adds a school pair and imports a term, told which row and field are wrong', { timeout: 90000 }, async () => {
+  const { server, browser } = env;
+  const page = await browser.context.newPage();
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.goto(`${server.url}/catalog.html#token=${OPERATOR_TOKEN}`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 15000 });
+
+  await addVia(page, '#school-form', { '#school-name': '北京市第八中学', '#school-region': '北京', '#school-district': '西城区' });
+  await page.waitForSelector('#school-list li >> text=北京市第八中学');
+  await addVia(page, '#school-form', { '#school-name': '乌兰察布市第一中学', '#school-region': '内蒙古', '#school-district': '集宁区' });
+  await page.waitForSelector('#school-list li >> text=乌兰察布市第一中学');
+  await addVia(page, '#classroom-form', { '#classroom-school': '北京市第八中学', '#classroom-name': '高一(1)班' });
+  await page.waitForSelector('#classroom-list li >> text=北京市第八中学 · 高一(1)班');
+  await addVia(page, '#classroom-form', { '#classroom-school': '乌兰察布市第一中学', '#classroom-name': '高一(5)班' });
+  await page.waitForSelector('#classroom-list li >> text=乌兰察布市第一中学 · 高一(5)班');
+  await page.selectOption('#pair-beijing', { label: '北京市第八中学' });
+  await page.selectOption('#pair-im', { label: '乌兰察布市第一中学' });
+  await page.fill('#pair-since', '2026-09-01');
+  await page.click('#pair-form button[type="submit"]');
+  await page.waitForSelector('#pair-list li >> text=北京市第八中学 ↔ 乌兰察布市第一中学');
+  const [, pairs] = await operatorApi(server, 'GET', '/api/pairs');
+  assert.ok(pairs.some((p) => p.beijing_name === '北京市第八中学' && p.inner_mongolia_name === '乌兰察布市第一中学'));
+
+  // A term file whose third line has a duration of 0 minutes.
+  const dir = mkdtempSync(join(tmpdir(), 'tongbu-term-'));
+  const header = 'kind,title,subject,grade,start,zone,duration_min,host,classrooms,people,repeat_until,except';
+  const good = 'lesson,函数的概念,数学,10,2027-03-02 08:00,,45,北京市第八中学/高一(1)班,乌兰察布市第一中学/高一(5)班,,2027-03-30,';
+  const bad = 'lesson,集合,数学,10,2027-03-03 08:00,,0,北京市第八中学/高一(1)班,乌兰察布市第一中学/高一(5)班,,,';
+  const file = join(dir, 'term.csv');
+  writeFileSync(file, [header, good, bad].join('\n') + '\n');
+  await page.setInputFiles('#import-file', file);
+  await page.click('#import-check');
+  await page.waitForFunction(() => document.body.dataset.imported === 'problems');
+  const rows = await page.$$eval('#import-problems tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  console.log(`problems: ${JSON.stringify(rows)}`);
+  assert.equal(rows.length, 1, 'one bad row');
+  assert.equal(rows[0][1], '3', 'the line of the file');
+  assert.equal(rows[0][2], 'duration_min', 'the field');
+  assert.ok(await page.isDisabled('#import-go'), 'nothing to import while a row is wrong');
+  let [, sessions] = await operatorApi(server, 'GET', '/api/sessions?range=week&date=2027-03-02');
+  assert.equal(sessions.length, 0, 'nothing stored');
+  await page.screenshot({ path: join(artifacts, 'catalog-import-problems.png'), fullPage: true });
+  await page.click('#lang');
+  assert.match(await page.textContent('#import-summary'), /1 problems found|problems/);
+
+  const fixed = join(dir, 'term-fixed.csv');
+  writeFileSync(fixed, [header, good, bad.replace(',0,', ',40,')].join('\n') + '\n');
+  await page.setInputFiles('#import-file', fixed);
+  await page.evaluate(() => delete document.body.dataset.imported);
+  await page.click('#import-check');
+  await page.waitForFunction(() => document.body.dataset.imported);
+  const left = await page.$$eval('#import-problems tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  assert.equal(await page.evaluate(() => document.body.dataset.imported), 'checked', `problems left: ${left}`);
+  await page.click('#import-go');
+  await page.waitForFunction(() => document.body.dataset.imported === 'stored');
+  console.log(`imported: ${await page.textContent('#import-summary')}`);
+  [, sessions] = await operatorApi(server, 'GET', '/api/sessions?range=week&date=2027-03-02');
+  assert.deepEqual(sessions.map((s) => s.title).sort(), ['函数的概念', '集合']);
+
+  // Deleting the school lists what depends on it first.
+  let dialog = '';
+  page.once('dialog', (d) => {
+    dialog = d.message();
+    d.dismiss();
+  });
+  await page.locator('#school-list li', { hasText: '北京市第八中学' }).locator('button').click();
+  await page.waitForFunction(() => true);
+  await new Promise((r) => setTimeout(r, 500));
+  console.log(`before deleting: ${dialog.replace(/\n+/g, ' | ')}`);
+  assert.match(dialog, /高一\(1\)班/);
+  assert.match(dialog, /乌兰察布市第一中学/);
+  await page.screenshot({ path: join(artifacts, 'catalog-en.png'), fullPage: true });
+  await page.close();
+});
