@@ -9,8 +9,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { launchBrowser, artifacts } from './harness.mjs';
 import { startPlatform, signInOnPlatform, serverWithPlatform } from './platform.mjs';
+
+const jsQR = createRequire(import.meta.url)('jsqr');
 
 const ACCOUNTS = {
   wang: { name: '王老师', school: '北京一零一中学怀柔校区', roles: ['teacher'] },
@@ -57,6 +60,30 @@ test('a Beijing teacher signs in through the platform, sees the lesson and joins
     const classroomLinks = await page.$$eval('.session .link-row', (els) => els.length);
     assert.ok(classroomLinks >= 3, `the classrooms' links to give out: ${classroomLinks}`);
     await page.screenshot({ path: join(artifacts, 'signin-my-lessons.png'), fullPage: true });
+
+    // A classroom's link as a QR code for its wall screen: it reads back as that link.
+    const row = page.locator('.session .link-row', { has: page.locator('a[data-role="classroom"]') }).first();
+    const href = await row.locator('a').getAttribute('href');
+    await row.locator('button.qr').click();
+    await page.waitForFunction(() => document.querySelector('#qr-image').complete && document.querySelector('#qr-image').naturalWidth > 0);
+    // The page's pixels, read in Node by jsQR (the page's own policy runs no injected script).
+    const pixels = await page.evaluate(() => {
+      const img = document.querySelector('#qr-image');
+      const c = document.createElement('canvas');
+      c.width = 900;
+      c.height = 900;
+      const g = c.getContext('2d');
+      g.imageSmoothingEnabled = false;
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, 900, 900);
+      g.drawImage(img, 50, 50, 800, 800);
+      return Array.from(g.getImageData(0, 0, 900, 900).data);
+    });
+    const found = jsQR(Uint8ClampedArray.from(pixels), 900, 900);
+    const read = found && found.data;
+    assert.equal(read, new URL(href, server.url).href, 'the QR code reads back as the link');
+    await page.screenshot({ path: join(artifacts, 'signin-qr.png') });
+    await page.keyboard.press('Escape');
 
     await Promise.all([page.waitForNavigation(), page.click('.session[data-state] .join-now')]);
     await page.waitForFunction(() => document.body.dataset.role === 'host', null, { timeout: 15000 });

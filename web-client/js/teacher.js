@@ -70,8 +70,21 @@ function linkRow(l) {
       prompt(t('copy_link'), url);
     }
   });
-  row.append(open, copy);
+  const qr = h('button', 'ghost small qr', t('qr_code'));
+  qr.type = 'button';
+  qr.setAttribute('aria-label', `${t('qr_code')}: ${l.name}`);
+  qr.addEventListener('click', () => showQr(l.name, url));
+  row.append(open, copy, qr);
   return row;
+}
+
+/** A link as a QR code, large, for a classroom's wall screen or a phone. */
+function showQr(name, url) {
+  $('qr-title').textContent = name;
+  $('qr-image').alt = `${t('qr_code')}: ${name}`;
+  $('qr-image').src = `/api/teacher/qr.svg?text=${encodeURIComponent(url)}`;
+  $('qr-url').textContent = url;
+  $('qr-dialog').showModal();
 }
 
 function render(data) {

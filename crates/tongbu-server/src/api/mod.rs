@@ -114,6 +114,7 @@ pub fn router() -> Router<Arc<AppState>> {
 pub fn teacher_router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/teacher/lessons", get(teacher::my_lessons))
+        .route("/api/teacher/qr.svg", get(teacher::qr_code))
         .route("/api/teacher/classrooms", get(teacher_sessions::classrooms))
         .route("/api/teacher/sessions", post(teacher_sessions::create))
         .route(
@@ -150,7 +151,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,
         crate::tickets::live_ticket,
         courseware::upload, courseware::list, courseware::page,
-        teacher::my_lessons, crate::signin::routes::me,
+        teacher::my_lessons, teacher::qr_code, crate::signin::routes::me,
         teacher_sessions::classrooms, teacher_sessions::create, teacher_sessions::get_one,
         teacher_sessions::update, teacher_sessions::cancel,
     ),

@@ -255,18 +255,23 @@ pub async fn delete_session(
 ) -> Result<StatusCode, ApiError> {
     let sid = SessionId(id);
     db(&app, move |s| s.delete_session(sid)).await?;
+    cancelled(&app, sid);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// After a session was deleted: its report in the making is dropped, and anyone already
+/// waiting in its room learns that it will not take place.
+pub(super) fn cancelled(app: &AppState, sid: SessionId) {
     app.reports
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .discard(sid);
-    // Anyone already waiting in the room learns that it will not take place.
     app.rooms.broadcast(
         sid,
         &ServerMessage::SessionState {
             state: SessionState::Ended,
         },
     );
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Lifetime of issued links.

@@ -117,3 +117,52 @@ pub async fn my_lessons(
     .await
     .map(Json)
 }
+
+/// Which link to draw.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QrQuery {
+    /// The link, as the teacher's page shows it (a lesson link of this server).
+    text: String,
+}
+
+/// The longest text drawn (a join link is well below).
+const MAX_QR_TEXT: usize = 1024;
+
+#[utoipa::path(get, path = "/api/teacher/qr.svg", tag = "teacher", params(QrQuery),
+    security(("signin" = [])),
+    responses((status = 200, description = "the link as a QR code", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "not a lesson link, or too long", body = ApiErrorBody),
+        (status = 401, body = ApiErrorBody)))]
+pub async fn qr_code(
+    SignedIn(_): SignedIn,
+    q: Result<Query<QrQuery>, QueryRejection>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::body("text", e.body_text()))?;
+    // Only this server's lesson links: the page is not a QR service for anything else.
+    let path = q
+        .text
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(&q.text);
+    if q.text.len() > MAX_QR_TEXT || !path.starts_with("/lesson.html?token=") {
+        return Err(ApiError::body(
+            "text",
+            "only a lesson link of this server (…/lesson.html?token=…) is drawn".into(),
+        ));
+    }
+    let code = qrcode::QrCode::with_error_correction_level(q.text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| ApiError::body("text", e.to_string()))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(320, 320)
+        .quiet_zone(true)
+        .build();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        svg,
+    ))
+}

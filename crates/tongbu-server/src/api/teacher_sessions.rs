@@ -15,7 +15,6 @@ use tongbu_schedule::{
     Classroom, ClassroomId, ScheduleError, SchoolId, SessionDraft, SessionId, SessionQuery,
     SessionState, Store,
 };
-use tongbu_signal::ServerMessage;
 use utoipa::{IntoParams, ToSchema};
 
 use super::sessions::{resolve, SessionView};
@@ -258,17 +257,7 @@ pub async fn cancel(
     })
     .await??;
     for &sid in &cancelled {
-        app.reports
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .discard(sid);
-        // Anyone already waiting in the room learns that it will not take place.
-        app.rooms.broadcast(
-            sid,
-            &ServerMessage::SessionState {
-                state: SessionState::Ended,
-            },
-        );
+        super::sessions::cancelled(&app, sid);
     }
     tracing::info!(teacher = %account.subject, ?cancelled, "lessons cancelled by a teacher");
     Ok(Json(Cancelled { cancelled }))
