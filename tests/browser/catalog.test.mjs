@@ -1,6 +1,7 @@
 // The operator's catalog in Chromium: two schools and their classrooms added, the pair made, a
 // term file with one bad row checked — the page names the row and the field, and nothing is
-// stored — then the corrected file imported; a school's dependents are listed before a delete.
+// stored — then the corrected file imported; a local teacher account made for a school without
+// the platform signs in; a school's dependents are listed before a delete.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,6 +82,27 @@ test('an operator adds a school pair and imports a term, told which row and fiel
   [, sessions] = await operatorApi(server, 'GET', '/api/sessions?range=week&date=2027-03-02');
   assert.deepEqual(sessions.map((s) => s.title).sort(), ['函数的概念', '集合']);
 
+  // A teacher account for the school (it has no platform); the teacher signs in with it.
+  await page.selectOption('#account-school', { label: '北京市第八中学' });
+  await page.fill('#account-username', 'zhang.wei');
+  await page.fill('#account-name', '张老师');
+  await page.fill('#account-password', 'short');
+  await page.click('#account-form button[type="submit"]');
+  await page.waitForSelector('#account-form [name="password"][aria-invalid="true"]');
+  await page.fill('#account-password', '八中的数学课 2026');
+  await page.click('#account-form button[type="submit"]');
+  await page.waitForSelector('#account-list li >> text=zhang.wei');
+  const tpage = await browser.context.newPage();
+  await tpage.goto(`${server.url}/teacher.html`);
+  await tpage.waitForSelector('#local-form');
+  await tpage.fill('#local-user', 'zhang.wei');
+  await tpage.fill('#local-password', '八中的数学课 2026');
+  await tpage.click('#local-form button[type="submit"]');
+  await tpage.waitForFunction(() => document.body.dataset.signedIn === 'true', null, { timeout: 10000 });
+  assert.match(await tpage.textContent('#who'), /张老师 · 北京市第八中学/);
+  await tpage.screenshot({ path: join(artifacts, 'catalog-local-teacher.png') });
+  await tpage.close();
+
   // Deleting the school lists what depends on it first.
   let dialog = '';
   page.once('dialog', (d) => {
@@ -93,6 +115,7 @@ test('an operator adds a school pair and imports a term, told which row and fiel
   console.log(`before deleting: ${dialog.replace(/\n+/g, ' | ')}`);
   assert.match(dialog, /高一\(1\)班/);
   assert.match(dialog, /乌兰察布市第一中学/);
+  assert.match(dialog, /zhang\.wei/);
   await page.screenshot({ path: join(artifacts, 'catalog-en.png'), fullPage: true });
   await page.close();
 });

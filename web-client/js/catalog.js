@@ -8,7 +8,7 @@ import { h } from './dom.js';
 import { get, send, signIn, token, platformOperator, adoptTokenFromLink } from './operator-api.js';
 
 const $ = (id) => document.getElementById(id);
-let data = { schools: [], classrooms: [], pairs: [] };
+let data = { schools: [], classrooms: [], pairs: [], accounts: [] };
 let importText = null;
 let importType = 'text/csv';
 let lastReport = null;
@@ -20,10 +20,10 @@ function showError(message) {
 
 async function load() {
   try {
-    const [schools, classrooms, pairs] = await Promise.all([
-      get('/api/schools'), get('/api/classrooms'), get('/api/pairs'),
+    const [schools, classrooms, pairs, accounts] = await Promise.all([
+      get('/api/schools'), get('/api/classrooms'), get('/api/pairs'), get('/api/accounts'),
     ]);
-    data = { schools, classrooms, pairs };
+    data = { schools, classrooms, pairs, accounts };
   } catch (e) {
     if (e.status === 401 || e.status === 403) {
       $('sign-in').hidden = false;
@@ -33,7 +33,7 @@ async function load() {
     return;
   }
   $('sign-in').hidden = true;
-  for (const id of ['schools', 'classrooms', 'pairs', 'import']) $(id).hidden = false;
+  for (const id of ['schools', 'classrooms', 'pairs', 'accounts', 'import']) $(id).hidden = false;
   render();
   document.body.dataset.ready = 'true';
 }
@@ -87,6 +87,7 @@ function render() {
       { key: 'cat_classrooms', items: rooms.map((c) => c.name) },
       { key: 'cat_pairs', items: data.pairs.filter((p) => p.beijing === s.id || p.inner_mongolia === s.id).map((p) => `${p.beijing_name} ↔ ${p.inner_mongolia_name}`) },
       { key: 'cat_sessions', items: await upcoming(`school=${s.id}`) },
+      { key: 'cat_accounts', items: data.accounts.filter((a) => a.school === s.id).map((a) => `${a.name} (${a.username})`) },
     ])));
     return li;
   }));
@@ -112,6 +113,20 @@ function render() {
     }));
     return li;
   }));
+  $('account-list').replaceChildren(...data.accounts.map((a) => {
+    const li = h('li', 'cat-item');
+    li.append(h('span', '', `${a.school_name} · ${a.name}`), h('span', 'muted', a.username));
+    li.append(deleteButton(a.username, async () => {
+      if (!confirm(t('cat_delete_confirm').replace('{name}', `${a.name} (${a.username})`))) return;
+      try {
+        await send('DELETE', `/api/accounts/${a.id}`);
+      } catch (e) {
+        showError(`${t('cat_failed')} ${e.message}`);
+      }
+      load();
+    }));
+    return li;
+  }));
   const keep = (sel) => sel.value;
   const fill = (sel, schools) => {
     const v = keep(sel);
@@ -119,6 +134,7 @@ function render() {
     if (v) sel.value = v;
   };
   fill($('classroom-school'), data.schools);
+  fill($('account-school'), data.schools);
   fill($('pair-beijing'), data.schools.filter((s) => s.region === 'beijing'));
   fill($('pair-im'), data.schools.filter((s) => s.region === 'inner_mongolia'));
 }
@@ -152,6 +168,10 @@ formHandler($('school-form'), '/api/schools', () => ({
 }));
 formHandler($('classroom-form'), '/api/classrooms', () => ({
   school: Number($('classroom-school').value), name: $('classroom-name').value.trim(),
+}));
+formHandler($('account-form'), '/api/accounts', () => ({
+  school: Number($('account-school').value), username: $('account-username').value.trim(),
+  name: $('account-name').value.trim(), password: $('account-password').value,
 }));
 formHandler($('pair-form'), '/api/pairs', () => ({
   beijing: Number($('pair-beijing').value), inner_mongolia: Number($('pair-im').value), since: $('pair-since').value,

@@ -179,6 +179,23 @@ function note(text) {
 
 if (new URLSearchParams(location.search).has('saved')) note(t('saved'));
 
+// A school without the platform: a local account the operator made.
+$('local-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const res = await fetch('/auth/local', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: $('local-user').value, password: $('local-password').value }),
+  });
+  if (res.ok) {
+    location.reload();
+    return;
+  }
+  const body = await res.json().catch(() => ({}));
+  $('local-error').hidden = false;
+  $('local-error').textContent = res.status === 429 ? t('local_wait') : (res.status === 401 ? t('local_wrong') : body.message || res.statusText);
+});
+
 $('signout').addEventListener('click', async () => {
   await fetch('/auth/logout', { method: 'POST', headers: { 'X-CSRF-Token': me ? me.csrf : '' } });
   location.reload();

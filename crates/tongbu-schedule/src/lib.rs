@@ -10,6 +10,7 @@
 //! It must not touch media, sockets or HTTP: the server asks it questions ("may this token
 //! join now?") and tells it facts ("the host started the lesson"), and it answers from the store.
 
+pub mod account;
 pub mod courseware;
 pub mod demo;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod time;
 pub mod token;
 pub mod validate;
 
+pub use account::{AccountId, LocalAccount, NewLocalAccount};
 pub use courseware::{Deck, DeckId, ImageType, NewDeck, NewPage, PageImage, PageRef};
 pub use error::{Clash, ScheduleError};
 pub use pair::{NewPair, PairId, SchoolPair};

@@ -13,9 +13,10 @@ use crate::error::Clash;
 use crate::store::{SessionQuery, Store};
 use crate::time::local_datetime;
 use crate::{
-    Classroom, ClassroomId, ComparedLesson, Comparison, NewClassroom, NewPair, NewSchool,
-    NewSession, PairId, Pass, QualityReport, Region, Removal, ReportSummary, ScheduleError, School,
-    SchoolId, SchoolPair, SeriesId, Session, SessionId, SessionKind, SessionState,
+    AccountId, Classroom, ClassroomId, ComparedLesson, Comparison, LocalAccount, NewClassroom,
+    NewLocalAccount, NewPair, NewSchool, NewSession, PairId, Pass, QualityReport, Region, Removal,
+    ReportSummary, ScheduleError, School, SchoolId, SchoolPair, SeriesId, Session, SessionId,
+    SessionKind, SessionState,
 };
 
 /// Schema versions, oldest first. Never edit a released one: add the next.
@@ -144,6 +145,15 @@ const MIGRATIONS: &[&str] = &[
         removed_utc INTEGER NOT NULL,
         PRIMARY KEY (session_id, pass)
     );",
+    // 7: local teacher accounts, for schools without the education platform.
+    "CREATE TABLE local_accounts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        school_id INTEGER NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
+        password_hash TEXT NOT NULL,
+        created_utc INTEGER NOT NULL
+    );",
 ];
 
 fn report_json<T: serde::Serialize>(v: &T) -> Result<String, ScheduleError> {
@@ -228,6 +238,25 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn add_account(
+        &self,
+        a: &NewLocalAccount,
+        created_utc: i64,
+    ) -> Result<LocalAccount, ScheduleError> {
+        self.write(|db| db.insert_account(a, created_utc))
+    }
+    fn accounts(&self) -> Result<Vec<LocalAccount>, ScheduleError> {
+        self.read(|db| db.accounts())
+    }
+    fn account_for_sign_in(
+        &self,
+        username: &str,
+    ) -> Result<Option<(LocalAccount, String)>, ScheduleError> {
+        self.read(|db| db.account_for_sign_in(username))
+    }
+    fn delete_account(&self, id: AccountId) -> Result<(), ScheduleError> {
+        self.write(|db| db.remove_account(id))
+    }
     fn add_removal(
         &self,
         session: SessionId,
@@ -367,6 +396,7 @@ impl Store for SqliteStore {
 /// Statements on a connection, inside whatever transaction the caller opened.
 struct Db<'c>(&'c Connection);
 
+mod account;
 mod courseware;
 mod removal;
 
@@ -583,6 +613,25 @@ impl Db<'_> {
 }
 
 impl Store for Db<'_> {
+    fn add_account(
+        &self,
+        a: &NewLocalAccount,
+        created_utc: i64,
+    ) -> Result<LocalAccount, ScheduleError> {
+        self.insert_account(a, created_utc)
+    }
+    fn accounts(&self) -> Result<Vec<LocalAccount>, ScheduleError> {
+        Db::accounts(self)
+    }
+    fn account_for_sign_in(
+        &self,
+        username: &str,
+    ) -> Result<Option<(LocalAccount, String)>, ScheduleError> {
+        Db::account_for_sign_in(self, username)
+    }
+    fn delete_account(&self, id: AccountId) -> Result<(), ScheduleError> {
+        self.remove_account(id)
+    }
     fn add_removal(
         &self,
         session: SessionId,

@@ -5,9 +5,9 @@
 //! (a timetable import is all or nothing).
 
 use crate::{
-    Classroom, ClassroomId, Deck, NewClassroom, NewDeck, NewPair, NewSchool, NewSession, PageImage,
-    PairId, Pass, QualityReport, Removal, ReportSummary, ScheduleError, School, SchoolId,
-    SchoolPair, Session, SessionId, SessionState,
+    AccountId, Classroom, ClassroomId, Deck, LocalAccount, NewClassroom, NewDeck, NewLocalAccount,
+    NewPair, NewSchool, NewSession, PageImage, PairId, Pass, QualityReport, Removal, ReportSummary,
+    ScheduleError, School, SchoolId, SchoolPair, Session, SessionId, SessionState,
 };
 
 /// Which sessions to list.
@@ -120,6 +120,21 @@ pub trait Store {
     ) -> Result<(), ScheduleError>;
     /// Whether (and when, as whom) `pass` was removed from a session.
     fn removal(&self, session: SessionId, pass: &Pass) -> Result<Option<Removal>, ScheduleError>;
+
+    /// A local teacher account (its user name must be free).
+    fn add_account(
+        &self,
+        a: &NewLocalAccount,
+        created_utc: i64,
+    ) -> Result<LocalAccount, ScheduleError>;
+    /// Every local account, by school.
+    fn accounts(&self) -> Result<Vec<LocalAccount>, ScheduleError>;
+    /// The account of a user name, with its password hash (to check a sign-in).
+    fn account_for_sign_in(
+        &self,
+        username: &str,
+    ) -> Result<Option<(LocalAccount, String)>, ScheduleError>;
+    fn delete_account(&self, id: AccountId) -> Result<(), ScheduleError>;
 
     /// Runs `work` as one transaction: everything it did is kept if it returns `Ok(true)`, and
     /// nothing if it returns `Ok(false)` or an error. Returns whether it was kept.

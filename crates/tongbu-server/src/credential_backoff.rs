@@ -1,4 +1,4 @@
-//! Back-off on wrong operator credentials, per source address: a few mistakes are free, then
+//! Back-off on wrong operator credentials and local account passwords, per source address: a few mistakes are free, then
 //! each further try waits twice as long as the last (up to five minutes), so the operator token
 //! cannot be guessed by trying. While an address waits its credential is not even checked.
 
@@ -15,6 +15,12 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 pub const FIRST_WAIT: Duration = Duration::from_secs(2);
 /// The longest wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// A wait as the seconds of a `Retry-After` header: rounded up, so that a client that waits
+/// that long finds the wait over.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Record {

@@ -5,6 +5,7 @@
 //! Everything else needs the operator credential (`Authorization: Bearer <operator token>`) and is
 //! checked field by field: a 400 names each bad field, a 409 names the clashing session.
 
+mod accounts;
 mod catalog;
 mod courseware;
 mod error;
@@ -60,6 +61,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/api/pairs",
             get(catalog::list_pairs).post(catalog::create_pair),
+        )
+        .route("/api/accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/api/accounts/{id}",
+            axum::routing::delete(accounts::delete),
         )
         .route(
             "/api/pairs/{id}",
@@ -144,6 +150,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         catalog::list_classrooms, catalog::create_classroom, catalog::get_classroom,
         catalog::update_classroom, catalog::delete_classroom,
         catalog::list_pairs, catalog::create_pair, catalog::delete_pair,
+        accounts::list, accounts::create, accounts::delete,
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::start_session, sessions::end_session, sessions::session_health,
@@ -285,9 +292,9 @@ pub fn check_operator(
     let now = std::time::Instant::now();
     if let Some(ip) = source {
         if let Err(wait) = app.backoff.check(ip, now) {
-            // Rounded up: a client that waits that long finds the wait over.
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(ApiError::TooManyTries(secs.max(1)));
+            return Err(ApiError::TooManyTries(
+                crate::credential_backoff::retry_after_secs(wait),
+            ));
         }
     }
     match bearer(headers) {

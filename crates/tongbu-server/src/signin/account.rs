@@ -91,6 +91,26 @@ impl Account {
     }
 }
 
+/// The subject of a local account's sign-in (never a platform subject: those have no `:`
+/// prefix of ours).
+const LOCAL: &str = "local:";
+
+impl Account {
+    /// A local teacher account's sign-in.
+    pub fn local(a: &tongbu_schedule::LocalAccount) -> Self {
+        let bytes: [u8; 32] = rand::random();
+        Self {
+            subject: format!("{LOCAL}{}", a.username),
+            name: a.name.clone(),
+            school: Some(a.school),
+            school_name: Some(a.school_name.clone()),
+            school_claim: None,
+            operator: false,
+            csrf: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
 /// The signed-in account of a request; refused with 401 without a session, and with 403 for
 /// a state-changing method whose `X-CSRF-Token` is not the session's.
 #[derive(Debug, Clone)]
@@ -107,7 +127,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        _app: &Arc<AppState>,
+        app: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let not_signed_in = ApiError::Unauthorized(
             "sign in first: open /auth/login (the education platform's sign-in)",
@@ -120,6 +140,22 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             .await
             .map_err(|e| ApiError::Internal(format!("the session could not be read: {e}")))?
             .ok_or(not_signed_in)?;
+        if let Some(username) = account.subject.strip_prefix(LOCAL) {
+            // A local account the operator deleted signs out at its next call.
+            let store = app.store.clone();
+            let name = username.to_string();
+            let exists = tokio::task::spawn_blocking(move || store.account_for_sign_in(&name))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(ApiError::Schedule)?
+                .is_some();
+            if !exists {
+                let _ = session.flush().await;
+                return Err(ApiError::Unauthorized(
+                    "this account was deleted by the operator; ask for a new one",
+                ));
+            }
+        }
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let sent = parts

@@ -11,6 +11,7 @@
 
 mod account;
 mod config;
+pub mod local;
 pub mod platform;
 pub mod routes;
 

@@ -32,6 +32,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/auth/login", get(login))
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
+        .route("/auth/local", post(local_sign_in))
         .route("/api/me", get(me))
 }
 
@@ -125,6 +126,80 @@ async fn callback(
     );
     session.insert(ACCOUNT, account).await?;
     Ok(Redirect::to(&pending.return_to))
+}
+
+/// A local account's sign-in.
+#[derive(Deserialize)]
+struct LocalSignIn {
+    username: String,
+    password: String,
+}
+
+/// Signs in with a local teacher account (a school without the platform). Wrong names and
+/// passwords are answered alike, as slowly, and count toward the address's back-off.
+async fn local_sign_in(
+    State(app): State<Arc<AppState>>,
+    session: Session,
+    headers: axum::http::HeaderMap,
+    peer: Result<
+        axum::extract::ConnectInfo<std::net::SocketAddr>,
+        axum::extract::rejection::ExtensionRejection,
+    >,
+    Json(form): Json<LocalSignIn>,
+) -> Result<Response, ApiError> {
+    let source = peer
+        .ok()
+        .map(|p| crate::api::client_address(p.0.ip(), &headers));
+    let now = std::time::Instant::now();
+    if let Some(ip) = source {
+        if let Err(wait) = app.backoff.check(ip, now) {
+            return Err(ApiError::TooManyTries(
+                crate::credential_backoff::retry_after_secs(wait),
+            ));
+        }
+    }
+    let store = app.store.clone();
+    let username = form.username.trim().to_lowercase();
+    let found = tokio::task::spawn_blocking(move || {
+        let found = store.account_for_sign_in(&username);
+        let (account, ok) = match found {
+            Ok(Some((a, phc))) => {
+                let ok = super::local::verify(&form.password, &phc);
+                (Some(a), ok)
+            }
+            Ok(None) => {
+                super::local::verify(&form.password, super::local::decoy());
+                (None, false)
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(account.filter(|_| ok))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(ApiError::Schedule)?;
+    let Some(local) = found else {
+        if let Some(ip) = source {
+            app.backoff.wrong(ip, now);
+        }
+        return Err(ApiError::Unauthorized(
+            "the user name or the password is wrong; the operator can set a new password",
+        ));
+    };
+    if let Some(ip) = source {
+        app.backoff.right(ip);
+    }
+    let account = Account::local(&local);
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    info!(username = %local.username, school = local.school.0, "signed in with a local account");
+    session
+        .insert(ACCOUNT, account)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn logout(SignedIn(account): SignedIn, session: Session) -> Result<Response, ApiError> {
