@@ -19,6 +19,7 @@ const ACCOUNTS = {
   wang: { name: '王老师', school: '北京一零一中学怀柔校区', roles: ['teacher'] },
   zhao: { name: '赵老师', school: '四子王旗第一中学', roles: ['teacher'] },
   li: { name: '李老师', school: '不在同步课堂的学校', roles: ['teacher'] },
+  chen: { name: '陈工', school: '', roles: ['tongbu-operator'] },
 };
 
 const env = {};
@@ -204,6 +205,37 @@ test('tampered state, replayed or foreign codes, and calls without the CSRF toke
   } finally {
     await browser.close();
     await foreign.stop();
+  }
+});
+
+test('an operator signs in through the platform: the dashboard and the API without the token', { timeout: 60000 }, async () => {
+  const { server } = env;
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/operator.html`);
+    await page.waitForSelector('#sign-in:not([hidden])');
+    await Promise.all([page.waitForNavigation(), page.click('#sign-in a[href^="/auth/login"]')]);
+    await signInOnPlatform(page, 'chen');
+    await page.waitForSelector('#live:not([hidden])', { timeout: 15000 });
+    await page.waitForSelector('#sessions li', { timeout: 15000 });
+    const statuses = await page.evaluate(async () => {
+      const pair = { beijing: 1, inner_mongolia: 2, since: '2026-09-01' };
+      const post = (headers) => fetch('/api/pairs', { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(pair) });
+      const { csrf } = await (await fetch('/api/me')).json();
+      return [(await fetch('/api/schools')).status, (await post({})).status, (await post({ 'X-CSRF-Token': csrf })).status];
+    });
+    // Reading needs the session only; a change also its CSRF token (the pair exists already: 409).
+    assert.equal(statuses[0], 200);
+    assert.equal(statuses[1], 403, 'no CSRF token');
+    assert.notEqual(statuses[2], 403, 'with the CSRF token the call is judged on its body');
+    await page.screenshot({ path: join(artifacts, 'signin-operator-dashboard.png') });
+    // 退出 ends the platform session too.
+    await page.click('#sign-out');
+    await page.waitForSelector('#sign-in:not([hidden])');
+    assert.equal(await page.evaluate(async () => (await fetch('/api/me')).status), 401);
+  } finally {
+    await browser.close();
   }
 });
 

@@ -4,7 +4,7 @@
 
 import { applyI18n, t, toggleLang } from './i18n.js';
 import { h, schoolNotInName } from './dom.js';
-import { adoptTokenFromLink, downloadCsv, get, liveFeed, signIn, signOut, token } from './operator-api.js';
+import { adoptTokenFromLink, downloadCsv, get, liveFeed, platformOperator, send, signIn, signOut, token } from './operator-api.js';
 import { round, sparkline } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
@@ -254,7 +254,9 @@ $('back').addEventListener('click', () => {
   const row = document.querySelector('.ops-open');
   if (row) row.focus();
 });
-$('sign-out').addEventListener('click', () => {
+$('sign-out').addEventListener('click', async () => {
+  // A platform sign-in ends too (a token is only this tab's).
+  if (!token()) await send('POST', '/auth/logout').catch(() => {});
   signOut();
   closeDetail();
   signedIn(false);
@@ -274,5 +276,6 @@ function start() {
 }
 
 applyI18n();
+// The token of this tab, or else a platform sign-in with the operator role.
 if (token()) start();
-else signedIn(false);
+else platformOperator().then((yes) => (yes ? start() : signedIn(false))).catch(() => signedIn(false));

@@ -29,7 +29,7 @@ pub struct NewAccount {
 
 #[utoipa::path(get, path = "/api/accounts", tag = "catalog", security(("operator" = [])),
     responses((status = 200, body = Vec<LocalAccount>), (status = 401, body = ApiErrorBody)))]
-pub async fn list(
+pub async fn list_accounts(
     _: Operator,
     State(app): State<Arc<AppState>>,
 ) -> Result<Json<Vec<LocalAccount>>, ApiError> {
@@ -41,7 +41,7 @@ pub async fn list(
     responses((status = 201, body = LocalAccount),
         (status = 400, description = "each bad field named (a taken user name too)", body = ApiErrorBody),
         (status = 401, body = ApiErrorBody), (status = 404, description = "no such school", body = ApiErrorBody)))]
-pub async fn create(
+pub async fn create_account(
     _: Operator,
     State(app): State<Arc<AppState>>,
     Body(a): Body<NewAccount>,
@@ -68,7 +68,7 @@ pub async fn create(
     params(("id" = i64, Path, description = "account id")),
     responses((status = 204, description = "deleted; its sessions end at their next call"),
         (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
-pub async fn delete(
+pub async fn delete_account(
     _: Operator,
     State(app): State<Arc<AppState>>,
     Id(id): Id,

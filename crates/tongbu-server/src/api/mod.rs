@@ -62,10 +62,13 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/pairs",
             get(catalog::list_pairs).post(catalog::create_pair),
         )
-        .route("/api/accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/api/accounts",
+            get(accounts::list_accounts).post(accounts::create_account),
+        )
         .route(
             "/api/accounts/{id}",
-            axum::routing::delete(accounts::delete),
+            axum::routing::delete(accounts::delete_account),
         )
         .route(
             "/api/pairs/{id}",
@@ -121,13 +124,19 @@ pub fn teacher_router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/teacher/lessons", get(teacher::my_lessons))
         .route("/api/teacher/qr.svg", get(teacher::qr_code))
-        .route("/api/teacher/classrooms", get(teacher_sessions::classrooms))
-        .route("/api/teacher/sessions", post(teacher_sessions::create))
+        .route(
+            "/api/teacher/classrooms",
+            get(teacher_sessions::teacher_classrooms),
+        )
+        .route(
+            "/api/teacher/sessions",
+            post(teacher_sessions::create_lesson),
+        )
         .route(
             "/api/teacher/sessions/{id}",
-            get(teacher_sessions::get_one)
-                .put(teacher_sessions::update)
-                .delete(teacher_sessions::cancel),
+            get(teacher_sessions::get_lesson)
+                .put(teacher_sessions::update_lesson)
+                .delete(teacher_sessions::cancel_lesson),
         )
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
 }
@@ -150,7 +159,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         catalog::list_classrooms, catalog::create_classroom, catalog::get_classroom,
         catalog::update_classroom, catalog::delete_classroom,
         catalog::list_pairs, catalog::create_pair, catalog::delete_pair,
-        accounts::list, accounts::create, accounts::delete,
+        accounts::list_accounts, accounts::create_account, accounts::delete_account,
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::start_session, sessions::end_session, sessions::session_health,
@@ -159,8 +168,8 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         crate::tickets::live_ticket,
         courseware::upload, courseware::list, courseware::page,
         teacher::my_lessons, teacher::qr_code, crate::signin::routes::me,
-        teacher_sessions::classrooms, teacher_sessions::create, teacher_sessions::get_one,
-        teacher_sessions::update, teacher_sessions::cancel,
+        teacher_sessions::teacher_classrooms, teacher_sessions::create_lesson, teacher_sessions::get_lesson,
+        teacher_sessions::update_lesson, teacher_sessions::cancel_lesson,
     ),
     modifiers(&OperatorAuth),
     tags(
@@ -262,16 +271,18 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         // An operator signed in with the education platform (its role claim says so) needs no
         // bearer token: its session, and the CSRF token for a change.
         if bearer(&parts.headers).is_none() {
-            if let Ok(crate::signin::SignedIn(a)) =
-                crate::signin::SignedIn::from_request_parts(parts, app).await
-            {
-                if a.operator {
-                    return Ok(Operator);
+            match crate::signin::SignedIn::from_request_parts(parts, app).await {
+                Ok(crate::signin::SignedIn(a)) if a.operator => return Ok(Operator),
+                Ok(_) => {
+                    return Err(ApiError::Forbidden(
+                        "your platform account is not an operator's (its role claim lacks the operator role)"
+                            .into(),
+                    ))
                 }
-                return Err(ApiError::Forbidden(
-                    "your platform account is not an operator's (its role claim lacks the operator role)"
-                        .into(),
-                ));
+                // Signed in, but a change without the session's CSRF token.
+                Err(e @ ApiError::Forbidden(_)) => return Err(e),
+                // Not signed in: the bearer token decides (below).
+                Err(_) => {}
             }
         }
         check_operator(app, &parts.headers, &parts.extensions).map(|()| Operator)

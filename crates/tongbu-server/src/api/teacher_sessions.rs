@@ -74,7 +74,7 @@ fn not_yours() -> ApiError {
 #[utoipa::path(get, path = "/api/teacher/classrooms", tag = "teacher", security(("signin" = [])),
     responses((status = 200, body = TeacherClassrooms), (status = 401, body = ApiErrorBody),
         (status = 403, body = ApiErrorBody)))]
-pub async fn classrooms(
+pub async fn teacher_classrooms(
     SignedIn(account): SignedIn,
     State(app): State<Arc<AppState>>,
 ) -> Result<Json<TeacherClassrooms>, ApiError> {
@@ -123,7 +123,7 @@ pub async fn classrooms(
         (status = 400, description = "each bad field named", body = ApiErrorBody),
         (status = 403, description = "the host is not the teacher's school's, or no CSRF token", body = ApiErrorBody),
         (status = 409, description = "a classroom is already booked then: the lesson named", body = ApiErrorBody)))]
-pub async fn create(
+pub async fn create_lesson(
     SignedIn(account): SignedIn,
     State(app): State<Arc<AppState>>,
     Body(draft): Body<SessionDraft>,
@@ -156,7 +156,7 @@ pub async fn create(
     params(("id" = i64, Path, description = "session id")),
     responses((status = 200, body = SessionView), (status = 403, body = ApiErrorBody),
         (status = 404, body = ApiErrorBody)))]
-pub async fn get_one(
+pub async fn get_lesson(
     SignedIn(account): SignedIn,
     State(app): State<Arc<AppState>>,
     Id(id): Id,
@@ -178,7 +178,7 @@ pub async fn get_one(
     responses((status = 200, body = SessionView), (status = 400, body = ApiErrorBody),
         (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody),
         (status = 409, description = "a classroom is booked then, or it already started", body = ApiErrorBody)))]
-pub async fn update(
+pub async fn update_lesson(
     SignedIn(account): SignedIn,
     State(app): State<Arc<AppState>>,
     Id(id): Id,
@@ -218,7 +218,7 @@ pub struct Cancelled {
     responses((status = 200, body = Cancelled), (status = 403, body = ApiErrorBody),
         (status = 404, body = ApiErrorBody),
         (status = 409, description = "it went live; it is kept for its report", body = ApiErrorBody)))]
-pub async fn cancel(
+pub async fn cancel_lesson(
     SignedIn(account): SignedIn,
     State(app): State<Arc<AppState>>,
     Id(id): Id,
