@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { serverAndBrowser, artifacts, operatorApi, OPERATOR_TOKEN } from './harness.mjs';
+import { serverAndBrowser, artifacts, operatorApi, startServer, OPERATOR_TOKEN } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -101,6 +101,12 @@ test('an operator adds a school pair and imports a term, told which row and fiel
   await tpage.waitForFunction(() => document.body.dataset.signedIn === 'true', null, { timeout: 10000 });
   assert.match(await tpage.textContent('#who'), /张老师 · 北京市第八中学/);
   await tpage.screenshot({ path: join(artifacts, 'catalog-local-teacher.png') });
+  // A restart (an update) signs nobody out: sessions are kept in the data directory.
+  const port = Number(new URL(server.url).port);
+  await server.stop({ keepData: true });
+  env.server = await startServer({ port, dataDir: server.dataDir });
+  const me = await tpage.evaluate(async () => (await fetch('/api/me')).status);
+  assert.equal(me, 200, 'still signed in after the restart');
   await tpage.close();
 
   // Deleting the school lists what depends on it first.

@@ -32,6 +32,11 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    #[error("cannot open the sign-in sessions file {path} (in TONGBU_DATA_DIR): {source}; check that the directory is writable")]
+    Sessions {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("cannot read or create the operator token {path} (TONGBU_OPERATOR_TOKEN): {source}")]
     OperatorToken {
         path: String,
@@ -265,6 +270,13 @@ impl Server {
             .transpose()?
             .map(Arc::new);
         let secure_cookie = config.signin.as_ref().is_some_and(|s| s.secure_cookie());
+        let sessions_path = config.data_dir.join("sessions.sqlite");
+        let sessions = crate::signin::SqliteSessions::open(&sessions_path).map_err(|source| {
+            ServerError::Sessions {
+                path: sessions_path.display().to_string(),
+                source,
+            }
+        })?;
         let state = Arc::new(AppState {
             signin,
             config,
@@ -295,7 +307,7 @@ impl Server {
             .merge(api::teacher_router())
             // The browser session of a platform sign-in (teachers; operators by role). A
             // request that never reads it costs a cookie lookup.
-            .layer(crate::signin::session_layer(secure_cookie))
+            .layer(crate::signin::session_layer(sessions, secure_cookie))
             .fallback(get(web::static_file))
             // A body that stalls (a client that declared more than it sends) ends the request.
             .layer(RequestBodyTimeoutLayer::new(BODY_STALL))

@@ -3,8 +3,9 @@
 //! SameSite=Lax cookie. Every state-changing call made with that session carries the session's
 //! CSRF token in `X-CSRF-Token` (the cookie alone is refused).
 //!
-//! Owns the routes `/auth/login`, `/auth/callback`, `/auth/logout` and `/api/me`, the session
-//! layer, and [`SignedIn`], the extractor the teacher API uses. The platform itself (discovery,
+//! Owns the routes `/auth/login`, `/auth/callback`, `/auth/local`, `/auth/logout` and `/api/me`,
+//! the session layer and its store (`data/sessions.sqlite`, [`SqliteSessions`]), and
+//! [`SignedIn`], the extractor the teacher API uses. The platform itself (discovery,
 //! keys, token checks) is [`platform`]; which claims say a person's school and roles is
 //! [`SignInConfig`]. Schools without the platform keep joining with signed links; nothing here
 //! touches join tokens.
@@ -14,11 +15,13 @@ mod config;
 pub mod local;
 pub mod platform;
 pub mod routes;
+mod session_store;
 
 pub use account::{Account, SignedIn};
 pub use config::{FileSignIn, SignInConfig};
 pub use platform::Platform;
 pub use routes::{router, session_layer};
+pub use session_store::SqliteSessions;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};

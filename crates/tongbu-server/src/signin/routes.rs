@@ -10,7 +10,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use tower_sessions::cookie::time;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+use super::session_store::SqliteSessions;
 use tracing::info;
 
 use super::account::{Account, SignedIn, ACCOUNT};
@@ -37,10 +39,9 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 /// The browser session: an HttpOnly, SameSite=Lax cookie (`Secure` behind HTTPS) naming the
-/// server-side session. Sessions are kept in memory: a restart signs everyone out, and the
-/// platform signs them back in with one click.
-pub fn session_layer(secure: bool) -> SessionManagerLayer<MemoryStore> {
-    SessionManagerLayer::new(MemoryStore::default())
+/// server-side session, kept in `store` (a restart signs nobody out).
+pub fn session_layer(store: SqliteSessions, secure: bool) -> SessionManagerLayer<SqliteSessions> {
+    SessionManagerLayer::new(store)
         .with_name("tongbu_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
