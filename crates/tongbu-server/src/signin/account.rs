@@ -54,6 +54,12 @@ fn has_role(v: Option<&serde_json::Value>, role: &str) -> bool {
     }
 }
 
+/// A session's CSRF token: 32 random bytes, hex.
+fn new_csrf() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Account {
     /// The account a verified ID token stands for; the school is looked up by name, or by id
     /// when the claim is a number. Blocking (reads the store).
@@ -78,7 +84,6 @@ impl Account {
                 Err(_) => store.school_by_name(v)?,
             },
         };
-        let bytes: [u8; 32] = rand::random();
         Ok(Self {
             subject,
             name,
@@ -86,7 +91,7 @@ impl Account {
             school_name: school.map(|s| s.name),
             school_claim,
             operator: has_role(extra.get(&config.role_claim), &config.operator_role),
-            csrf: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            csrf: new_csrf(),
         })
     }
 }
@@ -98,7 +103,6 @@ const LOCAL: &str = "local:";
 impl Account {
     /// A local teacher account's sign-in.
     pub fn local(a: &tongbu_schedule::LocalAccount) -> Self {
-        let bytes: [u8; 32] = rand::random();
         Self {
             subject: format!("{LOCAL}{}", a.username),
             name: a.name.clone(),
@@ -106,7 +110,7 @@ impl Account {
             school_name: Some(a.school_name.clone()),
             school_claim: None,
             operator: false,
-            csrf: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            csrf: new_csrf(),
         }
     }
 }
