@@ -109,17 +109,24 @@ test('an operator adds a school pair and imports a term, told which row and fiel
   assert.equal(me, 200, 'still signed in after the restart');
   await tpage.close();
 
+  // A classroom renamed (its school and grade kept).
+  page.once('dialog', (d) => d.accept('高一(一)班'));
+  await page.locator('#classroom-list li', { hasText: '北京市第八中学 · 高一(1)班' }).locator('button.rename').click();
+  await page.waitForSelector('#classroom-list li >> text=北京市第八中学 · 高一(一)班');
+  const [, rooms] = await operatorApi(server, 'GET', '/api/classrooms');
+  assert.ok(rooms.some((c) => c.name === '高一(一)班' && c.school_name === '北京市第八中学'), 'renamed in the store');
+
   // Deleting the school lists what depends on it first.
   let dialog = '';
   page.once('dialog', (d) => {
     dialog = d.message();
     d.dismiss();
   });
-  await page.locator('#school-list li', { hasText: '北京市第八中学' }).locator('button').click();
+  await page.locator('#school-list li', { hasText: '北京市第八中学' }).locator('button.delete').click();
   await page.waitForFunction(() => true);
   await new Promise((r) => setTimeout(r, 500));
   console.log(`before deleting: ${dialog.replace(/\n+/g, ' | ')}`);
-  assert.match(dialog, /高一\(1\)班/);
+  assert.match(dialog, /高一\(一\)班/);
   assert.match(dialog, /乌兰察布市第一中学/);
   assert.match(dialog, /zhang\.wei/);
   await page.screenshot({ path: join(artifacts, 'catalog-en.png'), fullPage: true });

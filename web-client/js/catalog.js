@@ -44,8 +44,27 @@ function option(value, text) {
   return o;
 }
 
+/** Renames a school or classroom (its other fields kept) after asking for the new name. */
+function renameButton(label, path, body) {
+  const b = h('button', 'ghost small rename', t('cat_rename'));
+  b.type = 'button';
+  b.setAttribute('aria-label', `${t('cat_rename')}: ${label}`);
+  b.addEventListener('click', async () => {
+    const name = prompt(t('cat_new_name').replace('{name}', label), label);
+    if (!name || !name.trim() || name.trim() === label) return;
+    try {
+      await send('PUT', path, body(name.trim()));
+      showError('');
+    } catch (e) {
+      showError(`${t('cat_failed')} ${e.message}`);
+    }
+    load();
+  });
+  return b;
+}
+
 function deleteButton(label, onClick) {
-  const b = h('button', 'ghost small', t('cat_delete'));
+  const b = h('button', 'ghost small delete', t('cat_delete'));
   b.type = 'button';
   b.setAttribute('aria-label', `${t('cat_delete')}: ${label}`);
   b.addEventListener('click', onClick);
@@ -83,6 +102,9 @@ function render() {
     const li = h('li', 'cat-item');
     const rooms = data.classrooms.filter((c) => c.school === s.id);
     li.append(h('span', '', `${s.name} · ${t('region_' + s.region)} · ${s.district}`), h('span', 'muted', `${rooms.length} ${t('cat_rooms')}`));
+    li.append(renameButton(s.name, `/api/schools/${s.id}`, (name) => ({
+      name, region: s.region, district: s.district, timezone: s.timezone,
+    })));
     li.append(deleteButton(s.name, async () => deleteWithDependents('school', s.name, `/api/schools/${s.id}`, [
       { key: 'cat_classrooms', items: rooms.map((c) => c.name) },
       { key: 'cat_pairs', items: data.pairs.filter((p) => p.beijing === s.id || p.inner_mongolia === s.id).map((p) => `${p.beijing_name} ↔ ${p.inner_mongolia_name}`) },
@@ -94,6 +116,9 @@ function render() {
   $('classroom-list').replaceChildren(...data.classrooms.map((c) => {
     const li = h('li', 'cat-item');
     li.append(h('span', '', `${c.school_name} · ${c.name}`));
+    li.append(renameButton(c.name, `/api/classrooms/${c.id}`, (name) => ({
+      school: c.school, name, grade: c.grade, capacity: c.capacity,
+    })));
     li.append(deleteButton(`${c.school_name} · ${c.name}`, async () => deleteWithDependents('classroom', c.name, `/api/classrooms/${c.id}`, [
       { key: 'cat_sessions', items: await upcoming(`classroom=${c.id}`) },
     ])));
