@@ -108,6 +108,15 @@ pub(crate) async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
         .is_ok()
 }
 
+/// Closes the connection with a code of ours and its reason (the page acts on the code).
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = axum::extract::ws::CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
 async fn refuse(mut socket: WebSocket, code: ErrorCode, message: String) {
     let _ = send(&mut socket, &ServerMessage::error(code, message)).await;
     let _ = socket.send(Message::Close(None)).await;
@@ -503,20 +512,12 @@ impl Participant {
                             }
                             Then::Replaced => {
                                 info!("the same link joined elsewhere; closing this connection");
-                                let close = axum::extract::ws::CloseFrame {
-                                    code: REPLACED_CLOSE,
-                                    reason: "this link joined the lesson elsewhere".into(),
-                                };
-                                let _ = socket.send(Message::Close(Some(close))).await;
+                                close(&mut socket, REPLACED_CLOSE, "this link joined the lesson elsewhere").await;
                                 open = false;
                             }
                             Then::Removed => {
                                 info!("removed by the host; closing this connection");
-                                let close = axum::extract::ws::CloseFrame {
-                                    code: REMOVED_CLOSE,
-                                    reason: "the host removed you from this session".into(),
-                                };
-                                let _ = socket.send(Message::Close(Some(close))).await;
+                                close(&mut socket, REMOVED_CLOSE, "the host removed you from this session").await;
                                 open = false;
                             }
                         }
