@@ -36,6 +36,15 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+echo "== crate boundaries"
+# The signaling protocol (and the load tool built on it) uses the schedule's domain types only:
+# neither SQLite nor JWT may reach it again.
+if cargo tree -p tongbu-load -e normal --prefix none | grep -E '^(rusqlite|jsonwebtoken) '; then
+  echo "tongbu-load depends on storage or token crates; keep tongbu-schedule's store/tokens features off it" >&2
+  exit 1
+fi
+cargo clippy -p tongbu-schedule --no-default-features --quiet -- -D warnings
+
 echo "== build"
 cargo build --workspace --all-targets --quiet
 cargo test --workspace --no-run --quiet

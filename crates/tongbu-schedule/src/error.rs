@@ -21,8 +21,10 @@ pub struct Clash {
 /// What went wrong in the schedule, phrased for whoever must fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
+    #[cfg(feature = "store")]
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[cfg(feature = "store")]
     #[error("database migration failed: {0}; the data directory may belong to a newer Tongbu")]
     Migration(#[from] rusqlite_migration::Error),
     #[error(

@@ -7,6 +7,9 @@
 //! [`report`] and the slides uploaded for it ([`courseware`]), and persists everything through the [`Store`] trait ([`SqliteStore`] by default,
 //! versioned migrations applied at open).
 //!
+//! Two features, on by default: `store` (SQLite) and `tokens` (JWT join links). Without them
+//! the crate is the domain alone — what `tongbu-signal` (and the load tool through it) uses.
+//!
 //! It must not touch media, sockets or HTTP: the server asks it questions ("may this token
 //! join now?") and tells it facts ("the host started the lesson"), and it answers from the store.
 
@@ -21,9 +24,11 @@ pub mod report;
 pub mod role;
 pub mod school;
 pub mod session;
+#[cfg(feature = "store")]
 pub mod sqlite;
 pub mod store;
 pub mod time;
+#[cfg(feature = "tokens")]
 pub mod token;
 pub mod validate;
 
@@ -39,7 +44,9 @@ pub use session::{
     ComparedLesson, Comparison, NewSession, SeriesId, Session, SessionDraft, SessionId,
     SessionKind, SessionState, WeeklyDraft,
 };
+#[cfg(feature = "store")]
 pub use sqlite::SqliteStore;
 pub use store::{SessionQuery, Store};
+#[cfg(feature = "tokens")]
 pub use token::{JoinClaims, ScheduleClaims, ScheduleScope, TokenError, TokenKey};
 pub use validate::FieldError;

@@ -5,8 +5,7 @@
 //! named by the SHA-256 of the token). A shared link (a lecture's audience, visitors) is no
 //! one's pass: removing someone who came by it ends their connection only.
 
-use crate::courseware::digest;
-use crate::{ClassroomId, JoinClaims, Role, SessionId};
+use crate::{ClassroomId, SessionId};
 
 /// What a join link stands for, as far as removal goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -18,11 +17,12 @@ pub enum Pass {
 
 impl Pass {
     /// The pass a verified token stands for (`None`: a shared link).
-    pub fn of(claims: &JoinClaims, token: &str) -> Option<Pass> {
+    #[cfg(feature = "tokens")]
+    pub fn of(claims: &crate::JoinClaims, token: &str) -> Option<Pass> {
         match (claims.role, claims.classroom) {
-            (Role::Host | Role::Classroom, Some(c)) => Some(Pass::Classroom(c)),
+            (crate::Role::Host | crate::Role::Classroom, Some(c)) => Some(Pass::Classroom(c)),
             _ if claims.shared => None,
-            _ => Some(Pass::Link(digest(token.as_bytes()))),
+            _ => Some(Pass::Link(crate::courseware::digest(token.as_bytes()))),
         }
     }
 
@@ -48,6 +48,7 @@ pub struct Removal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{JoinClaims, Role};
 
     fn claims(role: Role, classroom: Option<i64>, shared: bool) -> JoinClaims {
         JoinClaims {

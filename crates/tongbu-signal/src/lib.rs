@@ -5,7 +5,9 @@
 //! [`ErrorCode`] instead of a dropped connection. The protocol is written down in
 //! `docs/PROTOCOL.md`; this crate is its executable form.
 //!
-//! It must not touch sockets, media or storage: the server's WebSocket handler feeds it text and
+//! It must not touch sockets, media or storage (it takes `tongbu-schedule` without its `store`
+//! and `tokens` features, for the domain's types; `scripts/test.sh` checks that SQLite and JWT
+//! stay out of the load tool): the server's WebSocket handler feeds it text and
 //! sends what it returns.
 
 pub mod message;
