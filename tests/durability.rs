@@ -165,7 +165,11 @@ async fn nothing_committed_is_lost_and_nothing_half_written_appears_after_kill_9
                     .session(tongbu_schedule::SessionId(*id))
                     .unwrap_or_else(|e| panic!("acknowledged session {id} lost: {e}"));
                 assert_eq!(s.series.map(|x| x.0), Some(*series));
-                assert_eq!(s.classrooms.len(), 1, "session {id} lost its classroom");
+                assert_eq!(
+                    s.spec.classrooms.len(),
+                    1,
+                    "session {id} lost its classroom"
+                );
             }
         }
         // No series in part: every stored series has all its weeks, every session its room.
@@ -174,7 +178,12 @@ async fn nothing_committed_is_lost_and_nothing_half_written_appears_after_kill_9
             *by_series
                 .entry(s.series.expect("all are series").0)
                 .or_default() += 1;
-            assert_eq!(s.classrooms.len(), 1, "session {} is half-written", s.id.0);
+            assert_eq!(
+                s.spec.classrooms.len(),
+                1,
+                "session {} is half-written",
+                s.id.0
+            );
         }
         assert!(
             by_series.values().all(|&n| n == WEEKS),

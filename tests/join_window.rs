@@ -54,7 +54,7 @@ fn url(server: &TestServer, sid: SessionId) -> String {
     let token = server.server.state.tokens.issue(&JoinClaims {
         sid,
         role: Role::Classroom,
-        classroom: Some(session.classrooms[0]),
+        classroom: Some(session.spec.classrooms[0]),
         name: "测试学校 · 初二(1)班".into(),
         exp: now() + 6 * 3600,
         shared: false,
@@ -133,7 +133,7 @@ async fn two_sessions_at_once_never_see_each_other() {
         server.ws_url(&server.server.state.tokens.issue(&JoinClaims {
             sid: other,
             role: Role::Host,
-            classroom: Some(session.host),
+            classroom: Some(session.spec.host),
             name: "物理实验室".into(),
             exp: now() + 6 * 3600,
             shared: false,

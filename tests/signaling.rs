@@ -508,7 +508,7 @@ async fn a_lectures_audience_is_counted_not_listed() {
                 }),
         )
     };
-    let mut host = SignalClient::connect(&url(Role::Host, Some(lecture.host), "主讲"))
+    let mut host = SignalClient::connect(&url(Role::Host, Some(lecture.spec.host), "主讲"))
         .await
         .unwrap();
     host.join().await.unwrap();
@@ -592,4 +592,71 @@ async fn a_lectures_audience_is_counted_not_listed() {
     })
     .await
     .expect("an empty audience");
+}
+
+/// A lecture scheduled with an audience size holds that many listeners: the next is turned
+/// away with `full` (and nothing changes for those inside), a seat freed by a leaver is taken
+/// again, and the speaker is never counted against the seats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lecture_holds_as_many_listeners_as_it_has_seats() {
+    let server = TestServer::start().await;
+    let lecture = server.demo().lecture.clone();
+    let store = server.server.state.store.clone();
+    let mut seated = tongbu_schedule::NewSession {
+        spec: lecture.spec.clone(),
+        zone: lecture.zone.clone(),
+        starts: vec![lecture.start_utc],
+        weekly: None,
+    };
+    seated.spec.audience = Some(2);
+    store.update_session(lecture.id, &seated).unwrap();
+    let url = |role, classroom, name: &str| {
+        server.ws_url(
+            &server
+                .server
+                .state
+                .tokens
+                .issue(&tongbu_schedule::JoinClaims {
+                    sid: lecture.id,
+                    role,
+                    classroom,
+                    name: name.into(),
+                    exp: now() + 3600,
+                    shared: true,
+                }),
+        )
+    };
+    let listener = url(Role::Observer, None, "听众");
+    let mut inside = Vec::new();
+    for _ in 0..2 {
+        let mut c = SignalClient::connect(&listener).await.unwrap();
+        c.join().await.expect("a seat is free");
+        inside.push(c);
+    }
+    let mut third = SignalClient::connect(&listener).await.unwrap();
+    match third.join().await {
+        Err(SignalError::Server { code, message }) => {
+            assert_eq!(code, ErrorCode::Full, "{message}");
+            assert!(message.contains("2 seats"), "{message}");
+        }
+        other => panic!("a third listener got in: {other:?}"),
+    }
+    // The speaker is no listener: it joins a full lecture and hears the count of two.
+    let mut host = SignalClient::connect(&url(Role::Host, Some(lecture.spec.host), "主讲"))
+        .await
+        .unwrap();
+    let ServerMessage::Joined { audience, .. } = host.join().await.expect("the speaker joins")
+    else {
+        unreachable!("join returns joined");
+    };
+    assert_eq!(audience, 2);
+    // One leaves: the seat is taken again.
+    inside.pop().expect("two inside").close();
+    host.recv_until(T, |m| {
+        matches!(m, ServerMessage::Audience { count: 1 }).then_some(())
+    })
+    .await
+    .expect("one left");
+    let mut again = SignalClient::connect(&listener).await.unwrap();
+    again.join().await.expect("the freed seat");
 }

@@ -108,6 +108,27 @@ test('a teacher schedules a joint lesson, meets a clash in words, and a classroo
   const [, sessions] = await operatorApi(server, 'GET', '/api/sessions?range=week');
   assert.equal(sessions.filter((s) => s.title === '小数的认识').length, 0, 'nothing was saved');
 
+  // An expert lecture has seats: the field shows for a lecture only, a bad count is marked at
+  // the field in the page's language, and the seats are kept.
+  await page.goto(`${server.url}/plan.html`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  assert.equal(await page.isVisible('#audience'), false, 'a lesson has no seats');
+  await page.selectOption('#kind', 'lecture');
+  await typeInto(page, '#title', '专家讲座：课堂提问');
+  await page.selectOption('#host', { label: '初一(8)班' });
+  await page.fill('#start', beijingLocal(3 * 60));
+  await typeInto(page, '#audience', '0');
+  await page.click('#save');
+  await page.waitForSelector('#audience[aria-invalid="true"]');
+  assert.match(await page.textContent('.field:has(#audience) .field-error'), /1 到 100000/);
+  await page.screenshot({ path: join(artifacts, 'plan-lecture-zh.png'), fullPage: true });
+  await typeInto(page, '#audience', '800');
+  await Promise.all([page.waitForURL(/saved=/), page.click('#save')]);
+  const lectureId = Number(new URL(page.url()).searchParams.get('saved'));
+  const [, lecture] = await operatorApi(server, 'GET', `/api/sessions/${lectureId}`);
+  assert.equal(lecture.kind, 'lecture');
+  assert.equal(lecture.audience, 800, 'the lecture keeps its seats');
+
   // Edit: the lesson's topic changes; a weekly series, then the rest of it cancelled.
   await page.goto(`${server.url}/plan.html?edit=${id}`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true');

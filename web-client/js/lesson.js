@@ -741,8 +741,10 @@ async function main() {
     joined = await client.connect();
   } catch (e) {
     setConn('disconnected');
-    // A removed link is told in the page's language; other refusals carry the server's words.
-    banner(e.code === 'removed' ? t('you_were_removed') : t('join_error') + e.message);
+    // A removed link and a full lecture are told in the page's language; other refusals carry
+    // the server's words. A full lecture is tried again (backing off): a seat may free up.
+    const told = { removed: 'you_were_removed', full: 'lecture_full' }[e.code];
+    banner(told ? t(told) : t('join_error') + e.message);
     if (e.code === 'removed') document.body.dataset.removed = 'true';
     if (PERMANENT.includes(e.code)) ui.ended = true;
     else reconnectLater();

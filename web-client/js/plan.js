@@ -137,6 +137,7 @@ function showKind() {
   const research = $('kind').value === 'research';
   $('compare-field').hidden = !research;
   $('people-field').hidden = $('kind').value === 'lesson';
+  $('audience-field').hidden = $('kind').value !== 'lecture';
 }
 
 /** The form as a SessionDraft; checks what the page can check itself, in its language. */
@@ -159,6 +160,12 @@ function draft() {
     classrooms: checkedIds(),
     people: $('people-field').hidden ? [] : $('people').value.split('\n').map((s) => s.trim()).filter(Boolean),
   };
+  if (d.kind === 'lecture' && $('audience').value) {
+    d.audience = Number($('audience').value);
+    if (!(Number.isInteger(d.audience) && d.audience >= 1 && d.audience <= 100000)) {
+      problems.push({ field: 'audience', key: 'plan_need_audience' });
+    }
+  }
   if ($('weekly').checked) {
     if (!$('until').value) problems.push({ field: 'repeat.until', key: 'plan_need_until' });
     d.repeat = {
@@ -219,6 +226,7 @@ function fill(s) {
   $('duration_min').value = s.duration_min;
   for (const b of document.querySelectorAll('#partners input')) b.checked = s.classrooms.includes(Number(b.value));
   $('people').value = (s.people || []).join('\n');
+  $('audience').value = s.audience || '';
   $('weekly').closest('fieldset').hidden = true; // an occurrence is edited alone
   showKind();
   compareChoices();

@@ -67,11 +67,13 @@ fn running_or_new(
 ) -> Result<Session, ScheduleError> {
     let running = store
         .sessions(&SessionQuery {
-            classroom: Some(new.host),
+            classroom: Some(new.spec.host),
             ..SessionQuery::between(now_utc, now_utc + 1)
         })?
         .into_iter()
-        .find(|s| s.kind == new.kind && s.host == new.host && !s.state.is_over());
+        .find(|s| {
+            s.spec.kind == new.spec.kind && s.spec.host == new.spec.host && !s.state.is_over()
+        });
     match running {
         Some(s) => Ok(s),
         None => store
@@ -116,7 +118,7 @@ pub fn ensure_demo_lesson(store: &dyn Store, now_utc: i64) -> Result<DemoLesson,
         host,
         classrooms.clone(),
     );
-    lesson.grade = Some(8);
+    lesson.spec.grade = Some(8);
     let session = running_or_new(store, now_utc, lesson)?;
 
     // 同步教研: teachers of three schools compare two lessons on the same topic.
@@ -134,9 +136,9 @@ pub fn ensure_demo_lesson(store: &dyn Store, now_utc: i64) -> Result<DemoLesson,
         office12,
         vec![left, right, office_zl, office_sz],
     );
-    research.grade = Some(7);
-    research.people = vec!["王老师(丰台区教师进修学校)".into()];
-    research.comparison = Some(Comparison {
+    research.spec.grade = Some(7);
+    research.spec.people = vec!["王老师(丰台区教师进修学校)".into()];
+    research.spec.comparison = Some(Comparison {
         left: ComparedLesson {
             classroom: left,
             title: "有理数的加法 · 情境导入".into(),
@@ -161,7 +163,7 @@ pub fn ensure_demo_lesson(store: &dyn Store, now_utc: i64) -> Result<DemoLesson,
         hall,
         Vec::new(),
     );
-    lecture.people = vec!["内蒙古教研员".into()];
+    lecture.spec.people = vec!["内蒙古教研员".into()];
     let lecture = running_or_new(store, now_utc, lecture)?;
 
     Ok(DemoLesson {
@@ -187,7 +189,7 @@ mod tests {
         assert_eq!(a.research.id, b.research.id);
         assert_eq!(a.lecture.id, b.lecture.id);
         assert_eq!(a.classrooms.len(), 3);
-        assert!(a.research.comparison.is_some());
+        assert!(a.research.spec.comparison.is_some());
         assert_eq!(store.pairs().unwrap().len(), 2);
         // Next day: new sessions.
         let c = ensure_demo_lesson(&store, 1_800_086_400).unwrap();

@@ -4,7 +4,7 @@
 //!
 //! CSV files hold sessions only, one per line, with the header
 //! `kind,title,subject,grade,start,zone,duration_min,host,classrooms,people,repeat_until,except`
-//! (lists separated by `;`). JSON files may also declare `schools`, `classrooms` and `pairs`,
+//! and optionally `audience` (a lecture's seats); lists separated by `;`. JSON files may also declare `schools`, `classrooms` and `pairs`,
 //! which are added when absent.
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::Store;
 use crate::{
     ClassroomId, NewClassroom, NewPair, NewSchool, ScheduleError, SessionDraft, SessionKind,
-    WeeklyDraft,
+    SessionSpec, WeeklyDraft,
 };
 
 /// A classroom of an import file, its school named.
@@ -59,6 +59,9 @@ pub struct ImportSession {
     pub repeat_until: Option<String>,
     #[serde(default)]
     pub except: Vec<String>,
+    /// A lecture's seats.
+    #[serde(default)]
+    pub audience: Option<u32>,
 }
 
 /// A whole import file.
@@ -105,6 +108,8 @@ struct CsvRow {
     repeat_until: Option<String>,
     #[serde(default)]
     except: String,
+    #[serde(default)]
+    audience: Option<u32>,
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -227,6 +232,7 @@ impl Timetable {
                     people: list(&row.people),
                     repeat_until: row.repeat_until.filter(|u| !u.is_empty()),
                     except: list(&row.except),
+                    audience: row.audience,
                 },
             ));
         }
@@ -354,17 +360,20 @@ fn run(store: &dyn Store, t: &Timetable, dry_run: bool) -> Result<ImportReport, 
             continue;
         }
         let draft = SessionDraft {
-            kind: s.kind,
-            title: s.title.clone(),
-            subject: s.subject.clone(),
-            grade: s.grade,
+            spec: SessionSpec {
+                kind: s.kind,
+                title: s.title.clone(),
+                subject: s.subject.clone(),
+                grade: s.grade,
+                duration_min: s.duration_min,
+                host,
+                classrooms,
+                people: s.people.clone(),
+                comparison: None,
+                audience: s.audience,
+            },
             start: s.start.clone(),
             zone: s.zone.clone(),
-            duration_min: s.duration_min,
-            host,
-            classrooms,
-            people: s.people.clone(),
-            comparison: None,
             repeat: s.repeat_until.as_ref().map(|until| WeeklyDraft {
                 until: until.clone(),
                 except: s.except.clone(),

@@ -16,6 +16,7 @@
 pub mod account;
 pub mod courseware;
 pub mod demo;
+pub mod draft;
 pub mod error;
 pub mod import;
 pub mod pair;
@@ -34,6 +35,7 @@ pub mod validate;
 
 pub use account::{AccountId, LocalAccount, NewLocalAccount};
 pub use courseware::{Deck, DeckId, ImageType, NewDeck, NewPage, PageImage, PageRef};
+pub use draft::{NewSession, SessionDraft, WeeklyDraft};
 pub use error::{Clash, ScheduleError};
 pub use pair::{NewPair, PairId, SchoolPair};
 pub use removal::{Pass, Removal};
@@ -41,8 +43,8 @@ pub use report::{QualityReport, ReportSummary};
 pub use role::Role;
 pub use school::{Classroom, ClassroomId, NewClassroom, NewSchool, Region, School, SchoolId};
 pub use session::{
-    ComparedLesson, Comparison, NewSession, SeriesId, Session, SessionDraft, SessionId,
-    SessionKind, SessionState, WeeklyDraft,
+    ComparedLesson, Comparison, SeriesId, Session, SessionId, SessionKind, SessionSpec,
+    SessionState,
 };
 #[cfg(feature = "store")]
 pub use sqlite::SqliteStore;

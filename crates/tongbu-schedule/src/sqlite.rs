@@ -16,7 +16,7 @@ use crate::{
     AccountId, Classroom, ClassroomId, ComparedLesson, Comparison, LocalAccount, NewClassroom,
     NewLocalAccount, NewPair, NewSchool, NewSession, PairId, Pass, QualityReport, Region, Removal,
     ReportSummary, ScheduleError, School, SchoolId, SchoolPair, SeriesId, Session, SessionId,
-    SessionKind, SessionState,
+    SessionKind, SessionSpec, SessionState,
 };
 
 /// Schema versions, oldest first. Never edit a released one: add the next.
@@ -154,6 +154,8 @@ const MIGRATIONS: &[&str] = &[
         password_hash TEXT NOT NULL,
         created_utc INTEGER NOT NULL
     );",
+    // 8: a lecture's audience size (seats), NULL for no limit.
+    "ALTER TABLE sessions ADD COLUMN audience INTEGER CHECK (audience IS NULL OR audience > 0);",
 ];
 
 fn report_json<T: serde::Serialize>(v: &T) -> Result<String, ScheduleError> {
@@ -523,8 +525,8 @@ impl Db<'_> {
         start: i64,
         except: Option<SessionId>,
     ) -> Result<(), ScheduleError> {
-        let end = start + s.duration_min * 60;
-        for c in s.all_classrooms() {
+        let end = start + s.spec.duration_min * 60;
+        for c in s.spec.all_classrooms() {
             self.classroom(c)?;
             if let Some(clash) = self.clash(c, start, end, except)? {
                 return Err(clash);
@@ -534,7 +536,7 @@ impl Db<'_> {
     }
 
     fn write_participants(&self, id: i64, s: &NewSession) -> Result<(), ScheduleError> {
-        for (pos, c) in s.classrooms.iter().enumerate() {
+        for (pos, c) in s.spec.classrooms.iter().enumerate() {
             self.0
                 .prepare_cached(
                     "INSERT INTO session_classrooms (session_id, classroom_id, position)
@@ -542,14 +544,14 @@ impl Db<'_> {
                 )?
                 .execute(params![id, c.0, pos as i64])?;
         }
-        for (pos, name) in s.people.iter().enumerate() {
+        for (pos, name) in s.spec.people.iter().enumerate() {
             self.0
                 .prepare_cached(
                     "INSERT INTO session_people (session_id, position, name) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![id, pos as i64, name])?;
         }
-        if let Some(c) = &s.comparison {
+        if let Some(c) = &s.spec.comparison {
             for (side, l) in [(0, &c.left), (1, &c.right)] {
                 self.0
                     .prepare_cached(
@@ -960,19 +962,20 @@ impl Store for Db<'_> {
             self.0
                 .prepare_cached(
                     "INSERT INTO sessions (kind, title, subject, grade, start_utc, duration_min,
-                                           zone, host_classroom_id, series_id, state)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'scheduled')",
+                                           zone, host_classroom_id, series_id, audience, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'scheduled')",
                 )?
                 .execute(params![
-                    s.kind.as_str(),
-                    s.title,
-                    s.subject,
-                    s.grade,
+                    s.spec.kind.as_str(),
+                    s.spec.title,
+                    s.spec.subject,
+                    s.spec.grade,
                     start,
-                    s.duration_min,
+                    s.spec.duration_min,
                     s.zone,
-                    s.host.0,
-                    series
+                    s.spec.host.0,
+                    series,
+                    s.spec.audience
                 ])?;
             let id = self.0.last_insert_rowid();
             self.write_participants(id, s)?;
@@ -993,12 +996,13 @@ impl Store for Db<'_> {
             i64,
             Option<i64>,
             String,
+            Option<u32>,
         );
         let row: SessionRow = self
             .0
             .prepare_cached(
                 "SELECT kind, title, subject, grade, start_utc, duration_min, zone,
-                        host_classroom_id, series_id, state
+                        host_classroom_id, series_id, state, audience
                  FROM sessions WHERE id = ?1",
             )?
             .query_row(params![id.0], |r| {
@@ -1013,6 +1017,7 @@ impl Store for Db<'_> {
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
                 ))
             })
             .optional()?
@@ -1052,17 +1057,20 @@ impl Store for Db<'_> {
         };
         Ok(Session {
             id,
-            kind: SessionKind::parse(&row.0).ok_or_else(|| corrupt("session kind", &row.0))?,
-            title: row.1,
-            subject: row.2,
-            grade: row.3,
+            spec: SessionSpec {
+                kind: SessionKind::parse(&row.0).ok_or_else(|| corrupt("session kind", &row.0))?,
+                title: row.1,
+                subject: row.2,
+                grade: row.3,
+                duration_min: row.5,
+                host: ClassroomId(row.7),
+                classrooms,
+                people,
+                comparison,
+                audience: row.10,
+            },
             start_utc: row.4,
-            duration_min: row.5,
             zone: row.6,
-            host: ClassroomId(row.7),
-            classrooms,
-            people,
-            comparison,
             series: row.8.map(SeriesId),
             state: SessionState::parse(&row.9).ok_or_else(|| corrupt("session state", &row.9))?,
         })
@@ -1110,19 +1118,21 @@ impl Store for Db<'_> {
         self.0
             .prepare_cached(
                 "UPDATE sessions SET kind = ?2, title = ?3, subject = ?4, grade = ?5,
-                        start_utc = ?6, duration_min = ?7, zone = ?8, host_classroom_id = ?9
+                        start_utc = ?6, duration_min = ?7, zone = ?8, host_classroom_id = ?9,
+                        audience = ?10
                  WHERE id = ?1",
             )?
             .execute(params![
                 id.0,
-                s.kind.as_str(),
-                s.title,
-                s.subject,
-                s.grade,
+                s.spec.kind.as_str(),
+                s.spec.title,
+                s.spec.subject,
+                s.spec.grade,
                 start,
-                s.duration_min,
+                s.spec.duration_min,
                 s.zone,
-                s.host.0
+                s.spec.host.0,
+                s.spec.audience
             ])?;
         for table in [
             "DELETE FROM session_classrooms WHERE session_id = ?1",
@@ -1216,7 +1226,7 @@ impl Store for Db<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SessionDraft, WeeklyDraft};
+    use crate::{SessionDraft, SessionSpec, WeeklyDraft};
 
     pub(super) fn sample(store: &dyn Store) -> (ClassroomId, ClassroomId, ClassroomId) {
         let bj = store
@@ -1271,7 +1281,7 @@ mod tests {
         let id = s[0].id;
         let s = store.session(id).unwrap();
         assert_eq!(s.state, SessionState::Scheduled);
-        assert_eq!(s.classrooms, vec![remote]);
+        assert_eq!(s.spec.classrooms, vec![remote]);
         assert!(s.includes(host) && s.includes(remote));
         // Opens when the lead time begins, ends once end + grace has passed.
         assert!(store
@@ -1369,17 +1379,20 @@ mod tests {
             Some((c, zone))
         };
         let draft = SessionDraft {
-            kind: SessionKind::Lesson,
-            title: "物理".into(),
-            subject: "物理".into(),
-            grade: Some(8),
+            spec: SessionSpec {
+                kind: SessionKind::Lesson,
+                title: "物理".into(),
+                subject: "物理".into(),
+                grade: Some(8),
+                duration_min: 45,
+                host,
+                classrooms: vec![a],
+                people: vec![],
+                comparison: None,
+                audience: None,
+            },
             start: "2026-03-03 10:00".into(),
             zone: None,
-            duration_min: 45,
-            host,
-            classrooms: vec![a],
-            people: vec![],
-            comparison: None,
             repeat: Some(WeeklyDraft {
                 until: "2026-06-30".into(),
                 except: vec!["2026-05-05".into()],
@@ -1393,7 +1406,7 @@ mod tests {
         assert_eq!(series[9].start_local(), "2026-05-12 10:00");
         // One week of a second series collides: nothing of it is stored.
         let mut other = draft.clone();
-        other.host = b;
+        other.spec.host = b;
         other.start = "2026-02-24 10:30".into();
         other.repeat = Some(WeeklyDraft {
             until: "2026-03-10".into(),
@@ -1526,7 +1539,7 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         let s = store.session(SessionId(7)).unwrap();
         assert_eq!(
-            (s.title.as_str(), s.classrooms.clone()),
+            (s.spec.title.as_str(), s.spec.classrooms.clone()),
             ("旧课", vec![ClassroomId(2)])
         );
         let next = store
@@ -1617,7 +1630,7 @@ mod tests {
             store.add_session(&lesson(host, remote, 0)).unwrap()[0].id
         };
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.session(id).unwrap().kind, SessionKind::Lesson);
+        assert_eq!(store.session(id).unwrap().spec.kind, SessionKind::Lesson);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

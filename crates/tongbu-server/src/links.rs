@@ -65,7 +65,7 @@ pub fn session_links(
     exp: i64,
 ) -> Result<Vec<JoinLink>, ScheduleError> {
     let mut out = Vec::new();
-    let host = store.classroom(session.host)?;
+    let host = store.classroom(session.spec.host)?;
     out.push(link(
         tokens,
         session,
@@ -74,7 +74,7 @@ pub fn session_links(
         host.display_name(),
         exp,
     ));
-    for id in &session.classrooms {
+    for id in &session.spec.classrooms {
         let c = store.classroom(*id)?;
         out.push(link(
             tokens,
@@ -85,7 +85,7 @@ pub fn session_links(
             exp,
         ));
     }
-    for name in &session.people {
+    for name in &session.spec.people {
         out.push(link(
             tokens,
             session,
@@ -95,7 +95,7 @@ pub fn session_links(
             exp,
         ));
     }
-    let audience = match session.kind {
+    let audience = match session.spec.kind {
         SessionKind::Lecture => "听众 Audience",
         SessionKind::Lesson | SessionKind::Research => "观察员 Observer",
     };

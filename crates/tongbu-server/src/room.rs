@@ -123,6 +123,20 @@ impl Room {
     }
 }
 
+/// What a session's room is: a lecture counts its audience, within its seats if it has some.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomShape {
+    pub lecture: bool,
+    pub seats: Option<u32>,
+}
+
+/// A lecture's audience fills its seats: the newcomer is turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the lecture is full: all {seats} seats of its audience are taken; try again later, when someone has left, or ask its organiser for more seats")]
+pub struct Full {
+    pub seats: u32,
+}
+
 /// What a newcomer learns of the room it joined.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -193,23 +207,24 @@ impl Rooms {
     /// Adds a participant, whose connection takes its messages from `outbox`; tells the others.
     /// A host or classroom link is one seat: whoever still sits on it with an older connection
     /// (another tab, another computer, a copy of the link) is told `replaced` and leaves, so one
-    /// link never counts, publishes or is rate-limited as several participants. `lecture` says
-    /// what a room made by this join is.
+    /// link never counts, publishes or is rate-limited as several participants. `shape` says
+    /// what the room is (the schedule may have changed its seats since it was made); a
+    /// lecture's listener beyond its seats is refused with [`Full`] and nothing changes.
     pub fn join(
         &self,
         session: SessionId,
         mut info: ParticipantInfo,
         pass: Option<Pass>,
         outbox: Arc<Outbox>,
-        lecture: bool,
-    ) -> Entry {
+        shape: RoomShape,
+    ) -> Result<Entry, Full> {
         loop {
             let room = self
                 .map()
                 .entry(session)
                 .or_insert_with(|| {
                     Arc::new(Mutex::new(Room {
-                        lecture,
+                        lecture: shape.lecture,
                         ..Room::default()
                     }))
                 })
@@ -217,6 +232,11 @@ impl Rooms {
             let mut room = lock(&room);
             if room.gone {
                 continue;
+            }
+            if let Some(seats) = shape.seats {
+                if !listed(room.lecture, &info) && room.audience() >= seats as usize {
+                    return Err(Full { seats });
+                }
             }
             let seat = seat(&info);
             let older: Vec<u64> = room
@@ -248,7 +268,7 @@ impl Rooms {
             }
             let (me, muted) = (info.id, info.muted);
             room.members.insert(info.id, Member { info, outbox, pass });
-            return Entry {
+            return Ok(Entry {
                 roster: room
                     .members
                     .values()
@@ -259,7 +279,7 @@ impl Rooms {
                 spotlight: room.spotlight,
                 slide: room.slide,
                 muted,
-            };
+            });
         }
     }
 

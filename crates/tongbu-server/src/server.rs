@@ -240,7 +240,7 @@ impl Server {
         }
         let demo = if config.demo {
             let d = ensure_demo_lesson(store.as_ref(), now_utc())?;
-            info!(session = d.session.id.0, title = %d.session.title, "demo lesson ready");
+            info!(session = d.session.id.0, title = %d.session.spec.title, "demo lesson ready");
             Some(d)
         } else {
             None

@@ -29,14 +29,14 @@ pub async fn demo(State(app): State<Arc<AppState>>) -> Response {
         Ok(json!({
             "session": {
                 "id": session.id,
-                "kind": session.kind,
-                "title": session.title,
-                "subject": session.subject,
+                "kind": session.spec.kind,
+                "title": session.spec.title,
+                "subject": session.spec.subject,
                 "state": session.state,
                 "start_utc": session.start_utc,
                 "end_utc": session.end_utc(),
                 "start_local": session.start_local(),
-                "comparison": session.comparison,
+                "comparison": session.spec.comparison,
             },
             "links": links,
         }))

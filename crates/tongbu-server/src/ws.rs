@@ -19,6 +19,7 @@ use tongbu_signal::{
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::outbox::{Outbox, Then};
+use crate::room::RoomShape;
 use crate::server::AppState;
 
 /// Longest chat message accepted, in characters.
@@ -179,7 +180,7 @@ async fn admit(
     if session.state.is_over() || now >= closes {
         return Err((
             ErrorCode::SessionClosed,
-            format!("\"{}\" has ended; no more joins", session.title),
+            format!("\"{}\" has ended; no more joins", session.spec.title),
         ));
     }
     if now < opens {
@@ -187,7 +188,7 @@ async fn admit(
             ErrorCode::NotYetOpen,
             format!(
                 "\"{}\" starts at {} ({}); joining opens {} minutes before, at {}",
-                session.title,
+                session.spec.title,
                 local_datetime(session.start_utc, &session.zone),
                 zone_label(&session.zone),
                 app.config.join_lead_secs / 60,
@@ -196,9 +197,9 @@ async fn admit(
         ));
     }
     let still = match (claims.role, claims.classroom) {
-        (Role::Host, Some(c)) => session.host == c,
+        (Role::Host, Some(c)) => session.spec.host == c,
         (Role::Host, None) => false,
-        (Role::Classroom, Some(c)) => session.classrooms.contains(&c),
+        (Role::Classroom, Some(c)) => session.spec.classrooms.contains(&c),
         (Role::Classroom, None) => false,
         (Role::Observer | Role::Operator, _) => true,
     };
@@ -207,7 +208,7 @@ async fn admit(
             ErrorCode::InvalidToken,
             format!(
                 "this link is for a classroom that no longer takes part in \"{}\" as {}; ask for a new link",
-                session.title, claims.role
+                session.spec.title, claims.role
             ),
         ));
     }
@@ -239,7 +240,7 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
         claims,
         pass,
         id,
-        title: session.title,
+        title: session.spec.title,
         talk: RateLimit::new(10.0, 2.0),
     }
     .run(socket)
@@ -343,7 +344,7 @@ impl Participant {
         };
         let store = self.app.store.clone();
         let classroom = self.claims.classroom;
-        let compared = session.comparison.clone();
+        let compared = session.spec.comparison.clone();
         let (school, comparison) = tokio::task::spawn_blocking(move || {
             let school = classroom.and_then(|c| store.classroom(c).ok().map(|c| c.school_name));
             let comparison: Vec<ComparedLessonInfo> = compared
@@ -374,12 +375,22 @@ impl Participant {
             muted: false,
         };
         let outbox = Arc::new(Outbox::new(self.claims.role == Role::Host));
-        let lecture = session.kind == SessionKind::Lecture;
+        let shape = RoomShape {
+            lecture: session.spec.kind == SessionKind::Lecture,
+            seats: session.spec.audience,
+        };
         let pass = self.pass.clone();
-        let entry = self
+        let entry = match self
             .app
             .rooms
-            .join(self.sid(), me.clone(), pass, outbox.clone(), lecture);
+            .join(self.sid(), me.clone(), pass, outbox.clone(), shape)
+        {
+            Ok(entry) => entry,
+            Err(full) => {
+                info!(seats = full.seats, "turned away: the lecture is full");
+                return refuse(socket, ErrorCode::Full, full.to_string()).await;
+            }
+        };
         me.muted = entry.muted;
         let (etx, mut erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
         let tracks = match self
@@ -439,7 +450,7 @@ impl Participant {
                 id: self.sid().0,
                 title: self.title.clone(),
                 state,
-                kind: session.kind,
+                kind: session.spec.kind,
                 comparison,
             },
             roster: entry.roster,

@@ -241,6 +241,8 @@ pub enum ErrorCode {
     Internal,
     /// The host removed this link's classroom or person from the session: it cannot rejoin.
     Removed,
+    /// A lecture's audience fills the seats it was scheduled with; a seat may free up later.
+    Full,
 }
 
 fn yes() -> bool {

@@ -51,8 +51,9 @@ impl SessionView {
             end: rfc3339_utc(session.end_utc()),
             start_local: local_datetime(session.start_utc, &session.zone),
             end_local: local_datetime(session.end_utc(), &session.zone),
-            host_name: name(session.host)?,
+            host_name: name(session.spec.host)?,
             classroom_names: session
+                .spec
                 .classrooms
                 .iter()
                 .map(|c| name(*c))
@@ -334,7 +335,7 @@ pub async fn start_session(
     if now < opens {
         return Err(ApiError::State(format!(
             "\"{}\" starts at {}; it can be started from {}",
-            session.title,
+            session.spec.title,
             session.start_local(),
             local_datetime(opens, &session.zone)
         )));
@@ -342,7 +343,7 @@ pub async fn start_session(
     if now >= closes {
         return Err(ApiError::State(format!(
             "\"{}\" is past its end; it can no longer start",
-            session.title
+            session.spec.title
         )));
     }
     transition(

@@ -83,7 +83,7 @@ pub async fn my_lessons(
         let now = now_utc();
         let mut lessons = Vec::new();
         for s in store.sessions(&query)? {
-            let hosting = store.classroom(s.host)?.school == school.id;
+            let hosting = store.classroom(s.spec.host)?.school == school.id;
             let (opens, closes) = s.join_window(lead, grace);
             let open = now < closes && !s.state.is_over();
             let mut links = if open {

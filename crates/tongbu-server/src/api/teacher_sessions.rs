@@ -131,7 +131,7 @@ pub async fn create_lesson(
     let school = school_of(&account)?;
     let views = db(&app, move |store| {
         // Whose lesson it is, before whether it is well written.
-        if !hosts_here(store, school, draft.host)? {
+        if !hosts_here(store, school, draft.spec.host)? {
             return Ok(Err(not_yours()));
         }
         let new = resolve(store, &draft)?;
@@ -164,7 +164,7 @@ pub async fn get_lesson(
     let school = school_of(&account)?;
     db(&app, move |store| {
         let s = store.session(SessionId(id))?;
-        if !hosts_here(store, school, s.host)? {
+        if !hosts_here(store, school, s.spec.host)? {
             return Ok(Err(not_yours()));
         }
         Ok(Ok(SessionView::build(store, s)?))
@@ -187,7 +187,9 @@ pub async fn update_lesson(
     let school = school_of(&account)?;
     db(&app, move |store| {
         let before = store.session(SessionId(id))?;
-        if !hosts_here(store, school, before.host)? || !hosts_here(store, school, draft.host)? {
+        if !hosts_here(store, school, before.spec.host)?
+            || !hosts_here(store, school, draft.spec.host)?
+        {
             return Ok(Err(not_yours()));
         }
         let new = resolve(store, &draft)?;
@@ -228,7 +230,7 @@ pub async fn cancel_lesson(
     let school = school_of(&account)?;
     let cancelled = db(&app, move |store| {
         let first = store.session(SessionId(id))?;
-        if !hosts_here(store, school, first.host)? {
+        if !hosts_here(store, school, first.spec.host)? {
             return Ok(Err(not_yours()));
         }
         let mut ids = vec![first.id];

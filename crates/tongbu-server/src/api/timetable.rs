@@ -81,7 +81,7 @@ pub async fn timetable(
         };
         let mut sessions = Vec::new();
         for s in store.sessions(&query)? {
-            let role = if s.host == classroom.id {
+            let role = if s.spec.host == classroom.id {
                 Role::Host
             } else {
                 Role::Classroom
