@@ -108,7 +108,7 @@ pub struct Comparison {
 }
 
 /// What a session is, whenever it takes place: the one description of its fields, shared by
-/// the stored [`Session`], the checked [`NewSession`] and the written [`SessionDraft`] (flattened
+/// the stored [`Session`], the checked [`NewSession`](crate::NewSession) and the written [`SessionDraft`](crate::SessionDraft) (flattened
 /// in their JSON, so each reads as one flat object).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SessionSpec {

@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::Db;
 use crate::account::{AccountId, LocalAccount, NewLocalAccount};
-use crate::{ScheduleError, SchoolId, Store};
+use crate::{ScheduleError, SchoolId};
 
 const COLUMNS: &str = "a.id, a.username, a.name, a.school_id, s.name, a.created_utc";
 
