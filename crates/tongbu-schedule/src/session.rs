@@ -76,6 +76,19 @@ impl SessionState {
         }
     }
 
+    /// The states a session may come to `self` from: opened from scheduled, made live from
+    /// scheduled or open, ended from any state before that. Nothing goes back.
+    pub fn reached_from(self) -> &'static [SessionState] {
+        use SessionState::*;
+        match self {
+            Scheduled => &[],
+            Open => &[Scheduled],
+            Live => &[Scheduled, Open],
+            Ended => &[Scheduled, Open, Live],
+            Report => &[Ended],
+        }
+    }
+
     /// Whether the session is over (no more joins).
     pub fn is_over(self) -> bool {
         matches!(self, SessionState::Ended | SessionState::Report)
@@ -194,4 +207,29 @@ impl Session {
 /// The local date of a session's start, for listings "today" and "this week".
 pub fn start_date(s: &Session) -> Option<Date> {
     local_date(s.start_utc, &zone(&s.zone).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SessionState::{self, *};
+
+    #[test]
+    fn a_session_only_moves_forward() {
+        let order = [Scheduled, Open, Live, Ended, Report];
+        for (i, to) in order.iter().enumerate() {
+            for from in SessionState::reached_from(*to) {
+                let j = order.iter().position(|s| s == from).unwrap();
+                assert!(j < i, "{} may not follow {}", to.as_str(), from.as_str());
+            }
+        }
+        assert!(Live.reached_from().contains(&Open));
+        assert!(
+            !Live.reached_from().contains(&Ended),
+            "an ended session never restarts"
+        );
+        assert!(
+            Ended.reached_from().contains(&Scheduled),
+            "ended unstarted by the timetable"
+        );
+    }
 }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod credential_backoff;
 pub mod health;
 pub mod http_headers;
+pub mod lifecycle;
 pub mod link_notices;
 pub mod links;
 pub mod listener;

@@ -10,8 +10,7 @@ use axum::Router;
 use std::time::Duration;
 use tongbu_rtc::{EdgeConfig, EdgeError, EdgeHandle};
 use tongbu_schedule::demo::{ensure_demo_lesson, DemoLesson};
-use tongbu_schedule::{ScheduleError, SessionId, SessionState, SqliteStore, Store, TokenKey};
-use tongbu_signal::ServerMessage;
+use tongbu_schedule::{ScheduleError, SessionId, SqliteStore, Store, TokenKey};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use tracing::{info, warn};
@@ -91,39 +90,15 @@ const BODY_STALL: Duration = Duration::from_secs(30);
 /// How often the timetable is checked for sessions to open or end.
 const TIMETABLE_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Keeps session states in step with the timetable: a session opens when its join window
-/// begins, and one its host did not end ends once end + grace has passed. Each change is
-/// persisted, then announced to whoever is in the room.
+/// Keeps session states in step with the timetable (see [`crate::lifecycle`]): a session opens
+/// when its join window begins, and one its host did not end ends once end + grace has passed.
 async fn follow_timetable(app: Arc<AppState>) {
     let mut tick = tokio::time::interval(TIMETABLE_SWEEP);
     loop {
         tick.tick().await;
-        let store = app.store.clone();
         let (lead, grace) = (app.config.join_lead_secs, app.config.grace_secs);
-        // Store calls wait for fsync: keep them off the async workers.
-        let changed = tokio::task::spawn_blocking(move || sweep(store.as_ref(), lead, grace)).await;
-        let changed = match changed {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                tracing::warn!("cannot follow the timetable: {e}");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!("timetable sweep failed: {e}");
-                continue;
-            }
-        };
-        for (id, state) in changed {
-            info!(
-                session = id.0,
-                state = state.as_str(),
-                "session state follows the timetable"
-            );
-            if state == SessionState::Ended {
-                crate::quality_report::finish(&app, id).await;
-            }
-            app.rooms
-                .broadcast(id, &ServerMessage::SessionState { state });
+        if let Err(e) = crate::lifecycle::follow_timetable(&app, now_utc(), lead, grace).await {
+            tracing::warn!("cannot follow the timetable: {e}");
         }
     }
 }
@@ -135,33 +110,6 @@ async fn tell_audiences(app: Arc<AppState>) {
         tick.tick().await;
         app.rooms.tell_audiences();
     }
-}
-
-/// Opens sessions whose join window began and ends those past end + grace; returns what changed
-/// (persisted, to be announced).
-fn sweep(
-    store: &dyn Store,
-    lead: i64,
-    grace: i64,
-) -> Result<Vec<(tongbu_schedule::SessionId, SessionState)>, ScheduleError> {
-    let now = now_utc();
-    let mut changed = Vec::new();
-    for id in store.sessions_due_to_open(now, lead)? {
-        if store.transition_session_state(id, &[SessionState::Scheduled], SessionState::Open)? {
-            changed.push((id, SessionState::Open));
-        }
-    }
-    let live = [
-        SessionState::Scheduled,
-        SessionState::Open,
-        SessionState::Live,
-    ];
-    for id in store.sessions_due_to_end(now, grace)? {
-        if store.transition_session_state(id, &live, SessionState::Ended)? {
-            changed.push((id, SessionState::Ended));
-        }
-    }
-    Ok(changed)
 }
 
 /// What the HTTP listener's task ended with.

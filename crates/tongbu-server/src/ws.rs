@@ -18,6 +18,7 @@ use tongbu_signal::{
 };
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::lifecycle::{self, Cause};
 use crate::outbox::{Outbox, Then};
 use crate::room::RoomShape;
 use crate::server::AppState;
@@ -417,28 +418,12 @@ impl Participant {
         }
         let mut state = session.state;
         if state == SessionState::Scheduled {
-            // The first join inside the window opens the session: persisted, then announced.
-            let store = self.app.store.clone();
-            let sid = self.sid();
-            let opened = tokio::task::spawn_blocking(move || {
-                let changed = store.transition_session_state(
-                    sid,
-                    &[SessionState::Scheduled],
-                    SessionState::Open,
-                )?;
-                Ok::<_, tongbu_schedule::ScheduleError>((changed, store.session(sid)?.state))
-            })
-            .await;
+            // The first join inside the window opens the session.
+            let opened =
+                lifecycle::change(&self.app, self.sid(), SessionState::Open, Cause::FirstJoin)
+                    .await;
             match opened {
-                Ok(Ok((changed, now))) => {
-                    state = now;
-                    if changed {
-                        self.app
-                            .rooms
-                            .broadcast(self.sid(), &ServerMessage::SessionState { state });
-                    }
-                }
-                Ok(Err(e)) => warn!("cannot open the session: {e}"),
+                Ok(t) => state = t.session.state,
                 Err(e) => warn!("cannot open the session: {e}"),
             }
         }
@@ -737,24 +722,12 @@ impl Participant {
                 }
             }
             ClientMessage::Start => {
-                self.transition(
-                    &[SessionState::Scheduled, SessionState::Open],
-                    SessionState::Live,
-                    "start the session",
-                )
-                .await
+                self.transition(SessionState::Live, "start the session")
+                    .await
             }
             ClientMessage::End => {
-                self.transition(
-                    &[
-                        SessionState::Scheduled,
-                        SessionState::Open,
-                        SessionState::Live,
-                    ],
-                    SessionState::Ended,
-                    "end the session",
-                )
-                .await
+                self.transition(SessionState::Ended, "end the session")
+                    .await
             }
         }
     }
@@ -800,45 +773,22 @@ impl Participant {
         None
     }
 
-    /// Persists a state change (only from one of the states in `from`), then announces it.
-    async fn transition(
-        &self,
-        from: &'static [SessionState],
-        state: SessionState,
-        what: &str,
-    ) -> Option<ServerMessage> {
+    /// The host starts or ends the session (see [`crate::lifecycle`]).
+    async fn transition(&self, state: SessionState, what: &str) -> Option<ServerMessage> {
         if !self.claims.role.may_moderate() {
             return Some(ServerMessage::error(
                 ErrorCode::Forbidden,
                 format!("a {} may not {what}", self.claims.role),
             ));
         }
-        let store = self.app.store.clone();
-        let sid = self.sid();
-        let changed = tokio::task::spawn_blocking(move || {
-            let changed = store.transition_session_state(sid, from, state)?;
-            Ok::<_, tongbu_schedule::ScheduleError>((changed, store.session(sid)?.state))
-        })
-        .await;
-        match changed {
-            Ok(Ok((true, _))) => {}
-            Ok(Ok((false, now))) => {
-                return Some(ServerMessage::error(
-                    ErrorCode::InvalidMessage,
-                    format!("cannot {what}: the session is {}", now.as_str()),
-                ));
-            }
-            Ok(Err(e)) => return Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
-            Err(e) => return Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
+        match lifecycle::change(&self.app, self.sid(), state, Cause::Host).await {
+            Ok(t) if t.changed => None,
+            Ok(t) => Some(ServerMessage::error(
+                ErrorCode::InvalidMessage,
+                format!("cannot {what}: the session is {}", t.session.state.as_str()),
+            )),
+            Err(e) => Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
         }
-        info!(state = state.as_str(), "session state changed");
-        if state == SessionState::Ended {
-            crate::quality_report::finish(&self.app, self.sid()).await;
-        }
-        self.app
-            .rooms
-            .broadcast(self.sid(), &ServerMessage::SessionState { state });
-        None
     }
 }
 

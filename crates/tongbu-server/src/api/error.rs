@@ -33,6 +33,15 @@ impl ApiError {
     }
 }
 
+impl From<crate::lifecycle::LifecycleError> for ApiError {
+    fn from(e: crate::lifecycle::LifecycleError) -> Self {
+        match e {
+            crate::lifecycle::LifecycleError::Schedule(e) => ApiError::Schedule(e),
+            e @ crate::lifecycle::LifecycleError::Worker(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<ScheduleError> for ApiError {
     fn from(e: ScheduleError) -> Self {
         ApiError::Schedule(e)

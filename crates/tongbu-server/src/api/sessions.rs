@@ -15,10 +15,10 @@ use tongbu_schedule::{
     ClassroomId, ScheduleError, SchoolId, Session, SessionDraft, SessionId, SessionQuery,
     SessionState, Store,
 };
-use tongbu_signal::ServerMessage;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{db, field, ApiError, ApiErrorBody, Body, Id, Operator};
+use crate::lifecycle::{self, Cause};
 use crate::links::{session_links as links_for, JoinLink};
 use crate::server::{now_utc, AppState};
 use crate::session_health::SessionHealth;
@@ -254,25 +254,8 @@ pub async fn delete_session(
     State(app): App,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    let sid = SessionId(id);
-    db(&app, move |s| s.delete_session(sid)).await?;
-    cancelled(&app, sid);
+    lifecycle::cancel(&app, vec![SessionId(id)], Cause::Operator).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// After a session was deleted: its report in the making is dropped, and anyone already
-/// waiting in its room learns that it will not take place.
-pub(super) fn cancelled(app: &AppState, sid: SessionId) {
-    app.reports
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .discard(sid);
-    app.rooms.broadcast(
-        sid,
-        &ServerMessage::SessionState {
-            state: SessionState::Ended,
-        },
-    );
 }
 
 /// Lifetime of issued links.
@@ -346,13 +329,7 @@ pub async fn start_session(
             session.spec.title
         )));
     }
-    transition(
-        &app,
-        sid,
-        &[SessionState::Scheduled, SessionState::Open],
-        SessionState::Live,
-    )
-    .await
+    transition(&app, sid, SessionState::Live).await
 }
 
 #[utoipa::path(post, path = "/api/sessions/{id}/end", tag = "sessions",
@@ -365,49 +342,26 @@ pub async fn end_session(
     State(app): App,
     Id(id): Id,
 ) -> Result<Json<SessionView>, ApiError> {
-    transition(
-        &app,
-        SessionId(id),
-        &[
-            SessionState::Scheduled,
-            SessionState::Open,
-            SessionState::Live,
-        ],
-        SessionState::Ended,
-    )
-    .await
+    transition(&app, SessionId(id), SessionState::Ended).await
 }
 
-/// Persists a state change, then announces it to the room.
+/// An operator's start or end (see [`crate::lifecycle`]).
 async fn transition(
     app: &Arc<AppState>,
     sid: SessionId,
-    from: &'static [SessionState],
     to: SessionState,
 ) -> Result<Json<SessionView>, ApiError> {
-    let (changed, view) = db(app, move |s| {
-        let changed = s.transition_session_state(sid, from, to)?;
-        Ok((changed, SessionView::build(s, s.session(sid)?)?))
-    })
-    .await?;
-    if !changed {
+    let t = lifecycle::change(app, sid, to, Cause::Operator).await?;
+    if !t.changed {
         return Err(ApiError::State(format!(
             "the session is {}; it cannot become {}",
-            view.session.state.as_str(),
+            t.session.state.as_str(),
             to.as_str()
         )));
     }
-    tracing::info!(
-        session = sid.0,
-        state = to.as_str(),
-        "session state changed by operator"
-    );
-    if to == SessionState::Ended {
-        crate::quality_report::finish(app, sid).await;
-    }
-    app.rooms
-        .broadcast(sid, &ServerMessage::SessionState { state: to });
-    Ok(Json(view))
+    db(app, move |s| SessionView::build(s, t.session))
+        .await
+        .map(Json)
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/health", tag = "sessions",

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::sessions::{resolve, SessionView};
 use super::{db, ApiError, ApiErrorBody, Body, Id};
+use crate::lifecycle::{self, Cause};
 use crate::server::{now_utc, AppState};
 use crate::signin::{Account, SignedIn};
 
@@ -246,21 +247,10 @@ pub async fn cancel_lesson(
                     .map(|s| s.id),
             );
         }
-        let mut done = Vec::new();
-        store.atomically(&mut |tx| {
-            done.clear();
-            for &sid in &ids {
-                tx.delete_session(sid)?;
-                done.push(sid);
-            }
-            Ok(true)
-        })?;
-        Ok(Ok(done))
+        Ok(Ok(ids))
     })
     .await??;
-    for &sid in &cancelled {
-        super::sessions::cancelled(&app, sid);
-    }
+    let cancelled = lifecycle::cancel(&app, cancelled, Cause::Teacher).await?;
     tracing::info!(teacher = %account.subject, ?cancelled, "lessons cancelled by a teacher");
     Ok(Json(Cancelled { cancelled }))
 }
