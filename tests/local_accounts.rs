@@ -126,8 +126,57 @@ async fn a_local_account_signs_in_to_its_schools_lessons_and_ends_when_deleted()
         StatusCode::FORBIDDEN
     );
 
-    // Deleted by the operator: the open session ends at its next call.
+    // The teacher forgot the password: the operator sets a new one. The open session (and
+    // whoever else knew the old password) is out at its next call; the old password no longer
+    // opens it, the new one does.
     let id = account["id"].as_i64().unwrap();
+    let set_password = |password: &str| {
+        http.put(server.http(&format!("/api/accounts/{id}/password")))
+            .header("authorization", server.operator_auth())
+            .json(&json!({ "password": password }))
+            .send()
+    };
+    assert_eq!(
+        set_password("short").await.unwrap().status(),
+        StatusCode::BAD_REQUEST,
+        "a new password is checked like the first"
+    );
+    assert_eq!(
+        get("/api/me").await.unwrap().status(),
+        StatusCode::OK,
+        "a refused change changes nothing"
+    );
+    let renewed = "敕勒川 阴山下 天似穹庐";
+    assert_eq!(
+        set_password(renewed).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let res = get("/api/me").await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let why: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        why["message"]
+            .as_str()
+            .unwrap()
+            .contains("password was changed"),
+        "{why}"
+    );
+    assert_eq!(
+        sign_in(password).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = sign_in(renewed).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let get = |path: &str| {
+        http.get(server.http(path))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    assert_eq!(get("/api/me").await.unwrap().status(), StatusCode::OK);
+
+    // Deleted by the operator: the open session ends at its next call.
     let res = http
         .delete(server.http(&format!("/api/accounts/{id}")))
         .header("authorization", server.operator_auth())

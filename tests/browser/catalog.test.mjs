@@ -107,6 +107,20 @@ test('an operator adds a school pair and imports a term, told which row and fiel
   env.server = await startServer({ port, dataDir: server.dataDir });
   const me = await tpage.evaluate(async () => (await fetch('/api/me')).status);
   assert.equal(me, 200, 'still signed in after the restart');
+  // The teacher forgot the password: the operator sets a new one, the open page is signed out
+  // and the new password signs in.
+  await page.reload();
+  await page.waitForSelector('#account-list li >> text=zhang.wei');
+  page.once('dialog', (d) => d.accept('八中的语文课 2027'));
+  await page.click('#account-list li:has-text("zhang.wei") button.password');
+  await page.waitForFunction(() => /zhang\.wei/.test(document.querySelector('#error')?.textContent || ''), null, { timeout: 10000 });
+  assert.equal(await tpage.evaluate(async () => (await fetch('/api/me')).status), 401, 'signed out by the new password');
+  await tpage.goto(`${server.url}/teacher.html`);
+  await tpage.waitForSelector('#local-form');
+  await tpage.fill('#local-user', 'zhang.wei');
+  await tpage.fill('#local-password', '八中的语文课 2027');
+  await tpage.click('#local-form button[type="submit"]');
+  await tpage.waitForFunction(() => document.body.dataset.signedIn === 'true', null, { timeout: 10000 });
   await tpage.close();
 
   // A classroom renamed (its school and grade kept).

@@ -63,6 +63,26 @@ function renameButton(label, path, body) {
   return b;
 }
 
+/** Sets a new password for a teacher who forgot theirs; their open sessions end. */
+function passwordButton(a) {
+  const label = `${a.name} (${a.username})`;
+  const b = h('button', 'ghost small password', t('cat_set_password'));
+  b.type = 'button';
+  b.setAttribute('aria-label', `${t('cat_set_password')}: ${label}`);
+  b.addEventListener('click', async () => {
+    const password = prompt(t('cat_new_password').replace('{name}', label));
+    if (!password) return;
+    try {
+      await send('PUT', `/api/accounts/${a.id}/password`, { password });
+      showError(t('cat_password_set').replace('{name}', label));
+    } catch (e) {
+      const field = e.body && e.body.fields && e.body.fields.find((f) => f.field === 'password');
+      showError(`${t('cat_failed')} ${field ? t('cat_password_short') : e.message}`);
+    }
+  });
+  return b;
+}
+
 function deleteButton(label, onClick) {
   const b = h('button', 'ghost small delete', t('cat_delete'));
   b.type = 'button';
@@ -141,6 +161,7 @@ function render() {
   $('account-list').replaceChildren(...data.accounts.map((a) => {
     const li = h('li', 'cat-item');
     li.append(h('span', '', `${a.school_name} · ${a.name}`), h('span', 'muted', a.username));
+    li.append(passwordButton(a));
     li.append(deleteButton(a.username, async () => {
       if (!confirm(t('cat_delete_confirm').replace('{name}', `${a.name} (${a.username})`))) return;
       try {

@@ -52,9 +52,14 @@ function markFields(fields) {
 
 /** The page's words for a field's problem; the server's own words in parentheses. */
 function localFieldText(field, serverMessage) {
-  const key = `plan_bad_${field.replace(/\./g, '_')}`;
-  const local = t(key);
-  return local === key ? serverMessage : `${local} (${serverMessage})`;
+  // The most specific words the page has: `comparison.left.title`, then `comparison`.
+  const parts = field.split('.');
+  for (let n = parts.length; n > 0; n--) {
+    const key = `plan_bad_${parts.slice(0, n).join('_')}`;
+    const local = t(key);
+    if (local !== key) return `${local} (${serverMessage})`;
+  }
+  return serverMessage;
 }
 
 /** A clash, in the page's language: which classroom, which lesson, when. */

@@ -53,13 +53,24 @@ pub fn validate(username: &str, name: &str, password: &str) -> Result<(), Schedu
         );
     }
     p.text("name", name, 100);
+    check_password(&mut p, password);
+    p.into_result()
+}
+
+/// Checks a new password of an existing account.
+pub fn validate_password(password: &str) -> Result<(), ScheduleError> {
+    let mut p = Problems::default();
+    check_password(&mut p, password);
+    p.into_result()
+}
+
+fn check_password(p: &mut Problems, password: &str) {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         p.add(
             "password",
             format!("at least {MIN_PASSWORD_CHARS} characters; a phrase is easier to remember"),
         );
     }
-    p.into_result()
 }
 
 #[cfg(test)]

@@ -165,6 +165,13 @@ impl Store for SqliteStore {
     ) -> Result<Option<(LocalAccount, String)>, ScheduleError> {
         self.read(|db| db.account_for_sign_in(username))
     }
+    fn set_account_password(
+        &self,
+        id: AccountId,
+        password_hash: &str,
+    ) -> Result<(), ScheduleError> {
+        self.write(|db| db.update_password(id, password_hash))
+    }
     fn delete_account(&self, id: AccountId) -> Result<(), ScheduleError> {
         self.write(|db| db.remove_account(id))
     }
@@ -380,6 +387,13 @@ impl Store for Db<'_> {
         username: &str,
     ) -> Result<Option<(LocalAccount, String)>, ScheduleError> {
         Db::account_for_sign_in(self, username)
+    }
+    fn set_account_password(
+        &self,
+        id: AccountId,
+        password_hash: &str,
+    ) -> Result<(), ScheduleError> {
+        self.update_password(id, password_hash)
     }
     fn delete_account(&self, id: AccountId) -> Result<(), ScheduleError> {
         self.remove_account(id)

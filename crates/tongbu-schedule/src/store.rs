@@ -134,6 +134,9 @@ pub trait Store {
         &self,
         username: &str,
     ) -> Result<Option<(LocalAccount, String)>, ScheduleError>;
+    /// Replaces an account's password hash (the operator set a new password).
+    fn set_account_password(&self, id: AccountId, password_hash: &str)
+        -> Result<(), ScheduleError>;
     fn delete_account(&self, id: AccountId) -> Result<(), ScheduleError>;
 
     /// Runs `work` as one transaction: everything it did is kept if it returns `Ok(true)`, and

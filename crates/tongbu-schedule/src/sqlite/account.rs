@@ -86,6 +86,24 @@ impl Db<'_> {
             .optional()?)
     }
 
+    pub(super) fn update_password(
+        &self,
+        id: AccountId,
+        password_hash: &str,
+    ) -> Result<(), ScheduleError> {
+        let n = self
+            .0
+            .prepare_cached("UPDATE local_accounts SET password_hash = ?2 WHERE id = ?1")?
+            .execute(params![id.0, password_hash])?;
+        if n == 0 {
+            return Err(ScheduleError::NotFound {
+                what: "account",
+                id: id.0,
+            });
+        }
+        Ok(())
+    }
+
     pub(super) fn remove_account(&self, id: AccountId) -> Result<(), ScheduleError> {
         let n = self
             .0

@@ -1,5 +1,6 @@
 //! Local teacher accounts, for schools without the education platform: the operator creates
-//! and deletes them (the password is hashed here and never stored or logged as typed).
+//! them, sets a new password when a teacher forgot theirs, and deletes them (the password is
+//! hashed here and never stored or logged as typed).
 
 use std::sync::Arc;
 
@@ -48,11 +49,7 @@ pub async fn create_account(
 ) -> Result<(StatusCode, Json<LocalAccount>), ApiError> {
     let username = a.username.trim().to_string();
     tongbu_schedule::account::validate(&username, &a.name, &a.password)?;
-    let password = a.password;
-    let password_hash = tokio::task::spawn_blocking(move || crate::signin::local::hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::Internal)?;
+    let password_hash = hash(a.password).await?;
     let new = NewLocalAccount {
         username,
         name: a.name,
@@ -62,6 +59,43 @@ pub async fn create_account(
     let account = db(&app, move |s| s.add_account(&new, now_utc())).await?;
     tracing::info!(username = %account.username, school = account.school.0, "local account created");
     Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// A new password for an account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// Argon2id PHC of a password, off the async workers (it takes a deliberate while).
+async fn hash(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || crate::signin::local::hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::Internal)
+}
+
+#[utoipa::path(put, path = "/api/accounts/{id}/password", tag = "catalog", security(("operator" = [])),
+    params(("id" = i64, Path, description = "account id")), request_body = NewPassword,
+    responses((status = 204, description = "set; the account's open sessions end at their next call"),
+        (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody),
+        (status = 404, body = ApiErrorBody)))]
+pub async fn set_account_password(
+    _: Operator,
+    State(app): State<Arc<AppState>>,
+    Id(id): Id,
+    Body(p): Body<NewPassword>,
+) -> Result<StatusCode, ApiError> {
+    tongbu_schedule::account::validate_password(&p.password)?;
+    let password_hash = hash(p.password).await?;
+    db(&app, move |s| {
+        s.set_account_password(AccountId(id), &password_hash)
+    })
+    .await?;
+    tracing::info!(account = id, "local account's password set by the operator");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(delete, path = "/api/accounts/{id}", tag = "catalog", security(("operator" = [])),

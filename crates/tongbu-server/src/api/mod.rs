@@ -71,6 +71,10 @@ pub fn router() -> Router<Arc<AppState>> {
             axum::routing::delete(accounts::delete_account),
         )
         .route(
+            "/api/accounts/{id}/password",
+            axum::routing::put(accounts::set_account_password),
+        )
+        .route(
             "/api/pairs/{id}",
             axum::routing::delete(catalog::delete_pair),
         )
@@ -160,6 +164,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         catalog::update_classroom, catalog::delete_classroom,
         catalog::list_pairs, catalog::create_pair, catalog::delete_pair,
         accounts::list_accounts, accounts::create_account, accounts::delete_account,
+        accounts::set_account_password,
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::start_session, sessions::end_session, sessions::session_health,

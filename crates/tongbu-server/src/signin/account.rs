@@ -145,19 +145,29 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             .map_err(|e| ApiError::Internal(format!("the session could not be read: {e}")))?
             .ok_or(not_signed_in)?;
         if let Some(username) = account.subject.strip_prefix(LOCAL) {
-            // A local account the operator deleted signs out at its next call.
+            // A local account the operator deleted, or gave a new password, signs out at its
+            // next call (whoever knew the old password is out too).
             let store = app.store.clone();
             let name = username.to_string();
-            let exists = tokio::task::spawn_blocking(move || store.account_for_sign_in(&name))
+            let now = tokio::task::spawn_blocking(move || store.account_for_sign_in(&name))
                 .await
                 .map_err(|e| ApiError::Internal(e.to_string()))?
                 .map_err(ApiError::Schedule)?
-                .is_some();
-            if !exists {
+                .map(|(_, phc)| super::local::credential(&phc));
+            let then: Option<String> = session
+                .get(super::local::CREDENTIAL)
+                .await
+                .map_err(|e| ApiError::Internal(format!("the session could not be read: {e}")))?;
+            let why = match now {
+                None => Some("this account was deleted by the operator; ask for a new one"),
+                Some(now) if then.as_deref() != Some(now.as_str()) => Some(
+                    "this account's password was changed by the operator; sign in with the new one",
+                ),
+                Some(_) => None,
+            };
+            if let Some(why) = why {
                 let _ = session.flush().await;
-                return Err(ApiError::Unauthorized(
-                    "this account was deleted by the operator; ask for a new one",
-                ));
+                return Err(ApiError::Unauthorized(why));
             }
         }
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);

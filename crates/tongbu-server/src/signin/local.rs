@@ -26,6 +26,16 @@ pub fn verify(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The session key of the credential a local sign-in was made with.
+pub(super) const CREDENTIAL: &str = "local_credential";
+
+/// What a session keeps of the password it signed in with: a digest of its PHC string (salted,
+/// so a new password — even the same one set again — gives another). The session ends when the
+/// account's no longer matches.
+pub fn credential(phc: &str) -> String {
+    tongbu_schedule::courseware::digest(phc.as_bytes())
+}
+
 /// A hash to check against when the user name is unknown, so that an unknown name takes as
 /// long as a wrong password.
 pub fn decoy() -> &'static str {

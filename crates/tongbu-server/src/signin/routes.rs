@@ -166,7 +166,7 @@ async fn local_sign_in(
         let (account, ok) = match found {
             Ok(Some((a, phc))) => {
                 let ok = super::local::verify(&form.password, &phc);
-                (Some(a), ok)
+                (Some((a, super::local::credential(&phc))), ok)
             }
             Ok(None) => {
                 super::local::verify(&form.password, super::local::decoy());
@@ -179,7 +179,7 @@ async fn local_sign_in(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(ApiError::Schedule)?;
-    let Some(local) = found else {
+    let Some((local, credential)) = found else {
         if let Some(ip) = source {
             app.backoff.wrong(ip, now);
         }
@@ -198,6 +198,10 @@ async fn local_sign_in(
     info!(username = %local.username, school = local.school.0, "signed in with a local account");
     session
         .insert(ACCOUNT, account)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    session
+        .insert(super::local::CREDENTIAL, credential)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT.into_response())
