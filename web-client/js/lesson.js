@@ -8,7 +8,9 @@ import { applyI18n, t, toggleLang } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get('token') || '';
-const client = new TongbuClient(token);
+// `&codec=h264` on a link: this page sends H.264 (a classroom PC with a hardware encoder).
+const videoCodec = new URLSearchParams(location.search).get('codec') === 'h264' ? 'h264' : null;
+const client = new TongbuClient(token, { videoCodec });
 // For the console and the tests: its peer connections' getStats() say what arrives.
 window.tongbuClient = client;
 // The session's slides, fetched ahead (see courseware.js).

@@ -18,9 +18,12 @@ export const SIMULCAST_LAYERS = [
 ];
 
 export class TongbuClient extends EventTarget {
-  constructor(token, { url } = {}) {
+  constructor(token, { url, videoCodec } = {}) {
     super();
     this.token = token;
+    // 'h264': the camera and shares are sent as H.264 (a hardware encoder on a weak PC);
+    // otherwise VP8, the server's first choice.
+    this.videoCodec = videoCodec || null;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.url = url || `${proto}//${location.host}/ws?token=${encodeURIComponent(token)}`;
     this.ws = null;
@@ -113,7 +116,10 @@ export class TongbuClient extends EventTarget {
       const init = { direction: 'sendonly', streams: [stream] };
       if (track.kind === 'video') init.sendEncodings = SIMULCAST_LAYERS;
       const t = pc.addTransceiver(track, init);
-      if (track.kind === 'video') this.cameraSender = t.sender;
+      if (track.kind === 'video') {
+        this.cameraSender = t.sender;
+        this.preferCodec(t);
+      }
     }
     pc.onconnectionstatechange = () =>
       this.dispatchEvent(new CustomEvent('connection', { detail: { transport: 'send', state: pc.connectionState } }));
@@ -166,8 +172,20 @@ export class TongbuClient extends EventTarget {
       t.direction = 'sendonly';
     } else {
       this.screenTransceiver = this.sendPc.addTransceiver(track, { direction: 'sendonly' });
+      this.preferCodec(this.screenTransceiver);
     }
     await this.renegotiate();
+  }
+
+  /** Offers only the chosen video codec on a sending line (packetization mode 1 for H.264). */
+  preferCodec(transceiver) {
+    if (this.videoCodec !== 'h264' || !transceiver.setCodecPreferences) return;
+    const caps = RTCRtpSender.getCapabilities('video');
+    const h264 = (caps ? caps.codecs : []).filter((c) =>
+      c.mimeType === 'video/H264' && /packetization-mode=1/.test(c.sdpFmtpLine || ''));
+    if (!h264.length) return; // this browser cannot send it: VP8 as usual
+    const rtx = caps.codecs.filter((c) => c.mimeType === 'video/rtx');
+    transceiver.setCodecPreferences([...h264, ...rtx]);
   }
 
   /** Stops the share; the media line stays for the next one. */

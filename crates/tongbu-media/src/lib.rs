@@ -21,6 +21,7 @@ pub mod consumer;
 pub mod continuity;
 pub mod dynacast;
 pub mod encoding;
+pub mod h264;
 pub mod ids;
 pub mod keyframe_requests;
 pub mod packet;

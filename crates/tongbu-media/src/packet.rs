@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::vp8::PictureIds;
+use crate::h264;
+use crate::vp8::{self, Descriptor, PictureIds};
 use crate::ConsumerId;
 
 /// A simulcast layer (one encoding of a producer), 0 the lowest: the order of the publisher's
@@ -34,6 +35,8 @@ pub enum MediaKind {
 pub enum Codec {
     Opus,
     Vp8,
+    /// H.264, packetization mode 1 (constrained baseline or main profile).
+    H264,
 }
 
 impl Codec {
@@ -49,7 +52,7 @@ impl Codec {
     pub fn clock_rate(self) -> u32 {
         match self {
             Codec::Opus => 48_000,
-            Codec::Vp8 => 90_000,
+            Codec::Vp8 | Codec::H264 => 90_000,
         }
     }
 
@@ -57,7 +60,24 @@ impl Codec {
     pub fn kind(self) -> MediaKind {
         match self {
             Codec::Opus => MediaKind::Audio,
-            Codec::Vp8 => MediaKind::Video,
+            Codec::Vp8 | Codec::H264 => MediaKind::Video,
+        }
+    }
+
+    /// What the router reads of a payload: where a keyframe starts, and — for a VP8 simulcast
+    /// producer, whose consumers renumber them across layers — the picture IDs.
+    pub fn descriptor(self, payload: &[u8], simulcast: bool) -> Descriptor {
+        match self {
+            Codec::Vp8 if simulcast => vp8::descriptor(payload),
+            Codec::Vp8 => Descriptor {
+                keyframe_start: vp8::is_keyframe_start(payload),
+                ..Descriptor::default()
+            },
+            Codec::H264 => Descriptor {
+                keyframe_start: h264::is_keyframe_start(payload),
+                ..Descriptor::default()
+            },
+            Codec::Opus => Descriptor::default(),
         }
     }
 }

@@ -21,8 +21,8 @@ use crate::continuity::Pauses;
 use crate::dynacast::LayerMask;
 use crate::simulcast_consumer::Skipped;
 use crate::{
-    continuity, vp8, Codec, Consumer, ConsumerId, Forward, Layer, MediaKind, ParticipantId,
-    Producer, ProducerId, Resend, RtpIn, SenderClock, SimulcastConsumer, StreamRewriter,
+    continuity, Codec, Consumer, ConsumerId, Forward, Layer, MediaKind, ParticipantId, Producer,
+    ProducerId, Resend, RtpIn, SenderClock, SimulcastConsumer, StreamRewriter,
 };
 
 /// How often encodings' bitrates are measured.
@@ -445,16 +445,8 @@ impl Router {
         };
         e.packets += 1;
         e.bytes += packet.payload.len() as u64;
-        let vp8 = p.codec == Codec::Vp8;
-        // A simulcast consumer renumbers picture IDs: the descriptor is read once, for all.
-        let descriptor = if vp8 && simulcast {
-            vp8::descriptor(&packet.payload)
-        } else {
-            vp8::Descriptor {
-                keyframe_start: vp8 && vp8::is_keyframe_start(&packet.payload),
-                ..vp8::Descriptor::default()
-            }
-        };
+        // Read once, for every consumer.
+        let descriptor = p.codec.descriptor(&packet.payload, simulcast);
         let keyframe = descriptor.keyframe_start;
         if keyframe {
             e.keyframes.keyframe_received();
@@ -577,7 +569,7 @@ impl Router {
                 .get(source)?;
             let ids = match &c.rules {
                 Rules::Simple(_) => None,
-                Rules::Simulcast(s) => s.ids_again(&vp8::descriptor(&cached.payload)),
+                Rules::Simulcast(s) => s.ids_again(&p.codec.descriptor(&cached.payload, true)),
             };
             Some(Resend {
                 forward: Forward {

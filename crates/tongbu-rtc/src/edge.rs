@@ -52,6 +52,8 @@ pub struct PublishedTrackInfo {
     pub track: ProducerId,
     pub owner: ParticipantId,
     pub kind: MediaKind,
+    /// What its publisher sends (a subscriber must have negotiated it: nothing is transcoded).
+    pub codec: tongbu_media::Codec,
     pub source: TrackSource,
     /// Simulcast layers it is published in (1: none).
     pub layers: u8,

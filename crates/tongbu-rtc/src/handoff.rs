@@ -192,7 +192,7 @@ impl crate::Worker {
         if self.router.producer(info.track).is_some() {
             return;
         }
-        let codec = tongbu_media::Codec::for_kind(info.kind);
+        let codec = info.codec;
         if self
             .router
             .add_layered_producer(info.track, info.owner, codec, info.layers)

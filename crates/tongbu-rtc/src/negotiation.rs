@@ -306,7 +306,7 @@ impl Worker {
             if o.consumer.is_some() {
                 continue;
             }
-            let codec = Codec::for_kind(o.kind);
+            let codec = o.codec;
             let Some(pt) = payload_type(&t.rtc, mid, codec) else {
                 warn!(
                     producer = o.producer.0,
@@ -428,6 +428,7 @@ impl Worker {
                         track: o.producer,
                         owner: o.owner,
                         kind: o.kind,
+                        codec: o.codec,
                         layers: router.producer(o.producer).map_or(1, |p| p.layers()),
                         owner_role: roles.get(&o.producer).copied().unwrap_or_default(),
                         source: if screens.contains(&o.producer) {
@@ -454,6 +455,7 @@ pub(crate) fn out_track(info: PublishedTrackInfo) -> OutTrack {
         producer: info.track,
         owner: info.owner,
         kind: info.kind,
+        codec: info.codec,
         state: OutState::ToOpen,
         consumer: None,
         cancelled: false,
@@ -464,7 +466,31 @@ fn str0m_codec(codec: Codec) -> StrCodec {
     match codec {
         Codec::Opus => StrCodec::Opus,
         Codec::Vp8 => StrCodec::Vp8,
+        Codec::H264 => StrCodec::H264,
     }
+}
+
+/// What a publisher sends on media line `mid`: of the transport's codecs, in their configured
+/// order (VP8, then H.264), the first the publisher offered. str0m's answer lists the codecs in
+/// that order and an offerer sends with the first of the answer, so a browser offering both
+/// sends VP8, and one that prefers H.264 alone (an encoder, a page set to H.264) sends H.264.
+pub(crate) fn sent_codec(rtc: &Rtc, mid: Mid, kind: MediaKind) -> Codec {
+    let Some(media) = rtc.media(mid) else {
+        return Codec::for_kind(kind);
+    };
+    let offered = media.remote_pts();
+    rtc.codec_config()
+        .params()
+        .iter()
+        .filter(|p| offered.contains(&p.pt()))
+        .find_map(|p| match p.spec().codec {
+            StrCodec::Opus => Some(Codec::Opus),
+            StrCodec::Vp8 => Some(Codec::Vp8),
+            StrCodec::H264 => Some(Codec::H264),
+            _ => None,
+        })
+        .filter(|c| c.kind() == kind)
+        .unwrap_or(Codec::for_kind(kind))
 }
 
 /// The payload type a transport negotiated for `codec` on media line `mid`.

@@ -36,6 +36,7 @@ pub struct OutTrack {
     pub producer: ProducerId,
     pub owner: ParticipantId,
     pub kind: MediaKind,
+    pub codec: tongbu_media::Codec,
     pub state: OutState,
     /// Its consumer, once negotiated and connected (the router forwards to it).
     pub consumer: Option<ConsumerId>,
@@ -155,6 +156,7 @@ mod tests {
             producer: ProducerId(producer),
             owner: ParticipantId(1),
             kind: MediaKind::Video,
+            codec: tongbu_media::Codec::Vp8,
             state,
             consumer: None,
             cancelled: false,

@@ -40,15 +40,14 @@ impl Worker {
             _ => Vec::new(),
         };
         let layers = rids.len().max(1) as u8;
+        let codec = crate::negotiation::sent_codec(&t.rtc, mid, kind);
         // Unique across workers: worker w numbers w, w + k, w + 2k, …
         let producer = ProducerId(self.next_producer * self.workers as u64 + self.index as u64);
         self.next_producer += 1;
-        if let Err(e) = self.router.add_layered_producer(
-            producer,
-            owner,
-            tongbu_media::Codec::for_kind(kind),
-            layers,
-        ) {
+        if let Err(e) = self
+            .router
+            .add_layered_producer(producer, owner, codec, layers)
+        {
             warn!("producer not added: {e}");
             return;
         }
@@ -72,6 +71,7 @@ impl Worker {
             participant = owner.0,
             producer = producer.0,
             ?kind,
+            ?codec,
             layers,
             "track published"
         );

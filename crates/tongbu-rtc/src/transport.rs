@@ -54,6 +54,9 @@ const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Opus's payload type (what browsers use).
 const OPUS_PT: u8 = 111;
+/// H.264 payload types (with their RTX) and `profile-level-id`s: constrained baseline 3.1, main
+/// 3.1 (the numbers browsers use for them, so that str0m rarely has to renumber).
+const H264_PTS: [(u8, u8, u32); 2] = [(108, 109, 0x42e01f), (123, 119, 0x4d001f)];
 
 /// Opus as Tongbu negotiates it: in-band FEC (a lost frame is rebuilt from the next one's
 /// redundancy) and DTX (a quiet microphone sends a packet every 400 ms instead of 25 a second:
@@ -121,6 +124,13 @@ impl Transport {
             .clear_codecs()
             .enable_vp8(true)
             .set_stats_interval(Some(STATS_INTERVAL));
+        // H.264 after VP8 (a publisher offering both sends VP8): packetization mode 1 only, in
+        // the constrained baseline and main profiles browsers and studio encoders send.
+        for (pt, rtx, profile_level_id) in H264_PTS {
+            config
+                .codec_config()
+                .add_h264(pt.into(), Some(rtx.into()), true, profile_level_id);
+        }
         config.codec_config().add_config(
             OPUS_PT.into(),
             None,

@@ -565,6 +565,10 @@ impl Worker {
             track: producer,
             owner,
             kind,
+            codec: self
+                .router
+                .producer(producer)
+                .map_or(tongbu_media::Codec::for_kind(kind), |p| p.codec()),
             layers: self.router.producer(producer).map_or(1, |p| p.layers()),
             owner_role: self
                 .producer_roles

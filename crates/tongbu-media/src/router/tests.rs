@@ -214,6 +214,35 @@ fn video_subscription_starts_on_a_keyframe_and_asks_for_one() {
     assert_eq!(r.stats().dropped_waiting_keyframe, 1);
 }
 
+/// An H.264 subscriber starts where a decoder can: at the STAP-A carrying the SPS (and PPS) of
+/// an IDR picture, not at a P slice or the middle of a fragmented IDR; the payloads go as sent.
+#[test]
+fn an_h264_subscription_starts_at_the_keyframes_parameter_sets() {
+    let now = Instant::now();
+    let mut r = Router::new();
+    r.add_producer(ProducerId(1), ParticipantId(1), Codec::H264)
+        .unwrap();
+    r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 102, now)
+        .unwrap();
+    let p_slice = [0x41, 0x9a, 0x02];
+    let idr_middle = [0x7c, 0x05, 0xb8, 0x00];
+    let sps_pps = [0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce];
+    let idr_first = [0x7c, 0x85, 0xb8, 0x00];
+    let mut out = Vec::new();
+    for (seq, payload) in [(1, &p_slice[..]), (2, &idr_middle[..])] {
+        r.forward(ProducerId(1), &pkt(seq, payload), now, &mut out)
+            .unwrap();
+    }
+    assert!(out.is_empty(), "nothing a decoder could start on");
+    for (seq, payload) in [(3, &sps_pps[..]), (4, &idr_first[..]), (5, &p_slice[..])] {
+        r.forward(ProducerId(1), &pkt(seq, payload), now, &mut out)
+            .unwrap();
+    }
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(|f| f.pt == 102 && f.ids.is_none()));
+    assert_eq!(r.stats().dropped_waiting_keyframe, 2);
+}
+
 #[test]
 fn keyframe_requests_from_many_subscribers_are_aggregated() {
     let t0 = Instant::now();

@@ -1,0 +1,52 @@
+// H.264 beside VP8: a teacher's page set to H.264 (a classroom PC with a hardware encoder)
+// publishes H.264, the server forwards it untouched, and a classroom page (sending VP8 as usual)
+// decodes the teacher while the teacher decodes the classroom: two codecs in one lesson.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { serverAndBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
+
+const env = serverAndBrowser();
+
+/** The codec of the video a page receives (from its receiving connection's statistics). */
+async function receivedCodec(page) {
+  return page.evaluate(async () => {
+    const pc = window.tongbuClient.recvPc;
+    const stats = [...(await pc.getStats()).values()];
+    const inbound = stats.filter((s) => s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0);
+    return inbound.map((s) => stats.find((c) => c.id === s.codecId)?.mimeType);
+  });
+}
+
+test('a teacher sending H.264 is decoded by a classroom sending VP8, and back', { timeout: 90000 }, async () => {
+  const { server, browser } = env;
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const hostLink = demo.links.find((l) => l.role === 'host');
+  const classLink = demo.links.find((l) => l.role === 'classroom');
+  const host = await browser.context.newPage();
+  await host.goto(`${server.url}${hostLink.url}&codec=h264`);
+  const classroom = await browser.context.newPage();
+  await classroom.goto(server.url + classLink.url);
+  try {
+    const teacher = await waitForLiveVideo(classroom, '#stage-video', 20000);
+    assert.ok(teacher.width > 0, 'the classroom decodes the teacher');
+    await classroom.waitForFunction(async () => {
+      const pc = window.tongbuClient.recvPc;
+      return [...(await pc.getStats()).values()].some((s) => s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 10);
+    }, null, { timeout: 15000, polling: 500 });
+    assert.deepEqual(await receivedCodec(classroom), ['video/H264'], 'the teacher arrives as H.264');
+    await waitForLiveVideo(host, '#grid .tile video', 20000);
+    assert.ok((await receivedCodec(host)).every((c) => c === 'video/VP8'), 'the classroom arrives as VP8');
+    const sent = await host.evaluate(async () => {
+      const stats = [...(await window.tongbuClient.sendPc.getStats()).values()];
+      return stats.filter((s) => s.type === 'outbound-rtp' && s.kind === 'video' && s.framesEncoded > 0)
+        .map((s) => stats.find((c) => c.id === s.codecId)?.mimeType);
+    });
+    assert.ok(sent.length > 0 && sent.every((c) => c === 'video/H264'), `the teacher sends H.264: ${sent}`);
+  } finally {
+    await classroom.screenshot({ path: join(artifacts, 'h264-classroom.png') });
+    await host.close();
+    await classroom.close();
+  }
+});
