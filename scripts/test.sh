@@ -22,6 +22,9 @@ command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # PDF courseware is rendered to images by poppler's pdftoppm (also needed by the server).
 command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
+# H.264 forwarding is checked by decoding what a subscriber received (ffprobe); the test clip in
+# tests/media was made with ffmpeg's libx264.
+command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

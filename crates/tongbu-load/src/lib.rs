@@ -11,6 +11,7 @@
 //! client knows only what a real client knows.
 
 pub mod clear_header;
+pub mod h264_clip;
 pub mod latency;
 pub mod media;
 pub mod peer;

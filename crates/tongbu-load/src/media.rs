@@ -2,6 +2,10 @@
 //! and opus audio encoded from a tone.
 
 use bytes::Bytes;
+use rtc::rtp::codec::h264::H264Payloader;
+
+use crate::h264_clip::{packetize_h264, H264Frames};
+use crate::peer::VideoCodec;
 
 /// VP8 frames read from an IVF file, looped.
 #[derive(Debug, Clone)]
@@ -81,6 +85,54 @@ impl IvfFrames {
 
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
+    }
+}
+
+/// The video a publisher loops: VP8 frames (IVF) or H.264 access units (Annex B).
+#[derive(Debug, Clone)]
+pub enum VideoClip {
+    Vp8(IvfFrames),
+    H264(H264Frames, H264Payloader),
+}
+
+impl VideoClip {
+    /// H.264 from an Annex B stream at `fps` frames per second.
+    pub fn h264(annex_b: &[u8], fps: f64) -> Result<Self, String> {
+        Ok(VideoClip::H264(
+            H264Frames::parse(annex_b, fps)?,
+            H264Payloader::default(),
+        ))
+    }
+
+    pub fn codec(&self) -> VideoCodec {
+        match self {
+            VideoClip::Vp8(_) => VideoCodec::Vp8,
+            VideoClip::H264(..) => VideoCodec::H264,
+        }
+    }
+
+    pub fn fps(&self) -> f64 {
+        match self {
+            VideoClip::Vp8(f) => f.fps,
+            VideoClip::H264(f, _) => f.fps,
+        }
+    }
+
+    /// Continue from the first frame (a keyframe), as an encoder does after a PLI.
+    pub fn restart(&mut self) {
+        match self {
+            VideoClip::Vp8(f) => f.restart(),
+            VideoClip::H264(f, _) => f.restart(),
+        }
+    }
+
+    /// The next frame as RTP payloads of at most `mtu` bytes (`picture_id` for VP8's
+    /// descriptor).
+    pub fn next_payloads(&mut self, picture_id: u16, mtu: usize) -> Vec<Bytes> {
+        match self {
+            VideoClip::Vp8(f) => packetize_vp8(&f.next_frame().0, picture_id, mtu),
+            VideoClip::H264(f, payloader) => packetize_h264(payloader, &f.next_frame().0, mtu),
+        }
     }
 }
 

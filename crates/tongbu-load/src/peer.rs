@@ -1,5 +1,5 @@
-//! A webrtc-rs peer connection set up the way every test client needs it: VP8 (with RTX) and
-//! opus, loopback only, no mDNS, events delivered to channels.
+//! A webrtc-rs peer connection set up the way every test client needs it: VP8 and H.264 (each
+//! with RTX) and opus, loopback only, no mDNS, events delivered to channels.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,6 +25,29 @@ use crate::ClientError;
 
 pub const VP8_PT: u8 = 96;
 pub const RTX_PT: u8 = 97;
+/// H.264 constrained baseline, packetization mode 1, and its RTX.
+pub const H264_PT: u8 = 102;
+pub const H264_RTX_PT: u8 = 103;
+const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+/// The video codec a client sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VideoCodec {
+    /// VP8 (the server's first choice); a receiving client also offers H.264.
+    #[default]
+    Vp8,
+    /// H.264 only, as a studio encoder offers it.
+    H264,
+}
+
+impl VideoCodec {
+    pub fn payload_type(self) -> u8 {
+        match self {
+            VideoCodec::Vp8 => VP8_PT,
+            VideoCodec::H264 => H264_PT,
+        }
+    }
+}
 pub const OPUS_PT: u8 = 111;
 
 fn fb(typ: &str, parameter: &str) -> RTCPFeedback {
@@ -35,38 +58,52 @@ fn fb(typ: &str, parameter: &str) -> RTCPFeedback {
 }
 
 pub(crate) fn media_engine() -> Result<MediaEngine, ClientError> {
+    media_engine_sending(VideoCodec::Vp8)
+}
+
+/// The codecs a client offers: for VP8, VP8 then H.264 (a subscriber takes either); for H.264,
+/// H.264 alone (so that the server's answer leaves it no other).
+pub(crate) fn media_engine_sending(video: VideoCodec) -> Result<MediaEngine, ClientError> {
     use rtc::peer_connection::configuration::media_engine::{
-        MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
+        MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
     };
     let mut me = MediaEngine::default();
-    me.register_codec(
-        RTCRtpCodecParameters {
-            payload_type: VP8_PT,
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.into(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: String::new(),
-                rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
+    let vp8 = (VP8_PT, RTX_PT, MIME_TYPE_VP8, "");
+    let h264 = (H264_PT, H264_RTX_PT, MIME_TYPE_H264, H264_FMTP);
+    let codecs = match video {
+        VideoCodec::Vp8 => vec![vp8, h264],
+        VideoCodec::H264 => vec![h264],
+    };
+    for (pt, rtx, mime, fmtp) in codecs {
+        me.register_codec(
+            RTCRtpCodecParameters {
+                payload_type: pt,
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.into(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: fmtp.into(),
+                    rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
+                },
             },
-        },
-        RtpCodecKind::Video,
-    )
-    .map_err(ClientError::webrtc)?;
-    me.register_codec(
-        RTCRtpCodecParameters {
-            payload_type: RTX_PT,
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_RTX.into(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: format!("apt={VP8_PT}"),
-                rtcp_feedback: vec![],
+            RtpCodecKind::Video,
+        )
+        .map_err(ClientError::webrtc)?;
+        me.register_codec(
+            RTCRtpCodecParameters {
+                payload_type: rtx,
+                rtp_codec: RTCRtpCodec {
+                    mime_type: MIME_TYPE_RTX.into(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: format!("apt={pt}"),
+                    rtcp_feedback: vec![],
+                },
             },
-        },
-        RtpCodecKind::Video,
-    )
-    .map_err(ClientError::webrtc)?;
+            RtpCodecKind::Video,
+        )
+        .map_err(ClientError::webrtc)?;
+    }
     me.register_codec(
         RTCRtpCodecParameters {
             payload_type: OPUS_PT,
@@ -87,11 +124,24 @@ pub(crate) fn media_engine() -> Result<MediaEngine, ClientError> {
 /// A track this client sends, with the codec of its kind (VP8 or opus, as [`media_engine`]
 /// registers them) on one SSRC: its id is `<stream_id>-video` or `<stream_id>-audio`.
 pub fn send_track(stream_id: &str, kind: RtpCodecKind, ssrc: u32) -> MediaStreamTrack {
-    use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+    send_track_of(stream_id, kind, ssrc, VideoCodec::Vp8)
+}
+
+/// [`send_track`], its video in `video`.
+pub fn send_track_of(
+    stream_id: &str,
+    kind: RtpCodecKind,
+    ssrc: u32,
+    video: VideoCodec,
+) -> MediaStreamTrack {
+    use rtc::peer_connection::configuration::media_engine::{
+        MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+    };
     use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
-    let (mime, clock_rate, channels) = match kind {
-        RtpCodecKind::Video => (MIME_TYPE_VP8, 90_000, 0),
-        _ => (MIME_TYPE_OPUS, 48_000, 2),
+    let (mime, clock_rate, channels, fmtp) = match (kind, video) {
+        (RtpCodecKind::Video, VideoCodec::Vp8) => (MIME_TYPE_VP8, 90_000, 0, ""),
+        (RtpCodecKind::Video, VideoCodec::H264) => (MIME_TYPE_H264, 90_000, 0, H264_FMTP),
+        _ => (MIME_TYPE_OPUS, 48_000, 2, ""),
     };
     let name = if kind == RtpCodecKind::Video {
         "video"
@@ -112,6 +162,7 @@ pub fn send_track(stream_id: &str, kind: RtpCodecKind, ssrc: u32) -> MediaStream
                 mime_type: mime.into(),
                 clock_rate,
                 channels,
+                sdp_fmtp_line: fmtp.into(),
                 ..Default::default()
             },
             ..Default::default()
@@ -165,7 +216,15 @@ impl PeerConnectionEventHandler for Handler {
 
 /// Builds a peer connection bound to 127.0.0.1 only.
 pub async fn build(role: Role) -> Result<(Arc<dyn PeerConnection>, Events), ClientError> {
-    let mut me = media_engine()?;
+    build_sending(role, VideoCodec::Vp8).await
+}
+
+/// [`build`], offering `video` (see [`media_engine_sending`]).
+pub async fn build_sending(
+    role: Role,
+    video: VideoCodec,
+) -> Result<(Arc<dyn PeerConnection>, Events), ClientError> {
+    let mut me = media_engine_sending(video)?;
     let registry = match role {
         Role::Publisher => register_default_interceptors(Registry::new(), &mut me)
             .map_err(ClientError::webrtc)?

@@ -1,4 +1,4 @@
-//! A synthetic publisher: joins over signaling, publishes a real VP8 clip and a real opus tone
+//! A synthetic publisher: joins over signaling, publishes a real VP8 or H.264 clip and a real opus tone
 //! as RTP, records every packet it sent, and counts the keyframe requests it receives (answering
 //! each with a keyframe, as a real encoder does).
 
@@ -16,8 +16,8 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
-use crate::media::{packetize_vp8, rtp_packet, IvfFrames, OpusTone};
-use crate::peer::{self, Role, OPUS_PT, VP8_PT};
+use crate::media::{rtp_packet, IvfFrames, OpusTone, VideoClip};
+use crate::peer::{self, Role, OPUS_PT};
 use crate::{ClientError, SignalClient};
 
 const VIDEO_SSRC: u32 = 0x7B00_0001;
@@ -66,19 +66,26 @@ pub struct Publisher {
 impl Publisher {
     /// Joins with the signaling URL (which carries the token) and starts publishing `ivf`.
     pub async fn connect(ws_url: &str, ivf: &[u8]) -> Result<Self, ClientError> {
-        let mut frames = IvfFrames::parse(ivf).map_err(ClientError::Media)?;
+        let frames = IvfFrames::parse(ivf).map_err(ClientError::Media)?;
+        Self::connect_clip(ws_url, VideoClip::Vp8(frames)).await
+    }
+
+    /// Joins and publishes `clip` in its codec (offering only that codec for video).
+    pub async fn connect_clip(ws_url: &str, mut frames: VideoClip) -> Result<Self, ClientError> {
+        let video_codec = frames.codec();
         let mut tone = OpusTone::new(32_000).map_err(ClientError::Media)?;
 
         let mut signal = SignalClient::connect(ws_url).await?;
         let ServerMessage::Joined { you, .. } = signal.join().await? else {
             return Err(ClientError::Refused("no joined message".into()));
         };
-        let (pc, mut events) = peer::build(Role::Publisher).await?;
+        let (pc, mut events) = peer::build_sending(Role::Publisher, video_codec).await?;
         let track = |kind, ssrc| {
-            Arc::new(TrackLocalStaticRTP::new(peer::send_track(
+            Arc::new(TrackLocalStaticRTP::new(peer::send_track_of(
                 "publisher",
                 kind,
                 ssrc,
+                video_codec,
             )))
         };
         let vtrack = track(RtpCodecKind::Video, VIDEO_SSRC);
@@ -155,8 +162,9 @@ impl Publisher {
             let log = video.clone();
             let running = running.clone();
             let want = want_keyframe.clone();
-            let period = Duration::from_secs_f64(1.0 / frames.fps.clamp(1.0, 60.0));
-            let ticks = (90_000.0 / frames.fps.clamp(1.0, 60.0)) as u32;
+            let period = Duration::from_secs_f64(1.0 / frames.fps().clamp(1.0, 60.0));
+            let ticks = (90_000.0 / frames.fps().clamp(1.0, 60.0)) as u32;
+            let pt = video_codec.payload_type();
             tasks.push(tokio::spawn(async move {
                 let mut seq = FIRST_VIDEO_SEQ;
                 let mut ts: u32 = 1_000;
@@ -167,14 +175,16 @@ impl Publisher {
                     if want.swap(false, Ordering::SeqCst) {
                         frames.restart();
                     }
-                    let (frame, _key) = frames.next_frame();
-                    let payloads = packetize_vp8(&frame, picture_id, MTU);
+                    let payloads = frames.next_payloads(picture_id, MTU);
+                    if payloads.is_empty() {
+                        continue;
+                    }
                     picture_id = (picture_id + 1) & 0x7FFF;
                     let last = payloads.len() - 1;
                     for (i, p) in payloads.into_iter().enumerate() {
                         // Logged before it is written, so whatever a subscriber has is in the log.
                         record(&log, seq, ts, p.clone());
-                        let pkt = rtp_packet(VP8_PT, VIDEO_SSRC, seq, ts, i == last, p);
+                        let pkt = rtp_packet(pt, VIDEO_SSRC, seq, ts, i == last, p);
                         if vtrack.write_rtp(pkt).await.is_err() {
                             return;
                         }
