@@ -213,6 +213,8 @@ pub(crate) enum Command {
         participant: ParticipantId,
         session: i64,
         role: MediaRole,
+        /// `false`: it only publishes (a WHIP encoder).
+        receives: bool,
         events: mpsc::Sender<EdgeEvent>,
         reply: oneshot::Sender<Vec<PublishedTrackInfo>>,
     },
@@ -330,6 +332,27 @@ impl EdgeHandle {
             participant,
             session,
             role,
+            receives: true,
+            events,
+            reply,
+        })
+        .await
+    }
+
+    /// [`Edge::join`] for a participant that only publishes (a WHIP encoder): it is offered
+    /// none of the session's tracks.
+    pub async fn join_publishing_only(
+        &self,
+        participant: ParticipantId,
+        session: i64,
+        role: MediaRole,
+        events: mpsc::Sender<EdgeEvent>,
+    ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
+        self.call(self.worker_of(participant), |reply| Command::Join {
+            participant,
+            session,
+            role,
+            receives: false,
             events,
             reply,
         })

@@ -29,6 +29,7 @@ impl Worker {
         id: ParticipantId,
         session: i64,
         role: MediaRole,
+        receives: bool,
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
@@ -37,6 +38,7 @@ impl Worker {
         }
         let mut p = Participant::new(id, session, events);
         p.role = role;
+        p.receives = receives;
         let members = self.sessions.get(&session).cloned().unwrap_or_default();
         let mut existing = Vec::new();
         for other in &members {

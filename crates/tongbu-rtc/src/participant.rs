@@ -65,6 +65,9 @@ pub struct Participant {
     pub role: MediaRole,
     /// The allocator found no picture fits its link: all its video is paused.
     pub bandwidth_paused: bool,
+    /// Whether it receives the session's tracks (`false`: an encoder that only publishes, over
+    /// WHIP: nothing is offered to it).
+    pub receives: bool,
 }
 
 impl Participant {
@@ -83,6 +86,7 @@ impl Participant {
             max_layer: Layer(MAX_LAYERS - 1),
             role: MediaRole::default(),
             bandwidth_paused: false,
+            receives: true,
         }
     }
 
@@ -96,7 +100,8 @@ impl Participant {
 
     /// Whether the `recv` transport needs a new offer.
     pub fn needs_offer(&self) -> bool {
-        self.pending.is_none()
+        self.receives
+            && self.pending.is_none()
             && self
                 .out
                 .iter()

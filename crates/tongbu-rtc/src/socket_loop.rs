@@ -403,10 +403,16 @@ fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
             participant,
             session,
             role,
+            receives,
             events,
             reply,
         } => {
-            let _ = reply.send(worker.handle_join(participant, session, role, events, now));
+            let joined = if receives {
+                worker.handle_join(participant, session, role, events, now)
+            } else {
+                worker.handle_join_publishing_only(participant, session, role, events, now)
+            };
+            let _ = reply.send(joined);
         }
         Command::Spotlight {
             session,

@@ -225,7 +225,23 @@ impl Worker {
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
         let _s = info_span!("participant", id = participant.0, session).entered();
-        let existing = self.join(participant, session, role, events, now);
+        let existing = self.join(participant, session, role, true, events, now);
+        self.drive_dirty(now);
+        existing
+    }
+
+    /// [`Worker::handle_join`] for a participant that only publishes (a WHIP encoder): it is
+    /// offered none of the session's tracks.
+    pub fn handle_join_publishing_only(
+        &mut self,
+        participant: ParticipantId,
+        session: i64,
+        role: MediaRole,
+        events: mpsc::Sender<EdgeEvent>,
+        now: Instant,
+    ) -> Vec<PublishedTrackInfo> {
+        let _s = info_span!("participant", id = participant.0, session).entered();
+        let existing = self.join(participant, session, role, false, events, now);
         self.drive_dirty(now);
         existing
     }
