@@ -111,6 +111,40 @@ export async function startLossyClassroom(server, link, dropEvery, seconds = 120
 }
 
 /**
+ * A studio encoder played by `tongbu-load whip` (webrtc-rs): publishes `clip` (an H.264 Annex B
+ * file, offered alone) to a session's WHIP endpoint with a host link's token; resolves with the
+ * stream's location once it is up. `stop()` ends it the way OBS does (SIGINT: it DELETEs).
+ */
+export async function startWhipEncoder(server, sessionId, hostLink, clip, seconds = 120) {
+  const token = new URL(hostLink, server.url).searchParams.get('token');
+  const bin = process.env.TONGBU_LOAD_BIN || join(root, 'target', 'debug', 'tongbu-load');
+  const child = spawn(bin, ['whip', '--endpoint', `${server.url}/whip/${sessionId}`, '--token', token,
+    '--clip', clip, '--seconds', String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const location = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tongbu-load whip did not start:\n${err}`)), 20000);
+    child.stdout.on('data', (d) => {
+      const m = String(d).match(/"whip":"([^"]+)"/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`tongbu-load whip exited with ${code}:\n${err}`)));
+  });
+  return {
+    location,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
+/**
  * A server and a browser for the tests of one file: started before them, stopped after. Read
  * `server` and `browser` from the returned object inside a test.
  */

@@ -359,12 +359,14 @@ function updateStage() {
 }
 
 function removeParticipant(pid) {
+  // Asked before it leaves the roster, which names the host.
+  const wasHost = pid === hostId();
   ui.roster.delete(pid);
   ui.streams.delete(pid);
   ui.screens.delete(pid);
   const el = document.querySelector(`#grid [data-participant="${pid}"]`);
   if (el) el.remove();
-  if (pid === hostId()) $('stage-video').srcObject = null;
+  if (wasHost) $('stage-video').srcObject = null;
   updateStage();
   refreshTiles();
 }

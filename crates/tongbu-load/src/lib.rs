@@ -39,6 +39,9 @@ pub enum ClientError {
     Timeout(&'static str),
     #[error("server refused: {0}")]
     Refused(String),
+    /// An HTTP call (WHIP) answered with this status and text.
+    #[error("HTTP {0}: {1}")]
+    Http(u16, String),
 }
 
 impl ClientError {

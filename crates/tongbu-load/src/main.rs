@@ -12,8 +12,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tongbu_load::media::{IvfFrames, VideoClip};
 use tongbu_load::workload::{self, LoadConfig, Workload};
-use tongbu_load::Subscriber;
+use tongbu_load::{Publisher, Subscriber};
 
 /// The default clip: 1280×720, 30 fps, VP8 at 1.2 Mbit/s, 4 s.
 const CLIP: &[u8] = include_bytes!("../../../tests/media/classroom-1280x720-30fps-1200k.ivf");
@@ -22,11 +23,18 @@ const USAGE: &str = "usage:
   tongbu-load classroom --url ws://HOST/ws?token=… [--drop-every N] [--seconds S]
   tongbu-load w1 --publisher URL --subscriber URL [--n N] [--seconds S] [--clip FILE.ivf] [--server-pid PID] [--decrypt first|all]
   tongbu-load w2 --url URL [--url URL …] [--n N] [--seconds S] [--clip FILE.ivf] [--server-pid PID] [--decrypt first|all]
+  tongbu-load whip --endpoint URL --token TOKEN [--clip FILE.h264|FILE.ivf] [--fps F] [--seconds S]
 
   classroom     join as one receiving classroom (webrtc-rs), print what arrived
     --url         the signaling URL of a classroom's join link (/ws?token=…)
     --drop-every  lose every N-th incoming packet (N ≥ 2; 5 loses 20 %), to play a weak link
     --seconds     how long to stay (default 60, at most 3600)
+  whip          publish a clip over WHIP (RFC 9725) as a studio encoder does, then DELETE it
+    --endpoint    the session's WHIP URL (http://HOST/whip/ID; tongbu token --whip prints it)
+    --token       the bearer token (tongbu token --whip prints it)
+    --clip        H.264 Annex B (offered alone) or VP8 IVF (default: the built-in VP8 clip)
+    --fps         frame rate of an H.264 clip, which carries none (default 15)
+    --seconds     how long to publish (default 60, at most 3600)
   w1            lecture: one publisher (VP8 clip + opus 32 kbit/s), N subscribers that do not decode
     --publisher   join URL of a participant that may publish (host or classroom)
     --subscriber  join URL the N subscribers share (an observer or classroom link)
@@ -54,6 +62,13 @@ enum Args {
         seconds: u64,
     },
     Load(LoadConfig),
+    Whip {
+        endpoint: String,
+        token: String,
+        clip: Vec<u8>,
+        fps: f64,
+        seconds: u64,
+    },
 }
 
 fn ws_url(flag: &str, url: String) -> Result<String, String> {
@@ -78,7 +93,7 @@ fn whole<T: std::str::FromStr + PartialOrd>(
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let command = match args.next() {
-        Some(c) if ["classroom", "w1", "w2"].contains(&c.as_str()) => c,
+        Some(c) if ["classroom", "w1", "w2", "whip"].contains(&c.as_str()) => c,
         Some(h) if h == "-h" || h == "--help" => return Err(String::new()),
         None => return Err(String::new()),
         Some(other) => return Err(format!("unknown command {other:?}")),
@@ -88,10 +103,23 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut publisher, mut subscriber, mut n, mut clip, mut server_pid, mut settle) =
         (None, None, None, None, None, 30u64);
     let mut decrypt_all = false;
+    let (mut endpoint, mut token, mut fps) = (None, None, 15.0);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let classroom = command == "classroom";
+        let whip = command == "whip";
         match flag.as_str() {
+            "--endpoint" if whip => {
+                if !(value.starts_with("http://") || value.starts_with("https://")) {
+                    return Err(format!("--endpoint: {value:?} is not an http(s):// URL"));
+                }
+                endpoint = Some(value)
+            }
+            "--token" if whip => token = Some(value),
+            "--fps" if whip => fps = f64::from(whole(&flag, &value, 1..=60u32, "1 to 60")?),
+            "--clip" if whip => {
+                clip = Some(std::fs::read(&value).map_err(|e| format!("--clip: {value}: {e}"))?)
+            }
             "--url" if command != "w1" => url.push(ws_url("--url", value)?),
             "--drop-every" if classroom => {
                 drop_every = Some(whole(&flag, &value, 2..=u32::MAX, "a whole number ≥ 2")?)
@@ -106,7 +134,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--publisher" if command == "w1" => publisher = Some(ws_url(&flag, value)?),
             "--subscriber" if command == "w1" => subscriber = Some(ws_url(&flag, value)?),
-            "--n" if !classroom => {
+            "--n" if !classroom && !whip => {
                 n = Some(whole(
                     &flag,
                     &value,
@@ -114,7 +142,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     "a whole number from 1 to 20000",
                 )?)
             }
-            "--clip" if !classroom => {
+            "--clip" if !classroom && !whip => {
                 clip = Some(std::fs::read(&value).map_err(|e| format!("--clip: {value}: {e}"))?)
             }
             "--server-pid" if !classroom => {
@@ -134,6 +162,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     let workload = match command.as_str() {
+        "whip" => {
+            return Ok(Args::Whip {
+                endpoint: endpoint.ok_or("--endpoint is required")?,
+                token: token.ok_or("--token is required")?,
+                clip: clip.unwrap_or_else(|| CLIP.to_vec()),
+                fps,
+                seconds: seconds.unwrap_or(60),
+            })
+        }
         "classroom" => {
             let url = url.pop().ok_or("--url is required")?;
             return Ok(Args::Classroom {
@@ -195,6 +232,13 @@ fn main() -> ExitCode {
             drop_every,
             seconds,
         } => runtime.block_on(classroom(url, drop_every, seconds)),
+        Args::Whip {
+            endpoint,
+            token,
+            clip,
+            fps,
+            seconds,
+        } => runtime.block_on(whip(endpoint, token, clip, fps, seconds)),
         Args::Load(cfg) => runtime.block_on(async move {
             match workload::run(cfg).await {
                 Ok(r) => {
@@ -208,6 +252,45 @@ fn main() -> ExitCode {
             }
         }),
     }
+}
+
+async fn whip(endpoint: String, token: String, clip: Vec<u8>, fps: f64, seconds: u64) -> ExitCode {
+    let clip = if clip.starts_with(b"DKIF") {
+        IvfFrames::parse(&clip).map(VideoClip::Vp8)
+    } else {
+        VideoClip::h264(&clip, fps)
+    };
+    let clip = match clip {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tongbu-load: --clip: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let codec = format!("{:?}", clip.codec());
+    let encoder = match Publisher::connect_whip(&endpoint, &token, clip).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tongbu-load: WHIP publish refused: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Say so on stdout, so that a script knows when the stream is up.
+    println!(
+        "{}",
+        serde_json::json!({"whip": encoder.whip_location(), "codec": codec})
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let sent = encoder.video_sent().len();
+    encoder.close().await;
+    println!(
+        "{}",
+        serde_json::json!({"video_packets": sent, "deleted": true})
+    );
+    ExitCode::SUCCESS
 }
 
 async fn classroom(url: String, drop_every: Option<u32>, seconds: u64) -> ExitCode {

@@ -61,6 +61,8 @@ pub struct Publisher {
     running: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     pub messages: mpsc::UnboundedReceiver<ServerMessage>,
+    /// Its WHIP resource and bearer token, when published over WHIP.
+    whip: Option<(String, String)>,
 }
 
 impl Publisher {
@@ -71,14 +73,106 @@ impl Publisher {
     }
 
     /// Joins and publishes `clip` in its codec (offering only that codec for video).
-    pub async fn connect_clip(ws_url: &str, mut frames: VideoClip) -> Result<Self, ClientError> {
-        let video_codec = frames.codec();
-        let mut tone = OpusTone::new(32_000).map_err(ClientError::Media)?;
-
+    pub async fn connect_clip(ws_url: &str, frames: VideoClip) -> Result<Self, ClientError> {
         let mut signal = SignalClient::connect(ws_url).await?;
         let ServerMessage::Joined { you, .. } = signal.join().await? else {
             return Err(ClientError::Refused("no joined message".into()));
         };
+        let prepared = Prepared::new(frames).await?;
+        signal.send(&ClientMessage::Offer {
+            transport: TransportKind::Send,
+            sdp: prepared.offer.clone(),
+            screen: None,
+        });
+        let answer = signal
+            .recv_until(Duration::from_secs(10), |m| match m {
+                ServerMessage::Answer {
+                    transport: TransportKind::Send,
+                    sdp,
+                } => Some(Ok(sdp.clone())),
+                ServerMessage::Error { message, .. } => Some(Err(message.clone())),
+                _ => None,
+            })
+            .await?
+            .map_err(ClientError::Refused)?;
+        // Other signaling messages, for the test to look at.
+        let (mtx, messages) = mpsc::unbounded_channel();
+        let (out, mut incoming) = signal.into_parts();
+        let relay = tokio::spawn(async move {
+            let _keep_open = out;
+            while let Some(m) = incoming.recv().await {
+                if mtx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+        prepared
+            .start(answer, you.id, messages, Some(relay), None)
+            .await
+    }
+
+    /// Publishes `clip` over WHIP (RFC 9725) as an encoder does: the offer is POSTed to
+    /// `endpoint` with the bearer `token`, the answer comes back with the stream's location
+    /// ([`Publisher::whip_location`]); [`Publisher::close`] DELETEs it. A refusal is
+    /// [`ClientError::Http`] with the status and the server's words.
+    pub async fn connect_whip(
+        endpoint: &str,
+        token: &str,
+        frames: VideoClip,
+    ) -> Result<Self, ClientError> {
+        let prepared = Prepared::new(frames).await?;
+        let res = reqwest::Client::new()
+            .post(endpoint)
+            .bearer_auth(token)
+            .header("content-type", "application/sdp")
+            .body(prepared.offer.clone())
+            .send()
+            .await
+            .map_err(|e| ClientError::Refused(e.to_string()))?;
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = res.text().await.unwrap_or_default();
+        if status != 201 {
+            let _ = prepared.pc.close().await;
+            return Err(ClientError::Http(status, body));
+        }
+        let location =
+            location.ok_or_else(|| ClientError::Refused("201 without a Location".into()))?;
+        let resource = reqwest::Url::parse(endpoint)
+            .and_then(|base| base.join(&location))
+            .map_err(|e| ClientError::Refused(e.to_string()))?
+            .to_string();
+        let (_none, messages) = mpsc::unbounded_channel();
+        prepared
+            .start(body, 0, messages, None, Some((resource, token.to_string())))
+            .await
+    }
+
+    /// The stream's WHIP resource (for `DELETE`), when published over WHIP.
+    pub fn whip_location(&self) -> Option<&str> {
+        self.whip.as_ref().map(|(url, _)| url.as_str())
+    }
+}
+
+/// A publisher's connection with its tracks and offer, before the answer.
+struct Prepared {
+    pc: Arc<dyn PeerConnection>,
+    events: peer::Events,
+    vtrack: Arc<TrackLocalStaticRTP>,
+    atrack: Arc<TrackLocalStaticRTP>,
+    offer: String,
+    frames: VideoClip,
+    tone: OpusTone,
+}
+
+impl Prepared {
+    async fn new(frames: VideoClip) -> Result<Self, ClientError> {
+        let video_codec = frames.codec();
+        let tone = OpusTone::new(32_000).map_err(ClientError::Media)?;
         let (pc, mut events) = peer::build_sending(Role::Publisher, video_codec).await?;
         let track = |kind, ssrc| {
             Arc::new(TrackLocalStaticRTP::new(peer::send_track_of(
@@ -107,27 +201,41 @@ impl Publisher {
             .await
             .map_err(ClientError::webrtc)?;
         peer::wait_gathered(&mut events.gathered, before).await;
-        let sdp = pc
+        let offer = pc
             .local_description()
             .await
             .ok_or(ClientError::Timeout("a local description"))?
             .sdp;
-        signal.send(&ClientMessage::Offer {
-            transport: TransportKind::Send,
-            sdp,
-            screen: None,
-        });
-        let answer = signal
-            .recv_until(Duration::from_secs(10), |m| match m {
-                ServerMessage::Answer {
-                    transport: TransportKind::Send,
-                    sdp,
-                } => Some(Ok(sdp.clone())),
-                ServerMessage::Error { message, .. } => Some(Err(message.clone())),
-                _ => None,
-            })
-            .await?
-            .map_err(ClientError::Refused)?;
+        Ok(Self {
+            pc,
+            events,
+            vtrack,
+            atrack,
+            offer,
+            frames,
+            tone,
+        })
+    }
+
+    /// Applies the answer, waits for the connection, and starts sending.
+    async fn start(
+        self,
+        answer: String,
+        participant: u64,
+        messages: mpsc::UnboundedReceiver<ServerMessage>,
+        relay: Option<JoinHandle<()>>,
+        whip: Option<(String, String)>,
+    ) -> Result<Publisher, ClientError> {
+        let Prepared {
+            pc,
+            mut events,
+            vtrack,
+            atrack,
+            offer: _,
+            mut frames,
+            mut tone,
+        } = self;
+        let video_codec = frames.codec();
         pc.set_remote_description(
             RTCSessionDescription::answer(answer.clone()).map_err(ClientError::webrtc)?,
         )
@@ -217,20 +325,9 @@ impl Publisher {
                 }
             }));
         }
-        // Other signaling messages, for the test to look at.
-        let (mtx, messages) = mpsc::unbounded_channel();
-        let (_out, mut incoming) = signal.into_parts();
-        tasks.push(tokio::spawn(async move {
-            let _keep_open = _out;
-            while let Some(m) = incoming.recv().await {
-                if mtx.send(m).is_err() {
-                    break;
-                }
-            }
-        }));
-
-        Ok(Self {
-            participant: you.id,
+        tasks.extend(relay);
+        Ok(Publisher {
+            participant,
             answer,
             pc,
             video,
@@ -239,9 +336,12 @@ impl Publisher {
             running,
             tasks,
             messages,
+            whip,
         })
     }
+}
 
+impl Publisher {
     /// Video packets sent so far.
     pub fn video_sent(&self) -> Vec<SentPacket> {
         self.video.lock().map(|l| l.clone()).unwrap_or_default()
@@ -257,9 +357,16 @@ impl Publisher {
         self.keyframe_requests.load(Ordering::SeqCst)
     }
 
-    /// Stops sending, leaves, and closes the connection.
+    /// Stops sending, leaves (over WHIP: `DELETE`s its resource), and closes the connection.
     pub async fn close(self) {
         self.running.store(false, Ordering::SeqCst);
+        if let Some((url, token)) = &self.whip {
+            let _ = reqwest::Client::new()
+                .delete(url)
+                .bearer_auth(token)
+                .send()
+                .await;
+        }
         let _ = self.pc.close().await;
         for t in self.tasks {
             t.abort();

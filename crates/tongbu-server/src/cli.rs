@@ -13,9 +13,12 @@ use crate::Config;
 pub const TOKEN_USAGE: &str =
     "usage: tongbu token --session ID --role host|classroom|observer|operator --name NAME
                     [--classroom ID] [--valid-min MINUTES] [--base-url URL]
+       tongbu token --whip --session ID --name NAME [--valid-min MINUTES] [--base-url URL]
 
 Prints a join link signed with the server's key (from TONGBU_DATA_DIR). By default the link is
-valid until the session's end plus grace; --valid-min sets another lifetime.";
+valid until the session's end plus grace; --valid-min sets another lifetime. With --whip it
+prints the WHIP endpoint and bearer token an encoder (OBS: Settings → Stream → WHIP) publishes
+the session's host stream with.";
 
 pub const SCHEDULE_USAGE: &str = "usage: tongbu schedule import FILE.csv|FILE.json [--dry-run] [--json]
 
@@ -113,7 +116,12 @@ pub fn schedule(config: &Config, args: &[String]) -> Result<(String, bool), CliE
 pub fn token(config: &Config, args: &[String]) -> Result<String, CliError> {
     let mut opts: HashMap<&str, &str> = HashMap::new();
     let mut it = args.iter();
+    let mut whip = false;
     while let Some(a) = it.next() {
+        if a == "--whip" {
+            whip = true;
+            continue;
+        }
         let key = match a.as_str() {
             "--session" | "--role" | "--name" | "--classroom" | "--valid-min" | "--base-url" => {
                 a.as_str()
@@ -134,12 +142,24 @@ pub fn token(config: &Config, args: &[String]) -> Result<String, CliError> {
         .parse::<i64>()
         .map(SessionId)
         .map_err(|_| CliError::Usage("--session takes a session id (a number)".into()))?;
-    let role: Role = need("--role")?.parse().map_err(CliError::Usage)?;
+    let role: Role = match (whip, opts.get("--role")) {
+        (true, None) | (true, Some(&"host")) => Role::Host,
+        (true, Some(_)) => {
+            return Err(CliError::Usage(
+                "a WHIP stream is the host's; leave out --role".into(),
+            ))
+        }
+        (false, _) => need("--role")?.parse().map_err(CliError::Usage)?,
+    };
     let name = need("--name")?.to_string();
+    let store = open_store(config)?;
+    let session = store.session(sid)?;
     let classroom = match opts.get("--classroom") {
         Some(c) => Some(ClassroomId(c.parse().map_err(|_| {
             CliError::Usage("--classroom takes a classroom id (a number)".into())
         })?)),
+        // The encoder publishes for the host classroom.
+        None if whip => Some(session.spec.host),
         None => None,
     };
     if matches!(role, Role::Host | Role::Classroom) && classroom.is_none() {
@@ -147,8 +167,6 @@ pub fn token(config: &Config, args: &[String]) -> Result<String, CliError> {
             "a {role} link needs --classroom (which classroom joins)"
         )));
     }
-    let store = open_store(config)?;
-    let session = store.session(sid)?;
     if let Some(c) = classroom {
         if !session.includes(c) && role != Role::Observer {
             return Err(CliError::Usage(format!(
@@ -184,5 +202,11 @@ pub fn token(config: &Config, args: &[String]) -> Result<String, CliError> {
         .get("--base-url")
         .map(|s| s.trim_end_matches('/').to_string())
         .unwrap_or_else(|| format!("http://{}", config.http_addr));
+    if whip {
+        return Ok(format!(
+            "WHIP endpoint: {base}/whip/{}\nBearer token: {token}",
+            sid.0
+        ));
+    }
     Ok(format!("{base}/lesson.html?token={token}"))
 }

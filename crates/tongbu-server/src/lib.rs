@@ -38,6 +38,7 @@ pub mod tickets;
 pub mod tls;
 pub mod turn;
 pub mod web;
+pub mod whip;
 pub mod ws;
 
 pub use config::{Config, ConfigError};

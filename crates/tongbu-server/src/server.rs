@@ -81,6 +81,8 @@ pub struct AppState {
     pub backoff: crate::credential_backoff::CredentialBackoff,
     /// The education platform teachers sign in with (see `signin`), if configured.
     pub signin: Option<Arc<crate::signin::Platform>>,
+    /// Streams published by encoders over WHIP (see `whip`).
+    pub whip: crate::whip::Ingests,
 }
 
 /// How long a request body may send nothing before the request fails (a weak link's upload
@@ -243,10 +245,19 @@ impl Server {
             stopping: tokio::sync::watch::Sender::new(false),
             tickets: crate::tickets::Tickets::default(),
             backoff: crate::credential_backoff::CredentialBackoff::default(),
+            whip: crate::whip::Ingests::default(),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))
             .route("/ws/check", get(crate::network_check::handler))
+            .route(
+                "/whip/{session}",
+                axum::routing::post(crate::whip::publish).options(crate::whip::options),
+            )
+            .route(
+                "/whip/{session}/{resource}",
+                axum::routing::delete(crate::whip::stop).patch(crate::whip::no_trickle),
+            )
             .route("/api/demo", get(web::demo))
             .route("/api/health", get(web::health))
             .route("/metrics", get(web::metrics))

@@ -141,7 +141,7 @@ const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// link was issued no longer lets a removed classroom in, nor an old host moderate), and the
 /// host has not removed its `pass` from the session. Checked when the connection opens and
 /// again when `join` arrives.
-async fn admit(
+pub(crate) async fn admit(
     app: &Arc<AppState>,
     claims: &JoinClaims,
     pass: Option<&Pass>,

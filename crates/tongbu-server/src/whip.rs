@@ -1,0 +1,327 @@
+//! WHIP ingest (RFC 9725): a studio encoder or OBS publishes a session's host stream over HTTP
+//! instead of a browser tab.
+//!
+//! `POST /whip/{session}` with `Authorization: Bearer <host token>` (minted like a join link:
+//! `tongbu token --whip …`) and an SDP offer (`application/sdp`) answers `201 Created` with the
+//! SDP answer and a `Location` naming the stream; `DELETE` on that location ends it. Trickle ICE
+//! is not offered (`PATCH` is 405): the server is ICE-lite, and its answer carries its one
+//! candidate. The stream then is the host's camera and microphone for every subscriber: the
+//! encoder is in the room as the host (without taking the host's seat, so the teacher's own page
+//! stays), and in the media edge as a participant that only publishes.
+//!
+//! Each stream is owned by one task ([`Ingest`]); the map only holds how to stop it. The task
+//! ends the stream when asked (`DELETE`), when the encoder's connection closes, or when the
+//! server stops — and then the room and the edge forget it, so subscribers are told.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{mpsc, oneshot};
+use tongbu_media::ParticipantId;
+use tongbu_rtc::{EdgeEvent, MediaRole};
+use tongbu_schedule::{JoinClaims, Pass, Role, SessionId};
+use tongbu_signal::{ErrorCode, ParticipantInfo};
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::outbox::Outbox;
+use crate::room::RoomShape;
+use crate::server::AppState;
+
+/// The streams being ingested, by resource id: how to end each.
+#[derive(Default)]
+pub struct Ingests {
+    streams: Mutex<HashMap<String, Stream>>,
+}
+
+struct Stream {
+    session: SessionId,
+    stop: oneshot::Sender<()>,
+}
+
+impl Ingests {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many streams are being ingested.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A refusal, answered as plain text that says what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct WhipError {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for WhipError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, self.message).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> WhipError {
+    WhipError {
+        status,
+        message: message.into(),
+    }
+}
+
+/// The bearer token's claims, checked for this session and for publishing.
+fn authorize(
+    app: &AppState,
+    headers: &HeaderMap,
+    sid: SessionId,
+) -> Result<(JoinClaims, String), WhipError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "send the stream's token as `Authorization: Bearer <token>` (tongbu token --whip prints it)",
+            )
+        })?;
+    let claims = app
+        .tokens
+        .verify(token)
+        .map_err(|e| refuse(StatusCode::UNAUTHORIZED, e.to_string()))?;
+    if claims.sid != sid {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token is for session {}, not {}; use that session's WHIP URL",
+                claims.sid.0, sid.0
+            ),
+        ));
+    }
+    if claims.role != Role::Host {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "a {} token cannot publish over WHIP; mint a host's with tongbu token --whip",
+                claims.role
+            ),
+        ));
+    }
+    Ok((claims, token.to_string()))
+}
+
+/// `POST /whip/{session}`: an encoder's offer; answers and starts ingesting.
+pub async fn publish(
+    State(app): State<Arc<AppState>>,
+    Path(session): Path<i64>,
+    headers: HeaderMap,
+    offer: Bytes,
+) -> Result<Response, WhipError> {
+    let sid = SessionId(session);
+    let (claims, token) = authorize(&app, &headers, sid)?;
+    let sdp_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/sdp"));
+    if !sdp_type {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the SDP offer as Content-Type: application/sdp",
+        ));
+    }
+    let Ok(offer) = String::from_utf8(offer.to_vec()) else {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "the SDP offer is not UTF-8 text",
+        ));
+    };
+    let pass = Pass::of(&claims, &token);
+    let session = match crate::ws::admit(&app, &claims, pass.as_ref()).await {
+        Ok(s) => s,
+        Err((code, message)) => {
+            let status = match code {
+                ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+                ErrorCode::Removed => StatusCode::FORBIDDEN,
+                ErrorCode::SessionClosed | ErrorCode::NotYetOpen => StatusCode::CONFLICT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            return Err(refuse(status, message));
+        }
+    };
+    let id = app
+        .next_participant
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let span = info_span!("whip", id, session = sid.0);
+    let resource = {
+        let bytes: [u8; 16] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    // In the room as the host, without the host's seat (classroom: none), so the teacher's own
+    // page stays; its pages show the encoder as the speaker.
+    let info = ParticipantInfo {
+        id,
+        name: claims.name.clone(),
+        role: Role::Host,
+        school: None,
+        classroom: None,
+        hand_raised: false,
+        floor: false,
+        muted: false,
+    };
+    let outbox = Arc::new(Outbox::new(true));
+    let shape = RoomShape {
+        lecture: session.spec.kind == tongbu_schedule::SessionKind::Lecture,
+        seats: session.spec.audience,
+    };
+    if let Err(full) = app.rooms.join(sid, info, None, outbox.clone(), shape) {
+        return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, full.to_string()));
+    }
+    let (etx, erx) = mpsc::channel::<EdgeEvent>(tongbu_rtc::EVENT_QUEUE);
+    let pid = ParticipantId(id);
+    let joined = app
+        .edge
+        .join_publishing_only(pid, sid.0, MediaRole::Host, etx)
+        .await;
+    let answer = match joined {
+        Ok(_) => app.edge.offer(pid, offer, None).await,
+        Err(e) => Err(e),
+    };
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            app.rooms.leave(sid, id);
+            app.edge.leave(pid).await;
+            warn!(parent: &span, "WHIP offer refused: {e}");
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the offer could not be used: {e}; offer H.264 or VP8 video and opus audio"
+                ),
+            ));
+        }
+    };
+    let (stop, stopped) = oneshot::channel();
+    app.whip
+        .lock()
+        .insert(resource.clone(), Stream { session: sid, stop });
+    info!(parent: &span, name = %claims.name, "WHIP stream started");
+    let ingest = Ingest {
+        app: app.clone(),
+        session: sid,
+        id,
+        resource: resource.clone(),
+    };
+    tokio::spawn(ingest.run(erx, outbox, stopped).instrument(span));
+    let mut r = (StatusCode::CREATED, answer).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sdp"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("/whip/{}/{resource}", sid.0)) {
+        h.insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// `DELETE /whip/{session}/{resource}`: the encoder stops; subscribers are told.
+pub async fn stop(
+    State(app): State<Arc<AppState>>,
+    Path((session, resource)): Path<(i64, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, WhipError> {
+    let sid = SessionId(session);
+    authorize(&app, &headers, sid)?;
+    let stream = {
+        let mut streams = app.whip.lock();
+        match streams.get(&resource) {
+            Some(s) if s.session == sid => streams.remove(&resource),
+            _ => None,
+        }
+    };
+    match stream {
+        Some(s) => {
+            let _ = s.stop.send(());
+            Ok(StatusCode::OK)
+        }
+        None => Err(refuse(
+            StatusCode::NOT_FOUND,
+            "no such stream in this session (it has ended already?)",
+        )),
+    }
+}
+
+/// `PATCH`: trickle ICE and ICE restarts are not offered (ICE-lite; the answer has the
+/// server's candidate).
+pub async fn no_trickle() -> Response {
+    let mut r = refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "trickle ICE is not offered: the answer carries the server's candidate",
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("DELETE"));
+    r
+}
+
+/// `OPTIONS /whip/{session}`: what the endpoint takes.
+pub async fn options() -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert("accept-post", HeaderValue::from_static("application/sdp"));
+    r
+}
+
+/// One ingested stream, owned by its task.
+struct Ingest {
+    app: Arc<AppState>,
+    session: SessionId,
+    id: u64,
+    resource: String,
+}
+
+impl Ingest {
+    async fn run(
+        self,
+        mut events: mpsc::Receiver<EdgeEvent>,
+        outbox: Arc<Outbox>,
+        mut stopped: oneshot::Receiver<()>,
+    ) {
+        let mut stopping = self.app.stopping.subscribe();
+        let why = loop {
+            tokio::select! {
+                _ = &mut stopped => break "deleted by the encoder",
+                _ = crate::ws::stopped(&mut stopping) => break "the server is stopping",
+                e = events.recv() => match e {
+                    Some(EdgeEvent::Connection { send: true, state: "closed" }) | None => {
+                        break "the encoder's connection closed";
+                    }
+                    Some(_) => {}
+                },
+                // What the room says to its members means nothing to an encoder.
+                m = outbox.next() => if m.is_none() { break "the room closed" },
+            }
+        };
+        self.app.whip.lock().remove(&self.resource);
+        self.app.rooms.leave(self.session, self.id);
+        self.app.edge.leave(ParticipantId(self.id)).await;
+        info!(why, "WHIP stream ended");
+    }
+}

@@ -1,0 +1,196 @@
+//! WHIP ingest (RFC 9725): an encoder — a webrtc-rs client publishing a real libx264 clip and
+//! opus, as OBS does — publishes a lecture's speaker over HTTP with a bearer token; a listener
+//! receives and decodes it; bad, expired or misplaced tokens are refused; `DELETE` ends the
+//! stream and the room is told.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{now, TestServer};
+use tongbu_load::h264_clip::depacketize_h264;
+use tongbu_load::media::VideoClip;
+use tongbu_load::{ClientError, Publisher, Subscriber};
+use tongbu_schedule::{JoinClaims, Role};
+use tongbu_signal::ServerMessage;
+
+const T: Duration = Duration::from_secs(10);
+
+fn clip() -> VideoClip {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/media/testsrc-320x240-15fps-baseline.h264"
+    ))
+    .expect("the H.264 test clip");
+    VideoClip::h264(&bytes, 15.0).expect("an H.264 clip")
+}
+
+/// The first message `f` picks, within [`T`].
+async fn until<R>(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<ServerMessage>,
+    f: impl Fn(&ServerMessage) -> Option<R>,
+) -> Option<R> {
+    tokio::time::timeout(T, async {
+        while let Some(m) = rx.recv().await {
+            if let Some(r) = f(&m) {
+                return Some(r);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// The HTTP status a refused WHIP publish got, and the server's words.
+async fn refused(endpoint: &str, token: &str) -> (u16, String) {
+    match Publisher::connect_whip(endpoint, token, clip()).await {
+        Err(ClientError::Http(status, body)) => (status, body),
+        Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        Ok(_) => panic!("a bad token published"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoder_publishes_a_lecture_over_whip_and_listeners_decode_it() {
+    let server = TestServer::start().await;
+    let lecture = server.demo().lecture.clone();
+    let issue = |sid, role, classroom, exp| {
+        server.server.state.tokens.issue(&JoinClaims {
+            sid,
+            role,
+            classroom,
+            name: "演播室编码器".into(),
+            exp,
+            shared: false,
+        })
+    };
+    // The operator mints the encoder's endpoint and token on the command line.
+    let base = format!("http://{}", server.server.http_addr);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tongbu"))
+        .env("TONGBU_DATA_DIR", &server.data_dir)
+        .args(["token", "--whip", "--session", &lecture.id.0.to_string()])
+        .args(["--name", "演播室编码器", "--base-url", &base])
+        .output()
+        .expect("run tongbu token --whip");
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |label: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("{label} in {printed}"))
+            .trim()
+            .to_string()
+    };
+    let endpoint = field("WHIP endpoint:");
+    let token = field("Bearer token:");
+    assert_eq!(endpoint, format!("{base}/whip/{}", lecture.id.0));
+
+    // Refusals: no usable token (401), a token of another session or role (403).
+    let (status, why) = refused(&endpoint, "not-a-token").await;
+    assert_eq!(status, 401, "{why}");
+    let expired = issue(lecture.id, Role::Host, Some(lecture.spec.host), now() - 10);
+    let (status, why) = refused(&endpoint, &expired).await;
+    assert_eq!(status, 401, "{why}");
+    assert!(why.contains("expired"), "{why}");
+    let lesson = server.demo().session.clone();
+    let elsewhere = issue(lesson.id, Role::Host, Some(lesson.spec.host), now() + 3600);
+    let (status, why) = refused(&endpoint, &elsewhere).await;
+    assert_eq!(status, 403, "{why}");
+    assert!(why.contains("session"), "{why}");
+    let listener_token = issue(lecture.id, Role::Observer, None, now() + 3600);
+    let (status, why) = refused(&endpoint, &listener_token).await;
+    assert_eq!(status, 403, "{why}");
+    let http = reqwest::Client::new();
+    let res = http
+        .post(&endpoint)
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body("v=0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415, "an offer is application/sdp");
+
+    // A listener is in the lecture when the encoder starts.
+    let mut listener = Subscriber::connect(&server.ws_url(&listener_token))
+        .await
+        .expect("a listener joins");
+    let encoder = Publisher::connect_whip(&endpoint, &token, clip())
+        .await
+        .expect("the encoder publishes");
+    let location = encoder.whip_location().expect("a Location").to_string();
+    assert!(
+        location.starts_with(&format!("{endpoint}/")),
+        "{location} names a stream of the session"
+    );
+    let speaker = until(&mut listener.messages, |m| match m {
+        ServerMessage::ParticipantJoined { participant } => Some(participant.clone()),
+        _ => None,
+    })
+    .await
+    .expect("the encoder enters the roster");
+    assert_eq!(
+        (speaker.role, speaker.name.as_str()),
+        (Role::Host, "演播室编码器")
+    );
+    let res = http
+        .patch(&location)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405, "no trickle ICE");
+
+    // Its H.264 and opus reach the listener; what arrived decodes.
+    listener
+        .wait_for_packets(true, 60, T)
+        .await
+        .expect("the encoder's video arrives");
+    listener
+        .wait_for_packets(false, 50, T)
+        .await
+        .expect("the encoder's audio arrives");
+    let mut video = listener.packets(true);
+    let first = video[0].seq;
+    video.sort_by_key(|p| p.seq.wrapping_sub(first));
+    assert!(tongbu_media::h264::is_keyframe_start(&video[0].payload));
+    let stream = depacketize_h264(video.iter().map(|p| &p.payload[..]));
+    let file = std::env::temp_dir().join(format!("tongbu-whip-{}.h264", std::process::id()));
+    std::fs::write(&file, &stream).unwrap();
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=width,height,nb_read_frames"])
+        .args(["-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .expect("ffprobe (Debian ffmpeg; scripts/test.sh installs it)");
+    let _ = std::fs::remove_file(&file);
+    let out = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+    eprintln!("listener decoded width,height,frames = {out}");
+    assert!(out.starts_with("320,240,"), "{out}");
+
+    // DELETE ends the stream: the listener is told, the resource is gone.
+    encoder.close().await;
+    until(&mut listener.messages, |m| match m {
+        ServerMessage::ParticipantLeft { participant } if *participant == speaker.id => Some(()),
+        _ => None,
+    })
+    .await
+    .expect("the encoder leaves the roster");
+    let res = http
+        .delete(&location)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "the stream has ended");
+    assert!(server.server.state.whip.is_empty());
+    listener.close().await;
+}
