@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, artifacts, operatorApi, until } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -44,6 +44,13 @@ test('a teacher sending H.264 is decoded by a classroom sending VP8, and back', 
         .map((s) => stats.find((c) => c.id === s.codecId)?.mimeType);
     });
     assert.ok(sent.length > 0 && sent.every((c) => c === 'video/H264'), `the teacher sends H.264: ${sent}`);
+    // The operator's health view names what each camera sends.
+    const { value: codecs } = await until(async () => {
+      const [, health] = await operatorApi(server, 'GET', `/api/sessions/${demo.session.id}/health`);
+      const by = Object.fromEntries(health.participants.map((p) => [p.role, p.video_codec]));
+      return by.host === 'H.264' && by.classroom === 'VP8' ? by : null;
+    }, 'the codecs in the session\'s health', 15000);
+    assert.deepEqual(codecs, { host: 'H.264', classroom: 'VP8' });
   } finally {
     await classroom.screenshot({ path: join(artifacts, 'h264-classroom.png') });
     await host.close();

@@ -236,8 +236,10 @@ function renderDetail() {
     const bwe = p.bwe_down_kbps == null ? '' : ` · ${t('ops_bwe')} ${round(p.bwe_down_kbps)} kbit/s`;
     // The simulcast layer it receives: 1/3 is the lowest of three, 3/3 the top.
     const layer = p.video_layer == null ? '' : ` ${p.video_layer + 1}/${p.video_layers}`;
+    // What its camera sends (VP8, or H.264 from an encoder or a page set to it).
+    const codec = p.video_codec ? ` · ${t('ops_sends')} ${p.video_codec}` : '';
     const extra = h('p', 'muted small',
-      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)}${layer} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps_up} · NACK ${p.nacks} · PLI ${p.plis}${bwe}`);
+      `${t(`conn_${p.connection}`)} · ${t(`video_${p.video}`)}${layer} · ${t('ops_freezes')} ${p.freezes} · ${t('ops_audio_gaps')} ${p.audio_gaps_up} · NACK ${p.nacks} · PLI ${p.plis}${bwe}${codec}`);
     li.append(head, name, school, reasons, stats, extra);
     tiles.append(li);
   }

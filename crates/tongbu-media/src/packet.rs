@@ -48,6 +48,15 @@ impl Codec {
         }
     }
 
+    /// Its name as people write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Opus => "opus",
+            Codec::Vp8 => "VP8",
+            Codec::H264 => "H.264",
+        }
+    }
+
     /// RTP clock rate of the codec.
     pub fn clock_rate(self) -> u32 {
         match self {

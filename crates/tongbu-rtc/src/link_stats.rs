@@ -59,6 +59,8 @@ pub struct LinkStats {
     /// receives them: its uplink or its encoder stalled.
     pub freezes_up: u64,
     pub audio_gaps_up: u64,
+    /// The codec of the video it publishes (`None`: it publishes none).
+    pub video_codec: Option<tongbu_media::Codec>,
     /// When str0m last reported on it.
     pub updated: Option<Instant>,
 }

@@ -55,6 +55,7 @@ struct Flow {
     voice: f32,
     freezes_up: u64,
     audio_gaps_up: u64,
+    video_codec: Option<tongbu_media::Codec>,
 }
 
 /// The media worker. See the module documentation.
@@ -381,7 +382,10 @@ impl Worker {
         for p in self.router.producers() {
             let f = flow.entry(p.owner()).or_default();
             match p.codec().kind() {
-                MediaKind::Video => f.freezes_up += p.continuity().gaps(),
+                MediaKind::Video => {
+                    f.freezes_up += p.continuity().gaps();
+                    f.video_codec = Some(p.codec());
+                }
                 MediaKind::Audio => {
                     f.audio_gaps_up += p.continuity().gaps();
                     f.voice = f.voice.max(p.voice(now));
@@ -401,6 +405,7 @@ impl Worker {
                 stats.video_layer = f.layer;
                 stats.voice = f.voice;
                 stats.freezes_up = f.freezes_up;
+                stats.video_codec = f.video_codec;
                 ParticipantLink {
                     participant: p.id,
                     session: p.session,

@@ -66,6 +66,8 @@ pub struct ParticipantHealth {
     /// received them.
     pub freezes_up: u64,
     pub audio_gaps_up: u64,
+    /// The codec of the video it publishes (`VP8`, `H.264`), if it publishes any.
+    pub video_codec: Option<&'static str>,
 }
 
 #[cfg(test)]
@@ -98,6 +100,7 @@ impl ParticipantHealth {
             freezes: 0,
             freezes_up: 0,
             audio_gaps_up: 0,
+            video_codec: None,
         }
     }
 }
@@ -212,6 +215,7 @@ pub async fn sample_forever(app: Arc<AppState>) {
                     freezes: link.freezes,
                     freezes_up: link.freezes_up,
                     audio_gaps_up: link.audio_gaps_up,
+                    video_codec: link.video_codec.map(|c| c.name()),
                 });
             }
             let health = participants
