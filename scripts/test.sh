@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 pkg-config --exists opus 2>/dev/null || need_apt+=(libopus-dev pkg-config)
-fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_apt+=(fonts-noto-cjk)
+# (grep without -q: with pipefail, -q's early exit would fail fc-list with SIGPIPE.)
+fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null || need_apt+=(fonts-noto-cjk)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 # The firewall and TURN-relay tests: nftables in the classroom's namespace, coturn with TLS.

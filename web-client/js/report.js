@@ -86,7 +86,8 @@ function render() {
 
   const cols = [
     ['report_col_who', fullName],
-    ['report_col_role', (p) => t(`role_${p.role}`)],
+    // The role, and what its camera sent (an encoder's or a page's H.264 beside VP8).
+    ['report_col_role', (p) => [t(`role_${p.role}`), ...(p.video_codecs || [])].join(' · ')],
     ['report_col_minutes', (p) => clock(p.connected_secs)],
     ['report_col_top_layer', (p) => fmt(p.top_layer_pct, '%')],
     ['report_col_bwe', (p) => (p.bwe_down_kbps ? `${fmt(p.bwe_down_kbps.mean)} / ${fmt(p.bwe_down_kbps.p95)}` : '')],
@@ -111,7 +112,7 @@ function render() {
     const troubled = p.health_secs.weak + p.health_secs.lost > 0.1 * (p.health_secs.good + p.health_secs.weak + p.health_secs.lost);
     if (troubled) tr.className = 'troubled';
     cols.forEach(([, f], i) => {
-      const cell = h(i === 0 ? 'th' : 'td', i > 1 ? 'num' : '', String(f(p)));
+      const cell = h(i === 0 ? 'th' : 'td', i > 1 ? 'num' : i === 1 ? 'role' : '', String(f(p)));
       if (i === 0) cell.scope = 'row';
       tr.append(cell);
     });

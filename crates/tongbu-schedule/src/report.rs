@@ -89,6 +89,10 @@ pub struct ParticipantReport {
     #[serde(default)]
     pub bwe_down_kbps: Spread,
     pub health_secs: HealthTime,
+    /// The codecs of the video it published (`VP8`, `H.264`), in the order first seen; empty if
+    /// it published none.
+    #[serde(default)]
+    pub video_codecs: Vec<String>,
     /// The session, point by point, for charts.
     pub timeline: Vec<ReportPoint>,
 }
@@ -264,6 +268,7 @@ mod tests {
                 lost: 0.0,
                 unknown: 30.0,
             },
+            video_codecs: vec![],
             timeline: vec![],
         };
         let r = QualityReport {

@@ -74,6 +74,8 @@ struct Person {
     kbps_in: (f64, f64),
     kbps_out: (f64, f64),
     timeline: Vec<Bucket>,
+    /// The codecs of the video it published, in the order first seen.
+    video_codecs: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -180,6 +182,7 @@ impl Person {
             kbps_in: (0.0, 0.0),
             kbps_out: (0.0, 0.0),
             timeline: Vec::new(),
+            video_codecs: Vec::new(),
         }
     }
 
@@ -191,6 +194,9 @@ impl Person {
             .or_insert((Counters::default(), Counters::default()));
         Counters::accumulate(total, last, &now);
         *last = now;
+        if let Some(c) = p.video_codec.filter(|c| !self.video_codecs.contains(c)) {
+            self.video_codecs.push(c);
+        }
         // Two connections of one classroom at once (a second tab, an old one still closing):
         // the time counts once.
         if self.last_sampled == Some(elapsed) {
@@ -319,6 +325,7 @@ impl Person {
             name: self.name,
             role: self.role,
             school: self.school,
+            video_codecs: self.video_codecs.iter().map(|c| c.to_string()).collect(),
         }
     }
 }
@@ -436,12 +443,10 @@ mod tests {
         // first half, drops out, rejoins as a new participant and freezes twice.
         for i in 0..160u32 {
             let t = f64::from(i) * 0.25;
-            b.add(
-                1_000 + i as i64 / 4,
-                t,
-                0.25,
-                &sample(1, "初二(1)班", 0.0, Health::Good),
-            );
+            // The good room's camera sends H.264 from the middle on (its page switched).
+            let mut good = sample(1, "初二(1)班", 0.0, Health::Good);
+            good.video_codec = Some(if i < 80 { "VP8" } else { "H.264" });
+            b.add(1_000 + i as i64 / 4, t, 0.25, &good);
             let mut weak = if i < 80 {
                 sample(2, "初二(2)班", 20.0, Health::Weak)
             } else {
@@ -465,6 +470,8 @@ mod tests {
         assert_eq!(good.loss_down_pct.mean, Some(0.0));
         assert!((good.connected_secs - 40.0).abs() < 1e-9);
         assert_eq!(good.top_layer_pct, Some(100.0));
+        assert_eq!(good.video_codecs, ["VP8", "H.264"]);
+        assert!(weak.video_codecs.is_empty(), "it published no video");
         assert_eq!((weak.joins, weak.reconnects, weak.freezes), (2, 1, 2));
         assert_eq!(weak.loss_down_pct.mean, Some(10.0));
         assert_eq!(weak.loss_down_pct.p95, Some(20.0));
