@@ -430,11 +430,7 @@ async fn an_h264_publishers_frames_reach_subscribers_intact_and_decode() {
     use tongbu_load::h264_clip::depacketize_h264;
     use tongbu_load::media::VideoClip;
     let server = TestServer::start().await;
-    let clip = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/media/testsrc-320x240-15fps-baseline.h264"
-    ))
-    .expect("tests/media/testsrc-320x240-15fps-baseline.h264");
+    let clip = common::h264_clip();
     let publisher = Publisher::connect_clip(
         &server.host_url(),
         VideoClip::h264(&clip, 15.0).expect("an H.264 clip"),
@@ -458,8 +454,6 @@ async fn an_h264_publishers_frames_reach_subscribers_intact_and_decode() {
     let cutoff = Instant::now() - Duration::from_millis(300);
     let received: Vec<Vec<ReceivedPacket>> = subscribers.iter().map(|s| s.packets(true)).collect();
     let sent = publisher.video_sent();
-    let dir = std::env::temp_dir().join(format!("tongbu-h264-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     for (i, recv) in received.iter().enumerate() {
         let what = format!("subscriber {i} video");
         assert!(!recv.is_empty(), "{what}: nothing received");
@@ -478,30 +472,22 @@ async fn an_h264_publishers_frames_reach_subscribers_intact_and_decode() {
         let mut ordered = recv.clone();
         ordered.sort_by_key(|p| p.seq.wrapping_sub(recv[0].seq));
         let stream = depacketize_h264(ordered.iter().map(|p| &p.payload[..]));
-        let file = dir.join(format!("sub{i}.h264"));
-        std::fs::write(&file, &stream).unwrap();
-        let probe = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-            .args(["-show_entries", "stream=width,height,nb_read_frames"])
-            .args(["-of", "csv=p=0"])
-            .arg(&file)
-            .output()
-            .expect("ffprobe (Debian ffmpeg; scripts/test.sh installs it)");
-        let out = String::from_utf8_lossy(&probe.stdout);
-        eprintln!("{what}: ffprobe width,height,frames = {}", out.trim());
-        let fields: Vec<&str> = out.trim().split(',').collect();
-        assert_eq!(fields.get(..2), Some(&["320", "240"][..]), "{what}: {out}");
-        let frames: usize = fields[2].parse().expect("a frame count");
+        let d = common::decode_h264(&stream);
+        eprintln!(
+            "{what}: decoded {}×{}, {} frames",
+            d.width, d.height, d.frames
+        );
+        assert_eq!((d.width, d.height), (320, 240), "{what}");
         assert!(
-            frames >= 40,
-            "{what}: {frames} frames decoded in 4 s at 15 fps"
+            d.frames >= 40,
+            "{what}: {} frames decoded in 4 s at 15 fps",
+            d.frames
         );
         assert!(
-            probe.stderr.is_empty(),
+            d.complaints.is_empty(),
             "{what}: decoder complained: {}",
-            String::from_utf8_lossy(&probe.stderr)
+            d.complaints
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
     close_all(publisher, subscribers).await;
 }

@@ -492,22 +492,7 @@ async fn a_lectures_audience_is_counted_not_listed() {
     const CROWD: usize = 40;
     let server = TestServer::start().await;
     let lecture = server.demo().lecture.clone();
-    let url = |role, classroom, name: &str| {
-        server.ws_url(
-            &server
-                .server
-                .state
-                .tokens
-                .issue(&tongbu_schedule::JoinClaims {
-                    sid: lecture.id,
-                    role,
-                    classroom,
-                    name: name.into(),
-                    exp: now() + 3600,
-                    shared: false,
-                }),
-        )
-    };
+    let url = |role, classroom, name: &str| server.lecture_url(role, classroom, name, false);
     let mut host = SignalClient::connect(&url(Role::Host, Some(lecture.spec.host), "主讲"))
         .await
         .unwrap();
@@ -610,22 +595,7 @@ async fn a_lecture_holds_as_many_listeners_as_it_has_seats() {
     };
     seated.spec.audience = Some(2);
     store.update_session(lecture.id, &seated).unwrap();
-    let url = |role, classroom, name: &str| {
-        server.ws_url(
-            &server
-                .server
-                .state
-                .tokens
-                .issue(&tongbu_schedule::JoinClaims {
-                    sid: lecture.id,
-                    role,
-                    classroom,
-                    name: name.into(),
-                    exp: now() + 3600,
-                    shared: true,
-                }),
-        )
-    };
+    let url = |role, classroom, name: &str| server.lecture_url(role, classroom, name, true);
     let listener = url(Role::Observer, None, "听众");
     let mut inside = Vec::new();
     for _ in 0..2 {

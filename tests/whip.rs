@@ -17,12 +17,7 @@ use tongbu_signal::ServerMessage;
 const T: Duration = Duration::from_secs(10);
 
 fn clip() -> VideoClip {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/media/testsrc-320x240-15fps-baseline.h264"
-    ))
-    .expect("the H.264 test clip");
-    VideoClip::h264(&bytes, 15.0).expect("an H.264 clip")
+    VideoClip::h264(&common::h264_clip(), 15.0).expect("an H.264 clip")
 }
 
 /// The first message `f` picks, within [`T`].
@@ -162,19 +157,14 @@ async fn an_encoder_publishes_a_lecture_over_whip_and_listeners_decode_it() {
     video.sort_by_key(|p| p.seq.wrapping_sub(first));
     assert!(tongbu_media::h264::is_keyframe_start(&video[0].payload));
     let stream = depacketize_h264(video.iter().map(|p| &p.payload[..]));
-    let file = std::env::temp_dir().join(format!("tongbu-whip-{}.h264", std::process::id()));
-    std::fs::write(&file, &stream).unwrap();
-    let probe = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=width,height,nb_read_frames"])
-        .args(["-of", "csv=p=0"])
-        .arg(&file)
-        .output()
-        .expect("ffprobe (Debian ffmpeg; scripts/test.sh installs it)");
-    let _ = std::fs::remove_file(&file);
-    let out = String::from_utf8_lossy(&probe.stdout).trim().to_string();
-    eprintln!("listener decoded width,height,frames = {out}");
-    assert!(out.starts_with("320,240,"), "{out}");
+    let d = common::decode_h264(&stream);
+    eprintln!(
+        "listener decoded {}×{}, {} frames",
+        d.width, d.height, d.frames
+    );
+    assert_eq!((d.width, d.height), (320, 240));
+    assert!(d.frames >= 30, "{} frames decoded", d.frames);
+    assert!(d.complaints.is_empty(), "decoder: {}", d.complaints);
 
     // DELETE ends the stream: the listener is told, the resource is gone.
     encoder.close().await;

@@ -5,19 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, artifacts, operatorApi, until } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, artifacts, operatorApi, until, receivedVideoCodecs } from './harness.mjs';
 
 const env = serverAndBrowser();
-
-/** The codec of the video a page receives (from its receiving connection's statistics). */
-async function receivedCodec(page) {
-  return page.evaluate(async () => {
-    const pc = window.tongbuClient.recvPc;
-    const stats = [...(await pc.getStats()).values()];
-    const inbound = stats.filter((s) => s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0);
-    return inbound.map((s) => stats.find((c) => c.id === s.codecId)?.mimeType);
-  });
-}
 
 test('a teacher sending H.264 is decoded by a classroom sending VP8, and back', { timeout: 90000 }, async () => {
   const { server, browser } = env;
@@ -35,9 +25,9 @@ test('a teacher sending H.264 is decoded by a classroom sending VP8, and back', 
       const pc = window.tongbuClient.recvPc;
       return [...(await pc.getStats()).values()].some((s) => s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 10);
     }, null, { timeout: 15000, polling: 500 });
-    assert.deepEqual(await receivedCodec(classroom), ['video/H264'], 'the teacher arrives as H.264');
+    assert.deepEqual(await receivedVideoCodecs(classroom), ['video/H264'], 'the teacher arrives as H.264');
     await waitForLiveVideo(host, '#grid .tile video', 20000);
-    assert.ok((await receivedCodec(host)).every((c) => c === 'video/VP8'), 'the classroom arrives as VP8');
+    assert.ok((await receivedVideoCodecs(host)).every((c) => c === 'video/VP8'), 'the classroom arrives as VP8');
     const sent = await host.evaluate(async () => {
       const stats = [...(await window.tongbuClient.sendPc.getStats()).values()];
       return stats.filter((s) => s.type === 'outbound-rtp' && s.kind === 'video' && s.framesEncoded > 0)

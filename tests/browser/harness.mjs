@@ -238,6 +238,15 @@ export async function until(f, what, timeoutMs) {
   throw new Error(`${what} not within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
 }
 
+/** The codecs (`video/H264`, `video/VP8`) of the video a lesson page decodes. */
+export async function receivedVideoCodecs(page) {
+  return page.evaluate(async () => {
+    const stats = [...(await window.tongbuClient.recvPc.getStats()).values()];
+    return stats.filter((s) => s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0)
+      .map((s) => stats.find((c) => c.id === s.codecId)?.mimeType);
+  });
+}
+
 /** Decoded-frame count and size of a <video> in the page. */
 export async function videoState(page, selector) {
   return page.evaluate((sel) => {

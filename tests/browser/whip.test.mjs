@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, startWhipEncoder, artifacts, root } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, startWhipEncoder, artifacts, root, receivedVideoCodecs } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -23,12 +23,7 @@ test('a listener sees and decodes a lecture published over WHIP', { timeout: 900
   try {
     const v = await waitForLiveVideo(page, '#stage-video', 20000);
     assert.equal(v.width, 320, 'the encoder\'s picture');
-    const codecs = await page.evaluate(async () => {
-      const stats = [...(await window.tongbuClient.recvPc.getStats()).values()];
-      return stats.filter((s) => s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0)
-        .map((s) => stats.find((c) => c.id === s.codecId)?.mimeType);
-    });
-    assert.deepEqual(codecs, ['video/H264']);
+    assert.deepEqual(await receivedVideoCodecs(page), ['video/H264']);
     await page.screenshot({ path: join(artifacts, 'whip-listener.png') });
     await encoder.stop();
     // The encoder left: its picture leaves the stage.

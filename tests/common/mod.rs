@@ -164,6 +164,25 @@ impl TestServer {
         })
     }
 
+    /// The join URL of the demo lecture for `role` (a shared link if `shared`: the audience's),
+    /// valid for an hour.
+    pub fn lecture_url(
+        &self,
+        role: Role,
+        classroom: Option<ClassroomId>,
+        name: &str,
+        shared: bool,
+    ) -> String {
+        self.ws_url(&self.server.state.tokens.issue(&JoinClaims {
+            sid: self.demo().lecture.id,
+            role,
+            classroom,
+            name: name.into(),
+            exp: now() + 3600,
+            shared,
+        }))
+    }
+
     pub fn ws_url(&self, token: &str) -> String {
         format!("ws://{}/ws?token={}", self.server.http_addr, token)
     }
@@ -212,6 +231,51 @@ fn rand_suffix() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(now() as u64);
     h.finish()
+}
+
+/// What a decoder made of an H.264 stream.
+#[allow(dead_code)] // not every test binary decodes
+pub struct Decoded {
+    pub width: u32,
+    pub height: u32,
+    pub frames: usize,
+    /// What the decoder complained of (empty: nothing).
+    pub complaints: String,
+}
+
+/// Decodes an H.264 Annex B stream with ffprobe (Debian's ffmpeg; scripts/test.sh installs it),
+/// counting every frame.
+#[allow(dead_code)]
+pub fn decode_h264(annex_b: &[u8]) -> Decoded {
+    let file = std::env::temp_dir().join(format!("tongbu-h264-{}.h264", rand_suffix()));
+    std::fs::write(&file, annex_b).expect("a temporary file");
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=width,height,nb_read_frames"])
+        .args(["-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .expect("ffprobe (Debian ffmpeg; scripts/test.sh installs it)");
+    let _ = std::fs::remove_file(&file);
+    let out = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+    let fields: Vec<&str> = out.split(',').collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse().ok());
+    Decoded {
+        width: field(0).unwrap_or(0),
+        height: field(1).unwrap_or(0),
+        frames: field(2).unwrap_or(0) as usize,
+        complaints: String::from_utf8_lossy(&probe.stderr).to_string(),
+    }
+}
+
+/// The real libx264 clip (constrained baseline, 320×240, 15 fps, 8 s) an encoder publishes.
+#[allow(dead_code)]
+pub fn h264_clip() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/media/testsrc-320x240-15fps-baseline.h264"
+    ))
+    .expect("tests/media/testsrc-320x240-15fps-baseline.h264")
 }
 
 /// The real VP8 clip the synthetic publisher sends.

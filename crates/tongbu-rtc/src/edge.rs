@@ -328,15 +328,8 @@ impl EdgeHandle {
         role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
     ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
-        self.call(self.worker_of(participant), |reply| Command::Join {
-            participant,
-            session,
-            role,
-            receives: true,
-            events,
-            reply,
-        })
-        .await
+        self.join_receiving(participant, session, role, true, events)
+            .await
     }
 
     /// [`Edge::join`] for a participant that only publishes (a WHIP encoder): it is offered
@@ -348,11 +341,23 @@ impl EdgeHandle {
         role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
     ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
+        self.join_receiving(participant, session, role, false, events)
+            .await
+    }
+
+    async fn join_receiving(
+        &self,
+        participant: ParticipantId,
+        session: i64,
+        role: MediaRole,
+        receives: bool,
+        events: mpsc::Sender<EdgeEvent>,
+    ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
         self.call(self.worker_of(participant), |reply| Command::Join {
             participant,
             session,
             role,
-            receives: false,
+            receives,
             events,
             reply,
         })

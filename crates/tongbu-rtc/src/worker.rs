@@ -225,10 +225,7 @@ impl Worker {
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
-        let _s = info_span!("participant", id = participant.0, session).entered();
-        let existing = self.join(participant, session, role, true, events, now);
-        self.drive_dirty(now);
-        existing
+        self.handle_join_as(participant, session, role, true, events, now)
     }
 
     /// [`Worker::handle_join`] for a participant that only publishes (a WHIP encoder): it is
@@ -241,8 +238,20 @@ impl Worker {
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
+        self.handle_join_as(participant, session, role, false, events, now)
+    }
+
+    fn handle_join_as(
+        &mut self,
+        participant: ParticipantId,
+        session: i64,
+        role: MediaRole,
+        receives: bool,
+        events: mpsc::Sender<EdgeEvent>,
+        now: Instant,
+    ) -> Vec<PublishedTrackInfo> {
         let _s = info_span!("participant", id = participant.0, session).entered();
-        let existing = self.join(participant, session, role, false, events, now);
+        let existing = self.join(participant, session, role, receives, events, now);
         self.drive_dirty(now);
         existing
     }
