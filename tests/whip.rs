@@ -86,6 +86,24 @@ async fn an_encoder_publishes_a_lecture_over_whip_and_listeners_decode_it() {
     let endpoint = field("WHIP endpoint:");
     let token = field("Bearer token:");
     assert_eq!(endpoint, format!("{base}/whip/{}", lecture.id.0));
+    // Or in the operator's API (what the console would show): the same endpoint, a token of the
+    // encoder's own; the encoder below publishes with this one.
+    let http = reqwest::Client::new();
+    let minted: serde_json::Value = http
+        .post(server.http(&format!("/api/sessions/{}/whip", lecture.id.0)))
+        .header("authorization", server.operator_auth())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        format!("{base}{}", minted["endpoint"].as_str().unwrap()),
+        endpoint
+    );
+    let api_token = minted["token"].as_str().unwrap().to_string();
+    assert!(minted["expires_utc"].as_i64().unwrap() > now());
 
     // Refusals: no usable token (401), a token of another session or role (403).
     let (status, why) = refused(&endpoint, "not-a-token").await;
@@ -102,7 +120,6 @@ async fn an_encoder_publishes_a_lecture_over_whip_and_listeners_decode_it() {
     let listener_token = issue(lecture.id, Role::Observer, None, now() + 3600);
     let (status, why) = refused(&endpoint, &listener_token).await;
     assert_eq!(status, 403, "{why}");
-    let http = reqwest::Client::new();
     let res = http
         .post(&endpoint)
         .bearer_auth(&token)
@@ -117,7 +134,7 @@ async fn an_encoder_publishes_a_lecture_over_whip_and_listeners_decode_it() {
     let mut listener = Subscriber::connect(&server.ws_url(&listener_token))
         .await
         .expect("a listener joins");
-    let encoder = Publisher::connect_whip(&endpoint, &token, clip())
+    let encoder = Publisher::connect_whip(&endpoint, &api_token, clip())
         .await
         .expect("the encoder publishes");
     let location = encoder.whip_location().expect("a Location").to_string();
@@ -131,10 +148,8 @@ async fn an_encoder_publishes_a_lecture_over_whip_and_listeners_decode_it() {
     })
     .await
     .expect("the encoder enters the roster");
-    assert_eq!(
-        (speaker.role, speaker.name.as_str()),
-        (Role::Host, "演播室编码器")
-    );
+    assert_eq!(speaker.role, Role::Host);
+    assert_eq!(speaker.name, format!("演播室 · {}", lecture.spec.title));
     let res = http
         .patch(&location)
         .bearer_auth(&token)

@@ -89,6 +89,7 @@ pub fn router() -> Router<Arc<AppState>> {
                 .delete(sessions::delete_session),
         )
         .route("/api/sessions/{id}/links", post(sessions::session_links))
+        .route("/api/sessions/{id}/whip", post(sessions::session_whip))
         .route("/api/sessions/{id}/start", post(sessions::start_session))
         .route("/api/sessions/{id}/end", post(sessions::end_session))
         .route("/api/sessions/{id}/health", get(sessions::session_health))
@@ -167,6 +168,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         accounts::set_account_password,
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
+        sessions::session_whip,
         sessions::start_session, sessions::end_session, sessions::session_health,
         timetable::timetable, timetable::create_schedule_link, import::import_timetable,
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,

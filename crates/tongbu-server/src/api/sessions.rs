@@ -300,6 +300,45 @@ pub async fn session_links(
     .map(Json)
 }
 
+/// Where and with what an encoder publishes a session's host stream over WHIP.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhipIngest {
+    /// Path of the WHIP endpoint on this server, e.g. `/whip/7` (OBS: Settings → Stream →
+    /// WHIP, Server = this server's address followed by it).
+    pub endpoint: String,
+    /// The bearer token (OBS: Bearer Token).
+    pub token: String,
+    /// Expiry, seconds since the epoch (UTC): the session's end plus grace.
+    pub expires_utc: i64,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/whip", tag = "sessions",
+    security(("operator" = [])), params(("id" = i64, Path, description = "session id")),
+    responses((status = 200, description = "the endpoint and token of the host stream", body = WhipIngest),
+        (status = 404, body = ApiErrorBody)))]
+pub async fn session_whip(
+    _: Operator,
+    State(app): App,
+    Id(id): Id,
+) -> Result<Json<WhipIngest>, ApiError> {
+    let grace = app.config.grace_secs;
+    let session = db(&app, move |s| s.session(SessionId(id))).await?;
+    let expires_utc = session.end_utc() + grace;
+    let token = app.tokens.issue(&tongbu_schedule::JoinClaims {
+        sid: session.id,
+        role: tongbu_schedule::Role::Host,
+        classroom: Some(session.spec.host),
+        name: format!("演播室 · {}", session.spec.title),
+        exp: expires_utc,
+        shared: false,
+    });
+    Ok(Json(WhipIngest {
+        endpoint: format!("/whip/{}", session.id.0),
+        token,
+        expires_utc,
+    }))
+}
+
 #[utoipa::path(post, path = "/api/sessions/{id}/start", tag = "sessions",
     security(("operator" = [])), params(("id" = i64, Path, description = "session id")),
     responses((status = 200, description = "live", body = SessionView),
