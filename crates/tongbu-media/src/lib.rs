@@ -8,7 +8,8 @@
 //! ([`KeyframeRequests`]), whether each stream keeps flowing ([`Continuity`]: freezes and
 //! audio gaps), and how one layer at a time of a simulcast producer reaches a subscriber as one
 //! stream ([`SimulcastConsumer`]: switches on keyframes, picture IDs renumbered), each
-//! producer's encodings ([`Encoding`]: one per simulcast layer, with its bitrate).
+//! producer's encodings ([`Encoding`]: one per simulcast layer, with its bitrate), and what
+//! the payload formats say that forwarding needs ([`vp8`], [`h264`], redundant audio in [`red`]).
 //!
 //! It must not touch sockets, tasks, locks, clocks or any WebRTC stack: every call takes the
 //! packet and the current [`std::time::Instant`] as input and returns packets and
@@ -27,6 +28,7 @@ pub mod keyframe_requests;
 pub mod packet;
 pub mod packet_cache;
 pub mod producer;
+pub mod red;
 pub mod rewriter;
 pub mod router;
 pub mod simulcast_consumer;
@@ -43,6 +45,7 @@ pub use keyframe_requests::KeyframeRequests;
 pub use packet::{Codec, Forward, Layer, MediaKind, Resend, RtpIn, SenderClock};
 pub use packet_cache::PacketCache;
 pub use producer::{Producer, MAX_LAYERS};
+pub use red::Red;
 pub use rewriter::StreamRewriter;
 pub use router::{Router, RouterError, RouterEvent, RouterStats};
 pub use simulcast_consumer::{SimulcastConsumer, SimulcastCopy, Skipped};
