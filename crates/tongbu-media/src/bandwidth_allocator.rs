@@ -21,7 +21,8 @@
 //! does not carry (or that the edge ends early on seeing a queue build,
 //! [`BandwidthAllocator::probe_failed`]) makes the next wait twice as long, up to
 //! [`PROBE_EVERY_MAX`]. A link that could not carry even the teacher's lowest layer is left alone
-//! for [`PAUSED_PROBE_WAIT`] after the pause.
+//! for [`PAUSED_PROBE_WAIT`] after the pause, one that made a video step down for
+//! [`DOWN_PROBE_WAIT`].
 //!
 //! Sans-I/O: estimates, bitrates and `Instant`s in, targets out; it allocates nothing once its
 //! buffers have grown.
@@ -46,6 +47,9 @@ pub const HEADROOM: f64 = 0.9;
 /// After the teacher's picture paused for want of bandwidth, how long until the link is probed
 /// again (each probe of a link that is full costs it some audio).
 pub const PAUSED_PROBE_WAIT: Duration = Duration::from_secs(16);
+/// After a video stepped down a layer because the estimate fell, how long until the link is
+/// probed again: it just showed itself full, and a probe into a full queue loses media.
+pub const DOWN_PROBE_WAIT: Duration = PROBE_EVERY_MAX;
 
 /// Share of a probe's rate the link must deliver for the probe to count as carried.
 pub const DELIVERED: f64 = 0.85;
@@ -132,6 +136,8 @@ pub struct Allocation {
     pub allocated_bps: u64,
     /// Videos that have no layer now (paused for want of bandwidth).
     pub paused: usize,
+    /// Videos below the best layer they may have (paused ones included): the link is full.
+    pub short: usize,
 }
 
 /// One subscriber's allocator. See the module documentation.
@@ -234,6 +240,7 @@ impl BandwidthAllocator {
             .is_none_or(|t| now.saturating_duration_since(t) < STARTUP);
         let mut allocated = audio;
         let mut paused = 0;
+        let mut short = 0;
         // The most wanted video that could go up a layer: whether its hold is over, and what
         // that layer costs more.
         let mut wants_more: Option<(bool, u64)> = None;
@@ -241,6 +248,8 @@ impl BandwidthAllocator {
         // A video that just paused for want of bandwidth: the link showed it cannot carry even
         // its lowest layer, so it is not probed again for a while.
         let mut pausing = false;
+        // A video that went down a layer (or paused) because the estimate fell.
+        let mut stepped_down = false;
         for &i in &self.order {
             let d = &demands[i];
             if d.next_up(None).is_none() {
@@ -295,6 +304,9 @@ impl BandwidthAllocator {
             if fits.is_some() || chosen.is_none() {
                 self.short_since.retain(|(id, _)| *id != d.consumer);
             }
+            if chosen < d.best_within(f64::INFINITY) {
+                short += 1;
+            }
             if let Some(l) = chosen {
                 let cost = d.bitrate(l).unwrap_or(0);
                 room -= cost as f64;
@@ -312,6 +324,9 @@ impl BandwidthAllocator {
             if chosen != d.current {
                 changed = true;
                 pausing |= chosen.is_none() && d.priority == Some(Priority::High);
+                // Not a layer that stopped arriving or is no longer wanted: the link.
+                let congested = d.current <= d.best_within(f64::INFINITY);
+                stepped_down |= chosen < d.current && congested && !starting;
                 self.changed_at.retain(|(id, _)| *id != d.consumer);
                 self.changed_at.push((d.consumer, now));
                 changes.push(Target {
@@ -320,10 +335,15 @@ impl BandwidthAllocator {
                 });
             }
         }
-        if pausing {
+        if pausing || stepped_down {
             self.probing = None;
             self.probe_every = PROBE_EVERY_MAX;
-            self.next_probe = Some(now + PAUSED_PROBE_WAIT);
+            let wait = if pausing {
+                PAUSED_PROBE_WAIT
+            } else {
+                DOWN_PROBE_WAIT
+            };
+            self.next_probe = Some(now + wait);
         } else if changed {
             if ended.is_some() || self.probing.is_some() {
                 // The probe found the room it looked for.
@@ -352,6 +372,7 @@ impl BandwidthAllocator {
             probe: self.probing.filter(|&(_, until)| now < until),
             allocated_bps: allocated,
             paused,
+            short,
         }
     }
 }
@@ -533,6 +554,51 @@ mod tests {
         a.allocate(Some(2_000_000), &d, now + UP_HOLD, &mut changes);
         apply(&mut d, &mut changes);
         assert_eq!(layer_of(&d, 1), Some(Layer(2)));
+    }
+
+    #[test]
+    fn a_link_that_made_a_video_step_down_is_not_probed_for_a_while() {
+        let t0 = Instant::now() + STARTUP;
+        let mut a = BandwidthAllocator::new();
+        let mut changes = Vec::new();
+        let mut d = [audio(0), camera(1, Priority::High, Some(Layer(0)))];
+        a.allocate(Some(3_000_000), &d, t0 - STARTUP, &mut changes);
+        a.allocate(Some(3_000_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(2)));
+        // Capped: the estimate falls and the teacher goes down to the low layer; it would want
+        // the middle one back, but the full link is left alone.
+        let down = t0 + Duration::from_secs(5);
+        let out = a.allocate(Some(280_000), &d, down, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(0)));
+        assert_eq!(out.probe, None);
+        assert_eq!(out.short, 1, "below the best it may have");
+        for s in 1..DOWN_PROBE_WAIT.as_secs() {
+            let out = a.allocate(
+                Some(280_000),
+                &d,
+                down + Duration::from_secs(s),
+                &mut changes,
+            );
+            assert_eq!(out.probe, None, "no probe {s} s after the step down");
+        }
+        let out = a.allocate(Some(280_000), &d, down + DOWN_PROBE_WAIT, &mut changes);
+        assert!(
+            out.probe.is_some(),
+            "probed again after {DOWN_PROBE_WAIT:?}"
+        );
+        // A layer that stops arriving is not the link's doing: no wait after that.
+        let mut b = BandwidthAllocator::new();
+        let mut d = [audio(0), camera(1, Priority::High, Some(Layer(2)))];
+        b.allocate(Some(3_000_000), &d, t0 - STARTUP, &mut changes);
+        b.allocate(Some(3_000_000), &d, t0, &mut changes);
+        apply(&mut d, &mut changes);
+        d[1].layers[2] = None;
+        b.allocate(Some(800_000), &d, down, &mut changes);
+        apply(&mut d, &mut changes);
+        assert_eq!(layer_of(&d, 1), Some(Layer(1)));
+        assert_eq!(b.next_probe.filter(|&t| t > down), None);
     }
 
     #[test]
