@@ -39,8 +39,9 @@ function inbound(page) {
     const out = {};
     for (const s of (await pc.getStats()).values()) {
       if (s.type !== 'inbound-rtp') continue;
-      const o = out[s.kind] || { received: 0, lost: 0, width: 0 };
+      const o = out[s.kind] || { received: 0, lost: 0, width: 0, bytes: 0 };
       o.received += s.packetsReceived || 0;
+      o.bytes += s.bytesReceived || 0;
       o.lost += s.packetsLost || 0;
       o.width = Math.max(o.width, s.frameWidth || 0);
       o.frames = (o.frames || 0) + (s.framesDecoded || 0);
@@ -82,10 +83,10 @@ test('a capped classroom gets the low layer without loss, and the top one back w
     }, 'the capped classroom at the lowest layer', 15000);
     console.log(`capped at 300 kbit/s: down to ${down.value} px wide in ${down.ms} ms`);
     // Once on the low layer: what it loses over 10 s, and the good classroom meanwhile.
-    const a = await inbound(weak);
+    const [a, ga] = [await inbound(weak), await inbound(good)];
     const dropsBefore = net.drops();
     await new Promise((r) => setTimeout(r, 10000));
-    const b = await inbound(weak);
+    const [b, gb] = [await inbound(weak), await inbound(good)];
     const videoLoss = lossPct(a.video, b.video);
     const audioLoss = lossPct(a.audio, b.audio);
     const fps = (b.video.frames - a.video.frames) / 10;
@@ -95,6 +96,12 @@ test('a capped classroom gets the low layer without loss, and the top one back w
     assert.ok(audioLoss < 1, `audio loss under 1 %: ${audioLoss}`);
     assert.ok((await width(weak)) <= 320, 'still on the low layer');
     assert.ok((await width(good)) >= 1280, 'the good classroom kept the top layer');
+    // The teacher's redundant audio goes whole where there is room, as its primary frames
+    // alone on the full link (the redundancy would take what the picture needs).
+    const perPacket = (x, y) => (y.audio.bytes - x.audio.bytes) / Math.max(1, y.audio.received - x.audio.received);
+    const [weakAudio, goodAudio] = [perPacket(a, b), perPacket(ga, gb)];
+    console.log(`audio bytes a packet: capped ${weakAudio.toFixed(1)}, uncapped ${goodAudio.toFixed(1)}`);
+    assert.ok(weakAudio < goodAudio * 0.75, `the full link gets no redundancy: ${weakAudio} vs ${goodAudio}`);
     await weak.screenshot({ path: join(artifacts, 'weak-link-capped.png') });
 
     net.lift();

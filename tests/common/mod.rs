@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod delivery;
+
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -22,7 +22,7 @@ pub mod subscriber;
 pub mod swarm;
 pub mod workload;
 
-pub use publisher::{Publisher, SentPacket};
+pub use publisher::{PublishOptions, Publisher, SentPacket};
 pub use signal::{SignalClient, SignalError};
 pub use subscriber::{ReceivedPacket, Subscriber};
 

@@ -157,6 +157,21 @@ pub fn packetize_vp8(frame: &[u8], picture_id: u16, mtu: usize) -> Vec<Bytes> {
 }
 
 /// An RTP packet (version 2, no extensions) around `payload`.
+/// A redundant audio payload (RED, RFC 2198) as browsers send it: the frame before this one
+/// (`offset` clock ticks earlier), if any, then this one, both opus.
+pub fn red_payload(previous: Option<&[u8]>, offset: u16, primary: &[u8]) -> Bytes {
+    let opus = u32::from(crate::peer::OPUS_PT);
+    let mut out = Vec::with_capacity(5 + previous.map_or(0, <[u8]>::len) + primary.len());
+    if let Some(p) = previous {
+        let word = 0x8000_0000 | opus << 24 | u32::from(offset & 0x3fff) << 10 | p.len() as u32;
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    out.push(opus as u8);
+    out.extend_from_slice(previous.unwrap_or_default());
+    out.extend_from_slice(primary);
+    Bytes::from(out)
+}
+
 pub fn rtp_packet(
     pt: u8,
     ssrc: u32,

@@ -49,6 +49,25 @@ impl VideoCodec {
     }
 }
 pub const OPUS_PT: u8 = 111;
+/// Redundant audio (RED, RFC 2198) around opus, at the payload type browsers give it.
+pub const RED_PT: u8 = 63;
+
+/// What a client offers: its video codec, and what some stacks have beyond it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offering {
+    pub video: VideoCodec,
+    /// Redundant audio around opus, as browsers offer it.
+    pub red: bool,
+}
+
+impl From<VideoCodec> for Offering {
+    fn from(video: VideoCodec) -> Self {
+        Offering {
+            video,
+            ..Default::default()
+        }
+    }
+}
 
 fn fb(typ: &str, parameter: &str) -> RTCPFeedback {
     RTCPFeedback {
@@ -58,22 +77,23 @@ fn fb(typ: &str, parameter: &str) -> RTCPFeedback {
 }
 
 pub(crate) fn media_engine() -> Result<MediaEngine, ClientError> {
-    media_engine_sending(VideoCodec::Vp8)
+    media_engine_for(Offering::default())
 }
 
 /// The codecs a client offers: for VP8, VP8 then H.264 (a subscriber takes either); for H.264,
-/// H.264 alone (so that the server's answer leaves it no other).
-pub(crate) fn media_engine_sending(video: VideoCodec) -> Result<MediaEngine, ClientError> {
+/// H.264 alone (so that the server's answer leaves it no other); opus, and RED if asked.
+pub(crate) fn media_engine_for(offering: Offering) -> Result<MediaEngine, ClientError> {
     use rtc::peer_connection::configuration::media_engine::{
         MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
     };
     let mut me = MediaEngine::default();
     let vp8 = (VP8_PT, RTX_PT, MIME_TYPE_VP8, "");
     let h264 = (H264_PT, H264_RTX_PT, MIME_TYPE_H264, H264_FMTP);
-    let codecs = match video {
+    let codecs = match offering.video {
         VideoCodec::Vp8 => vec![vp8, h264],
         VideoCodec::H264 => vec![h264],
     };
+    let feedback = vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")];
     for (pt, rtx, mime, fmtp) in codecs {
         me.register_codec(
             RTCRtpCodecParameters {
@@ -83,7 +103,7 @@ pub(crate) fn media_engine_sending(video: VideoCodec) -> Result<MediaEngine, Cli
                     clock_rate: 90_000,
                     channels: 0,
                     sdp_fmtp_line: fmtp.into(),
-                    rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
+                    rtcp_feedback: feedback.clone(),
                 },
             },
             RtpCodecKind::Video,
@@ -118,6 +138,22 @@ pub(crate) fn media_engine_sending(video: VideoCodec) -> Result<MediaEngine, Cli
         RtpCodecKind::Audio,
     )
     .map_err(ClientError::webrtc)?;
+    if offering.red {
+        me.register_codec(
+            RTCRtpCodecParameters {
+                payload_type: RED_PT,
+                rtp_codec: RTCRtpCodec {
+                    mime_type: "audio/red".into(),
+                    clock_rate: 48_000,
+                    channels: 2,
+                    sdp_fmtp_line: format!("{OPUS_PT}/{OPUS_PT}"),
+                    rtcp_feedback: vec![],
+                },
+            },
+            RtpCodecKind::Audio,
+        )
+        .map_err(ClientError::webrtc)?;
+    }
     Ok(me)
 }
 
@@ -216,15 +252,15 @@ impl PeerConnectionEventHandler for Handler {
 
 /// Builds a peer connection bound to 127.0.0.1 only.
 pub async fn build(role: Role) -> Result<(Arc<dyn PeerConnection>, Events), ClientError> {
-    build_sending(role, VideoCodec::Vp8).await
+    build_offering(role, Offering::default()).await
 }
 
-/// [`build`], offering `video` (see [`media_engine_sending`]).
-pub async fn build_sending(
+/// [`build`], offering what `offering` says (see [`media_engine_for`]).
+pub async fn build_offering(
     role: Role,
-    video: VideoCodec,
+    offering: Offering,
 ) -> Result<(Arc<dyn PeerConnection>, Events), ClientError> {
-    let mut me = media_engine_sending(video)?;
+    let mut me = media_engine_for(offering)?;
     let registry = match role {
         Role::Publisher => register_default_interceptors(Registry::new(), &mut me)
             .map_err(ClientError::webrtc)?

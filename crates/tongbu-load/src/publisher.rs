@@ -16,7 +16,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
-use crate::media::{rtp_packet, IvfFrames, OpusTone, VideoClip};
+use crate::media::{self, rtp_packet, IvfFrames, OpusTone, VideoClip};
 use crate::peer::{self, Role, OPUS_PT};
 use crate::{ClientError, SignalClient};
 
@@ -49,6 +49,21 @@ fn record(log: &Log, seq: u16, timestamp: u32, payload: Bytes) {
     }
 }
 
+/// How a test publisher sends, beyond its clip.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublishOptions {
+    /// Offers redundant audio (RED) and, once answered with it, sends as browsers do: each
+    /// packet carries the frame before it too. The log holds each packet's own opus frame.
+    pub red: bool,
+    /// Its uplink loses every n-th audio packet: logged as sent, never written.
+    pub lose_audio_every: Option<u32>,
+}
+
+/// Whether packet `n` (counted from 1) of a stream is lost on an uplink losing every `every`-th.
+fn lost(every: Option<u32>, n: u64) -> bool {
+    every.is_some_and(|e| e > 0 && n.is_multiple_of(u64::from(e)))
+}
+
 /// A publishing test client.
 pub struct Publisher {
     pub participant: u64,
@@ -74,11 +89,20 @@ impl Publisher {
 
     /// Joins and publishes `clip` in its codec (offering only that codec for video).
     pub async fn connect_clip(ws_url: &str, frames: VideoClip) -> Result<Self, ClientError> {
+        Self::connect_with(ws_url, frames, PublishOptions::default()).await
+    }
+
+    /// [`Publisher::connect_clip`], sending as `options` says.
+    pub async fn connect_with(
+        ws_url: &str,
+        frames: VideoClip,
+        options: PublishOptions,
+    ) -> Result<Self, ClientError> {
         let mut signal = SignalClient::connect(ws_url).await?;
         let ServerMessage::Joined { you, .. } = signal.join().await? else {
             return Err(ClientError::Refused("no joined message".into()));
         };
-        let prepared = Prepared::new(frames).await?;
+        let prepared = Prepared::new(frames, options).await?;
         signal.send(&ClientMessage::Offer {
             transport: TransportKind::Send,
             sdp: prepared.offer.clone(),
@@ -120,7 +144,7 @@ impl Publisher {
         token: &str,
         frames: VideoClip,
     ) -> Result<Self, ClientError> {
-        let prepared = Prepared::new(frames).await?;
+        let prepared = Prepared::new(frames, PublishOptions::default()).await?;
         let res = reqwest::Client::new()
             .post(endpoint)
             .bearer_auth(token)
@@ -167,13 +191,18 @@ struct Prepared {
     offer: String,
     frames: VideoClip,
     tone: OpusTone,
+    options: PublishOptions,
 }
 
 impl Prepared {
-    async fn new(frames: VideoClip) -> Result<Self, ClientError> {
+    async fn new(frames: VideoClip, options: PublishOptions) -> Result<Self, ClientError> {
         let video_codec = frames.codec();
         let tone = OpusTone::new(32_000).map_err(ClientError::Media)?;
-        let (pc, mut events) = peer::build_sending(Role::Publisher, video_codec).await?;
+        let offering = peer::Offering {
+            video: video_codec,
+            red: options.red,
+        };
+        let (pc, mut events) = peer::build_offering(Role::Publisher, offering).await?;
         let track = |kind, ssrc| {
             Arc::new(TrackLocalStaticRTP::new(peer::send_track_of(
                 "publisher",
@@ -214,6 +243,7 @@ impl Prepared {
             offer,
             frames,
             tone,
+            options,
         })
     }
 
@@ -234,7 +264,10 @@ impl Prepared {
             offer: _,
             mut frames,
             mut tone,
+            options,
         } = self;
+        // RED only if the server answered with it.
+        let red = options.red && answer.contains(&format!("a=rtpmap:{} red/", peer::RED_PT));
         let video_codec = frames.codec();
         pc.set_remote_description(
             RTCSessionDescription::answer(answer.clone()).map_err(ClientError::webrtc)?,
@@ -309,6 +342,8 @@ impl Prepared {
             tasks.push(tokio::spawn(async move {
                 let mut seq = FIRST_AUDIO_SEQ;
                 let mut ts: u32 = 5_000;
+                let mut n: u64 = 0;
+                let mut previous: Option<Bytes> = None;
                 let mut tick = tokio::time::interval(Duration::from_millis(20));
                 while running.load(Ordering::SeqCst) {
                     tick.tick().await;
@@ -316,12 +351,24 @@ impl Prepared {
                         return;
                     };
                     record(&log, seq, ts, p.clone());
-                    let pkt = rtp_packet(OPUS_PT, AUDIO_SSRC, seq, ts, false, p);
+                    n += 1;
+                    let (pt, payload) = if red {
+                        let frame = OpusTone::SAMPLES_PER_FRAME as u16;
+                        let wrapped = media::red_payload(previous.as_deref(), frame, &p);
+                        previous = Some(p);
+                        (peer::RED_PT, wrapped)
+                    } else {
+                        (OPUS_PT, p)
+                    };
+                    let pkt = rtp_packet(pt, AUDIO_SSRC, seq, ts, false, payload);
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(OpusTone::SAMPLES_PER_FRAME as u32);
+                    if lost(options.lose_audio_every, n) {
+                        continue;
+                    }
                     if atrack.write_rtp(pkt).await.is_err() {
                         return;
                     }
-                    seq = seq.wrapping_add(1);
-                    ts = ts.wrapping_add(OpusTone::SAMPLES_PER_FRAME as u32);
                 }
             }));
         }

@@ -59,6 +59,15 @@ impl Subscriber {
         Self::connect_as(ws_url, Role::Subscriber).await
     }
 
+    /// Like [`Subscriber::connect`], answering redundant audio (RED) as browsers do.
+    pub async fn connect_red(ws_url: &str) -> Result<Self, ClientError> {
+        let offering = peer::Offering {
+            red: true,
+            ..Default::default()
+        };
+        Self::connect_offering(ws_url, Role::Subscriber, offering).await
+    }
+
     /// Like [`Subscriber::connect`], on a link that loses every `drop_every`-th packet.
     pub async fn connect_lossy(ws_url: &str, drop_every: u32) -> Result<Self, ClientError> {
         Self::connect_as(ws_url, Role::LossySubscriber { drop_every }).await
@@ -71,12 +80,20 @@ impl Subscriber {
     }
 
     async fn connect_as(ws_url: &str, role: Role) -> Result<Self, ClientError> {
+        Self::connect_offering(ws_url, role, peer::Offering::default()).await
+    }
+
+    async fn connect_offering(
+        ws_url: &str,
+        role: Role,
+        offering: peer::Offering,
+    ) -> Result<Self, ClientError> {
         let mut signal = SignalClient::connect(ws_url).await?;
         let ServerMessage::Joined { you, .. } = signal.join().await? else {
             return Err(ClientError::Refused("no joined message".into()));
         };
         let joined_at = Instant::now();
-        let (pc, mut events) = peer::build(role).await?;
+        let (pc, mut events) = peer::build_offering(role, offering).await?;
         let logs: Logs = Arc::default();
         let remotes: Remotes = Arc::default();
         let mut tasks = Vec::new();

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use tongbu_media::bandwidth_allocator::HEADROOM;
 use tongbu_media::{Demand, Layer, Link, MediaKind, Priority, RouterError, MAX_LAYERS};
 use tracing::{debug, info};
 
@@ -40,6 +41,7 @@ impl Worker {
             return;
         };
         let pid = t.participant;
+        let t_egress = t.egress;
         let Some(me) = self.participants.get(&pid) else {
             return;
         };
@@ -50,6 +52,8 @@ impl Worker {
         );
         let mut demands = std::mem::take(&mut self.demands);
         demands.clear();
+        // What the redundancy of its RED audio would add (it is priced as its primary frames).
+        let mut red_extra = 0;
         for &c in t.consumer_by_mid.values() {
             let Some(con) = self.router.consumer(c) else {
                 continue;
@@ -97,6 +101,15 @@ impl Worker {
                     Some(b) => Some(b.max(nominal.unwrap_or(0))),
                     None => (e.received().0 > 0).then_some(ASSUMED_BPS[l]),
                 };
+            }
+            // Redundant audio is priced as its primary frames: the redundancy goes only where
+            // there is room to spare (below).
+            if let (None, Some(whole), Some(e)) = (priority, layers[0], p.encoding(Layer::BASE)) {
+                if self.red_producers.contains(&p.id()) {
+                    let primary = crate::redundancy::primary_bps(e.received(), whole);
+                    red_extra += whole - primary;
+                    layers[0] = Some(primary);
+                }
             }
             demands.push(Demand {
                 consumer: c,
@@ -179,6 +192,15 @@ impl Worker {
                 );
                 p.tell(EdgeEvent::VideoPaused { paused: all_paused });
             }
+        }
+        // Redundant audio rides on spare bandwidth only: on a link that gives every video the
+        // best layer it may have and has room for the redundancy besides; on a full one it
+        // would take what a picture needs.
+        if let Some(egress) = t_egress.and_then(|e| self.egresses.get_mut(e)) {
+            let spare = estimate.map_or(u64::MAX, |e| {
+                ((e as f64 * HEADROOM) as u64).saturating_sub(allocation.allocated_bps)
+            });
+            egress.redundancy = allocation.short == 0 && spare >= red_extra;
         }
         if any {
             // A layer now wanted is resumed at its publisher at once.

@@ -150,6 +150,11 @@ pub struct EdgeStats {
     pub send_messages: u64,
     /// RTCP packets received from subscribers (after SRTCP).
     pub rtcp_in: u64,
+    /// Redundant audio (RED) packets received from publishers.
+    pub red_in: u64,
+    /// Publishers' packets lost on their uplink and rebuilt from the redundant audio (RED) of
+    /// the next.
+    pub red_recovered: u64,
     /// Packets sent again on a subscriber's NACK.
     pub retransmitted: u64,
     /// NACKed packets not sent again: the subscriber's repairs had used their share of its
@@ -192,6 +197,8 @@ impl EdgeStats {
         self.send_batches += o.send_batches;
         self.send_messages += o.send_messages;
         self.rtcp_in += o.rtcp_in;
+        self.red_in += o.red_in;
+        self.red_recovered += o.red_recovered;
         self.retransmitted += o.retransmitted;
         self.retransmits_skipped += o.retransmits_skipped;
         self.str0m_media_on_recv += o.str0m_media_on_recv;

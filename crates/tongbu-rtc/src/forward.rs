@@ -151,12 +151,36 @@ impl Worker {
             self.stats.dropped_unmapped_rtp += 1;
             return;
         };
+        // Redundant audio: where its primary block begins, and the packets before it that the
+        // uplink lost and its redundancy carries (forwarded first).
+        let mut lost = Vec::new();
+        let red = if t.red_pt == Some(*pkt.header.payload_type) {
+            let arrived = crate::redundancy::Arrived {
+                ssrc,
+                seq: pkt.header.sequence_number,
+                timestamp: pkt.header.timestamp,
+                layer,
+                payload: &pkt.payload,
+            };
+            let Some(primary) = crate::redundancy::read(&mut t.red_seq, &arrived, &mut lost) else {
+                self.stats.dropped_malformed += 1;
+                return;
+            };
+            self.stats.red_in += 1;
+            Some(primary)
+        } else {
+            None
+        };
         if let Some(level) = pkt.header.ext_vals.audio_level {
             self.router.set_audio_level(producer, level, now);
         }
         let clock = pkt.last_sender_info.and_then(|info| {
             self.new_sender_clock(producer, layer, &info, pkt.header.timestamp, now)
         });
+        for rtp in lost {
+            self.stats.red_recovered += 1;
+            self.dispatch(producer, rtp, None, None, false, now);
+        }
         let rtp = RtpIn {
             seq: pkt.header.sequence_number,
             timestamp: pkt.header.timestamp,
@@ -164,19 +188,34 @@ impl Worker {
             layer,
             payload: pkt.payload,
         };
+        self.dispatch(producer, rtp, red, clock, restarted, now);
+    }
+
+    /// A publisher's packet to the consumers here and, once per worker, to the other workers
+    /// that have some.
+    fn dispatch(
+        &mut self,
+        producer: ProducerId,
+        rtp: RtpIn,
+        red: Option<u16>,
+        clock: Option<SenderClock>,
+        restarted: bool,
+        now: Instant,
+    ) {
         if let Some(&workers) = self.interest.get(&producer) {
             for w in (0..self.workers).filter(|w| workers & (1 << w) != 0) {
                 let rtp = rtp.clone();
                 let item = Handoff::Rtp {
                     producer,
                     rtp,
+                    red,
                     clock,
                     restarted,
                 };
                 self.outgoing.push((w, item));
             }
         }
-        self.fan_out(producer, &rtp, clock, restarted, now);
+        self.fan_out(producer, &rtp, red, clock, restarted, now);
     }
 
     /// The publisher's clock from the sender report a packet carries, if the report is new.
@@ -210,11 +249,13 @@ impl Worker {
         Some(SenderClock { ntp, rtp, at })
     }
 
-    /// One publisher's packet to this worker's consumers of its producer.
+    /// One publisher's packet to this worker's consumers of its producer. `red`: it is
+    /// redundant audio whose primary block begins there.
     pub(crate) fn fan_out(
         &mut self,
         producer: ProducerId,
         rtp: &RtpIn,
+        red: Option<u16>,
         clock: Option<SenderClock>,
         restarted: bool,
         now: Instant,
@@ -226,6 +267,9 @@ impl Worker {
         }
         if let Some(c) = clock {
             self.router.set_sender_clock(producer, rtp.layer, c);
+        }
+        if red.is_some() && !self.red_producers.contains(&producer) {
+            self.red_producers.insert(producer);
         }
         let mut forwards = std::mem::take(&mut self.forwards);
         forwards.clear();
@@ -253,7 +297,13 @@ impl Worker {
                 let Some(egress) = self.egresses.get_mut(stream.egress) else {
                     continue;
                 };
-                let packet = copy_of(f, rtp.marker, &rtp.payload);
+                let mut packet = copy_of(f, rtp.marker, &rtp.payload);
+                if let Some(primary) = red {
+                    match stream.red_pt.filter(|_| egress.redundancy) {
+                        Some(pt) => packet.pt = pt,
+                        None => packet.payload = &rtp.payload[usize::from(primary)..],
+                    }
+                }
                 send_copy(&mut self.outbox, stream, egress, &packet, false, now);
             }
         }

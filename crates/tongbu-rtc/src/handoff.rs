@@ -29,6 +29,8 @@ pub enum Handoff {
     Rtp {
         producer: ProducerId,
         rtp: RtpIn,
+        /// Redundant audio: where its primary block begins.
+        red: Option<u16>,
         clock: Option<SenderClock>,
         restarted: bool,
     },
@@ -116,11 +118,12 @@ impl crate::Worker {
             Handoff::Rtp {
                 producer,
                 rtp,
+                red,
                 clock,
                 restarted,
             } => {
                 self.stats.handoffs_in += 1;
-                self.fan_out(producer, &rtp, clock, restarted, now);
+                self.fan_out(producer, &rtp, red, clock, restarted, now);
             }
             Handoff::Datagram {
                 proto,

@@ -9,7 +9,7 @@
 //! [`srtp`] using the keys the DTLS handshake exported ([`key_capture`]) into a pooled
 //! [`outbox`], sent in `sendmmsg` batches with UDP GSO ([`batch_send`])); sender reports,
 //! receiver reports, NACKs answered from the producers' shared caches, keyframe requests
-//! ([`rtcp`]), and transport-wide feedback into a per-subscriber bandwidth estimate ([`twcc`],
+//! ([`rtcp`]), redundant audio passed on, stripped or rebuilt ([`redundancy`]), and transport-wide feedback into a per-subscriber bandwidth estimate ([`twcc`],
 //! [`bandwidth_estimator`]). str0m remains each transport's control plane and the publishers'
 //! inbound media. The sans-I/O [`worker::Worker`] holds all of it; [`socket_loop`] runs it.
 //!
@@ -33,6 +33,7 @@ pub mod negotiation;
 pub mod outbox;
 pub mod participant;
 pub mod publication;
+pub mod redundancy;
 pub mod repair_budget;
 pub mod rtc_events;
 pub mod rtcp;

@@ -113,6 +113,7 @@ impl Worker {
                 self.remote.remove(&m);
                 self.wanted.remove(&m);
                 self.screen_producers.remove(&m);
+                self.red_producers.remove(&m);
                 let _ = self.router.remove_producer(m);
             }
         }
@@ -495,6 +496,17 @@ pub(crate) fn sent_codec(rtc: &Rtc, mid: Mid, kind: MediaKind) -> Codec {
         .unwrap_or(Codec::for_kind(kind))
 }
 
+/// The payload type of redundant audio (RED, RFC 2198) around opus, if the transport's peer
+/// negotiated it (str0m narrows the codec configuration to what was negotiated).
+pub(crate) fn red_payload_type(rtc: &Rtc) -> Option<u8> {
+    rtc.codec_config()
+        .params()
+        .iter()
+        .find(|p| p.spec().codec == StrCodec::Opus)
+        .and_then(|p| p.red())
+        .map(|pt| *pt)
+}
+
 /// The payload type a transport negotiated for `codec` on media line `mid`.
 fn payload_type(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<u8> {
     let want = str0m_codec(codec);
@@ -539,7 +551,9 @@ fn send_stream(
     let tx = api.stream_tx_by_mid(mid, None)?;
     let ssrc: Ssrc = tx.ssrc();
     let rtx = tx.rtx().zip(rtx_pt).map(|(s, p)| Rtx::new(*s, p));
-    Some(SendStream::new(
-        egress, mid, producer, *ssrc, kind, rtx, ext,
-    ))
+    let mut stream = SendStream::new(egress, mid, producer, *ssrc, kind, rtx, ext);
+    if kind == MediaKind::Audio {
+        stream.red_pt = red_payload_type(rtc);
+    }
+    Some(stream)
 }

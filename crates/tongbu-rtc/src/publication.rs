@@ -41,6 +41,9 @@ impl Worker {
         };
         let layers = rids.len().max(1) as u8;
         let codec = crate::negotiation::sent_codec(&t.rtc, mid, kind);
+        if kind == MediaKind::Audio {
+            t.red_pt = crate::negotiation::red_payload_type(&t.rtc);
+        }
         // Unique across workers: worker w numbers w, w + k, w + 2k, …
         let producer = ProducerId(self.next_producer * self.workers as u64 + self.index as u64);
         self.next_producer += 1;
@@ -115,6 +118,7 @@ impl Worker {
         };
         let info = self.track_info(producer, pr.owner(), pr.codec().kind());
         self.screen_producers.remove(&producer);
+        self.red_producers.remove(&producer);
         self.producer_roles.remove(&producer);
         self.forget_layers(producer);
         for c in self.router.remove_producer(producer).unwrap_or_default() {

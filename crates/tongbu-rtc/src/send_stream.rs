@@ -77,6 +77,9 @@ pub struct SendStream {
     pub rtx: Option<Rtx>,
     pub clock_rate: u32,
     pub ext: Extensions,
+    /// Audio: the payload type of redundant audio (RED) if the subscriber negotiated it; a
+    /// redundant packet then goes whole, else as its primary block on the opus payload type.
+    pub red_pt: Option<u8>,
     mid_bytes: [u8; 16],
     mid_len: usize,
     // What its sender reports say.
@@ -125,6 +128,7 @@ impl SendStream {
                 mid: ext.mid.filter(|_| mid_len > 0),
                 ..ext
             },
+            red_pt: None,
             mid_bytes,
             mid_len,
             packets: 0,

@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::format::{Codec, FormatParams};
-use str0m::media::{Frequency, Mid, Rid};
+use str0m::media::{Mid, Rid};
 use str0m::net::Protocol;
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, IceCreds, Rtc};
@@ -52,23 +51,9 @@ pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// Tongbu writes those itself.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Opus's payload type (what browsers use).
-const OPUS_PT: u8 = 111;
 /// H.264 payload types (with their RTX) and `profile-level-id`s: constrained baseline 3.1, main
 /// 3.1 (the numbers browsers use for them, so that str0m rarely has to renumber).
 const H264_PTS: [(u8, u8, u32); 2] = [(108, 109, 0x42e01f), (123, 119, 0x4d001f)];
-
-/// Opus as Tongbu negotiates it: in-band FEC (a lost frame is rebuilt from the next one's
-/// redundancy) and DTX (a quiet microphone sends a packet every 400 ms instead of 25 a second:
-/// most classrooms listen most of the time, and the host's link receives them all).
-fn opus_params() -> FormatParams {
-    FormatParams {
-        min_p_time: Some(10),
-        use_inband_fec: Some(true),
-        use_dtx: Some(true),
-        ..Default::default()
-    }
-}
 
 /// One transport of one participant.
 pub struct Transport {
@@ -95,6 +80,10 @@ pub struct Transport {
     /// resolution first).
     pub rids: HashMap<Mid, Vec<Rid>>,
     pub mid_by_producer: HashMap<ProducerId, Mid>,
+    /// The payload type the publisher sends redundant audio (RED) on, once negotiated.
+    pub red_pt: Option<u8>,
+    /// The last sequence number of each RED stream, to find the packets its uplink lost.
+    pub red_seq: HashMap<Ssrc, u16>,
     // Recv transports.
     pub consumer_by_mid: HashMap<Mid, ConsumerId>,
     /// Its send state once connected: an index into the worker's egress table, which keeps the
@@ -131,14 +120,10 @@ impl Transport {
                 .codec_config()
                 .add_h264(pt.into(), Some(rtx.into()), true, profile_level_id);
         }
-        config.codec_config().add_config(
-            OPUS_PT.into(),
-            None,
-            Codec::Opus,
-            Frequency::FORTY_EIGHT_KHZ,
-            Some(2),
-            opus_params(),
-        );
+        // Opus (111) with in-band FEC, and redundant audio (RED, 63) where the client offers
+        // it. str0m 0.25 links RED to opus only through `enable_opus`, whose format has no DTX:
+        // the answers ask for it instead (`sdp_rewrite`).
+        config.codec_config().enable_opus(true, true);
         if role == TransportRole::Recv {
             config = config
                 .set_rtcp_report_interval_audio(NEVER)
@@ -180,6 +165,8 @@ impl Transport {
             rids: HashMap::new(),
             producer_by_mid: HashMap::new(),
             mid_by_producer: HashMap::new(),
+            red_pt: None,
+            red_seq: HashMap::new(),
             consumer_by_mid: HashMap::new(),
             egress: None,
         }
@@ -211,6 +198,10 @@ pub struct SubscriberEgress {
     pub padded: (u64, Instant),
     /// What its NACK repairs may still send.
     pub repairs: RepairBudget,
+    /// Whether redundant audio goes to it as it came (where its streams negotiated RED): only
+    /// while its link carries every video at the best layer it may have; on a full link the
+    /// redundancy would take what a picture needs ([`crate::allocation`]).
+    pub redundancy: bool,
     /// SSRC (main or RTX) → consumer, for the subscriber's RTCP.
     ssrcs: Vec<(u32, ConsumerId)>,
     pub bytes_sent: u64,
@@ -240,6 +231,7 @@ impl SubscriberEgress {
             probe: None,
             padded: (0, now),
             repairs: RepairBudget::default(),
+            redundancy: true,
             ssrcs: Vec::new(),
             bytes_sent: 0,
             reported_bytes: 0,

@@ -82,6 +82,8 @@ pub struct Worker {
     pub(crate) egresses: Slab<crate::transport::SubscriberEgress>,
     /// Producers that carry a screen share (the others are cameras and microphones).
     pub(crate) screen_producers: HashSet<ProducerId>,
+    /// Audio producers whose packets arrive as redundant audio (RED), here or on another worker.
+    pub(crate) red_producers: HashSet<ProducerId>,
     /// Offers on `recv` transports waiting for an answer, with their deadlines.
     pub(crate) offer_deadlines: Vec<(Instant, ParticipantId)>,
     pub(crate) next_producer: u64,
@@ -155,6 +157,7 @@ impl Worker {
             consumers: Slab::with_capacity(1024),
             egresses: Slab::with_capacity(256),
             screen_producers: HashSet::new(),
+            red_producers: HashSet::new(),
             offer_deadlines: Vec::new(),
             next_producer: 1,
             dirty: Vec::with_capacity(64),

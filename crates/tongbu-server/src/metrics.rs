@@ -23,6 +23,8 @@ pub struct Metrics {
     dropped: IntCounterVec,
     rtp_in: IntCounter,
     rtp_forwarded: IntCounter,
+    red_in: IntCounter,
+    red_recovered: IntCounter,
     send_batches: IntCounter,
     send_messages: IntCounter,
     send_errors: IntCounter,
@@ -122,6 +124,16 @@ impl Metrics {
                 "tongbu_media_rtp_forwarded_total",
                 "RTP packets forwarded to subscribers",
             ),
+            red_in: counter(
+                &r,
+                "tongbu_media_red_received_total",
+                "Redundant audio (RED) packets received from publishers",
+            ),
+            red_recovered: counter(
+                &r,
+                "tongbu_media_red_recovered_total",
+                "Packets lost on a publisher's uplink, rebuilt from the next packet's redundancy",
+            ),
             send_batches: counter(&r, "tongbu_media_send_batches_total", "sendmmsg calls"),
             send_messages: counter(
                 &r,
@@ -203,6 +215,9 @@ impl Metrics {
         self.rtp_in.inc_by(d(s.rtp_in, seen.edge.rtp_in));
         self.rtp_forwarded
             .inc_by(d(s.router.forwarded, seen.edge.router.forwarded));
+        self.red_in.inc_by(d(s.red_in, seen.edge.red_in));
+        self.red_recovered
+            .inc_by(d(s.red_recovered, seen.edge.red_recovered));
         self.send_batches
             .inc_by(d(s.send_batches, seen.edge.send_batches));
         self.send_messages

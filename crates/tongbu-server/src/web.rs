@@ -111,6 +111,8 @@ pub async fn health(State(app): State<Arc<AppState>>, req: axum::http::request::
                 "dropped_malformed": s.dropped_malformed,
                 "rtp_in": s.rtp_in,
                 "rtp_forwarded": s.router.forwarded,
+                "red_in": s.red_in,
+                "red_recovered": s.red_recovered,
             },
         }))
         .into_response(),
