@@ -1,7 +1,7 @@
 //! Repair and feedback on the publisher's side, with real WebRTC peers on loopback: redundant
 //! audio (RED, RFC 2198) from a publisher whose uplink loses packets, passed whole to a
 //! subscriber that negotiated it and as plain opus to one that did not, with the lost packets
-//! rebuilt.
+//! rebuilt; and REMB for a publisher whose stack has no transport-wide feedback.
 
 mod common;
 
@@ -38,6 +38,7 @@ async fn redundant_audio_goes_as_each_subscriber_negotiated_and_repairs_the_upli
     let options = PublishOptions {
         red: true,
         lose_audio_every: Some(10),
+        ..Default::default()
     };
     let publisher = Publisher::connect_with(&server.host_url(), clip(), options)
         .await
@@ -111,4 +112,82 @@ async fn redundant_audio_goes_as_each_subscriber_negotiated_and_repairs_the_upli
     plain.close().await;
     red.close().await;
     publisher.close().await;
+}
+
+/// Bits per second a publisher sent over the `window` before `end`.
+fn sent_bps(logs: &[Vec<SentPacket>], end: Instant, window: Duration) -> f64 {
+    let bytes: usize = logs
+        .iter()
+        .flatten()
+        .filter(|p| p.at <= end && p.at + window > end)
+        .map(|p| p.payload.len() + 60)
+        .sum();
+    bytes as f64 * 8.0 / window.as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_with_remb_alone_is_told_what_its_uplink_carries() {
+    let server = TestServer::start().await;
+    let remb = PublishOptions {
+        remb_only: true,
+        ..Default::default()
+    };
+    let clean = Publisher::connect_with(&server.host_url(), clip(), remb)
+        .await
+        .expect("a publisher on a clean link connects");
+    let lossy = Publisher::connect_with(
+        &server.classroom_url(0),
+        clip(),
+        PublishOptions {
+            lose_video_every: Some(4),
+            ..remb
+        },
+    )
+    .await
+    .expect("a publisher losing a quarter of its video connects");
+    // A stack that did not ask for REMB (a browser estimates its uplink from transport-wide
+    // feedback) gets none.
+    let twcc = Publisher::connect_with(&server.classroom_url(1), clip(), Default::default())
+        .await
+        .expect("a publisher with transport-wide feedback connects");
+    assert!(clean.answer.contains("goog-remb"), "{}", clean.answer);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+
+    let now = Instant::now();
+    let window = Duration::from_secs(3);
+    let rate = |p: &Publisher| sent_bps(&[p.video_sent(), p.audio_sent()], now, window);
+    let (clean_sent, lossy_sent) = (rate(&clean), rate(&lossy));
+    let last = |p: &Publisher| p.rembs().last().map(|r| r.1).unwrap_or_default();
+    let (clean_remb, lossy_remb) = (last(&clean), last(&lossy));
+    eprintln!(
+        "clean: sends {:.0} kbit/s, told {} kbit/s ({} REMBs); 25 % lost: sends {:.0} kbit/s, \
+         told {} kbit/s ({} REMBs)",
+        clean_sent / 1e3,
+        clean_remb / 1000,
+        clean.rembs().len(),
+        lossy_sent / 1e3,
+        lossy_remb / 1000,
+        lossy.rembs().len()
+    );
+    assert!(clean.rembs().len() >= 5, "about one a second");
+    assert!(
+        clean_remb as f64 >= 0.9 * clean_sent,
+        "a clean link carries what it sends: told {clean_remb}, sends {clean_sent:.0}"
+    );
+    assert!(
+        (lossy_remb as f64) < 0.5 * lossy_sent,
+        "a link losing a quarter is told to send less: told {lossy_remb}, sends {lossy_sent:.0}"
+    );
+    let lossy_rembs: Vec<u64> = lossy.rembs().iter().map(|r| r.1).collect();
+    assert!(
+        lossy_rembs.windows(2).skip(2).all(|w| w[1] <= w[0]),
+        "and less each second: {lossy_rembs:?}"
+    );
+    assert!(
+        twcc.rembs().is_empty(),
+        "no REMB for a stack that did not ask for it"
+    );
+    for p in [clean, lossy, twcc] {
+        p.close().await;
+    }
 }

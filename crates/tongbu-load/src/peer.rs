@@ -9,6 +9,7 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInf
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
 };
@@ -16,8 +17,8 @@ use rtc::sansio::Protocol;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    configure_rtcp_reports, register_default_interceptors, MediaEngine, PeerConnection,
-    PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    configure_nack, configure_rtcp_reports, register_default_interceptors, MediaEngine,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
     RTCIceGatheringState, RTCPeerConnectionState, SettingEngineBuilder,
 };
 
@@ -58,6 +59,8 @@ pub struct Offering {
     pub video: VideoCodec,
     /// Redundant audio around opus, as browsers offer it.
     pub red: bool,
+    /// REMB and no transport-wide feedback, as older stacks and some studio encoders offer.
+    pub remb_only: bool,
 }
 
 impl From<VideoCodec> for Offering {
@@ -93,7 +96,10 @@ pub(crate) fn media_engine_for(offering: Offering) -> Result<MediaEngine, Client
         VideoCodec::Vp8 => vec![vp8, h264],
         VideoCodec::H264 => vec![h264],
     };
-    let feedback = vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")];
+    let mut feedback = vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")];
+    if offering.remb_only {
+        feedback.push(fb("goog-remb", ""));
+    }
     for (pt, rtx, mime, fmtp) in codecs {
         me.register_codec(
             RTCRtpCodecParameters {
@@ -262,9 +268,14 @@ pub async fn build_offering(
 ) -> Result<(Arc<dyn PeerConnection>, Events), ClientError> {
     let mut me = media_engine_for(offering)?;
     let registry = match role {
+        // Without transport-wide feedback: NACKs and reports only.
+        Role::Publisher if offering.remb_only => {
+            configure_rtcp_reports(configure_nack(Registry::new(), &mut me))
+                .with(Slot::from(14_000), feedback_to_app())
+        }
         Role::Publisher => register_default_interceptors(Registry::new(), &mut me)
             .map_err(ClientError::webrtc)?
-            .with(Slot::from(14_000), keyframe_requests_to_app()),
+            .with(Slot::from(14_000), feedback_to_app()),
         Role::Subscriber => configure_rtcp_reports(Registry::new()),
         Role::LossySubscriber { drop_every } => configure_rtcp_reports(Registry::new()).with(
             // Below every other interceptor: the wire side of the read path.
@@ -382,15 +393,18 @@ impl<F: FnMut(&mut TaggedPacket) -> bool + Send + Sync> Interceptor for ReadFilt
     fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
-/// Hands PLI and FIR received for our send tracks to the application (the default chain
+/// Hands PLI, FIR and REMB received for our send tracks to the application (the default chain
 /// consumes all inbound RTCP).
-pub(crate) fn keyframe_requests_to_app() -> impl Interceptor {
+pub(crate) fn feedback_to_app() -> impl Interceptor {
     ReadFilter::new(|m: &mut TaggedPacket| {
         if let Packet::Rtcp(pkts) = &m.message.packet {
             let keep: Vec<Box<dyn rtc::rtcp::Packet>> = pkts
                 .iter()
                 .filter(|p| {
-                    p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>()
+                    let p = p.as_any();
+                    p.is::<PictureLossIndication>()
+                        || p.is::<FullIntraRequest>()
+                        || p.is::<ReceiverEstimatedMaximumBitrate>()
                 })
                 .cloned()
                 .collect();

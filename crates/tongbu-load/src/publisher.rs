@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -55,8 +56,13 @@ pub struct PublishOptions {
     /// Offers redundant audio (RED) and, once answered with it, sends as browsers do: each
     /// packet carries the frame before it too. The log holds each packet's own opus frame.
     pub red: bool,
+    /// Offers REMB and no transport-wide feedback; the REMBs received are kept
+    /// ([`Publisher::rembs`]).
+    pub remb_only: bool,
     /// Its uplink loses every n-th audio packet: logged as sent, never written.
     pub lose_audio_every: Option<u32>,
+    /// The same for video packets.
+    pub lose_video_every: Option<u32>,
 }
 
 /// Whether packet `n` (counted from 1) of a stream is lost on an uplink losing every `every`-th.
@@ -73,6 +79,7 @@ pub struct Publisher {
     video: Log,
     audio: Log,
     keyframe_requests: Arc<AtomicU64>,
+    rembs: Arc<Mutex<Vec<(Instant, u64)>>>,
     running: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     pub messages: mpsc::UnboundedReceiver<ServerMessage>,
@@ -201,6 +208,7 @@ impl Prepared {
         let offering = peer::Offering {
             video: video_codec,
             red: options.red,
+            remb_only: options.remb_only,
         };
         let (pc, mut events) = peer::build_offering(Role::Publisher, offering).await?;
         let track = |kind, ssrc| {
@@ -279,21 +287,34 @@ impl Prepared {
         let video: Log = Arc::default();
         let audio: Log = Arc::default();
         let keyframe_requests = Arc::new(AtomicU64::new(0));
+        let rembs: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
         let want_keyframe = Arc::new(AtomicBool::new(false));
         let running = Arc::new(AtomicBool::new(true));
         let mut tasks = Vec::new();
 
-        // Keyframe requests from the server.
+        // Keyframe requests and REMBs from the server.
         {
             let vtrack = vtrack.clone();
             let count = keyframe_requests.clone();
             let want = want_keyframe.clone();
+            let rembs = rembs.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(ev) = vtrack.poll().await {
-                    if let TrackLocalEvent::OnRtcpPacket(pkts) = ev {
-                        count.fetch_add(1, Ordering::SeqCst);
-                        want.store(true, Ordering::SeqCst);
-                        drop(pkts);
+                    let TrackLocalEvent::OnRtcpPacket(pkts) = ev else {
+                        continue;
+                    };
+                    for p in pkts {
+                        match p.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                            Some(r) => {
+                                if let Ok(mut l) = rembs.lock() {
+                                    l.push((Instant::now(), r.bitrate as u64));
+                                }
+                            }
+                            None => {
+                                count.fetch_add(1, Ordering::SeqCst);
+                                want.store(true, Ordering::SeqCst);
+                            }
+                        }
                     }
                 }
             }));
@@ -307,6 +328,7 @@ impl Prepared {
             let ticks = (90_000.0 / frames.fps().clamp(1.0, 60.0)) as u32;
             let pt = video_codec.payload_type();
             tasks.push(tokio::spawn(async move {
+                let mut n: u64 = 0;
                 let mut seq = FIRST_VIDEO_SEQ;
                 let mut ts: u32 = 1_000;
                 let mut picture_id: u16 = 0;
@@ -325,11 +347,15 @@ impl Prepared {
                     for (i, p) in payloads.into_iter().enumerate() {
                         // Logged before it is written, so whatever a subscriber has is in the log.
                         record(&log, seq, ts, p.clone());
+                        n += 1;
                         let pkt = rtp_packet(pt, VIDEO_SSRC, seq, ts, i == last, p);
+                        seq = seq.wrapping_add(1);
+                        if lost(options.lose_video_every, n) {
+                            continue;
+                        }
                         if vtrack.write_rtp(pkt).await.is_err() {
                             return;
                         }
-                        seq = seq.wrapping_add(1);
                     }
                     ts = ts.wrapping_add(ticks);
                 }
@@ -380,6 +406,7 @@ impl Prepared {
             video,
             audio,
             keyframe_requests,
+            rembs,
             running,
             tasks,
             messages,
@@ -397,6 +424,11 @@ impl Publisher {
     /// Audio packets sent so far.
     pub fn audio_sent(&self) -> Vec<SentPacket> {
         self.audio.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The REMBs received from the server (when it sent, bits per second), oldest first.
+    pub fn rembs(&self) -> Vec<(Instant, u64)> {
+        self.rembs.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Keyframe requests (PLI/FIR) received from the server.

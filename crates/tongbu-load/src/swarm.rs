@@ -711,7 +711,7 @@ impl Swarm {
             .map_err(|e| e.to_string())?
             .with(
                 rtc::interceptor::Slot::from(14_000),
-                peer::keyframe_requests_to_app(),
+                peer::feedback_to_app(),
             );
         let mut pc = build_pc(&mut me, registry, now)?;
         let n = self
@@ -1033,7 +1033,7 @@ fn take_reads(
                 }
             }
             (Part::Publisher(s), RTCMessage::RtcpPacket(..)) => {
-                // Only PLI and FIR reach the application (see `keyframe_requests_to_app`).
+                // Only PLI and FIR reach the application (see `feedback_to_app`; these publishers offer no REMB).
                 s.want_keyframe = true;
                 report.keyframe_requests += 1;
             }

@@ -10,7 +10,8 @@
 //! [`outbox`], sent in `sendmmsg` batches with UDP GSO ([`batch_send`])); sender reports,
 //! receiver reports, NACKs answered from the producers' shared caches, keyframe requests
 //! ([`rtcp`]), redundant audio passed on, stripped or rebuilt ([`redundancy`]), and transport-wide feedback into a per-subscriber bandwidth estimate ([`twcc`],
-//! [`bandwidth_estimator`]). str0m remains each transport's control plane and the publishers'
+//! [`bandwidth_estimator`]); for publishers with REMB alone, an estimate of their uplink
+//! ([`uplink_estimate`]). str0m remains each transport's control plane and the publishers'
 //! inbound media. The sans-I/O [`worker::Worker`] holds all of it; [`socket_loop`] runs it.
 //!
 //! It must not decide policy (who may publish, session lifecycle: that is the server's) nor look
@@ -45,6 +46,7 @@ pub mod tcp;
 pub mod timers;
 pub mod transport;
 pub mod twcc;
+pub mod uplink_estimate;
 pub mod worker;
 
 pub use edge::{

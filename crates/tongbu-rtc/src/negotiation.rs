@@ -237,6 +237,11 @@ impl Worker {
             .get_mut(id.index())
             .ok_or(EdgeError::NotJoined)?;
         t.screen_mid = screen.map(Mid::from);
+        if crate::uplink_estimate::wants_remb(sdp) {
+            t.uplink.get_or_insert_with(Default::default);
+        } else {
+            t.uplink = None;
+        }
         let answer = t
             .rtc
             .sdp_api()

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use str0m::media::MediaKind as StrKind;
 use str0m::{Event, IceConnectionState};
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use crate::edge::EdgeEvent;
 use crate::transport::{SubscriberEgress, TransportId, TransportRole};
@@ -34,8 +34,16 @@ impl Worker {
                 };
                 match t.role {
                     TransportRole::Send => {
-                        if let Some(p) = self.participants.get_mut(&t.participant) {
-                            p.link.send_transport(&mut t.meter, &st);
+                        let Some(p) = self.participants.get_mut(&t.participant) else {
+                            return;
+                        };
+                        p.link.send_transport(&mut t.meter, &st);
+                        // A publisher with REMB alone learns its uplink from us.
+                        let received = f64::from(p.link.kbps_in) * 1000.0;
+                        let remb = t.uplink.as_mut().and_then(|u| u.observe(received, now));
+                        if let Some(bps) = remb {
+                            debug!(participant = t.participant.0, bps, "uplink estimate (REMB)");
+                            t.send_remb(bps);
                         }
                     }
                     // The nominated pair may have moved (ICE picked another candidate).
@@ -50,9 +58,12 @@ impl Worker {
                 }
             }
             Event::MediaIngressStats(st) => {
-                let Some(t) = self.transports.get(id.index()) else {
+                let Some(t) = self.transports.get_mut(id.index()) else {
                     return;
                 };
+                if let (Some(u), Some(loss)) = (t.uplink.as_mut(), st.loss) {
+                    u.loss(loss);
+                }
                 let video = t.rtc.media(st.mid).map(|m| m.kind()) == Some(StrKind::Video);
                 // Jitter is reported for the video line (audio would mask it).
                 if video || st.loss.is_some() {

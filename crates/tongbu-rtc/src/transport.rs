@@ -23,6 +23,7 @@ use crate::link_stats::{Meter, STATS_INTERVAL};
 use crate::repair_budget::RepairBudget;
 use crate::srtp::{SrtpContext, SrtpError, TransportKeys};
 use crate::twcc::TwccSender;
+use crate::uplink_estimate::UplinkEstimate;
 
 /// A transport's slot in its worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +85,9 @@ pub struct Transport {
     pub red_pt: Option<u8>,
     /// The last sequence number of each RED stream, to find the packets its uplink lost.
     pub red_seq: HashMap<Ssrc, u16>,
+    /// The publisher's uplink as the server sees it, told to it as REMB: only for a stack that
+    /// asked for REMB and has no transport-wide feedback ([`crate::uplink_estimate`]).
+    pub uplink: Option<UplinkEstimate>,
     // Recv transports.
     pub consumer_by_mid: HashMap<Mid, ConsumerId>,
     /// Its send state once connected: an index into the worker's egress table, which keeps the
@@ -167,8 +171,32 @@ impl Transport {
             mid_by_producer: HashMap::new(),
             red_pt: None,
             red_seq: HashMap::new(),
+            uplink: None,
             consumer_by_mid: HashMap::new(),
             egress: None,
+        }
+    }
+}
+
+impl Transport {
+    /// Tells the publisher its uplink carries `bps` (REMB, on its first video stream: the
+    /// value is for everything it sends).
+    pub fn send_remb(&mut self, bps: u64) {
+        let mut ssrcs: Vec<Ssrc> = self.producer_by_ssrc.keys().copied().collect();
+        ssrcs.sort_unstable();
+        let mids: Vec<(Ssrc, Mid)> = ssrcs
+            .into_iter()
+            .filter_map(|s| Some((s, self.rtc.direct_api().stream_rx(&s)?.mid())))
+            .collect();
+        let video = mids.into_iter().find(|(_, mid)| {
+            self.rtc
+                .media(*mid)
+                .is_some_and(|m| m.kind() == str0m::media::MediaKind::Video)
+        });
+        if let Some((ssrc, _)) = video {
+            if let Some(rx) = self.rtc.direct_api().stream_rx(&ssrc) {
+                rx.request_remb(str0m::bwe::Bitrate::bps(bps));
+            }
         }
     }
 }
