@@ -26,6 +26,8 @@ command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 # H.264 forwarding is checked by decoding what a subscriber received (ffprobe); the test clip in
 # tests/media was made with ffmpeg's libx264.
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+# Recordings are muxed by libwebm (C++, built by the webm crate); ffprobe reads them back.
+command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

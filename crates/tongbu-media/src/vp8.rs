@@ -46,6 +46,13 @@ fn layout(payload: &[u8]) -> Option<Layout> {
     (payload.len() >= i).then_some(Layout { header: i, ..l })
 }
 
+/// Where a VP8 RTP payload's part of its frame begins (after the payload descriptor), and
+/// whether it is the frame's first packet (S bit, partition 0); `None` if the payload is shorter
+/// than its descriptor says.
+pub fn frame_part(payload: &[u8]) -> Option<(bool, usize)> {
+    layout(payload).map(|l| (l.frame_start, l.header))
+}
+
 /// Whether this VP8 RTP payload is the first packet of a keyframe.
 ///
 /// Returns `false` for malformed payloads rather than failing: the caller only uses this to
