@@ -24,6 +24,6 @@ pub mod track_clock;
 pub mod track_file;
 
 pub use frame_assembler::{Frame, FrameAssembler};
-pub use recorder::{Packet, Recorder, RecorderStats, TrackInfo, TrackSummary};
+pub use recorder::{Packet, Recorder, RecorderStats, TrackInfo, TrackSummary, AV_WAIT};
 pub use track_clock::TrackClock;
 pub use track_file::{RecordError, TrackFile, TrackKind};

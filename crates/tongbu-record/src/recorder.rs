@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tongbu_media::{Codec, SenderClock};
 use tracing::{info, warn};
@@ -25,7 +25,13 @@ pub struct TrackInfo {
     pub codec: Codec,
     /// Its files' name before the extension: `p12-camera`, `p12-microphone`, `p3-screen`.
     pub name: String,
+    /// A shared screen (not its publisher's camera).
+    pub screen: bool,
 }
+
+/// How long a publisher's microphone waits for its camera's first keyframe before its file
+/// begins alone: a publisher's audio and video files begin together.
+pub const AV_WAIT: Duration = Duration::from_secs(2);
 
 /// A forwarded packet, copied for the recording (the payload is shared, not copied).
 #[derive(Debug, Clone)]
@@ -75,6 +81,8 @@ struct Track {
     file: Option<TrackFile>,
     /// Files begun so far (a new one where the picture's size changes).
     parts: u32,
+    /// When its first frame arrived, ns on the timeline.
+    first_seen: Option<i64>,
 }
 
 /// A session's recording.
@@ -139,6 +147,7 @@ impl Recorder {
             report: None,
             file: None,
             parts: 0,
+            first_seen: None,
             info,
         };
         self.tracks.insert(track.info.track, track);
@@ -160,6 +169,17 @@ impl Recorder {
 
     /// A forwarded packet.
     pub fn packet(&mut self, p: &Packet) -> Result<(), RecordError> {
+        // A microphone whose publisher's camera has not begun its file waits for it.
+        let camera_pending = match self.tracks.get(&p.track) {
+            None => return Ok(()),
+            Some(t) if t.info.codec != Codec::Opus || t.file.is_some() => false,
+            Some(t) => self.tracks.values().any(|o| {
+                o.info.owner == t.info.owner
+                    && o.info.codec == Codec::Vp8
+                    && !o.info.screen
+                    && o.file.is_none()
+            }),
+        };
         let Some(t) = self.tracks.get_mut(&p.track) else {
             return Ok(());
         };
@@ -183,6 +203,10 @@ impl Recorder {
                 }
             },
         };
+        let first_seen = *t.first_seen.get_or_insert(arrived);
+        if camera_pending && arrived - first_seen < AV_WAIT.as_nanos() as i64 {
+            return Ok(());
+        }
         // A new file at the first frame, and where the picture's size changes.
         if t.file.as_ref().map(TrackFile::kind) != Some(kind) {
             if let Some(f) = t.file.take() {

@@ -104,6 +104,7 @@ fn tracks(r: &mut Recorder) {
             owner: 7,
             codec,
             name: name.into(),
+            screen: false,
         });
     }
 }

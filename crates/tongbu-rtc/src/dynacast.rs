@@ -64,10 +64,22 @@ impl Worker {
             }
         }
         let mut changed = Vec::new();
+        let recorded: Vec<ProducerId> = self
+            .dynacast
+            .keys()
+            .copied()
+            .filter(|&p| self.recorded(p))
+            .collect();
         for (&p, d) in &mut self.dynacast {
             let mut wanted = self.router.wanted_layers(p);
             for (_, m) in self.layer_interest.get(&p).into_iter().flatten() {
                 wanted |= m;
+            }
+            // A recording receives the top layer.
+            if recorded.contains(&p) {
+                if let Some(layers) = self.router.producer(p).map(|pr| pr.layers()) {
+                    wanted |= 1 << (layers - 1);
+                }
             }
             if let Some(active) = d.update(wanted, now) {
                 self.router.set_published_layers(p, active);

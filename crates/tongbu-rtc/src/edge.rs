@@ -264,6 +264,11 @@ pub(crate) enum Command {
         participant: ParticipantId,
         muted: bool,
     },
+    /// Start (`Some`) or stop handing a session's packets to its recorder.
+    Record {
+        session: i64,
+        tap: Option<crate::recording_tap::TapSender>,
+    },
     /// Media over TCP, for the worker whose transport the connection reaches.
     Tcp(crate::tcp::TcpEvent),
 }
@@ -470,6 +475,20 @@ impl EdgeHandle {
     }
 
     /// Each worker's own counters.
+    /// Hands session `session`'s packets, from every worker, to a recorder (`Some`), or stops
+    /// (`None`: the workers drop their senders, and the recorder's channel closes once the last
+    /// has).
+    pub async fn record(&self, session: i64, tap: Option<crate::recording_tap::TapSender>) {
+        for w in self.workers.iter() {
+            let _ = w
+                .send(Command::Record {
+                    session,
+                    tap: tap.clone(),
+                })
+                .await;
+        }
+    }
+
     pub async fn worker_stats(&self) -> Result<Vec<EdgeStats>, EdgeError> {
         let mut all = Vec::with_capacity(self.workers.len());
         for w in self.workers.iter() {

@@ -116,6 +116,7 @@ impl Worker {
             return;
         };
         let ssrc = pkt.header.ssrc;
+        let owner = t.participant;
         let (source, restarted) = match t.producer_by_ssrc.get(&ssrc) {
             Some(&source) => (Some(source), false),
             None => {
@@ -179,6 +180,7 @@ impl Worker {
         });
         for rtp in lost {
             self.stats.red_recovered += 1;
+            self.tap_packet(owner, producer, &rtp, None, None, now);
             self.dispatch(producer, rtp, None, None, false, now);
         }
         let rtp = RtpIn {
@@ -188,6 +190,7 @@ impl Worker {
             layer,
             payload: pkt.payload,
         };
+        self.tap_packet(owner, producer, &rtp, red, clock, now);
         self.dispatch(producer, rtp, red, clock, restarted, now);
     }
 

@@ -34,6 +34,7 @@ pub mod negotiation;
 pub mod outbox;
 pub mod participant;
 pub mod publication;
+pub mod recording_tap;
 pub mod redundancy;
 pub mod repair_budget;
 pub mod rtc_events;
@@ -56,5 +57,6 @@ pub use edge::{
 pub use forward_latency::LatencyHistogram;
 pub use handoff::MAX_WORKERS;
 pub use link_stats::LinkStats;
+pub use recording_tap::{Tap, TapSender};
 pub use tongbu_media::{MediaKind, ParticipantId, ProducerId};
 pub use worker::Worker;

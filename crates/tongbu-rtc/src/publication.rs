@@ -66,6 +66,7 @@ impl Worker {
         self.producer_roles.insert(producer, p.role);
         let session = p.session;
         self.manage_layers(producer, layers);
+        self.tap_published(session, producer, owner);
         if screen {
             self.screen_producers.insert(producer);
         }
@@ -107,6 +108,7 @@ impl Worker {
         }
         self.interest.remove(&producer);
         self.broadcast(Handoff::ProducerRemoved { session, producer });
+        self.tap_ended(session, producer);
         self.unpublish_here(session, producer, now);
     }
 

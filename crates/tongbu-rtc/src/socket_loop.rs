@@ -450,6 +450,7 @@ fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
         } => worker.set_max_layer(participant, max_layer, now),
         Command::StopPublishing { participant } => worker.stop_publishing(participant, now),
         Command::Mute { participant, muted } => worker.set_muted(participant, muted),
+        Command::Record { session, tap } => worker.set_recording(session, tap, now),
         Command::Tcp(TcpEvent::Opened { peer, writer }) => {
             io.tcp_out.insert(peer, writer);
         }

@@ -84,6 +84,8 @@ pub struct Worker {
     pub(crate) screen_producers: HashSet<ProducerId>,
     /// Audio producers whose packets arrive as redundant audio (RED), here or on another worker.
     pub(crate) red_producers: HashSet<ProducerId>,
+    /// Sessions being recorded, and where their packets' copies go ([`crate::recording_tap`]).
+    pub(crate) taps: crate::recording_tap::Taps,
     /// Offers on `recv` transports waiting for an answer, with their deadlines.
     pub(crate) offer_deadlines: Vec<(Instant, ParticipantId)>,
     pub(crate) next_producer: u64,
@@ -158,6 +160,7 @@ impl Worker {
             egresses: Slab::with_capacity(256),
             screen_producers: HashSet::new(),
             red_producers: HashSet::new(),
+            taps: HashMap::new(),
             offer_deadlines: Vec::new(),
             next_producer: 1,
             dirty: Vec::with_capacity(64),

@@ -30,6 +30,7 @@ pub mod operator;
 pub mod outbox;
 pub mod pdf_pages;
 pub mod quality_report;
+pub mod recording;
 pub mod room;
 pub mod server;
 pub mod session_health;

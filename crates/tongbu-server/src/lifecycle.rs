@@ -88,6 +88,12 @@ async fn announce(app: &Arc<AppState>, sid: SessionId, state: SessionState, caus
     );
     if state == SessionState::Ended {
         crate::quality_report::finish(app, sid).await;
+        // A recording ends with its session: its files are finished.
+        if app.recordings.recording_since(sid).is_some() {
+            if let Err(e) = app.recordings.stop(&app.edge, sid).await {
+                tracing::warn!(session = sid.0, "recording not finished: {e}");
+            }
+        }
     }
     app.rooms
         .broadcast(sid, &ServerMessage::SessionState { state });

@@ -83,6 +83,8 @@ pub struct AppState {
     pub signin: Option<Arc<crate::signin::Platform>>,
     /// Streams published by encoders over WHIP (see `whip`).
     pub whip: crate::whip::Ingests,
+    /// Sessions being recorded, and the recordings on disk (see `recording`).
+    pub recordings: crate::recording::Recordings,
 }
 
 /// How long a request body may send nothing before the request fails (a weak link's upload
@@ -227,6 +229,7 @@ impl Server {
                 source,
             }
         })?;
+        let recordings_dir = config.data_dir.join("recordings");
         let state = Arc::new(AppState {
             signin,
             config,
@@ -246,6 +249,7 @@ impl Server {
             tickets: crate::tickets::Tickets::default(),
             backoff: crate::credential_backoff::CredentialBackoff::default(),
             whip: crate::whip::Ingests::default(),
+            recordings: crate::recording::Recordings::new(recordings_dir),
         });
         let app = Router::new()
             .route("/ws", get(ws::handler))
@@ -347,6 +351,12 @@ impl Server {
         let left = self.state.rooms.total();
         if left > 0 {
             warn!(left, "stopping with connections still open");
+        }
+        // Recordings are finished (cues and duration written), not cut short.
+        for sid in self.state.recordings.active() {
+            if let Err(e) = self.state.recordings.stop(&self.state.edge, sid).await {
+                warn!(session = sid.0, "recording not finished: {e}");
+            }
         }
         if tokio::time::timeout_at(deadline, http_stopped(&mut self.http))
             .await

@@ -10,6 +10,7 @@ mod catalog;
 mod courseware;
 mod error;
 mod import;
+mod recordings;
 mod reports;
 mod sessions;
 mod teacher;
@@ -90,6 +91,18 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/api/sessions/{id}/links", post(sessions::session_links))
         .route("/api/sessions/{id}/whip", post(sessions::session_whip))
+        .route(
+            "/api/sessions/{id}/recording",
+            post(recordings::switch_recording),
+        )
+        .route(
+            "/api/sessions/{id}/recordings",
+            get(recordings::list_recordings),
+        )
+        .route(
+            "/api/sessions/{id}/recordings/{recording}/{name}",
+            get(recordings::recorded_file),
+        )
         .route("/api/sessions/{id}/start", post(sessions::start_session))
         .route("/api/sessions/{id}/end", post(sessions::end_session))
         .route("/api/sessions/{id}/health", get(sessions::session_health))
@@ -169,6 +182,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         sessions::list_sessions, sessions::create_session, sessions::get_session,
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::session_whip,
+        recordings::switch_recording, recordings::list_recordings, recordings::recorded_file,
         sessions::start_session, sessions::end_session, sessions::session_health,
         timetable::timetable, timetable::create_schedule_link, import::import_timetable,
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,
@@ -185,6 +199,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         (name = "health", description = "Live session health and post-session quality reports"),
         (name = "teacher", description = "A teacher signed in with the education platform: the school's lessons and their links"),
         (name = "sign-in", description = "Who is signed in (GET /auth/login starts a sign-in with the education platform)"),
+        (name = "recordings", description = "A session recorded as it is forwarded: one WebM file per published track, served with byte ranges"),
         (name = "courseware", description = "Slides uploaded once as images and fetched ahead by every classroom; the page turn is a signaling message")
     )
 )]

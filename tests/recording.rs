@@ -1,0 +1,167 @@
+//! A lesson recorded through the real server: webrtc-rs publishers (the host and a classroom,
+//! VP8 and opus) on loopback, the operator switches the recording on and off over REST, and
+//! ffprobe (Debian's ffmpeg) reads back every file; the files are served with byte ranges.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{test_clip, TestServer};
+use tongbu_load::Publisher;
+
+/// ffprobe's streams and format of a file.
+fn ffprobe(path: &Path) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (Debian's ffmpeg; scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe's JSON")
+}
+
+fn seconds(v: &serde_json::Value) -> f64 {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_records_a_lesson_and_every_track_reads_back() {
+    let server = TestServer::start().await;
+    let sid = server.demo().session.id.0;
+    let http = reqwest::Client::new();
+    let auth = server.operator_auth();
+    let host = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("the host publishes");
+    let classroom = Publisher::connect(&server.classroom_url(0), &test_clip())
+        .await
+        .expect("a classroom publishes");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Without the operator credential: refused.
+    let refused = http
+        .post(server.http(&format!("/api/sessions/{sid}/recording")))
+        .json(&serde_json::json!({"on": true}))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(refused.status(), 401);
+
+    let switch = |on: bool| {
+        http.post(server.http(&format!("/api/sessions/{sid}/recording")))
+            .header("authorization", &auth)
+            .json(&serde_json::json!({ "on": on }))
+            .send()
+    };
+    let on = switch(true).await.expect("a response");
+    assert_eq!(on.status(), 200);
+    let began = Instant::now();
+    let view: serde_json::Value = on.json().await.expect("JSON");
+    assert!(view["recording_since_utc"].as_i64().is_some(), "{view}");
+    assert_eq!(
+        switch(true).await.expect("a response").status(),
+        409,
+        "already recording"
+    );
+
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let off = switch(false).await.expect("a response");
+    let recorded = began.elapsed().as_secs_f64();
+    assert_eq!(off.status(), 200);
+    let view: serde_json::Value = off.json().await.expect("JSON");
+    assert!(view["recording_since_utc"].is_null(), "{view}");
+    let files = view["files"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = files.iter().filter_map(|f| f["name"].as_str()).collect();
+    eprintln!("recorded {recorded:.2} s: {names:?}");
+    let (h, c) = (host.participant, classroom.participant);
+    for want in [
+        format!("p{h}-camera.webm"),
+        format!("p{h}-microphone.webm"),
+        format!("p{c}-camera.webm"),
+        format!("p{c}-microphone.webm"),
+    ] {
+        assert!(names.contains(&want.as_str()), "{want} among {names:?}");
+    }
+
+    // Each reads back in its codec, as long as the recording (within 5 %, less the time its
+    // first keyframe took), and a publisher's audio and video start together.
+    let utc = files[0]["recording_utc"]
+        .as_i64()
+        .expect("a recording time");
+    let dir = server
+        .data_dir
+        .join("recordings")
+        .join(sid.to_string())
+        .join(utc.to_string());
+    let mut starts = std::collections::HashMap::new();
+    for name in &names {
+        let v = ffprobe(&dir.join(name));
+        let s = &v["streams"][0];
+        let codec = s["codec_name"].as_str().unwrap_or_default().to_string();
+        let start = seconds(&s["start_time"]);
+        let length = seconds(&v["format"]["duration"]) - start;
+        eprintln!("{name}: {codec} from {start:.3} s, {length:.2} s long");
+        let want = if name.ends_with("camera.webm") {
+            "vp8"
+        } else {
+            "opus"
+        };
+        assert_eq!(codec, want, "{name}");
+        assert!(start < 1.0, "{name} begins {start} s into the recording");
+        assert!(
+            length > recorded * 0.95 - start - 0.3 && length <= recorded + 0.1,
+            "{name}: {length} s of {recorded}"
+        );
+        starts.insert(name.to_string(), start);
+    }
+    for p in [h, c] {
+        let (a, v) = (
+            starts[&format!("p{p}-microphone.webm")],
+            starts[&format!("p{p}-camera.webm")],
+        );
+        assert!(
+            (a - v).abs() < 0.1,
+            "participant {p}: audio from {a} s, video from {v} s"
+        );
+    }
+
+    // Served to the operator, a byte range as asked (a player seeks, a CDN caches).
+    let url = files[0]["url"].as_str().expect("a url");
+    let part = http
+        .get(server.http(url))
+        .header("authorization", &auth)
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.expect("bytes").len(), 100);
+    let whole = http.get(server.http(url)).send().await.expect("a response");
+    assert_eq!(whole.status(), 401, "not without the credential");
+    let missing = http
+        .get(server.http(&format!(
+            "/api/sessions/{sid}/recordings/{utc}/..%2Fsecret.webm"
+        )))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(missing.status(), 404);
+
+    host.close().await;
+    classroom.close().await;
+}
