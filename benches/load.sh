@@ -5,6 +5,7 @@
 #   benches/load.sh w1 100 300      W1 at the given N only
 #   benches/load.sh w2 12           W2 with the given numbers of participants
 #
+# RECORD=1 records the lecture during each W1 run (what recording costs the forwarding path).
 # SERVER_BIN (default target/release/tongbu) runs another server build, for same-run A/B
 # comparisons of two builds with the same load tool; the server's own environment (for example
 # TONGBU_MEDIA_WORKERS) passes through, and SERVER_CPUS gives it more cores than CPU 0.
@@ -66,9 +67,20 @@ tool() {
   taskset -c "$tool_cpu" target/release/tongbu-load "$@" --seconds "$SECS" --server-pid "$server_pid"
 }
 
+# RECORD=1: the lecture is recorded while it runs (W1 with and without recording).
+record_lecture() {
+  local sid
+  sid=$(curl -fs "http://127.0.0.1:$PORT/api/demo" | python3 -c 'import json, sys; print(json.load(sys.stdin)["lecture"]["session"]["id"])')
+  curl -fs -X POST -H "Authorization: Bearer $(cat "$data/operator.token")" \
+    -H 'content-type: application/json' -d '{"on": true}' \
+    "http://127.0.0.1:$PORT/api/sessions/$sid/recording" >/dev/null
+}
+
 w1() {
   start_server
+  if [ -n "${RECORD:-}" ]; then record_lecture; fi
   tool w1 --publisher "$(link lecture host)" --subscriber "$(link lecture observer)" --n "$1"
+  if [ -n "${RECORD:-}" ]; then du -sh "$data/recordings" >&2; fi
   stop_server
 }
 

@@ -165,3 +165,146 @@ async fn an_operator_records_a_lesson_and_every_track_reads_back() {
     host.close().await;
     classroom.close().await;
 }
+
+/// A tmpfs mounted for a test (root only), unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_the_recording_with_a_notice_and_the_lesson_goes_on() {
+    use tongbu_load::media::{IvfFrames, VideoClip};
+    use tongbu_load::Subscriber;
+    use tongbu_signal::ServerMessage;
+
+    // The recordings directory on a 2 MB file system; a recording needs 1 MB free.
+    let mut disk = None;
+    let server = TestServer::start_with(|c| {
+        c.recording_min_free_mb = 1;
+        disk = Tmpfs::mount(&c.data_dir.join("recordings"), "2m");
+    })
+    .await;
+    let Some(_disk) = disk else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let sid = server.demo().session.id.0;
+    let http = reqwest::Client::new();
+    let auth = server.operator_auth();
+    // The host sends 720p at 1.2 Mbit/s: the disk fills in seconds.
+    let clip = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/media/classroom-1280x720-30fps-1200k.ivf"
+    ))
+    .expect("the 720p clip");
+    let mut host = Publisher::connect_clip(
+        &server.host_url(),
+        VideoClip::Vp8(IvfFrames::parse(&clip).expect("an IVF clip")),
+    )
+    .await
+    .expect("the host publishes");
+    let classroom = Subscriber::connect(&server.classroom_url(0))
+        .await
+        .expect("a classroom watches");
+    classroom
+        .wait_for_packets(true, 20, Duration::from_secs(10))
+        .await
+        .expect("the teacher's video flows");
+    let on = http
+        .post(server.http(&format!("/api/sessions/{sid}/recording")))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"on": true}))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(on.status(), 200);
+
+    // The room is told the recording started, then that it stopped for the disk.
+    let began = Instant::now();
+    let mut started = false;
+    let reason = loop {
+        let left = Duration::from_secs(40).saturating_sub(began.elapsed());
+        let m = tokio::time::timeout(left, host.messages.recv())
+            .await
+            .expect("the recording stops within 40 s")
+            .expect("the host's signaling is open");
+        match m {
+            ServerMessage::Recording {
+                recording: true, ..
+            } => started = true,
+            ServerMessage::Recording {
+                recording: false,
+                reason: Some(r),
+            } => break r,
+            _ => {}
+        }
+    };
+    let stopped_at = Instant::now();
+    eprintln!(
+        "recording stopped after {:.1} s: {reason}",
+        began.elapsed().as_secs_f64()
+    );
+    assert!(started, "the room was told the recording began");
+    assert!(reason.starts_with("disk_full"), "{reason}");
+
+    // The lesson goes on: everything the teacher sent in the next 3 s reaches the classroom.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let window = |at: Instant| at > stopped_at + Duration::from_millis(200);
+    let cutoff = Instant::now() - Duration::from_millis(300);
+    let sent = host
+        .video_sent()
+        .iter()
+        .filter(|p| window(p.at) && p.at < cutoff)
+        .count();
+    let got = classroom
+        .packets(true)
+        .iter()
+        .filter(|p| window(p.at) && p.at < cutoff)
+        .count();
+    eprintln!("after the stop: {got} of {sent} video packets reached the classroom");
+    assert!(sent > 50 && got * 100 >= sent * 99, "{got} of {sent}");
+
+    // What was written is there, listed, and reads back.
+    let view: serde_json::Value = common::json(
+        http.get(server.http(&format!("/api/sessions/{sid}/recordings")))
+            .header("authorization", &auth),
+    )
+    .await;
+    assert!(view["recording_since_utc"].is_null(), "{view}");
+    let files = view["files"].as_array().cloned().unwrap_or_default();
+    let camera = files
+        .iter()
+        .find(|f| {
+            f["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("camera.webm"))
+        })
+        .unwrap_or_else(|| panic!("a camera file among {files:?}"));
+    let utc = camera["recording_utc"].as_i64().expect("a recording time");
+    let path = server
+        .data_dir
+        .join("recordings")
+        .join(sid.to_string())
+        .join(utc.to_string())
+        .join(camera["name"].as_str().expect("a name"));
+    let v = ffprobe(&path);
+    assert_eq!(v["streams"][0]["codec_name"], "vp8");
+    classroom.close().await;
+    host.close().await;
+}

@@ -450,6 +450,16 @@ client.addEventListener('floor', (e) => {
   refreshTiles();
 });
 client.addEventListener('session_state', (e) => setState(e.detail.state));
+// The session is recorded (a pill in the header), or no longer; a recording the server had to
+// stop (its disk is full) is said once, and the lesson goes on.
+client.addEventListener('recording', (e) => {
+  const pill = $('recording');
+  pill.hidden = !e.detail.recording;
+  pill.dataset.i18n = 'recording_on';
+  pill.textContent = t('recording_on');
+  const reason = e.detail.reason || '';
+  if (reason) banner(t(reason.startsWith('disk_full') ? 'recording_stopped_disk' : 'recording_stopped_error'));
+});
 client.addEventListener('chat', (e) => {
   const p = ui.roster.get(e.detail.from);
   chatLine(p ? p.name : e.detail.name, e.detail.text);

@@ -45,6 +45,10 @@ pub struct Config {
     pub media_gso: bool,
     /// SQLite file and keys. `TONGBU_DATA_DIR`.
     pub data_dir: PathBuf,
+    /// Free space (MB) a recording needs on the disk of `<data>/recordings`: none starts with
+    /// less, and a running one stops, telling the room, once there is less. The lesson goes on.
+    /// `TONGBU_RECORDING_MIN_FREE_MB` (default 1024).
+    pub recording_min_free_mb: u64,
     /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
     pub web_dir: PathBuf,
     /// Open HTTP and WebSocket connections the server holds at once. `TONGBU_HTTP_MAX_CONNECTIONS`;
@@ -96,6 +100,7 @@ impl Default for Config {
             media_workers: 0,
             media_gso: true,
             data_dir: PathBuf::from("data"),
+            recording_min_free_mb: 1024,
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
             http_max_connections: 0,
             http_max_per_source: 512,
@@ -198,6 +203,7 @@ struct FileMedia {
 #[serde(deny_unknown_fields)]
 struct FileData {
     dir: Option<String>,
+    recording_min_free_mb: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -369,6 +375,16 @@ impl Config {
                 value: c.public_ip.to_string(),
                 expected: "a concrete address clients can reach (set it when binding 0.0.0.0)",
             });
+        }
+        if let Some(v) = pick(
+            "TONGBU_RECORDING_MIN_FREE_MB",
+            f.data.recording_min_free_mb.map(scalar),
+        ) {
+            c.recording_min_free_mb = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "TONGBU_RECORDING_MIN_FREE_MB (data.recording_min_free_mb)",
+                value: v,
+                expected: "a number of megabytes, 0 or more",
+            })?;
         }
         if let Some(v) = pick("TONGBU_DATA_DIR", f.data.dir) {
             if v.trim().is_empty() {

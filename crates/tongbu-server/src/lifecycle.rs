@@ -90,7 +90,7 @@ async fn announce(app: &Arc<AppState>, sid: SessionId, state: SessionState, caus
         crate::quality_report::finish(app, sid).await;
         // A recording ends with its session: its files are finished.
         if app.recordings.recording_since(sid).is_some() {
-            if let Err(e) = app.recordings.stop(&app.edge, sid).await {
+            if let Err(e) = crate::recording::stop(app, sid).await {
                 tracing::warn!(session = sid.0, "recording not finished: {e}");
             }
         }

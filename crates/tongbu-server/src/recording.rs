@@ -34,6 +34,99 @@ pub enum RecordingError {
     Record(#[from] RecordError),
     #[error("the recording thread could not start: {0}")]
     Thread(std::io::Error),
+    #[error("only {free_mb} MB are free in {dir}; a recording needs {need_mb} MB (TONGBU_RECORDING_MIN_FREE_MB): free some space or lower the limit")]
+    NoSpace {
+        dir: String,
+        free_mb: u64,
+        need_mb: u64,
+    },
+}
+
+/// How often a recording looks at the disk's free space.
+pub const SPACE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Free bytes for an unprivileged writer on the file system of `path` (or of its nearest
+/// existing parent).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid C string; `s` is written by statvfs before it is read.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `s`.
+    let s = unsafe { s.assume_init() };
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Starts recording `session`, refused when the disk has less free space than a recording
+/// needs; the room is told.
+pub async fn start(
+    app: &Arc<crate::server::AppState>,
+    session: SessionId,
+) -> Result<(), RecordingError> {
+    let need = app.config.recording_min_free_mb.saturating_mul(1 << 20);
+    let dir = app.recordings.dir().to_path_buf();
+    if let Some(free) = free_bytes(&dir).filter(|&f| f < need) {
+        return Err(RecordingError::NoSpace {
+            dir: dir.display().to_string(),
+            free_mb: free >> 20,
+            need_mb: need >> 20,
+        });
+    }
+    let a = app.clone();
+    let on_disk_full = move |reason: String| {
+        // Told from the recording's thread: the room hears it and the workers stop copying.
+        let rt = tokio::runtime::Handle::current();
+        rt.spawn(async move {
+            a.rooms.broadcast(
+                session,
+                &tongbu_signal::ServerMessage::Recording {
+                    recording: false,
+                    reason: Some(reason),
+                },
+            );
+            if let Err(e) = a.recordings.stop(&a.edge, session).await {
+                warn!(session = session.0, "recording not finished: {e}");
+            }
+        });
+    };
+    app.recordings
+        .start(
+            &app.edge,
+            session,
+            crate::server::now_utc(),
+            need,
+            on_disk_full,
+        )
+        .await?;
+    app.rooms.broadcast(
+        session,
+        &tongbu_signal::ServerMessage::Recording {
+            recording: true,
+            reason: None,
+        },
+    );
+    Ok(())
+}
+
+/// Stops recording `session` and finishes its files; the room is told.
+pub async fn stop(
+    app: &Arc<crate::server::AppState>,
+    session: SessionId,
+) -> Result<Vec<TrackSummary>, RecordingError> {
+    let files = app.recordings.stop(&app.edge, session).await?;
+    app.rooms.broadcast(
+        session,
+        &tongbu_signal::ServerMessage::Recording {
+            recording: false,
+            reason: None,
+        },
+    );
+    Ok(files)
 }
 
 /// A recorded file, as the listing shows it.
@@ -86,11 +179,15 @@ impl Recordings {
     }
 
     /// Starts recording `session`: its tracks from now on, and those published later.
+    /// `min_free`: the recording stops once its disk has fewer free bytes, and `on_disk_full`
+    /// is called (from the recording's thread) with what to tell the room.
     pub async fn start(
         &self,
         edge: &EdgeHandle,
         session: SessionId,
         started_utc: i64,
+        min_free: u64,
+        on_disk_full: impl FnOnce(String) + Send + 'static,
     ) -> Result<(), RecordingError> {
         let dir = self.session_dir(session).join(started_utc.to_string());
         let recorder = Recorder::new(&dir, Instant::now())?;
@@ -102,9 +199,18 @@ impl Recordings {
                 return Err(RecordingError::AlreadyRecording(session.0));
             }
             let lost = dropped.clone();
+            let rt = tokio::runtime::Handle::current();
+            let space = Space {
+                dir: dir.clone(),
+                min_free,
+                on_full: Box::new(move |reason| {
+                    let _guard = rt.enter();
+                    on_disk_full(reason);
+                }),
+            };
             let thread = std::thread::Builder::new()
                 .name(format!("record-{}", session.0))
-                .spawn(move || record(recorder, receiver, lost))
+                .spawn(move || record(recorder, receiver, lost, space))
                 .map_err(RecordingError::Thread)?;
             active.insert(
                 session,
@@ -201,18 +307,50 @@ impl Recordings {
     }
 }
 
+/// A recording's disk: where it writes, the free space it needs, and whom to tell when it is
+/// gone.
+struct Space {
+    dir: PathBuf,
+    min_free: u64,
+    on_full: Box<dyn FnOnce(String) + Send>,
+}
+
 /// A recording's thread: copies in until every worker has let go of the channel, then the
-/// files are finished.
+/// files are finished. Once a second it looks at the disk: with less free space than it needs,
+/// it stops writing (its files are finished as they are) and says so.
 fn record(
     mut recorder: Recorder,
     taps: Receiver<Tap>,
     dropped: Arc<AtomicU64>,
+    space: Space,
 ) -> Result<Vec<TrackSummary>, RecordError> {
     let mut failed: Option<RecordError> = None;
+    let mut checked = Instant::now();
+    let mut on_full = Some(space.on_full);
     for tap in taps.iter() {
         if failed.is_some() {
             // A full disk or a write error: the lesson goes on, the recording does not.
             continue;
+        }
+        if checked.elapsed() >= SPACE_CHECK_EVERY {
+            checked = Instant::now();
+            if let Some(free) = free_bytes(&space.dir).filter(|&f| f < space.min_free) {
+                let reason = format!(
+                    "disk_full: {} MB free in {}, a recording needs {} MB",
+                    free >> 20,
+                    space.dir.display(),
+                    space.min_free >> 20
+                );
+                warn!("recording stopped: {reason}");
+                failed = Some(RecordError::Io {
+                    path: space.dir.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::StorageFull, reason.clone()),
+                });
+                if let Some(tell) = on_full.take() {
+                    tell(reason);
+                }
+                continue;
+            }
         }
         let result = match tap {
             Tap::Track {
@@ -263,15 +401,18 @@ fn record(
         };
         if let Err(e) = result {
             warn!("recording stopped: {e}");
+            if let Some(tell) = on_full.take() {
+                tell(format!("write_failed: {e}"));
+            }
             failed = Some(e);
         }
     }
     recorder.lost_to_queue(dropped.load(Ordering::Relaxed));
     let stats = recorder.stats();
     info!(?stats, "recording finished");
-    let files = recorder.finish();
-    match failed {
-        Some(e) => Err(e),
-        None => files,
+    if let Some(e) = failed {
+        // What was written is kept, and finished as far as the disk allows.
+        warn!("recording ended early: {e}");
     }
+    recorder.finish()
 }

@@ -474,6 +474,14 @@ impl Participant {
             };
             open = send(&mut socket, &m).await;
         }
+        // A session being recorded says so to whoever joins.
+        if open && self.app.recordings.recording_since(sid).is_some() {
+            let m = ServerMessage::Recording {
+                recording: true,
+                reason: None,
+            };
+            open = send(&mut socket, &m).await;
+        }
 
         let mut stopping = self.app.stopping.subscribe();
         while open {

@@ -329,6 +329,13 @@ pub enum ServerMessage {
     SessionState {
         state: SessionState,
     },
+    /// The session is being recorded (`true`, from now on) or no longer; `reason` says why a
+    /// recording stopped by itself (the disk is full) — the lesson goes on. To everyone.
+    Recording {
+        recording: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The session's courseware decks (after `joined` when it has any, and to everyone when
     /// one is uploaded): fetch their pages ahead, `GET /api/courseware/pages/{digest}`, so that
     /// a page turn needs nothing but the `slide` message.

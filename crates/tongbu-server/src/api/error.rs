@@ -24,6 +24,8 @@ pub enum ApiError {
     NotFound(String),
     /// A request that is understood but not possible now (e.g. starting before the window).
     State(String),
+    /// Not enough disk space for it (a recording).
+    Storage(String),
     Internal(String),
 }
 
@@ -52,7 +54,7 @@ impl From<ScheduleError> for ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiErrorBody {
     /// `unauthorized`, `too_many_tries`, `invalid_token`, `forbidden`, `invalid`, `not_found`, `clash`, `conflict`,
-    /// `wrong_state`, `internal`.
+    /// `wrong_state`, `insufficient_storage`, `internal`.
     pub error: &'static str,
     /// What happened and what to do, for a person.
     pub message: String,
@@ -91,6 +93,10 @@ impl IntoResponse for ApiError {
                 },
             ),
             ApiError::State(m) => (StatusCode::CONFLICT, body("wrong_state", m)),
+            ApiError::Storage(m) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                body("insufficient_storage", m),
+            ),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, body("forbidden", m)),
             ApiError::TooManyTries(secs) => {
                 let b = body(

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::{db, ApiError, ApiErrorBody, Body, Id, Operator};
 use crate::recording::{RecordedFile, RecordingError};
-use crate::server::{now_utc, AppState};
+use crate::server::AppState;
 
 type App = State<Arc<AppState>>;
 
@@ -41,6 +41,7 @@ impl From<RecordingError> for ApiError {
             e @ (RecordingError::AlreadyRecording(_) | RecordingError::NotRecording(_)) => {
                 ApiError::State(e.to_string())
             }
+            e @ RecordingError::NoSpace { .. } => ApiError::Storage(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         }
     }
@@ -58,7 +59,8 @@ fn view(app: &AppState, session: SessionId) -> RecordingsView {
     request_body = RecordingSwitch,
     responses((status = 200, description = "recording (or stopped, its files finished)", body = RecordingsView),
         (status = 404, body = ApiErrorBody),
-        (status = 409, description = "already recording, or not recording", body = ApiErrorBody)))]
+        (status = 409, description = "already recording, or not recording", body = ApiErrorBody),
+        (status = 507, description = "less free disk space than a recording needs", body = ApiErrorBody)))]
 pub async fn switch_recording(
     _: Operator,
     State(app): App,
@@ -68,9 +70,9 @@ pub async fn switch_recording(
     let sid = SessionId(id);
     db(&app, move |s| s.session(sid)).await?;
     if switch.on {
-        app.recordings.start(&app.edge, sid, now_utc()).await?;
+        crate::recording::start(&app, sid).await?;
     } else {
-        app.recordings.stop(&app.edge, sid).await?;
+        crate::recording::stop(&app, sid).await?;
     }
     Ok(Json(view(&app, sid)))
 }

@@ -1,0 +1,73 @@
+// Recording a lesson: the operator switches it on, every page in the lesson shows 录制中 (also
+// one that joins later), the operator switches it off and the pill goes; Chromium plays the
+// teacher's recorded camera (fetched with the operator credential, as a replay page will).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { serverAndBrowser, artifacts, operatorApi, until, OPERATOR_TOKEN } from './harness.mjs';
+
+const env = serverAndBrowser();
+
+const pill = (page) => page.evaluate(() => {
+  const p = document.querySelector('#recording');
+  return p && !p.hidden ? p.textContent : null;
+});
+
+test('the operator records a lesson; the pages say so; Chromium plays the recording', { timeout: 120000 }, async () => {
+  const { server, browser } = env;
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const sid = demo.session.id;
+  const hostLink = demo.links.find((l) => l.role === 'host');
+  const [aLink, bLink] = demo.links.filter((l) => l.role === 'classroom');
+  const host = await browser.context.newPage();
+  await host.goto(server.url + hostLink.url);
+  const a = await browser.context.newPage();
+  await a.goto(server.url + aLink.url);
+  let b;
+  try {
+    await host.waitForFunction(() => document.querySelector('#self-video')?.srcObject, null, { timeout: 20000 });
+    await a.waitForFunction(() => document.querySelector('#stage-video')?.videoWidth > 0, null, { timeout: 30000 });
+    const [on, started] = await operatorApi(server, 'POST', `/api/sessions/${sid}/recording`, { on: true });
+    assert.equal(on, 200, JSON.stringify(started));
+    for (const p of [host, a]) await until(() => pill(p), 'the recording pill', 5000);
+    assert.equal(await pill(host), '● 录制中');
+    // A classroom that joins during the recording is told too.
+    b = await browser.context.newPage();
+    await b.goto(server.url + bLink.url);
+    await until(() => pill(b), 'the pill on a page that joined later', 15000);
+    await host.screenshot({ path: join(artifacts, 'recording-host.png') });
+
+    await new Promise((r) => setTimeout(r, 5000));
+    const [off, view] = await operatorApi(server, 'POST', `/api/sessions/${sid}/recording`, { on: false });
+    assert.equal(off, 200);
+    for (const p of [host, a, b]) await until(async () => (await pill(p)) === null, 'the pill gone', 5000);
+    const names = view.files.map((f) => f.name);
+    console.log('recorded:', names.join(', '));
+    assert.ok(names.filter((n) => n.endsWith('-camera.webm')).length >= 2, `cameras among ${names}`);
+    assert.ok(names.filter((n) => n.endsWith('-microphone.webm')).length >= 2, `microphones among ${names}`);
+
+    // The host's camera plays in Chromium: a picture, and time advancing.
+    const [, me] = await operatorApi(server, 'GET', `/api/sessions/${sid}/health`);
+    const teacher = me.participants.find((p) => p.role === 'host').participant;
+    const file = view.files.find((f) => f.name === `p${teacher}-camera.webm`);
+    assert.ok(file, `the teacher's camera among ${names}`);
+    const played = await a.evaluate(async ({ url, token }) => {
+      const blob = await (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).blob();
+      const v = document.createElement('video');
+      v.muted = true;
+      v.src = URL.createObjectURL(blob);
+      document.body.append(v);
+      await v.play();
+      const t0 = v.currentTime;
+      await new Promise((r) => setTimeout(r, 1500));
+      return { type: blob.type, bytes: blob.size, width: v.videoWidth, height: v.videoHeight, advanced: v.currentTime - t0 };
+    }, { url: server.url + file.url, token: OPERATOR_TOKEN });
+    console.log('played', JSON.stringify(played));
+    assert.equal(played.type, 'video/webm');
+    assert.ok(played.width > 0, 'a picture');
+    assert.ok(played.advanced > 0.5, `time advances: ${played.advanced}`);
+  } finally {
+    for (const p of [host, a, b]) if (p) await p.close();
+  }
+});
