@@ -98,6 +98,7 @@ function setState(state) {
   const host = ui.role === 'host';
   $('start').hidden = !host || state === 'live' || ui.ended;
   $('end').hidden = !host || ui.ended;
+  showRecordButton();
   if (state === 'ended' || state === 'report') {
     ui.ended = true;
     banner(t('lesson_ended'));
@@ -452,7 +453,18 @@ client.addEventListener('floor', (e) => {
 client.addEventListener('session_state', (e) => setState(e.detail.state));
 // The session is recorded (a pill in the header), or no longer; a recording the server had to
 // stop (its disk is full) is said once, and the lesson goes on.
+function showRecordButton() {
+  const b = $('record');
+  b.hidden = ui.role !== 'host' || ui.ended;
+  b.setAttribute('aria-pressed', String(!!ui.recording));
+  b.dataset.i18n = ui.recording ? 'record_stop' : 'record_start';
+  b.textContent = t(b.dataset.i18n);
+}
+$('record').addEventListener('click', () => client.record(!ui.recording));
+
 client.addEventListener('recording', (e) => {
+  ui.recording = e.detail.recording;
+  showRecordButton();
   const pill = $('recording');
   pill.hidden = !e.detail.recording;
   pill.dataset.i18n = 'recording_on';

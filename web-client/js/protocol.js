@@ -251,6 +251,7 @@ export class TongbuClient extends EventTarget {
   grantFloor(participant, granted) { this.send({ type: 'grant_floor', participant, granted }); }
   start() { this.send({ type: 'start' }); }
   end() { this.send({ type: 'end' }); }
+  record(on) { this.send({ type: 'record', on }); }
 
   close() {
     for (const pc of [this.sendPc, this.recvPc]) if (pc) pc.close();

@@ -737,6 +737,29 @@ impl Participant {
                 self.transition(SessionState::Ended, "end the session")
                     .await
             }
+            ClientMessage::Record { on } => {
+                if !role.may_moderate() {
+                    return forbidden("record the session");
+                }
+                let result = if on {
+                    crate::recording::start(&self.app, self.sid()).await
+                } else {
+                    crate::recording::stop(&self.app, self.sid())
+                        .await
+                        .map(|_| ())
+                };
+                match result {
+                    Ok(()) => None,
+                    Err(
+                        e @ (crate::recording::RecordingError::AlreadyRecording(_)
+                        | crate::recording::RecordingError::NotRecording(_)),
+                    ) => Some(ServerMessage::error(
+                        ErrorCode::InvalidMessage,
+                        e.to_string(),
+                    )),
+                    Err(e) => Some(ServerMessage::error(ErrorCode::Internal, e.to_string())),
+                }
+            }
         }
     }
 

@@ -182,6 +182,10 @@ pub enum ClientMessage {
     Start,
     /// Host only: the lesson ends for everyone.
     End,
+    /// Host only: record the session from now on (`true`), or stop and finish the files.
+    Record {
+        on: bool,
+    },
 }
 
 impl ClientMessage {
@@ -201,6 +205,7 @@ impl ClientMessage {
         "show_slide",
         "start",
         "end",
+        "record",
     ];
 }
 
