@@ -52,6 +52,21 @@ async fn an_operator_records_a_lesson_and_every_track_reads_back() {
         .expect("a classroom publishes");
     tokio::time::sleep(Duration::from_secs(1)).await;
 
+    // A classroom may not record the lesson.
+    let mut other = tongbu_load::SignalClient::connect(&server.classroom_url(1))
+        .await
+        .expect("signaling");
+    other.join().await.expect("joined");
+    other.send(&tongbu_signal::ClientMessage::Record { on: true });
+    let refused = other
+        .recv_until(Duration::from_secs(5), |m| match m {
+            tongbu_signal::ServerMessage::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .await
+        .expect("an answer");
+    assert_eq!(refused, tongbu_signal::ErrorCode::Forbidden);
+
     // Without the operator credential: refused.
     let refused = http
         .post(server.http(&format!("/api/sessions/{sid}/recording")))
