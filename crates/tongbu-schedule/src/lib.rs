@@ -50,5 +50,7 @@ pub use session::{
 pub use sqlite::SqliteStore;
 pub use store::{SessionQuery, Store};
 #[cfg(feature = "tokens")]
-pub use token::{JoinClaims, ScheduleClaims, ScheduleScope, TokenError, TokenKey};
+pub use token::{
+    JoinClaims, ReplayClaims, ReplayScope, ScheduleClaims, ScheduleScope, TokenError, TokenKey,
+};
 pub use validate::FieldError;

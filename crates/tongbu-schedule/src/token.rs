@@ -41,6 +41,23 @@ pub enum ScheduleScope {
     Schedule,
 }
 
+/// What a replay link says: its holder may watch one session's recordings until it expires
+/// (a contest's audience, a research group after the lesson).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayClaims {
+    pub scope: ReplayScope,
+    pub sid: SessionId,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: i64,
+}
+
+/// The only scope of a replay link (required, so that no other token passes for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayScope {
+    Replay,
+}
+
 /// Why a token was refused. The message is shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -94,6 +111,17 @@ impl TokenKey {
     /// Verifies a schedule link. A join token is not one (it has no `scope`), and a schedule
     /// link is not a join token (it has no session).
     pub fn verify_schedule(&self, token: &str) -> Result<ScheduleClaims, TokenError> {
+        self.check(token)
+    }
+
+    /// Signs a replay link.
+    pub fn issue_replay(&self, claims: &ReplayClaims) -> String {
+        self.sign(claims)
+    }
+
+    /// Verifies a replay link. Neither a join token nor a schedule link is one (no replay
+    /// scope), and a replay link opens no session's media.
+    pub fn verify_replay(&self, token: &str) -> Result<ReplayClaims, TokenError> {
         self.check(token)
     }
 
@@ -197,6 +225,36 @@ mod tests {
             key.verify_schedule(&j),
             Err(TokenError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_replay_link_opens_recordings_only() {
+        let key = TokenKey::from_secret(&[7; 32]);
+        let replay = ReplayClaims {
+            scope: ReplayScope::Replay,
+            sid: SessionId(4),
+            exp: now() + 60,
+        };
+        let r = key.issue_replay(&replay);
+        assert_eq!(key.verify_replay(&r), Ok(replay));
+        // Not a join token nor a schedule link, and neither of those is a replay link.
+        assert!(matches!(key.verify(&r), Err(TokenError::Malformed(_))));
+        assert!(matches!(
+            key.verify_schedule(&r),
+            Err(TokenError::Malformed(_))
+        ));
+        let j = key.issue(&claims(now() + 60));
+        assert!(matches!(
+            key.verify_replay(&j),
+            Err(TokenError::Malformed(_))
+        ));
+        // Expired.
+        let old = key.issue_replay(&ReplayClaims {
+            scope: ReplayScope::Replay,
+            sid: SessionId(4),
+            exp: now() - 1,
+        });
+        assert_eq!(key.verify_replay(&old), Err(TokenError::Expired));
     }
 
     #[test]

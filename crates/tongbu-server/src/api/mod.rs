@@ -100,6 +100,10 @@ pub fn router() -> Router<Arc<AppState>> {
             get(recordings::list_recordings),
         )
         .route(
+            "/api/sessions/{id}/replay-link",
+            post(recordings::replay_link),
+        )
+        .route(
             "/api/sessions/{id}/recordings/{recording}/{name}",
             get(recordings::recorded_file),
         )
@@ -183,6 +187,7 @@ pub const MAX_UPLOAD: usize = tongbu_schedule::courseware::MAX_DECK_BYTES + 64 *
         sessions::update_session, sessions::delete_session, sessions::session_links,
         sessions::session_whip,
         recordings::switch_recording, recordings::list_recordings, recordings::recorded_file,
+        recordings::replay_link,
         sessions::start_session, sessions::end_session, sessions::session_health,
         timetable::timetable, timetable::create_schedule_link, import::import_timetable,
         reports::live_sessions, reports::report, reports::report_csv, reports::recent,

@@ -1,16 +1,19 @@
 //! `/api/sessions/{id}/recording` and `/recordings`: an operator switches a session's
 //! recording on and off, lists its files and fetches them (byte ranges served, so a player
-//! seeks and a CDN can carry them).
+//! seeks and a CDN can carry them), and mints a replay link: whoever holds it may list and
+//! fetch that session's recordings (`?token=`) until it expires, which is what a `<video>`
+//! element, a contest's audience and the replay page need (they send no credential header).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tongbu_schedule::SessionId;
+use tongbu_schedule::{ReplayClaims, ReplayScope, SessionId, TokenError};
 use tower::ServiceExt;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{db, ApiError, ApiErrorBody, Body, Id, Operator};
 use crate::recording::{RecordedFile, RecordingError};
@@ -29,6 +32,8 @@ pub struct RecordingSwitch {
 /// A session's recordings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordingsView {
+    /// The session's title.
+    pub session_title: String,
     /// Since when the session is being recorded now (UTC seconds), if it is.
     pub recording_since_utc: Option<i64>,
     /// Every file recorded of it, oldest recording first.
@@ -47,8 +52,39 @@ impl From<RecordingError> for ApiError {
     }
 }
 
-fn view(app: &AppState, session: SessionId) -> RecordingsView {
+/// A replay link's token, for a request without the operator credential.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReplayQuery {
+    /// The token of a replay link (`POST /api/sessions/{id}/replay-link`).
+    pub token: Option<String>,
+}
+
+/// Who may watch a session's recordings: an operator, or the holder of its replay link.
+async fn may_watch(app: &Arc<AppState>, parts: &mut Parts, sid: SessionId) -> Result<(), ApiError> {
+    let token = Query::<ReplayQuery>::try_from_uri(&parts.uri)
+        .ok()
+        .and_then(|q| q.0.token);
+    let Some(token) = token else {
+        return Operator::from_request_parts(parts, app).await.map(|_| ());
+    };
+    let claims = app.tokens.verify_replay(&token).map_err(|e| {
+        ApiError::Token(match e {
+            TokenError::Expired => "the replay link has expired; ask the operator for a new one".into(),
+            _ => "the replay link is not valid (tampered or from another server); ask the operator for a new one".into(),
+        })
+    })?;
+    if claims.sid != sid {
+        return Err(ApiError::Forbidden(format!(
+            "this replay link is for session {}, not {}",
+            claims.sid.0, sid.0
+        )));
+    }
+    Ok(())
+}
+
+fn view(app: &AppState, session: SessionId, title: String) -> RecordingsView {
     RecordingsView {
+        session_title: title,
         recording_since_utc: app.recordings.recording_since(session),
         files: app.recordings.list(session),
     }
@@ -68,43 +104,49 @@ pub async fn switch_recording(
     Body(switch): Body<RecordingSwitch>,
 ) -> Result<Json<RecordingsView>, ApiError> {
     let sid = SessionId(id);
-    db(&app, move |s| s.session(sid)).await?;
+    let session = db(&app, move |s| s.session(sid)).await?;
     if switch.on {
         crate::recording::start(&app, sid).await?;
     } else {
         crate::recording::stop(&app, sid).await?;
     }
-    Ok(Json(view(&app, sid)))
+    Ok(Json(view(&app, sid, session.spec.title)))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/recordings", tag = "recordings",
-    security(("operator" = [])), params(("id" = i64, Path, description = "session id")),
+    security(("operator" = [])), params(("id" = i64, Path, description = "session id"), ReplayQuery),
     responses((status = 200, description = "the session's recorded files", body = RecordingsView),
+        (status = 401, description = "no operator credential and no valid replay link", body = ApiErrorBody),
         (status = 404, body = ApiErrorBody)))]
 pub async fn list_recordings(
-    _: Operator,
     State(app): App,
     Id(id): Id,
+    mut parts: Parts,
 ) -> Result<Json<RecordingsView>, ApiError> {
     let sid = SessionId(id);
-    db(&app, move |s| s.session(sid)).await?;
-    Ok(Json(view(&app, sid)))
+    may_watch(&app, &mut parts, sid).await?;
+    let session = db(&app, move |s| s.session(sid)).await?;
+    Ok(Json(view(&app, sid, session.spec.title)))
 }
 
 #[utoipa::path(get, path = "/api/sessions/{id}/recordings/{recording}/{name}", tag = "recordings",
     security(("operator" = [])),
     params(("id" = i64, Path, description = "session id"),
         ("recording" = i64, Path, description = "when the recording began (UTC seconds)"),
-        ("name" = String, Path, description = "the file's name, e.g. p12-camera.webm")),
+        ("name" = String, Path, description = "the file's name, e.g. p12-camera.webm"),
+        ReplayQuery),
     responses((status = 200, description = "the WebM file", content_type = "video/webm"),
         (status = 206, description = "the byte range asked for"),
+        (status = 401, description = "no operator credential and no valid replay link", body = ApiErrorBody),
         (status = 404, body = ApiErrorBody)))]
 pub async fn recorded_file(
-    _: Operator,
     State(app): App,
     Path((id, recording, name)): Path<(i64, i64, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    may_watch(&app, &mut parts, SessionId(id)).await?;
+    let req = Request::from_parts(parts, body);
     let path = app
         .recordings
         .file(SessionId(id), recording, &name)
@@ -118,4 +160,58 @@ pub async fn recorded_file(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(served.into_response())
+}
+
+/// Ask for a replay link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayLinkRequest {
+    /// Days the link works: 1 to 366 (default 30).
+    #[serde(default)]
+    pub valid_days: Option<i64>,
+}
+
+/// A replay link: the session's recordings, for whoever holds it until it expires.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayLink {
+    /// The replay page with the link's token (`/replay.html?session=…&token=…`).
+    pub url: String,
+    /// The token alone, for `?token=` on the recordings' routes.
+    pub token: String,
+    /// Expiry, seconds since the epoch (UTC).
+    pub expires_utc: i64,
+}
+
+#[utoipa::path(post, path = "/api/sessions/{id}/replay-link", tag = "recordings",
+    security(("operator" = [])), params(("id" = i64, Path, description = "session id")),
+    request_body = ReplayLinkRequest,
+    responses((status = 200, description = "a signed replay link", body = ReplayLink),
+        (status = 400, body = ApiErrorBody),
+        (status = 404, body = ApiErrorBody)))]
+pub async fn replay_link(
+    _: Operator,
+    State(app): App,
+    Id(id): Id,
+    Body(ask): Body<ReplayLinkRequest>,
+) -> Result<Json<ReplayLink>, ApiError> {
+    let days = ask.valid_days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::body(
+            "valid_days",
+            "must be between 1 and 366 days".into(),
+        ));
+    }
+    let sid = SessionId(id);
+    db(&app, move |s| s.session(sid)).await?;
+    let expires_utc = crate::server::now_utc() + days * 24 * 3600;
+    let token = app.tokens.issue_replay(&ReplayClaims {
+        scope: ReplayScope::Replay,
+        sid,
+        exp: expires_utc,
+    });
+    Ok(Json(ReplayLink {
+        url: format!("/replay.html?session={id}&token={token}"),
+        token,
+        expires_utc,
+    }))
 }

@@ -4,20 +4,26 @@
 //! `<data>/recordings/<session>/<started, UTC seconds>/<publisher>-<track>.webm`; the listing is
 //! the directory, so a recording cut short by a crash is listed as well.
 
+mod manifest;
+mod thread;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use serde::Serialize;
-use tongbu_record::{Packet, RecordError, Recorder, TrackInfo, TrackSummary};
-use tongbu_rtc::{EdgeHandle, Tap, TapSender, TrackSource};
+use tongbu_record::{RecordError, Recorder, TrackSummary};
+use tongbu_rtc::{EdgeHandle, TapSender};
 use tongbu_schedule::SessionId;
 use tracing::{info, warn};
 use utoipa::ToSchema;
+
+pub use manifest::{Manifest, Who};
+use thread::{record, Space};
 
 /// Copies a recording's channel holds before the media workers drop them (and count them): a
 /// few seconds of a lesson's packets.
@@ -94,6 +100,8 @@ pub async fn start(
             }
         });
     };
+    let rooms = app.clone();
+    let who: Who = Box::new(move |p| rooms.rooms.member(session, p).map(|(info, _)| info));
     app.recordings
         .start(
             &app.edge,
@@ -101,6 +109,7 @@ pub async fn start(
             crate::server::now_utc(),
             need,
             on_disk_full,
+            who,
         )
         .await?;
     app.rooms.broadcast(
@@ -140,6 +149,15 @@ pub struct RecordedFile {
     pub bytes: u64,
     /// Where to fetch it (byte ranges served).
     pub url: String,
+    /// Its track and publisher, from the recording's manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track: Option<manifest::TrackEntry>,
+    /// Its first and last frame on the recording's timeline, ms (once the recording is
+    /// finished).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
 }
 
 struct Active {
@@ -188,6 +206,7 @@ impl Recordings {
         started_utc: i64,
         min_free: u64,
         on_disk_full: impl FnOnce(String) + Send + 'static,
+        who: Who,
     ) -> Result<(), RecordingError> {
         let dir = self.session_dir(session).join(started_utc.to_string());
         let recorder = Recorder::new(&dir, Instant::now())?;
@@ -207,6 +226,7 @@ impl Recordings {
                     let _guard = rt.enter();
                     on_disk_full(reason);
                 }),
+                who,
             };
             let thread = std::thread::Builder::new()
                 .name(format!("record-{}", session.0))
@@ -266,15 +286,26 @@ impl Recordings {
             let Ok(files) = std::fs::read_dir(r.path()) else {
                 continue;
             };
+            let manifest = Manifest::read(&r.path()).unwrap_or_default();
             for f in files.flatten() {
                 let name = f.file_name().to_string_lossy().into_owned();
                 if !name.ends_with(".webm") {
                     continue;
                 }
                 let bytes = f.metadata().map(|m| m.len()).unwrap_or(0);
+                let track = manifest.track_of(&name).map(|t| manifest::TrackEntry {
+                    files: Vec::new(),
+                    ..t.clone()
+                });
+                let span = manifest
+                    .track_of(&name)
+                    .and_then(|t| t.files.iter().find(|s| s.file == name));
                 out.push(RecordedFile {
                     recording_utc: utc,
                     url: format!("/api/sessions/{}/recordings/{utc}/{name}", session.0),
+                    start_ms: span.map(|s| s.start_ms),
+                    end_ms: span.map(|s| s.end_ms),
+                    track,
                     name,
                     bytes,
                 });
@@ -305,114 +336,4 @@ impl Recordings {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-}
-
-/// A recording's disk: where it writes, the free space it needs, and whom to tell when it is
-/// gone.
-struct Space {
-    dir: PathBuf,
-    min_free: u64,
-    on_full: Box<dyn FnOnce(String) + Send>,
-}
-
-/// A recording's thread: copies in until every worker has let go of the channel, then the
-/// files are finished. Once a second it looks at the disk: with less free space than it needs,
-/// it stops writing (its files are finished as they are) and says so.
-fn record(
-    mut recorder: Recorder,
-    taps: Receiver<Tap>,
-    dropped: Arc<AtomicU64>,
-    space: Space,
-) -> Result<Vec<TrackSummary>, RecordError> {
-    let mut failed: Option<RecordError> = None;
-    let mut checked = Instant::now();
-    let mut on_full = Some(space.on_full);
-    for tap in taps.iter() {
-        if failed.is_some() {
-            // A full disk or a write error: the lesson goes on, the recording does not.
-            continue;
-        }
-        if checked.elapsed() >= SPACE_CHECK_EVERY {
-            checked = Instant::now();
-            if let Some(free) = free_bytes(&space.dir).filter(|&f| f < space.min_free) {
-                let reason = format!(
-                    "disk_full: {} MB free in {}, a recording needs {} MB",
-                    free >> 20,
-                    space.dir.display(),
-                    space.min_free >> 20
-                );
-                warn!("recording stopped: {reason}");
-                failed = Some(RecordError::Io {
-                    path: space.dir.clone(),
-                    source: std::io::Error::new(std::io::ErrorKind::StorageFull, reason.clone()),
-                });
-                if let Some(tell) = on_full.take() {
-                    tell(reason);
-                }
-                continue;
-            }
-        }
-        let result = match tap {
-            Tap::Track {
-                producer,
-                owner,
-                codec,
-                source,
-            } => {
-                let what = match (codec.kind(), source) {
-                    (tongbu_media::MediaKind::Audio, _) => "microphone",
-                    (_, TrackSource::Screen) => "screen",
-                    (_, TrackSource::Camera) => "camera",
-                };
-                recorder.add_track(TrackInfo {
-                    track: producer.0,
-                    owner: owner.0,
-                    codec,
-                    name: format!("p{}-{what}", owner.0),
-                    screen: source == TrackSource::Screen,
-                });
-                Ok(())
-            }
-            Tap::Clock { producer, clock } => {
-                recorder.sender_report(producer.0, clock);
-                Ok(())
-            }
-            Tap::Packet {
-                producer,
-                rtp,
-                red,
-                arrived,
-            } => {
-                // Redundant audio: the frame is its primary block.
-                let payload = match red {
-                    Some(at) => Arc::from(rtp.payload.get(usize::from(at)..).unwrap_or_default()),
-                    None => rtp.payload,
-                };
-                recorder.packet(&Packet {
-                    track: producer.0,
-                    seq: rtp.seq,
-                    timestamp: rtp.timestamp,
-                    marker: rtp.marker,
-                    payload,
-                    arrived,
-                })
-            }
-            Tap::Ended { producer } => recorder.remove_track(producer.0),
-        };
-        if let Err(e) = result {
-            warn!("recording stopped: {e}");
-            if let Some(tell) = on_full.take() {
-                tell(format!("write_failed: {e}"));
-            }
-            failed = Some(e);
-        }
-    }
-    recorder.lost_to_queue(dropped.load(Ordering::Relaxed));
-    let stats = recorder.stats();
-    info!(?stats, "recording finished");
-    if let Some(e) = failed {
-        // What was written is kept, and finished as far as the disk allows.
-        warn!("recording ended early: {e}");
-    }
-    recorder.finish()
 }

@@ -1,0 +1,99 @@
+// Replay: a lesson recorded for a few seconds plays on the replay page opened with its replay
+// link (no operator credential): the teacher's camera large, time advancing; a seek puts every
+// file at the same moment. Then 同课异构: the research session recorded too, the two lessons side
+// by side with one seek bar.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { serverAndBrowser, artifacts, operatorApi, until } from './harness.mjs';
+
+const env = serverAndBrowser();
+
+async function record(server, browser, session, hostLink, classLink, seconds) {
+  const pages = [];
+  for (const l of [hostLink, classLink].filter(Boolean)) {
+    const p = await browser.context.newPage();
+    await p.goto(server.url + l.url);
+    await p.waitForFunction(() => document.querySelector('#self-video')?.srcObject, null, { timeout: 20000 });
+    pages.push(p);
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const [on] = await operatorApi(server, 'POST', `/api/sessions/${session}/recording`, { on: true });
+  assert.equal(on, 200);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const [off, view] = await operatorApi(server, 'POST', `/api/sessions/${session}/recording`, { on: false });
+  assert.equal(off, 200);
+  for (const p of pages) await p.close();
+  return view;
+}
+
+/** Where every media element of the replay is, against where the timeline says it should be. */
+const positions = (page) => page.evaluate(() => {
+  const r = window.tongbuReplay;
+  const T = r.now();
+  return r.media.map((m) => ({ tag: m.el.tagName, want: T - m.offset, at: m.el.currentTime, paused: m.el.paused, width: m.el.videoWidth || 0 }));
+});
+
+test('a recorded lesson replays from its link, and two lessons side by side', { timeout: 150000 }, async () => {
+  const { server, browser } = env;
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const lesson = demo.session.id;
+  const view = await record(server, browser, lesson, demo.links.find((l) => l.role === 'host'), demo.links.find((l) => l.role === 'classroom'), 6);
+  assert.ok(view.files.length >= 4, JSON.stringify(view.files.map((f) => f.name)));
+  const [, link] = await operatorApi(server, 'POST', `/api/sessions/${lesson}/replay-link`, { valid_days: 1 });
+
+  // A new tab holds no operator credential (it lives in a tab's session storage): the link alone.
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(server.url + link.url);
+    await page.waitForFunction(() => !document.querySelector('#play').disabled, null, { timeout: 15000 });
+    await page.waitForFunction(() => window.tongbuReplay.media.every((m) => m.el.readyState >= 1), null, { timeout: 15000 });
+    const duration = await page.evaluate(() => window.tongbuReplay.duration());
+    console.log(`replay of ${duration.toFixed(2)} s, ${(await positions(page)).length} files`);
+    assert.ok(duration > 5 && duration < 8, `duration ${duration}`);
+    await page.click('#play');
+    await new Promise((r) => setTimeout(r, 2000));
+    let pos = await positions(page);
+    const teacher = await page.evaluate(() => {
+      const v = document.querySelector('.replay-stage video[data-role="host"]');
+      return { width: v.videoWidth, at: v.currentTime };
+    });
+    console.log('after 2 s of play:', JSON.stringify(pos));
+    assert.ok(teacher.width > 0, 'the teacher is seen');
+    assert.ok(teacher.at > 1, `the teacher's time advances: ${teacher.at}`);
+    // Seek to 4 s: every file that has begun by then is within 0.4 s of it.
+    await page.evaluate(() => {
+      const s = document.querySelector('#seek');
+      s.value = '4';
+      s.dispatchEvent(new Event('input'));
+    });
+    await new Promise((r) => setTimeout(r, 600));
+    pos = await positions(page);
+    console.log('after seeking to 4 s:', JSON.stringify(pos));
+    for (const m of pos.filter((m) => m.want > 0)) {
+      assert.ok(Math.abs(m.at - m.want) < 0.4, `${m.tag} at ${m.at}, the timeline at ${m.want}`);
+    }
+    await page.screenshot({ path: join(artifacts, 'replay-lesson.png') });
+
+    // 同课异构: the research session recorded as well, both side by side.
+    const research = demo.research.session.id;
+    const rView = await record(server, browser, research, demo.research.links.find((l) => l.role === 'host'), null, 4);
+    assert.ok(rView.files.length >= 2);
+    const [, rLink] = await operatorApi(server, 'POST', `/api/sessions/${research}/replay-link`, {});
+    await page.goto(`${server.url}${link.url}&compare=${research}&ctoken=${rLink.token}`);
+    await page.waitForFunction(() => !document.querySelector('#play').disabled, null, { timeout: 15000 });
+    const panes = await page.$$eval('.replay-pane', (ps) => ps.map((p) => p.dataset.session));
+    assert.deepEqual(panes, [String(lesson), String(research)]);
+    await page.click('#play');
+    await new Promise((r) => setTimeout(r, 2000));
+    const both = await page.$$eval('.replay-stage video[data-role="host"]', (vs) => vs.map((v) => ({ width: v.videoWidth, at: v.currentTime })));
+    console.log('side by side:', JSON.stringify(both));
+    assert.equal(both.length, 2, 'both teachers on stage');
+    for (const v of both) assert.ok(v.width > 0 && v.at > 1, JSON.stringify(v));
+    assert.ok(Math.abs(both[0].at - both[1].at) < 0.4, 'one seek bar: both at the same moment of their lessons');
+    await page.screenshot({ path: join(artifacts, 'replay-compare.png') });
+  } finally {
+    await page.close();
+  }
+});
