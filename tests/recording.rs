@@ -9,34 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{test_clip, TestServer};
+use tongbu_load::probe::{ffprobe, seconds};
 use tongbu_load::Publisher;
-
-/// ffprobe's streams and format of a file.
-fn ffprobe(path: &Path) -> serde_json::Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-of",
-            "json",
-            "-show_streams",
-            "-show_format",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs (Debian's ffmpeg; scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "ffprobe {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("ffprobe's JSON")
-}
-
-fn seconds(v: &serde_json::Value) -> f64 {
-    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_records_a_lesson_and_every_track_reads_back() {
@@ -124,7 +98,7 @@ async fn an_operator_records_a_lesson_and_every_track_reads_back() {
         .join(utc.to_string());
     let mut starts = std::collections::HashMap::new();
     for name in &names {
-        let v = ffprobe(&dir.join(name));
+        let v = ffprobe(&dir.join(name), &["-show_streams", "-show_format"]);
         let s = &v["streams"][0];
         let codec = s["codec_name"].as_str().unwrap_or_default().to_string();
         let start = seconds(&s["start_time"]);
@@ -376,7 +350,7 @@ async fn a_full_disk_stops_the_recording_with_a_notice_and_the_lesson_goes_on() 
         .join(sid.to_string())
         .join(utc.to_string())
         .join(camera["name"].as_str().expect("a name"));
-    let v = ffprobe(&path);
+    let v = ffprobe(&path, &["-show_streams", "-show_format"]);
     assert_eq!(v["streams"][0]["codec_name"], "vp8");
     classroom.close().await;
     host.close().await;

@@ -15,6 +15,7 @@ pub mod h264_clip;
 pub mod latency;
 pub mod media;
 pub mod peer;
+pub mod probe;
 pub mod procstat;
 pub mod publisher;
 pub mod signal;

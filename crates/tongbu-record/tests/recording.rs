@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tongbu_load::media::{packetize_vp8, IvfFrames, OpusTone};
+use tongbu_load::probe::{ffprobe, seconds};
 use tongbu_media::{Codec, SenderClock};
 use tongbu_record::{Packet, Recorder, TrackInfo, TrackKind};
 
@@ -107,27 +108,6 @@ fn tracks(r: &mut Recorder) {
             screen: false,
         });
     }
-}
-
-/// ffprobe's view of a file: its streams and format, or its packets' times.
-fn ffprobe(path: &Path, what: &[&str]) -> serde_json::Value {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-of", "json"])
-        .args(what)
-        .arg(path)
-        .output()
-        .expect("ffprobe runs (Debian's ffmpeg; scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "ffprobe {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("ffprobe's JSON")
-}
-
-fn seconds(v: &serde_json::Value) -> f64 {
-    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
 }
 
 /// The time of a file's last packet, s.

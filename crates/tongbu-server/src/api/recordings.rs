@@ -59,13 +59,15 @@ pub struct ReplayQuery {
     pub token: Option<String>,
 }
 
-/// Who may watch a session's recordings: an operator, or the holder of its replay link.
-async fn may_watch(app: &Arc<AppState>, parts: &mut Parts, sid: SessionId) -> Result<(), ApiError> {
+/// Who may watch recordings: an operator (any session's), or the holder of a replay link (its
+/// session's: `Some`). Checked before anything else of the request is read, so that without
+/// either the answer is 401 whatever the path.
+async fn watcher(app: &Arc<AppState>, parts: &mut Parts) -> Result<Option<SessionId>, ApiError> {
     let token = Query::<ReplayQuery>::try_from_uri(&parts.uri)
         .ok()
         .and_then(|q| q.0.token);
     let Some(token) = token else {
-        return Operator::from_request_parts(parts, app).await.map(|_| ());
+        return Operator::from_request_parts(parts, app).await.map(|_| None);
     };
     let claims = app.tokens.verify_replay(&token).map_err(|e| {
         ApiError::Token(match e {
@@ -73,13 +75,18 @@ async fn may_watch(app: &Arc<AppState>, parts: &mut Parts, sid: SessionId) -> Re
             _ => "the replay link is not valid (tampered or from another server); ask the operator for a new one".into(),
         })
     })?;
-    if claims.sid != sid {
-        return Err(ApiError::Forbidden(format!(
+    Ok(Some(claims.sid))
+}
+
+/// A watcher's claim on session `sid`: a replay link opens its own session only.
+fn may_watch(watcher: Option<SessionId>, sid: SessionId) -> Result<(), ApiError> {
+    match watcher {
+        Some(linked) if linked != sid => Err(ApiError::Forbidden(format!(
             "this replay link is for session {}, not {}",
-            claims.sid.0, sid.0
-        )));
+            linked.0, sid.0
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn view(app: &AppState, session: SessionId, title: String) -> RecordingsView {
@@ -120,11 +127,12 @@ pub async fn switch_recording(
         (status = 404, body = ApiErrorBody)))]
 pub async fn list_recordings(
     State(app): App,
-    Id(id): Id,
     mut parts: Parts,
 ) -> Result<Json<RecordingsView>, ApiError> {
+    let who = watcher(&app, &mut parts).await?;
+    let Id(id) = Id::from_request_parts(&mut parts, &app).await?;
     let sid = SessionId(id);
-    may_watch(&app, &mut parts, sid).await?;
+    may_watch(who, sid)?;
     let session = db(&app, move |s| s.session(sid)).await?;
     Ok(Json(view(&app, sid, session.spec.title)))
 }
@@ -139,13 +147,14 @@ pub async fn list_recordings(
         (status = 206, description = "the byte range asked for"),
         (status = 401, description = "no operator credential and no valid replay link", body = ApiErrorBody),
         (status = 404, body = ApiErrorBody)))]
-pub async fn recorded_file(
-    State(app): App,
-    Path((id, recording, name)): Path<(i64, i64, String)>,
-    req: Request,
-) -> Result<Response, ApiError> {
+pub async fn recorded_file(State(app): App, req: Request) -> Result<Response, ApiError> {
     let (mut parts, body) = req.into_parts();
-    may_watch(&app, &mut parts, SessionId(id)).await?;
+    let who = watcher(&app, &mut parts).await?;
+    let Path((id, recording, name)) =
+        Path::<(i64, i64, String)>::from_request_parts(&mut parts, &app)
+            .await
+            .map_err(|e| ApiError::NotFound(e.body_text()))?;
+    may_watch(who, SessionId(id))?;
     let req = Request::from_parts(parts, body);
     let path = app
         .recordings
