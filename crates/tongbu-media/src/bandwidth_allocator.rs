@@ -136,7 +136,9 @@ pub struct Allocation {
     pub allocated_bps: u64,
     /// Videos that have no layer now (paused for want of bandwidth).
     pub paused: usize,
-    /// Videos below the best layer they may have (paused ones included): the link is full.
+    /// The link is full: the teacher's (or the spotlit classroom's) picture is below the best
+    /// layer it may have, or a video is paused. (Other cameras below their best are the media
+    /// policy at work on any link whose estimate hugs what is sent.)
     pub short: usize,
 }
 
@@ -304,7 +306,9 @@ impl BandwidthAllocator {
             if fits.is_some() || chosen.is_none() {
                 self.short_since.retain(|(id, _)| *id != d.consumer);
             }
-            if chosen < d.best_within(f64::INFINITY) {
+            if chosen < d.best_within(f64::INFINITY)
+                && (chosen.is_none() || d.priority == Some(Priority::High))
+            {
                 short += 1;
             }
             if let Some(l) = chosen {

@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use tongbu_media::bandwidth_allocator::HEADROOM;
 use tongbu_media::{Demand, Layer, Link, MediaKind, Priority, RouterError, MAX_LAYERS};
 use tracing::{debug, info};
 
@@ -52,8 +51,6 @@ impl Worker {
         );
         let mut demands = std::mem::take(&mut self.demands);
         demands.clear();
-        // What the redundancy of its RED audio would add (it is priced as its primary frames).
-        let mut red_extra = 0;
         for &c in t.consumer_by_mid.values() {
             let Some(con) = self.router.consumer(c) else {
                 continue;
@@ -103,12 +100,10 @@ impl Worker {
                 };
             }
             // Redundant audio is priced as its primary frames: the redundancy goes only where
-            // there is room to spare (below).
+            // every video has its best layer (below), and never costs a picture its place.
             if let (None, Some(whole), Some(e)) = (priority, layers[0], p.encoding(Layer::BASE)) {
                 if self.red_producers.contains(&p.id()) {
-                    let primary = crate::redundancy::primary_bps(e.received(), whole);
-                    red_extra += whole - primary;
-                    layers[0] = Some(primary);
+                    layers[0] = Some(crate::redundancy::primary_bps(e.received(), whole));
                 }
             }
             demands.push(Demand {
@@ -193,14 +188,13 @@ impl Worker {
                 p.tell(EdgeEvent::VideoPaused { paused: all_paused });
             }
         }
-        // Redundant audio rides on spare bandwidth only: on a link that gives every video the
-        // best layer it may have and has room for the redundancy besides; on a full one it
-        // would take what a picture needs.
+        // Redundant audio rides on a link that gives the teacher's picture its best layer and
+        // pauses nothing (its price, a few tens of kbit/s, is within the headroom); a full link
+        // gets the primary frames, since the redundancy would take what the picture needs.
+        // (Not the estimate's spare room: a delay-based estimate hugs what is sent, and would
+        // leave almost every link without it.)
         if let Some(egress) = t_egress.and_then(|e| self.egresses.get_mut(e)) {
-            let spare = estimate.map_or(u64::MAX, |e| {
-                ((e as f64 * HEADROOM) as u64).saturating_sub(allocation.allocated_bps)
-            });
-            egress.redundancy = allocation.short == 0 && spare >= red_extra;
+            egress.redundancy = allocation.short == 0;
         }
         if any {
             // A layer now wanted is resumed at its publisher at once.

@@ -227,8 +227,8 @@ pub struct SubscriberEgress {
     /// What its NACK repairs may still send.
     pub repairs: RepairBudget,
     /// Whether redundant audio goes to it as it came (where its streams negotiated RED): only
-    /// while its link carries every video at the best layer it may have; on a full link the
-    /// redundancy would take what a picture needs ([`crate::allocation`]).
+    /// while its link carries the teacher's picture at its best layer and pauses no video; on a
+    /// full link the redundancy would take what the picture needs ([`crate::allocation`]).
     pub redundancy: bool,
     /// SSRC (main or RTX) → consumer, for the subscriber's RTCP.
     ssrcs: Vec<(u32, ConsumerId)>,

@@ -54,6 +54,7 @@ impl From<RecordingError> for ApiError {
 
 /// A replay link's token, for a request without the operator credential.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReplayQuery {
     /// The token of a replay link (`POST /api/sessions/{id}/replay-link`).
     pub token: Option<String>,
