@@ -5,19 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, artifacts, operatorApi, until, receivedVideoCodecs } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, artifacts, operatorApi, until, receivedVideoCodecs, openDemo } from './harness.mjs';
 
 const env = serverAndBrowser();
 
 test('a teacher sending H.264 is decoded by a classroom sending VP8, and back', { timeout: 90000 }, async () => {
-  const { server, browser } = env;
-  const demo = await (await fetch(`${server.url}/api/demo`)).json();
-  const hostLink = demo.links.find((l) => l.role === 'host');
-  const classLink = demo.links.find((l) => l.role === 'classroom');
-  const host = await browser.context.newPage();
-  await host.goto(`${server.url}${hostLink.url}&codec=h264`);
-  const classroom = await browser.context.newPage();
-  await classroom.goto(server.url + classLink.url);
+  const { server } = env;
+  const { demo, pages: [host, classroom] } = await openDemo(env, ['host', 0, '&codec=h264'], 'classroom');
   try {
     const teacher = await waitForLiveVideo(classroom, '#stage-video', 20000);
     assert.ok(teacher.width > 0, 'the classroom decodes the teacher');

@@ -224,6 +224,27 @@ export async function launchBrowser(extraArgs = [], executablePath = process.env
 }
 
 /**
+ * The demo lesson (`GET /api/demo`) and a page opened on each of its links asked for, in order:
+ * a role (`'host'`, `'classroom'`: its first link), or `[role, n, more]` for the role's n-th link
+ * with `more` added to its URL (`['host', 0, '&codec=h264']`).
+ */
+export async function openDemo({ server, browser }, ...wanted) {
+  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const links = [];
+  const pages = [];
+  for (const w of wanted) {
+    const [role, n = 0, more = ''] = Array.isArray(w) ? w : [w];
+    const link = demo.links.filter((l) => l.role === role)[n];
+    if (!link) throw new Error(`the demo has no ${role} link #${n}: ${JSON.stringify(demo.links.map((l) => l.role))}`);
+    const page = await browser.context.newPage();
+    await page.goto(server.url + link.url + more);
+    links.push(link);
+    pages.push(page);
+  }
+  return { demo, links, pages };
+}
+
+/**
  * Polls `f` (every 200 ms) until it returns a truthy value; returns it and the time it took
  * (ms). Fails naming `what`, with the last value, after `timeoutMs`.
  */

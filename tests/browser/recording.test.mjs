@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, artifacts, operatorApi, until, OPERATOR_TOKEN } from './harness.mjs';
+import { serverAndBrowser, artifacts, operatorApi, until, OPERATOR_TOKEN, openDemo } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -16,14 +16,9 @@ const pill = (page) => page.evaluate(() => {
 
 test('the host records a lesson; the pages say so; Chromium plays the recording', { timeout: 120000 }, async () => {
   const { server, browser } = env;
-  const demo = await (await fetch(`${server.url}/api/demo`)).json();
+  const { demo, pages: [host, a] } = await openDemo(env, 'host', 'classroom');
   const sid = demo.session.id;
-  const hostLink = demo.links.find((l) => l.role === 'host');
-  const [aLink, bLink] = demo.links.filter((l) => l.role === 'classroom');
-  const host = await browser.context.newPage();
-  await host.goto(server.url + hostLink.url);
-  const a = await browser.context.newPage();
-  await a.goto(server.url + aLink.url);
+  const bLink = demo.links.filter((l) => l.role === 'classroom')[1];
   let b;
   try {
     await host.waitForFunction(() => document.querySelector('#self-video')?.srcObject, null, { timeout: 20000 });

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, artifacts, until, operatorApi, videoState } from './harness.mjs';
+import { serverAndBrowser, artifacts, until, operatorApi, videoState, openDemo } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -30,14 +30,8 @@ async function audioStreams(page, pc, type) {
 }
 
 test('the teacher sends redundant audio and a classroom plays it', { timeout: 90000 }, async () => {
-  const { server, browser } = env;
-  const demo = await (await fetch(`${server.url}/api/demo`)).json();
-  const hostLink = demo.links.find((l) => l.role === 'host');
-  const classLink = demo.links.find((l) => l.role === 'classroom');
-  const host = await browser.context.newPage();
-  await host.goto(server.url + hostLink.url);
-  const classroom = await browser.context.newPage();
-  await classroom.goto(server.url + classLink.url);
+  const { server } = env;
+  const { pages: [host, classroom] } = await openDemo(env, 'host', 'classroom');
   try {
     const { value: sent } = await until(async () => {
       const s = await audioStreams(host, 'sendPc', 'outbound-rtp');

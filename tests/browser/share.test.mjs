@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, slideImage as slide, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, slideImage as slide, artifacts, openDemo } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -37,14 +37,8 @@ async function waitForColour(page, selector, want, what) {
 }
 
 test('the host shares courseware and its screen; a classroom sees it large, the teacher in the corner', { timeout: 120000 }, async () => {
-  const { server, browser } = env;
-  const demo = await (await fetch(`${server.url}/api/demo`)).json();
-  const hostLink = demo.links.find((l) => l.role === 'host');
-  const classLink = demo.links.find((l) => l.role === 'classroom');
-  const host = await browser.context.newPage();
-  await host.goto(server.url + hostLink.url);
-  const room = await browser.context.newPage();
-  await room.goto(server.url + classLink.url);
+  const { server } = env;
+  const { demo, pages: [host, room] } = await openDemo(env, 'host', 'classroom');
   try {
     await waitForLiveVideo(room, '#stage-video', 20000);
     await host.locator('#share-slides').waitFor({ state: 'visible', timeout: 10000 });
@@ -143,15 +137,7 @@ test('the host shares courseware and its screen; a classroom sees it large, the 
 });
 
 test('an observer asks to speak; the host gives it the floor and takes it back', { timeout: 90000 }, async () => {
-  const { server, browser } = env;
-  const demo = await (await fetch(`${server.url}/api/demo`)).json();
-  const hostLink = demo.links.find((l) => l.role === 'host');
-  const observerLink = demo.links.find((l) => l.role === 'observer');
-  assert.ok(observerLink, `an observer link: ${JSON.stringify(demo.links.map((l) => l.role))}`);
-  const host = await browser.context.newPage();
-  await host.goto(server.url + hostLink.url);
-  const obs = await browser.context.newPage();
-  await obs.goto(server.url + observerLink.url);
+  const { pages: [host, obs] } = await openDemo(env, 'host', 'observer');
   try {
     await obs.locator('#hand').waitFor({ state: 'visible', timeout: 10000 });
     assert.equal(await obs.isVisible('#self'), false, 'an observer is not on camera');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { serverAndBrowser, waitForLiveVideo, videoState, until, artifacts } from './harness.mjs';
+import { serverAndBrowser, waitForLiveVideo, videoState, until, artifacts, openDemo } from './harness.mjs';
 
 const env = serverAndBrowser();
 
@@ -19,14 +19,8 @@ async function waitForWidth(page, selector, ok, what, timeoutMs) {
 }
 
 test('a classroom receives the teacher at the layer it may have, switched without a break', { timeout: 120000 }, async () => {
-  const { server, browser } = env;
-  const demo = await (await fetch(`${server.url}/api/demo`)).json();
-  const hostLink = demo.links.find((l) => l.role === 'host');
-  const classLink = demo.links.find((l) => l.role === 'classroom');
-  const host = await browser.context.newPage();
-  await host.goto(server.url + hostLink.url);
-  const room = await browser.context.newPage();
-  await room.goto(server.url + classLink.url);
+  const { server } = env;
+  const { pages: [host, room] } = await openDemo(env, 'host', 'classroom');
   try {
     await waitForLiveVideo(room, '#stage-video', 20000);
     // The host publishes three layers.
@@ -56,14 +50,8 @@ test('a classroom receives the teacher at the layer it may have, switched withou
 });
 
 test('layers nobody receives are paused at the publisher and resumed when wanted', { timeout: 120000 }, async () => {
-  const { server, browser } = env;
-  const demo = await (await fetch(`${server.url}/api/demo`)).json();
-  const hostLink = demo.links.find((l) => l.role === 'host');
-  const classLink = demo.links.filter((l) => l.role === 'classroom')[1];
-  const host = await browser.context.newPage();
-  await host.goto(server.url + hostLink.url);
-  const room = await browser.context.newPage();
-  await room.goto(server.url + classLink.url);
+  const { server } = env;
+  const { links: [, classLink], pages: [host, room] } = await openDemo(env, 'host', ['classroom', 1]);
   const sending = () => room.evaluate(() => {
     const s = window.tongbuClient.cameraSender;
     return s ? s.getParameters().encodings.map((e) => e.active) : null;

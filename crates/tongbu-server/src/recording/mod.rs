@@ -84,9 +84,9 @@ pub async fn start(
         });
     }
     let a = app.clone();
+    let rt = tokio::runtime::Handle::current();
     let on_disk_full = move |reason: String| {
         // Told from the recording's thread: the room hears it and the workers stop copying.
-        let rt = tokio::runtime::Handle::current();
         rt.spawn(async move {
             a.rooms.broadcast(
                 session,
@@ -218,14 +218,10 @@ impl Recordings {
                 return Err(RecordingError::AlreadyRecording(session.0));
             }
             let lost = dropped.clone();
-            let rt = tokio::runtime::Handle::current();
             let space = Space {
                 dir: dir.clone(),
                 min_free,
-                on_full: Box::new(move |reason| {
-                    let _guard = rt.enter();
-                    on_disk_full(reason);
-                }),
+                on_full: Box::new(on_disk_full),
                 who,
             };
             let thread = std::thread::Builder::new()
