@@ -11,7 +11,12 @@ import { send, token as operatorToken } from './operator-api.js';
 const $ = (id) => document.getElementById(id);
 const q = new URLSearchParams(location.search);
 
-/** Every media element of every pane, with where its file begins on its pane's timeline (s). */
+/**
+ * Every media element of every pane. A recorded file keeps its frames' times on its recording's
+ * timeline (a camera that began 1.2 s in starts at 1.2 s, and browsers play it so), so an
+ * element's time is the recording's: `start`, the pane's recording's first frame, puts the seek
+ * bar's 0 there; `from` and `to` are the file's own first and last frame (s).
+ */
 const media = [];
 let duration = 0;
 let playing = false;
@@ -61,13 +66,13 @@ function pane(view, session, tok) {
   }
   for (const f of first.values()) {
     const source = f.track?.source || (f.name.includes('microphone') ? 'microphone' : 'camera');
-    const offset = ((f.start_ms ?? start) - start) / 1000;
+    const place = { start: start / 1000, from: (f.start_ms ?? start) / 1000, to: (f.end_ms ?? end) / 1000 };
     if (source === 'microphone') {
       const a = h('audio');
       a.src = src(f);
       a.preload = 'auto';
       root.append(a);
-      media.push({ el: a, offset });
+      media.push({ el: a, ...place });
       continue;
     }
     const fig = h('figure', 'replay-video');
@@ -81,7 +86,7 @@ function pane(view, session, tok) {
     fig.append(v, h('figcaption', null, source === 'screen' ? `${who(f)} · ${t('replay_screen')}` : who(f)));
     const main = f.track?.role === 'host' || source === 'screen';
     (main ? stage : thumbs).append(fig);
-    media.push({ el: v, offset });
+    media.push({ el: v, ...place });
   }
   return root;
 }
@@ -91,12 +96,17 @@ function now() {
   return playing ? base.t + (performance.now() - base.at) / 1000 : base.t;
 }
 
+/** Where element `m` should be when the seek bar is at `T`. */
+function wantOf(m, T) {
+  return m.start + T;
+}
+
 /** Puts every element where the timeline is (a file not begun yet, or over, waits paused). */
 function sync(force) {
   const T = now();
   for (const m of media) {
-    const want = T - m.offset;
-    const inside = want >= 0 && (!m.el.duration || want < m.el.duration);
+    const want = wantOf(m, T);
+    const inside = want >= m.from && want < m.to;
     if (!inside) {
       if (!m.el.paused) m.el.pause();
       continue;
@@ -155,5 +165,5 @@ async function main() {
   sync(true);
 }
 
-window.tongbuReplay = { media, now, duration: () => duration, setPlaying };
+window.tongbuReplay = { media, now, wantOf, duration: () => duration, setPlaying };
 main();
