@@ -453,6 +453,7 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
             "/api/sessions",
             json!({"kind": "research", "title": "同课异构:函数", "start": start,
                    "duration_min": 60, "host": c1, "classrooms": [c2], "people": ["王老师"],
+                   "record": true,
                    "comparison": {
                        "left": {"classroom": c1, "title": "函数 · 情境", "teacher": "李老师"},
                        "right": {"classroom": c2, "title": "函数 · 探究", "teacher": "包老师"}}}),
@@ -461,6 +462,7 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
     assert_eq!(s, StatusCode::CREATED, "{created}");
     let id = created[0]["id"].as_i64().unwrap();
     assert_eq!(created[0]["comparison"]["right"]["teacher"], "包老师");
+    assert_eq!(created[0]["record"], true, "recorded when it goes live");
     let (s, links) = api
         .post(&format!("/api/sessions/{id}/links"), json!(null))
         .await;
@@ -519,6 +521,20 @@ async fn links_open_their_session_and_the_operator_starts_and_ends_it() {
         })
         .await
         .expect("the classroom is told the session is live");
+    // Its schedule asks for a recording: it starts as the session goes live.
+    classroom
+        .recv_until(Duration::from_secs(5), |m| {
+            matches!(
+                m,
+                ServerMessage::Recording {
+                    recording: true,
+                    ..
+                }
+            )
+            .then_some(())
+        })
+        .await
+        .expect("the classroom is told the session is recorded");
     let (s, _) = api
         .post(&format!("/api/sessions/{id}/start"), json!(null))
         .await;

@@ -171,6 +171,7 @@ function draft() {
       problems.push({ field: 'audience', key: 'plan_need_audience' });
     }
   }
+  if ($('record').value) d.record = $('record').value === 'true';
   if ($('weekly').checked) {
     if (!$('until').value) problems.push({ field: 'repeat.until', key: 'plan_need_until' });
     d.repeat = {
@@ -232,6 +233,7 @@ function fill(s) {
   for (const b of document.querySelectorAll('#partners input')) b.checked = s.classrooms.includes(Number(b.value));
   $('people').value = (s.people || []).join('\n');
   $('audience').value = s.audience || '';
+  $('record').value = s.record == null ? '' : String(s.record);
   $('weekly').closest('fieldset').hidden = true; // an occurrence is edited alone
   showKind();
   compareChoices();

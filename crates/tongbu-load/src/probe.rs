@@ -27,3 +27,16 @@ pub fn ffprobe(path: &Path, what: &[&str]) -> serde_json::Value {
 pub fn seconds(v: &serde_json::Value) -> f64 {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
 }
+
+/// The time of a file's last packet, s (0 when it has none).
+pub fn last_packet(path: &Path) -> f64 {
+    let v = ffprobe(path, &["-show_entries", "packet=pts_time"]);
+    v["packets"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| seconds(&p["pts_time"]))
+                .fold(0.0, f64::max)
+        })
+        .unwrap_or(0.0)
+}

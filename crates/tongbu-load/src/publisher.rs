@@ -23,6 +23,7 @@ use crate::{ClientError, SignalClient};
 
 const VIDEO_SSRC: u32 = 0x7B00_0001;
 const AUDIO_SSRC: u32 = 0x7B00_0002;
+const SCREEN_SSRC: u32 = 0x7B00_0003;
 /// First sequence numbers: close to the 16-bit wrap, so every test crosses it.
 const FIRST_VIDEO_SEQ: u16 = 65_300;
 const FIRST_AUDIO_SEQ: u16 = 65_450;
@@ -63,6 +64,9 @@ pub struct PublishOptions {
     pub lose_audio_every: Option<u32>,
     /// The same for video packets.
     pub lose_video_every: Option<u32>,
+    /// Also shares a screen: the clip again, on a second video line named in the offer as the
+    /// screen share.
+    pub screen: bool,
 }
 
 /// Whether packet `n` (counted from 1) of a stream is lost on an uplink losing every `every`-th.
@@ -79,7 +83,7 @@ pub struct Publisher {
     video: Log,
     audio: Log,
     keyframe_requests: Arc<AtomicU64>,
-    rembs: Arc<Mutex<Vec<(Instant, u64)>>>,
+    rembs: Rembs,
     running: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     pub messages: mpsc::UnboundedReceiver<ServerMessage>,
@@ -105,6 +109,8 @@ impl Publisher {
         frames: VideoClip,
         options: PublishOptions,
     ) -> Result<Self, ClientError> {
+        // webrtc-rs numbers the media lines in the order they are added: camera, audio, screen.
+        let screen = options.screen.then(|| "2".to_string());
         let mut signal = SignalClient::connect(ws_url).await?;
         let ServerMessage::Joined { you, .. } = signal.join().await? else {
             return Err(ClientError::Refused("no joined message".into()));
@@ -113,7 +119,7 @@ impl Publisher {
         signal.send(&ClientMessage::Offer {
             transport: TransportKind::Send,
             sdp: prepared.offer.clone(),
-            screen: None,
+            screen,
         });
         let answer = signal
             .recv_until(Duration::from_secs(10), |m| match m {
@@ -189,12 +195,104 @@ impl Publisher {
     }
 }
 
+/// The REMBs a publisher received: when, and the bitrate (bit/s).
+type Rembs = Arc<Mutex<Vec<(Instant, u64)>>>;
+
+/// One video track's sending: the clip at its frame rate from the first keyframe, again from a
+/// keyframe when the server asks for one (PLI/FIR), each packet logged before it is written.
+struct VideoSender {
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    log: Log,
+    lose_every: Option<u32>,
+}
+
+impl VideoSender {
+    /// Spawns the feedback reader (keyframe requests counted into `requests`, REMBs into
+    /// `rembs` when given) and the sending loop.
+    fn spawn(
+        self,
+        mut frames: VideoClip,
+        pt: u8,
+        running: &Arc<AtomicBool>,
+        requests: &Arc<AtomicU64>,
+        rembs: Option<&Rembs>,
+    ) -> [JoinHandle<()>; 2] {
+        let want = Arc::new(AtomicBool::new(false));
+        let feedback = {
+            let track = self.track.clone();
+            let count = requests.clone();
+            let want = want.clone();
+            let rembs = rembs.cloned();
+            tokio::spawn(async move {
+                while let Some(ev) = track.poll().await {
+                    let TrackLocalEvent::OnRtcpPacket(pkts) = ev else {
+                        continue;
+                    };
+                    for p in pkts {
+                        match p.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                            Some(r) => {
+                                if let Some(Ok(mut l)) = rembs.as_ref().map(|r| r.lock()) {
+                                    l.push((Instant::now(), r.bitrate as u64));
+                                }
+                            }
+                            None => {
+                                count.fetch_add(1, Ordering::SeqCst);
+                                want.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        let running = running.clone();
+        let period = Duration::from_secs_f64(1.0 / frames.fps().clamp(1.0, 60.0));
+        let ticks = (90_000.0 / frames.fps().clamp(1.0, 60.0)) as u32;
+        let sending = tokio::spawn(async move {
+            let mut n: u64 = 0;
+            let mut seq = FIRST_VIDEO_SEQ;
+            let mut ts: u32 = 1_000;
+            let mut picture_id: u16 = 0;
+            let mut tick = tokio::time::interval(period);
+            while running.load(Ordering::SeqCst) {
+                tick.tick().await;
+                if want.swap(false, Ordering::SeqCst) {
+                    frames.restart();
+                }
+                let payloads = frames.next_payloads(picture_id, MTU);
+                if payloads.is_empty() {
+                    continue;
+                }
+                picture_id = (picture_id + 1) & 0x7FFF;
+                let last = payloads.len() - 1;
+                for (i, p) in payloads.into_iter().enumerate() {
+                    // Logged before it is written, so whatever a subscriber has is in the log.
+                    record(&self.log, seq, ts, p.clone());
+                    n += 1;
+                    let pkt = rtp_packet(pt, self.ssrc, seq, ts, i == last, p);
+                    seq = seq.wrapping_add(1);
+                    if lost(self.lose_every, n) {
+                        continue;
+                    }
+                    if self.track.write_rtp(pkt).await.is_err() {
+                        return;
+                    }
+                }
+                ts = ts.wrapping_add(ticks);
+            }
+        });
+        [feedback, sending]
+    }
+}
+
 /// A publisher's connection with its tracks and offer, before the answer.
 struct Prepared {
     pc: Arc<dyn PeerConnection>,
     events: peer::Events,
     vtrack: Arc<TrackLocalStaticRTP>,
     atrack: Arc<TrackLocalStaticRTP>,
+    /// The shared screen's track, when it shares one.
+    strack: Option<Arc<TrackLocalStaticRTP>>,
     offer: String,
     frames: VideoClip,
     tone: OpusTone,
@@ -221,7 +319,18 @@ impl Prepared {
         };
         let vtrack = track(RtpCodecKind::Video, VIDEO_SSRC);
         let atrack = track(RtpCodecKind::Audio, AUDIO_SSRC);
-        for t in [vtrack.clone(), atrack.clone()] {
+        let strack = options.screen.then(|| {
+            Arc::new(TrackLocalStaticRTP::new(peer::send_track_of(
+                "screen",
+                RtpCodecKind::Video,
+                SCREEN_SSRC,
+                video_codec,
+            )))
+        });
+        for t in [vtrack.clone(), atrack.clone()]
+            .into_iter()
+            .chain(strack.clone())
+        {
             pc.add_transceiver_from_track(
                 t as Arc<dyn TrackLocal>,
                 Some(RTCRtpTransceiverInit {
@@ -248,6 +357,7 @@ impl Prepared {
             events,
             vtrack,
             atrack,
+            strack,
             offer,
             frames,
             tone,
@@ -269,8 +379,9 @@ impl Prepared {
             mut events,
             vtrack,
             atrack,
+            strack,
             offer: _,
-            mut frames,
+            frames,
             mut tone,
             options,
         } = self;
@@ -287,79 +398,38 @@ impl Prepared {
         let video: Log = Arc::default();
         let audio: Log = Arc::default();
         let keyframe_requests = Arc::new(AtomicU64::new(0));
-        let rembs: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
-        let want_keyframe = Arc::new(AtomicBool::new(false));
+        let rembs: Rembs = Arc::default();
         let running = Arc::new(AtomicBool::new(true));
         let mut tasks = Vec::new();
 
-        // Keyframe requests and REMBs from the server.
-        {
-            let vtrack = vtrack.clone();
-            let count = keyframe_requests.clone();
-            let want = want_keyframe.clone();
-            let rembs = rembs.clone();
-            tasks.push(tokio::spawn(async move {
-                while let Some(ev) = vtrack.poll().await {
-                    let TrackLocalEvent::OnRtcpPacket(pkts) = ev else {
-                        continue;
-                    };
-                    for p in pkts {
-                        match p.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
-                            Some(r) => {
-                                if let Ok(mut l) = rembs.lock() {
-                                    l.push((Instant::now(), r.bitrate as u64));
-                                }
-                            }
-                            None => {
-                                count.fetch_add(1, Ordering::SeqCst);
-                                want.store(true, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                }
-            }));
-        }
-        // Video at the clip's frame rate.
-        {
-            let log = video.clone();
-            let running = running.clone();
-            let want = want_keyframe.clone();
-            let period = Duration::from_secs_f64(1.0 / frames.fps().clamp(1.0, 60.0));
-            let ticks = (90_000.0 / frames.fps().clamp(1.0, 60.0)) as u32;
-            let pt = video_codec.payload_type();
-            tasks.push(tokio::spawn(async move {
-                let mut n: u64 = 0;
-                let mut seq = FIRST_VIDEO_SEQ;
-                let mut ts: u32 = 1_000;
-                let mut picture_id: u16 = 0;
-                let mut tick = tokio::time::interval(period);
-                while running.load(Ordering::SeqCst) {
-                    tick.tick().await;
-                    if want.swap(false, Ordering::SeqCst) {
-                        frames.restart();
-                    }
-                    let payloads = frames.next_payloads(picture_id, MTU);
-                    if payloads.is_empty() {
-                        continue;
-                    }
-                    picture_id = (picture_id + 1) & 0x7FFF;
-                    let last = payloads.len() - 1;
-                    for (i, p) in payloads.into_iter().enumerate() {
-                        // Logged before it is written, so whatever a subscriber has is in the log.
-                        record(&log, seq, ts, p.clone());
-                        n += 1;
-                        let pkt = rtp_packet(pt, VIDEO_SSRC, seq, ts, i == last, p);
-                        seq = seq.wrapping_add(1);
-                        if lost(options.lose_video_every, n) {
-                            continue;
-                        }
-                        if vtrack.write_rtp(pkt).await.is_err() {
-                            return;
-                        }
-                    }
-                    ts = ts.wrapping_add(ticks);
-                }
-            }));
+        // Keyframe requests and REMBs from the server, and video at the clip's frame rate.
+        let camera = VideoSender {
+            track: vtrack,
+            ssrc: VIDEO_SSRC,
+            log: video.clone(),
+            lose_every: options.lose_video_every,
+        };
+        tasks.extend(camera.spawn(
+            frames.clone(),
+            video_codec.payload_type(),
+            &running,
+            &keyframe_requests,
+            Some(&rembs),
+        ));
+        if let Some(track) = strack {
+            let screen = VideoSender {
+                track,
+                ssrc: SCREEN_SSRC,
+                log: Log::default(),
+                lose_every: None,
+            };
+            tasks.extend(screen.spawn(
+                frames,
+                video_codec.payload_type(),
+                &running,
+                &keyframe_requests,
+                None,
+            ));
         }
         // Audio, 20 ms frames.
         {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tongbu_load::media::{packetize_vp8, IvfFrames, OpusTone};
-use tongbu_load::probe::{ffprobe, seconds};
+use tongbu_load::probe::{ffprobe, last_packet, seconds};
 use tongbu_media::{Codec, SenderClock};
 use tongbu_record::{Packet, Recorder, TrackInfo, TrackKind};
 
@@ -108,19 +108,6 @@ fn tracks(r: &mut Recorder) {
             screen: false,
         });
     }
-}
-
-/// The time of a file's last packet, s.
-fn last_packet(path: &Path) -> f64 {
-    let v = ffprobe(path, &["-show_entries", "packet=pts_time"]);
-    v["packets"]
-        .as_array()
-        .map(|ps| {
-            ps.iter()
-                .map(|p| seconds(&p["pts_time"]))
-                .fold(0.0, f64::max)
-        })
-        .unwrap_or(0.0)
 }
 
 #[test]

@@ -63,7 +63,7 @@ impl TryFrom<DraftFields> for SessionDraft {
         if let Some(field) = d.unknown.keys().next() {
             return Err(format!(
                 "unknown field `{field}`; a session has kind, title, subject, grade, start, \
-                 zone, duration_min, host, classrooms, people, comparison, audience and repeat"
+                 zone, duration_min, host, classrooms, people, comparison, audience, record and repeat"
             ));
         }
         Ok(SessionDraft {
@@ -117,6 +117,7 @@ impl NewSession {
                 people: Vec::new(),
                 comparison: None,
                 audience: None,
+                record: None,
             },
             zone: DEFAULT_ZONE.into(),
             starts: vec![start_utc],
@@ -379,6 +380,7 @@ mod tests {
                 people: vec![],
                 comparison: None,
                 audience: None,
+                record: None,
             },
             start: "2026-03-02 08:00".into(),
             zone: None,

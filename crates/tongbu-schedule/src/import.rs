@@ -62,6 +62,9 @@ pub struct ImportSession {
     /// A lecture's seats.
     #[serde(default)]
     pub audience: Option<u32>,
+    /// Recorded when it goes live (empty: the server's default).
+    #[serde(default)]
+    pub record: Option<bool>,
 }
 
 /// A whole import file.
@@ -110,6 +113,8 @@ struct CsvRow {
     except: String,
     #[serde(default)]
     audience: Option<u32>,
+    #[serde(default)]
+    record: Option<bool>,
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -233,6 +238,7 @@ impl Timetable {
                     repeat_until: row.repeat_until.filter(|u| !u.is_empty()),
                     except: list(&row.except),
                     audience: row.audience,
+                    record: row.record,
                 },
             ));
         }
@@ -371,6 +377,7 @@ fn run(store: &dyn Store, t: &Timetable, dry_run: bool) -> Result<ImportReport, 
                 people: s.people.clone(),
                 comparison: None,
                 audience: s.audience,
+                record: s.record,
             },
             start: s.start.clone(),
             zone: s.zone.clone(),

@@ -152,6 +152,11 @@ pub struct SessionSpec {
     #[serde(default)]
     #[schema(example = json!(null))]
     pub audience: Option<u32>,
+    /// Whether the session is recorded from the moment it goes live: true, false, or left empty
+    /// for the server's default (`TONGBU_RECORDING_DEFAULT`). The host can still switch it.
+    #[serde(default)]
+    #[schema(example = json!(null))]
+    pub record: Option<bool>,
 }
 
 impl SessionSpec {

@@ -34,6 +34,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_removals.sql"),
     include_str!("../migrations/0007_local_accounts.sql"),
     include_str!("../migrations/0008_lecture_audience.sql"),
+    include_str!("../migrations/0009_session_record.sql"),
 ];
 
 /// Connections that only read, beside the one writer: a page's query never waits behind a

@@ -49,6 +49,9 @@ pub struct Config {
     /// less, and a running one stops, telling the room, once there is less. The lesson goes on.
     /// `TONGBU_RECORDING_MIN_FREE_MB` (default 1024).
     pub recording_min_free_mb: u64,
+    /// Whether a session whose schedule says nothing about recording is recorded from the
+    /// moment it goes live.
+    pub recording_default: bool,
     /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
     pub web_dir: PathBuf,
     /// Open HTTP and WebSocket connections the server holds at once. `TONGBU_HTTP_MAX_CONNECTIONS`;
@@ -101,6 +104,7 @@ impl Default for Config {
             media_gso: true,
             data_dir: PathBuf::from("data"),
             recording_min_free_mb: 1024,
+            recording_default: false,
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
             http_max_connections: 0,
             http_max_per_source: 512,
@@ -204,6 +208,7 @@ struct FileMedia {
 struct FileData {
     dir: Option<String>,
     recording_min_free_mb: Option<toml::Value>,
+    recording_default: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -385,6 +390,12 @@ impl Config {
                 value: v,
                 expected: "a number of megabytes, 0 or more",
             })?;
+        }
+        if let Some(v) = pick(
+            "TONGBU_RECORDING_DEFAULT",
+            f.data.recording_default.map(|b| b.to_string()),
+        ) {
+            c.recording_default = flag("TONGBU_RECORDING_DEFAULT (data.recording_default)", v)?;
         }
         if let Some(v) = pick("TONGBU_DATA_DIR", f.data.dir) {
             if v.trim().is_empty() {

@@ -74,6 +74,9 @@ pub async fn change(
     .await?;
     if changed {
         announce(app, sid, to, cause).await;
+        if to == SessionState::Live {
+            crate::recording::as_scheduled(app, sid, session.spec.record).await;
+        }
     }
     Ok(Transition { changed, session })
 }

@@ -427,6 +427,10 @@ impl Participant {
                 Err(e) => warn!("cannot open the session: {e}"),
             }
         }
+        if state == SessionState::Live {
+            // Live before this server started (a restart): its scheduled recording resumes.
+            crate::recording::as_scheduled(&self.app, self.sid(), session.spec.record).await;
+        }
         info!(name = %me.name, "joined");
         let joined = ServerMessage::Joined {
             version: PROTOCOL_VERSION,

@@ -142,8 +142,9 @@ impl Db<'_> {
             self.0
                 .prepare_cached(
                     "INSERT INTO sessions (kind, title, subject, grade, start_utc, duration_min,
-                                           zone, host_classroom_id, series_id, audience, state)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'scheduled')",
+                                           zone, host_classroom_id, series_id, audience, record,
+                                           state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'scheduled')",
                 )?
                 .execute(params![
                     s.spec.kind.as_str(),
@@ -155,7 +156,8 @@ impl Db<'_> {
                     s.zone,
                     s.spec.host.0,
                     series,
-                    s.spec.audience
+                    s.spec.audience,
+                    s.spec.record
                 ])?;
             let id = self.0.last_insert_rowid();
             self.write_participants(id, s)?;
@@ -177,12 +179,13 @@ impl Db<'_> {
             Option<i64>,
             String,
             Option<u32>,
+            Option<bool>,
         );
         let row: SessionRow = self
             .0
             .prepare_cached(
                 "SELECT kind, title, subject, grade, start_utc, duration_min, zone,
-                        host_classroom_id, series_id, state, audience
+                        host_classroom_id, series_id, state, audience, record
                  FROM sessions WHERE id = ?1",
             )?
             .query_row(params![id.0], |r| {
@@ -198,6 +201,7 @@ impl Db<'_> {
                     r.get(8)?,
                     r.get(9)?,
                     r.get(10)?,
+                    r.get(11)?,
                 ))
             })
             .optional()?
@@ -248,6 +252,7 @@ impl Db<'_> {
                 people,
                 comparison,
                 audience: row.10,
+                record: row.11,
             },
             start_utc: row.4,
             zone: row.6,
@@ -303,7 +308,7 @@ impl Db<'_> {
             .prepare_cached(
                 "UPDATE sessions SET kind = ?2, title = ?3, subject = ?4, grade = ?5,
                         start_utc = ?6, duration_min = ?7, zone = ?8, host_classroom_id = ?9,
-                        audience = ?10
+                        audience = ?10, record = ?11
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -316,7 +321,8 @@ impl Db<'_> {
                 s.spec.duration_min,
                 s.zone,
                 s.spec.host.0,
-                s.spec.audience
+                s.spec.audience,
+                s.spec.record
             ])?;
         for table in [
             "DELETE FROM session_classrooms WHERE session_id = ?1",

@@ -167,6 +167,7 @@ fn a_weekly_series_is_one_session_per_week_and_checked_as_a_whole() {
             people: vec![],
             comparison: None,
             audience: None,
+            record: Some(true),
         },
         start: "2026-03-03 10:00".into(),
         zone: None,
@@ -181,6 +182,10 @@ fn a_weekly_series_is_one_session_per_week_and_checked_as_a_whole() {
         .iter()
         .all(|s| s.series == series[0].series && s.series.is_some()));
     assert_eq!(series[9].start_local(), "2026-05-12 10:00");
+    assert!(
+        series.iter().all(|s| s.spec.record == Some(true)),
+        "every occurrence is recorded"
+    );
     // One week of a second series collides: nothing of it is stored.
     let mut other = draft.clone();
     other.spec.host = b;

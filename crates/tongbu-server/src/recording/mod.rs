@@ -7,7 +7,7 @@
 mod manifest;
 mod thread;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::sync_channel;
@@ -122,6 +122,33 @@ pub async fn start(
     Ok(())
 }
 
+/// Starts the recording a live session's schedule asks for — its own `record` setting, else the
+/// server's default (`TONGBU_RECORDING_DEFAULT`) — once per session in this server's life: when
+/// it goes live, or at the first join after a restart found it live. A host who stopped it
+/// keeps it stopped. A refusal (a full disk) is told to the room, whose lesson goes on.
+pub async fn as_scheduled(
+    app: &Arc<crate::server::AppState>,
+    session: SessionId,
+    record: Option<bool>,
+) {
+    if !record.unwrap_or(app.config.recording_default) || !app.recordings.claim_scheduled(session) {
+        return;
+    }
+    match start(app, session).await {
+        Ok(()) | Err(RecordingError::AlreadyRecording(_)) => {}
+        Err(e) => {
+            warn!(session = session.0, "scheduled recording not started: {e}");
+            app.rooms.broadcast(
+                session,
+                &tongbu_signal::ServerMessage::Recording {
+                    recording: false,
+                    reason: Some(e.to_string()),
+                },
+            );
+        }
+    }
+}
+
 /// Stops recording `session` and finishes its files; the room is told.
 pub async fn stop(
     app: &Arc<crate::server::AppState>,
@@ -169,6 +196,8 @@ struct Active {
 pub struct Recordings {
     dir: PathBuf,
     active: Mutex<HashMap<SessionId, Active>>,
+    /// Sessions whose scheduled recording this server has started (or tried to).
+    scheduled: Mutex<HashSet<SessionId>>,
 }
 
 impl Recordings {
@@ -177,7 +206,14 @@ impl Recordings {
         Self {
             dir,
             active: Mutex::default(),
+            scheduled: Mutex::default(),
         }
+    }
+
+    /// True the first time it is asked for `session`: its scheduled recording is to start.
+    pub fn claim_scheduled(&self, session: SessionId) -> bool {
+        let mut s = self.scheduled.lock().unwrap_or_else(|e| e.into_inner());
+        s.insert(session)
     }
 
     fn session_dir(&self, session: SessionId) -> PathBuf {
