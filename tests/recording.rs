@@ -355,3 +355,104 @@ async fn a_full_disk_stops_the_recording_with_a_notice_and_the_lesson_goes_on() 
     classroom.close().await;
     host.close().await;
 }
+
+/// A teacher signed in (a local account of the host's school) finds a replay link beside each
+/// of its lessons that has a recording, and none beside the others; the link opens that
+/// lesson's recordings without any other credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_teacher_gets_the_replay_of_its_recorded_lessons() {
+    let server = TestServer::start().await;
+    let sid = server.demo().session.id.0;
+    let http = reqwest::Client::new();
+    let auth = server.operator_auth();
+    let school = server
+        .server
+        .state
+        .store
+        .classroom(server.demo().host)
+        .expect("the demo's host")
+        .school;
+    let password = "同步课堂 回放 2026";
+    let made = http
+        .post(server.http("/api/accounts"))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"username": "li.hua", "name": "李老师",
+                                  "school": school.0, "password": password}))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(made.status(), 201);
+    let signed_in = http
+        .post(server.http("/auth/local"))
+        .json(&serde_json::json!({"username": "li.hua", "password": password}))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(signed_in.status(), 204);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let replay_of = |lessons: &serde_json::Value, id: i64| {
+        lessons["lessons"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["id"] == id))
+            .unwrap_or_else(|| panic!("lesson {id} in {lessons}"))["replay"]
+            .as_str()
+            .map(String::from)
+    };
+    let lessons = || {
+        common::json(
+            http.get(server.http("/api/teacher/lessons?range=week"))
+                .header("cookie", &cookie),
+        )
+    };
+    assert_eq!(
+        replay_of(&lessons().await, sid),
+        None,
+        "nothing recorded yet"
+    );
+
+    let host = Publisher::connect(&server.host_url(), &test_clip())
+        .await
+        .expect("the host publishes");
+    let switch = |on: bool| {
+        http.post(server.http(&format!("/api/sessions/{sid}/recording")))
+            .header("authorization", &auth)
+            .json(&serde_json::json!({ "on": on }))
+            .send()
+    };
+    assert_eq!(switch(true).await.expect("a response").status(), 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(switch(false).await.expect("a response").status(), 200);
+    host.close().await;
+
+    let lessons = lessons().await;
+    let url = replay_of(&lessons, sid).expect("a replay link beside the recorded lesson");
+    let research = server.demo().research.id.0;
+    if lessons["lessons"]
+        .as_array()
+        .is_some_and(|ls| ls.iter().any(|l| l["id"] == research))
+    {
+        assert_eq!(replay_of(&lessons, research), None, "not recorded");
+    }
+    assert!(
+        url.starts_with(&format!("/replay.html?session={sid}&token=")),
+        "{url}"
+    );
+    let token = url.split("token=").nth(1).expect("a token");
+    let view = common::json(
+        http.get(server.http(&format!("/api/sessions/{sid}/recordings?token={token}"))),
+    )
+    .await;
+    let files = view["files"].as_array().cloned().unwrap_or_default();
+    assert!(
+        files.iter().any(|f| f["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("camera.webm"))),
+        "the link lists the recording: {view}"
+    );
+}

@@ -1,6 +1,7 @@
 // Recording a lesson: the host presses 开始录制, every page in the lesson shows 录制中 (also one
 // that joins later), the operator switches it off and the pill goes; Chromium plays the
-// teacher's recorded camera (fetched with the operator credential).
+// teacher's recorded camera (fetched with the operator credential). Once the lesson ends, its
+// report lists the recording and links its replay, which plays without the credential.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ test('the host records a lesson; the pages say so; Chromium plays the recording'
   const { demo, pages: [host, a] } = await openDemo(env, 'host', 'classroom');
   const sid = demo.session.id;
   const bLink = demo.links.filter((l) => l.role === 'classroom')[1];
-  let b;
+  let b, ops, replay;
   try {
     await host.waitForFunction(() => document.querySelector('#self-video')?.srcObject, null, { timeout: 20000 });
     await a.waitForFunction(() => document.querySelector('#stage-video')?.videoWidth > 0, null, { timeout: 30000 });
@@ -64,7 +65,31 @@ test('the host records a lesson; the pages say so; Chromium plays the recording'
     assert.equal(played.type, 'video/webm');
     assert.ok(played.width > 0, 'a picture');
     assert.ok(played.advanced > 0.5, `time advances: ${played.advanced}`);
+
+    // The lesson ends; its report lists the recording with a replay link, which plays in a tab
+    // that holds no operator credential.
+    const [ended] = await operatorApi(server, 'POST', `/api/sessions/${sid}/end`);
+    assert.equal(ended, 200);
+    ops = await browser.context.newPage();
+    await ops.goto(`${server.url}/report.html?session=${sid}#token=${OPERATOR_TOKEN}`);
+    await ops.waitForSelector('#recordings:not([hidden]) #replay-link[href*="replay.html"]', { timeout: 15000 });
+    const summary = await ops.textContent('#recordings-summary');
+    assert.match(summary, /共 1 次录制、\d+ 个文件/);
+    await ops.screenshot({ path: join(artifacts, 'recording-report.png'), fullPage: true });
+    const href = await ops.getAttribute('#replay-link', 'href');
+    replay = await browser.context.newPage();
+    await replay.goto(server.url + href);
+    await replay.waitForFunction(() => !document.querySelector('#play').disabled, null, { timeout: 15000 });
+    const teacherAt = () => replay.evaluate(() => {
+      const v = document.querySelector('.replay-stage video[data-role="host"]');
+      return v && v.videoWidth > 0 ? { at: v.currentTime } : null;
+    });
+    await replay.click('#play');
+    const { value: t0 } = await until(teacherAt, 'the teacher on the replay page', 10000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const t1 = await teacherAt();
+    assert.ok(t1.at - t0.at > 0.5, `the replay plays: ${t0.at} → ${t1.at}`);
   } finally {
-    for (const p of [host, a, b]) if (p) await p.close();
+    for (const p of [host, a, b, ops, replay]) if (p) await p.close();
   }
 });

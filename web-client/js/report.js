@@ -3,13 +3,14 @@
 
 import { applyI18n, t, toggleLang } from './i18n.js';
 import { fullName, h } from './dom.js';
-import { adoptTokenFromLink, downloadCsv, get } from './operator-api.js';
+import { adoptTokenFromLink, downloadCsv, get, send } from './operator-api.js';
 import { clock, legend, lineChart, round } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
 const session = Number(new URLSearchParams(location.search).get('session'));
 let report = null;
 let info = null;
+let recorded = null;
 
 adoptTokenFromLink();
 
@@ -27,6 +28,32 @@ async function load() {
     return;
   }
   render();
+  loadRecordings().catch((e) => showError(e.message));
+}
+
+/** The session's recordings, and a replay link to them (30 days) when there are any. */
+async function loadRecordings() {
+  const r = await get(`/api/sessions/${session}/recordings`);
+  if (!r.files.length && r.recording_since_utc == null) return;
+  const link = r.files.length ? await send('POST', `/api/sessions/${session}/replay-link`, { valid_days: 30 }) : null;
+  recorded = { ...r, link };
+  render();
+}
+
+function renderRecordings() {
+  $('recordings').hidden = !recorded;
+  if (!recorded) return;
+  const files = recorded.files;
+  const summary = files.length
+    ? t('report_recorded')
+      .replace('{n}', new Set(files.map((f) => f.recording_utc)).size)
+      .replace('{files}', files.length)
+      .replace('{mb}', round(files.reduce((a, f) => a + f.bytes, 0) / 1048576))
+    : '';
+  $('recordings-summary').textContent = [summary, recorded.recording_since_utc != null ? t('report_recording_now') : '']
+    .filter(Boolean).join(' ');
+  $('replay-link').hidden = !recorded.link;
+  if (recorded.link) $('replay-link').href = recorded.link.url;
 }
 
 function showError(message) {
@@ -39,6 +66,7 @@ function render() {
   applyI18n();
   document.title = `${t('report_title')} · ${t('app_name')}`;
   if (!report) return;
+  renderRecordings();
   $('report-title').textContent = `${t('report_title')} · ${info.subject} · ${info.title}`;
   $('report-sub').textContent = `${info.start_local}–${info.end_local.slice(11)} · ${info.host_name} · ${t('report_people').replace('{n}', report.participants.length)}`;
   $('csv').hidden = false;

@@ -134,6 +134,13 @@ function entry(l) {
   } else {
     action.append(h('span', 'pill', t('state_' + l.state)));
   }
+  if (l.replay) {
+    const a = h('a', 'button-link replay', t('replay_watch'));
+    a.href = l.replay;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    action.append(a);
+  }
   li.append(when, what, action);
   return li;
 }

@@ -213,15 +213,22 @@ pub async fn replay_link(
     }
     let sid = SessionId(id);
     db(&app, move |s| s.session(sid)).await?;
-    let expires_utc = crate::server::now_utc() + days * 24 * 3600;
-    let token = app.tokens.issue_replay(&ReplayClaims {
-        scope: ReplayScope::Replay,
-        sid,
-        exp: expires_utc,
-    });
-    Ok(Json(ReplayLink {
-        url: format!("/replay.html?session={id}&token={token}"),
-        token,
-        expires_utc,
-    }))
+    Ok(Json(ReplayLink::mint(&app, sid, days)))
+}
+
+impl ReplayLink {
+    /// A link to `sid`'s recordings that works for `days` from now.
+    pub fn mint(app: &AppState, sid: SessionId, days: i64) -> Self {
+        let expires_utc = crate::server::now_utc() + days * 24 * 3600;
+        let token = app.tokens.issue_replay(&ReplayClaims {
+            scope: ReplayScope::Replay,
+            sid,
+            exp: expires_utc,
+        });
+        ReplayLink {
+            url: format!("/replay.html?session={}&token={token}", sid.0),
+            token,
+            expires_utc,
+        }
+    }
 }

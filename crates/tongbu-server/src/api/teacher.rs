@@ -1,5 +1,6 @@
 //! The signed-in teacher's view of the schedule: the lessons of its school, today or this
-//! week on the school's wall clock, with the links it hands out. Needs the browser session of
+//! week on the school's wall clock, with the links it hands out and, once a lesson is recorded,
+//! its replay. Needs the browser session of
 //! a platform sign-in ([`crate::signin::SignedIn`]); join links and the operator credential do
 //! not open it.
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tongbu_schedule::{School, SessionQuery};
 use utoipa::{IntoParams, ToSchema};
 
+use super::recordings::ReplayLink;
 use super::sessions::{week_or_day, Period, SessionView};
 use super::{db, ApiError, ApiErrorBody};
 use crate::links::{session_links, JoinLink};
@@ -30,7 +32,14 @@ pub struct MyLesson {
     /// While it can be joined: the host's link (when hosting) and each classroom's and
     /// person's, to give out or show as a QR code; otherwise empty.
     pub links: Vec<JoinLink>,
+    /// Once something of it is recorded: its replay page, by a replay link that works for
+    /// [`REPLAY_DAYS`] (the teacher may pass it to colleagues).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
 }
+
+/// Days a replay link on the teacher's page works.
+pub const REPLAY_DAYS: i64 = 7;
 
 /// The teacher's lessons.
 #[derive(Debug, Serialize, ToSchema)]
@@ -100,7 +109,12 @@ pub async fn my_lessons(
                     .collect();
                 links.retain(|l| l.classroom.is_some_and(|c| mine.contains(&c)));
             }
+            let replay = a
+                .recordings
+                .has_files(s.id)
+                .then(|| ReplayLink::mint(&a, s.id, REPLAY_DAYS).url);
             lessons.push(MyLesson {
+                replay,
                 view: SessionView::build(store, s)?,
                 hosting,
                 opens_utc: opens,

@@ -306,6 +306,18 @@ impl Recordings {
     }
 
     /// The files recorded of `session`, oldest recording first.
+    /// Whether anything was recorded of `session` (a recording's directory holds a file).
+    pub fn has_files(&self, session: SessionId) -> bool {
+        let Ok(recordings) = std::fs::read_dir(self.session_dir(session)) else {
+            return false;
+        };
+        recordings.flatten().any(|r| {
+            std::fs::read_dir(r.path()).is_ok_and(|mut files| {
+                files.any(|f| f.is_ok_and(|f| f.file_name().to_string_lossy().ends_with(".webm")))
+            })
+        })
+    }
+
     pub fn list(&self, session: SessionId) -> Vec<RecordedFile> {
         let mut out = Vec::new();
         let Ok(recordings) = std::fs::read_dir(self.session_dir(session)) else {
