@@ -1,7 +1,7 @@
 //! WHIP ingest (RFC 9725): an encoder — a webrtc-rs client publishing a real libx264 clip and
 //! opus, as OBS does — publishes a lecture's speaker over HTTP with a bearer token; a listener
-//! receives and decodes it; bad, expired or misplaced tokens are refused; `DELETE` ends the
-//! stream and the room is told.
+//! receives and decodes it, and a recording of it (H.264 in MP4) decodes too; bad, expired or
+//! misplaced tokens are refused; `DELETE` ends the stream and the room is told.
 
 mod common;
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::{now, TestServer};
 use tongbu_load::h264_clip::depacketize_h264;
 use tongbu_load::media::VideoClip;
+use tongbu_load::probe::{ffprobe, seconds};
 use tongbu_load::{ClientError, Publisher, Subscriber};
 use tongbu_schedule::{JoinClaims, Role};
 use tongbu_signal::ServerMessage;
@@ -180,6 +181,63 @@ async fn an_encoder_publishes_a_lecture_over_whip_and_listeners_decode_it() {
     assert_eq!((d.width, d.height), (320, 240));
     assert!(d.frames >= 30, "{} frames decoded", d.frames);
     assert!(d.complaints.is_empty(), "decoder: {}", d.complaints);
+
+    // The lecture recorded for 4 s: the encoder's H.264 in an MP4 that decodes, its opus in WebM.
+    let sid = lecture.id.0;
+    let switch = |on: bool| {
+        http.post(server.http(&format!("/api/sessions/{sid}/recording")))
+            .header("authorization", server.operator_auth())
+            .json(&serde_json::json!({ "on": on }))
+            .send()
+    };
+    assert_eq!(switch(true).await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let view: serde_json::Value = switch(false).await.unwrap().json().await.unwrap();
+    let files = view["files"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = files.iter().filter_map(|f| f["name"].as_str()).collect();
+    let camera = format!("p{}-camera.mp4", speaker.id);
+    let microphone = format!("p{}-microphone.webm", speaker.id);
+    assert!(
+        names.contains(&camera.as_str()) && names.contains(&microphone.as_str()),
+        "{names:?}"
+    );
+    let utc = files[0]["recording_utc"].as_i64().unwrap();
+    let dir = server
+        .data_dir
+        .join("recordings")
+        .join(sid.to_string())
+        .join(utc.to_string());
+    let v = ffprobe(
+        &dir.join(&camera),
+        &["-count_frames", "-show_streams", "-show_format"],
+    );
+    let s = &v["streams"][0];
+    let decoded: u64 = s["nb_read_frames"]
+        .as_str()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let length = seconds(&v["format"]["duration"]);
+    eprintln!("recorded {camera}: {decoded} frames decode, {length:.2} s");
+    assert_eq!(s["codec_name"], "h264");
+    assert_eq!(
+        (s["width"].as_u64(), s["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert!(decoded >= 40, "{decoded} frames decode");
+    assert!(length > 3.0 && length < 4.2, "{length} s of 4");
+    let served = http
+        .get(
+            server.http(
+                files.iter().find(|f| f["name"] == camera.as_str()).unwrap()["url"]
+                    .as_str()
+                    .unwrap(),
+            ),
+        )
+        .header("authorization", server.operator_auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "video/mp4");
 
     // DELETE ends the stream: the listener is told, the resource is gone.
     encoder.close().await;

@@ -1,10 +1,13 @@
 //! Whole frames out of one track's RTP packets. A VP8 frame comes in one or more packets that
 //! share its timestamp, the first with the payload descriptor's S bit, the last with the marker
 //! (RFC 7741); the recording wants the frame itself, without the descriptors. An opus packet is
-//! one frame. A frame that lost a packet is dropped whole (a decoder would show garbage), and
-//! the loss counted; a VP8 file goes on at the next keyframe.
+//! one frame. An H.264 access unit is the packets of one timestamp up to the marker, made into
+//! MP4 samples by [`AccessUnit`]. A frame that lost a packet is dropped whole (a decoder would
+//! show garbage), and the loss counted; a file goes on at the next keyframe.
 
 use tongbu_media::{vp8, Codec};
+
+use crate::h264_access_unit::{AccessUnit, H264Config};
 
 /// A whole frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,8 +17,10 @@ pub struct Frame {
     pub timestamp: u32,
     /// A VP8 keyframe (every opus frame counts as one).
     pub keyframe: bool,
-    /// A VP8 keyframe's picture size, from its header.
+    /// A keyframe's picture size, from its header (VP8) or its SPS (H.264).
     pub size: Option<(u16, u16)>,
+    /// An H.264 keyframe's parameter sets, for its file's `avcC`.
+    pub h264: Option<H264Config>,
 }
 
 /// One track's packets into frames.
@@ -23,6 +28,9 @@ pub struct Frame {
 pub struct FrameAssembler {
     codec: Codec,
     buf: Vec<u8>,
+    access_unit: AccessUnit,
+    /// A packet went missing between two frames.
+    lost_before_unit: bool,
     /// The frame being gathered: its timestamp, and whether a packet of it is missing.
     gathering: Option<(u32, bool)>,
     next_seq: Option<u16>,
@@ -37,6 +45,8 @@ impl FrameAssembler {
         Self {
             codec,
             buf: Vec::new(),
+            access_unit: AccessUnit::default(),
+            lost_before_unit: false,
             gathering: None,
             next_seq: None,
             lost_packets: 0,
@@ -60,8 +70,10 @@ impl FrameAssembler {
             }
             if ahead > 0 {
                 self.lost_packets += ahead as u64;
-                if let Some((_, broken)) = self.gathering.as_mut() {
-                    *broken = true;
+                match self.gathering.as_mut() {
+                    Some((_, broken)) => *broken = true,
+                    // H.264 has no start bit: the lost packet may have begun the next unit.
+                    None => self.lost_before_unit = true,
                 }
             }
         }
@@ -72,11 +84,44 @@ impl FrameAssembler {
                 timestamp,
                 keyframe: true,
                 size: None,
+                h264: None,
             }),
             Codec::Vp8 => self.push_vp8(timestamp, marker, payload),
-            // Not recorded (WebM does not carry it); the recorder never makes one of these.
-            Codec::H264 => None,
+            Codec::H264 => self.push_h264(timestamp, marker, payload),
         }
+    }
+
+    fn push_h264(&mut self, timestamp: u32, marker: bool, payload: &[u8]) -> Option<Frame> {
+        match self.gathering {
+            Some((ts, _)) if ts == timestamp => {}
+            Some(_) => {
+                // The previous access unit never saw its marker.
+                self.give_up();
+                self.access_unit.clear();
+                self.gathering = Some((timestamp, false));
+            }
+            None => self.gathering = Some((timestamp, self.lost_before_unit)),
+        }
+        self.lost_before_unit = false;
+        self.access_unit.push(payload);
+        if !marker {
+            return None;
+        }
+        let broken = matches!(self.gathering.take(), Some((_, true)));
+        let unit = self.access_unit.take();
+        let Some((data, idr)) = unit.filter(|_| !broken) else {
+            self.dropped_frames += 1;
+            return None;
+        };
+        let h264 = if idr { self.access_unit.config() } else { None };
+        Some(Frame {
+            data,
+            timestamp,
+            // An IDR whose parameter sets never came cannot begin a file.
+            keyframe: h264.is_some(),
+            size: h264.as_ref().map(|c| (c.width, c.height)),
+            h264,
+        })
     }
 
     fn push_vp8(&mut self, timestamp: u32, marker: bool, payload: &[u8]) -> Option<Frame> {
@@ -115,6 +160,7 @@ impl FrameAssembler {
             timestamp,
             keyframe,
             size,
+            h264: None,
         })
     }
 
@@ -220,5 +266,22 @@ mod tests {
         assert!(a.push(0, 960, false, b"two").is_some());
         assert!(a.push(3, 3840, false, b"five").is_some());
         assert_eq!(a.lost_packets, 2);
+    }
+
+    #[test]
+    fn an_h264_unit_missing_a_packet_is_dropped_even_its_first() {
+        let mut a = FrameAssembler::new(Codec::H264);
+        // Two slices of one picture (same timestamp, marker on the last): one sample.
+        assert_eq!(a.push(10, 900, false, &[0x41, 1]), None);
+        let f = a.push(11, 900, true, &[0x41, 2]).expect("a whole unit");
+        assert_eq!(f.data, [0, 0, 0, 2, 0x41, 1, 0, 0, 0, 2, 0x41, 2]);
+        assert!(!f.keyframe && f.h264.is_none());
+        // The next unit's first slice is lost (seq 12): its second alone is not a picture.
+        assert_eq!(a.push(13, 1800, true, &[0x41, 4]), None);
+        // A middle packet lost: dropped too; then one whole again.
+        assert_eq!(a.push(14, 2700, false, &[0x41, 5]), None);
+        assert_eq!(a.push(16, 2700, true, &[0x41, 7]), None);
+        assert!(a.push(17, 3600, true, &[0x41, 8]).is_some());
+        assert_eq!((a.lost_packets, a.dropped_frames), (2, 2));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tongbu_media::{Codec, SenderClock};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::frame_assembler::FrameAssembler;
 use crate::track_clock::{ReportedTime, TrackClock};
@@ -69,8 +69,6 @@ pub struct RecorderStats {
     pub frames_dropped: u64,
     /// Packets the queue from the media workers dropped because the recorder fell behind.
     pub lost_to_queue: u64,
-    /// Tracks in a codec a WebM file cannot hold (H.264): not recorded.
-    pub tracks_not_recorded: u64,
 }
 
 struct Track {
@@ -133,14 +131,6 @@ impl Recorder {
 
     /// A track to record from now on.
     pub fn add_track(&mut self, info: TrackInfo) {
-        if info.codec == Codec::H264 {
-            warn!(
-                track = info.track,
-                "H.264 is not recorded yet (WebM holds VP8 and opus)"
-            );
-            self.stats.tracks_not_recorded += 1;
-            return;
-        }
         let track = Track {
             frames: FrameAssembler::new(info.codec),
             clock: TrackClock::new(info.codec.clock_rate()),
@@ -175,7 +165,7 @@ impl Recorder {
             Some(t) if t.info.codec != Codec::Opus || t.file.is_some() => false,
             Some(t) => self.tracks.values().any(|o| {
                 o.info.owner == t.info.owner
-                    && o.info.codec == Codec::Vp8
+                    && o.info.codec != Codec::Opus
                     && !o.info.screen
                     && o.file.is_none()
             }),
@@ -193,6 +183,7 @@ impl Recorder {
         let arrived = p.arrived.saturating_duration_since(self.started).as_nanos() as i64;
         let kind = match (t.info.codec, frame.size) {
             (Codec::Opus, _) => TrackKind::Opus { channels: 2 },
+            (Codec::H264, Some((width, height))) => TrackKind::H264 { width, height },
             (_, Some((width, height))) => TrackKind::Vp8 { width, height },
             // A delta frame: it goes into the open file, if any.
             (_, None) => match t.file.as_ref().map(TrackFile::kind) {
@@ -214,14 +205,15 @@ impl Recorder {
                 f.finish()?;
             }
             t.parts += 1;
+            let ext = kind.extension();
             let name = if t.parts == 1 {
-                format!("{}.webm", t.info.name)
+                format!("{}.{ext}", t.info.name)
             } else {
-                format!("{}-{}.webm", t.info.name, t.parts)
+                format!("{}-{}.{ext}", t.info.name, t.parts)
             };
             let path = self.dir.join(name);
             info!(track = t.info.track, path = %path.display(), ?kind, "recording a track");
-            t.file = Some(TrackFile::create(&path, kind)?);
+            t.file = Some(TrackFile::create(&path, kind, frame.h264.as_ref())?);
         }
         let ns = t.clock.time_of(frame.timestamp, arrived, t.report);
         if let Some(f) = t.file.as_mut() {

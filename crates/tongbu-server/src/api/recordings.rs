@@ -144,7 +144,7 @@ pub async fn list_recordings(
         ("recording" = i64, Path, description = "when the recording began (UTC seconds)"),
         ("name" = String, Path, description = "the file's name, e.g. p12-camera.webm"),
         ReplayQuery),
-    responses((status = 200, description = "the WebM file", content_type = "video/webm"),
+    responses((status = 200, description = "the WebM file (VP8, opus) or MP4 file (H.264)", content_type = "video/webm"),
         (status = 206, description = "the byte range asked for"),
         (status = 401, description = "no operator credential and no valid replay link", body = ApiErrorBody),
         (status = 404, body = ApiErrorBody)))]

@@ -16,7 +16,7 @@ pub type Who = Box<dyn Fn(u64) -> Option<tongbu_signal::ParticipantInfo> + Send>
 /// What a recording's tracks were.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// By track: its files' name before `.webm` (`p12-camera`).
+    /// By track: its files' name before `.webm` or `.mp4` (`p12-camera`).
     pub tracks: BTreeMap<String, TrackEntry>,
 }
 
@@ -104,9 +104,12 @@ impl Manifest {
         }
     }
 
-    /// The track a file belongs to (`p12-camera-2.webm` is `p12-camera`'s).
+    /// The track a file belongs to (`p12-camera-2.webm` is `p12-camera`'s, `p4-camera.mp4`
+    /// `p4-camera`'s).
     pub fn track_of(&self, file: &str) -> Option<&TrackEntry> {
-        let stem = file.strip_suffix(".webm")?;
+        let stem = file
+            .strip_suffix(".webm")
+            .or_else(|| file.strip_suffix(".mp4"))?;
         self.tracks.get(stem).or_else(|| {
             let (base, part) = stem.rsplit_once('-')?;
             part.parse::<u32>().ok()?;
@@ -152,6 +155,11 @@ mod tests {
             Some("p9")
         );
         assert!(m.track_of("p12-screen.webm").is_none());
+        assert_eq!(
+            m.track_of("p12-camera.mp4").map(|t| t.source.as_str()),
+            Some("camera"),
+            "an H.264 camera's file"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,7 +1,8 @@
 //! Recording sessions: an operator switches a session's recording on and off; each recording is
 //! a thread that owns its [`tongbu_record::Recorder`], fed by the media workers' copies of the
 //! session's packets over a bounded channel ([`tongbu_rtc::Tap`]). Files go to
-//! `<data>/recordings/<session>/<started, UTC seconds>/<publisher>-<track>.webm`; the listing is
+//! `<data>/recordings/<session>/<started, UTC seconds>/<publisher>-<track>.webm` (`.mp4` for
+//! H.264); the listing is
 //! the directory, so a recording cut short by a crash is listed as well.
 
 mod manifest;
@@ -171,7 +172,8 @@ pub struct RecordedFile {
     /// When its recording began, seconds since the epoch (UTC): the directory it is in.
     pub recording_utc: i64,
     /// Its name: the publisher's participant id and the track (`p12-camera.webm`,
-    /// `p12-microphone.webm`, `p3-screen.webm`; `-2` and on where the picture's size changed).
+    /// `p12-microphone.webm`, `p3-screen.webm`, `p4-camera.mp4` for H.264; `-2` and on where the
+    /// picture's size changed).
     pub name: String,
     pub bytes: u64,
     /// Where to fetch it (byte ranges served).
@@ -190,6 +192,11 @@ pub struct RecordedFile {
 struct Active {
     started_utc: i64,
     thread: JoinHandle<Result<Vec<TrackSummary>, RecordError>>,
+}
+
+/// Whether `name` is a recorded track's file: WebM (VP8, opus) or MP4 (H.264).
+pub fn is_media(name: &str) -> bool {
+    name.ends_with(".webm") || name.ends_with(".mp4")
 }
 
 /// The server's recordings.
@@ -313,7 +320,7 @@ impl Recordings {
         };
         recordings.flatten().any(|r| {
             std::fs::read_dir(r.path()).is_ok_and(|mut files| {
-                files.any(|f| f.is_ok_and(|f| f.file_name().to_string_lossy().ends_with(".webm")))
+                files.any(|f| f.is_ok_and(|f| is_media(&f.file_name().to_string_lossy())))
             })
         })
     }
@@ -333,7 +340,7 @@ impl Recordings {
             let manifest = Manifest::read(&r.path()).unwrap_or_default();
             for f in files.flatten() {
                 let name = f.file_name().to_string_lossy().into_owned();
-                if !name.ends_with(".webm") {
+                if !is_media(&name) {
                     continue;
                 }
                 let bytes = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -364,7 +371,7 @@ impl Recordings {
         let plain = name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-            && name.ends_with(".webm")
+            && is_media(name)
             && !name.starts_with('.');
         if !plain {
             return None;
