@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tongbu_signal::{ClientMessage, ServerMessage, TransportKind};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
 use crate::peer::{self, Role};
 use crate::{ClientError, SignalClient};
@@ -51,6 +52,8 @@ pub struct Subscriber {
     remotes: Remotes,
     tasks: Vec<JoinHandle<()>>,
     pub messages: mpsc::UnboundedReceiver<ServerMessage>,
+    /// Its WHEP resource and bearer token, when it plays over WHEP.
+    whep: Option<(String, String)>,
 }
 
 impl Subscriber {
@@ -93,51 +96,10 @@ impl Subscriber {
             return Err(ClientError::Refused("no joined message".into()));
         };
         let joined_at = Instant::now();
-        let (pc, mut events) = peer::build_offering(role, offering).await?;
+        let (pc, events) = peer::build_offering(role, offering).await?;
         let logs: Logs = Arc::default();
         let remotes: Remotes = Arc::default();
-        let mut tasks = Vec::new();
-
-        // Record every track's packets, one task per track so none waits for another.
-        {
-            let logs = logs.clone();
-            let remotes = remotes.clone();
-            tasks.push(tokio::spawn(async move {
-                while let Some(t) = events.tracks.recv().await {
-                    let logs = logs.clone();
-                    let remotes = remotes.clone();
-                    tokio::spawn(async move {
-                        let video = t.kind().await == RtpCodecKind::Video;
-                        let ssrc = t.ssrcs().await.first().copied().unwrap_or(0);
-                        let stream_id = t.stream_id().await.to_string();
-                        if let Ok(mut r) = remotes.lock() {
-                            r.push((video, ssrc, t.clone()));
-                        }
-                        while let Some(ev) = t.poll().await {
-                            match ev {
-                                TrackRemoteEvent::OnRtpPacket(p) => {
-                                    let rp = ReceivedPacket {
-                                        seq: p.header.sequence_number,
-                                        timestamp: p.header.timestamp,
-                                        payload_type: p.header.payload_type,
-                                        payload: p.payload,
-                                        at: Instant::now(),
-                                    };
-                                    if let Ok(mut l) = logs.lock() {
-                                        let log = l.entry(ssrc).or_default();
-                                        log.video = video;
-                                        log.stream_id.clone_from(&stream_id);
-                                        log.packets.push(rp);
-                                    }
-                                }
-                                TrackRemoteEvent::OnEnded => break,
-                                _ => {}
-                            }
-                        }
-                    });
-                }
-            }));
-        }
+        let mut tasks = vec![log_tracks(events.tracks, &logs, &remotes)];
 
         // Answer the server's offers on the recv transport; pass everything else on.
         let (mtx, messages) = mpsc::unbounded_channel();
@@ -185,9 +147,134 @@ impl Subscriber {
             remotes,
             tasks,
             messages,
+            whep: None,
         })
     }
 
+    /// Plays a session over WHEP as a player that only watches: one receive-only audio and one
+    /// video line offered, POSTed to `endpoint` with the bearer `token` (a listener's join
+    /// token); [`Subscriber::close`] DELETEs the resource. A refusal is [`ClientError::Http`].
+    pub async fn connect_whep(endpoint: &str, token: &str) -> Result<Self, ClientError> {
+        let (pc, mut events) =
+            peer::build_offering(Role::Subscriber, peer::Offering::default()).await?;
+        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+            pc.add_transceiver_from_kind(
+                kind,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Recvonly,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(ClientError::webrtc)?;
+        }
+        let offer = pc.create_offer(None).await.map_err(ClientError::webrtc)?;
+        let before = *events.gathered.borrow_and_update();
+        pc.set_local_description(offer)
+            .await
+            .map_err(ClientError::webrtc)?;
+        peer::wait_gathered(&mut events.gathered, before).await;
+        let offer = pc
+            .local_description()
+            .await
+            .ok_or(ClientError::Timeout("a local description"))?
+            .sdp;
+        let res = reqwest::Client::new()
+            .post(endpoint)
+            .bearer_auth(token)
+            .header("content-type", "application/sdp")
+            .body(offer)
+            .send()
+            .await
+            .map_err(|e| ClientError::Refused(e.to_string()))?;
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = res.text().await.unwrap_or_default();
+        if status != 201 {
+            let _ = pc.close().await;
+            return Err(ClientError::Http(status, body));
+        }
+        let resource = location
+            .and_then(|l| reqwest::Url::parse(endpoint).and_then(|b| b.join(&l)).ok())
+            .ok_or_else(|| ClientError::Refused("201 without a usable Location".into()))?
+            .to_string();
+        pc.set_remote_description(
+            RTCSessionDescription::answer(body).map_err(ClientError::webrtc)?,
+        )
+        .await
+        .map_err(ClientError::webrtc)?;
+        let logs: Logs = Arc::default();
+        let remotes: Remotes = Arc::default();
+        let tasks = vec![log_tracks(events.tracks, &logs, &remotes)];
+        let (_none, messages) = mpsc::unbounded_channel();
+        Ok(Self {
+            participant: 0,
+            joined_at: Instant::now(),
+            pc,
+            logs,
+            remotes,
+            tasks,
+            messages,
+            whep: Some((resource, token.to_string())),
+        })
+    }
+
+    /// The WHEP resource it plays, if it plays over WHEP.
+    pub fn whep_location(&self) -> Option<&str> {
+        self.whep.as_ref().map(|(l, _)| l.as_str())
+    }
+}
+
+/// Records every track's packets, one task per track so none waits for another.
+fn log_tracks(
+    mut tracks: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+    logs: &Logs,
+    remotes: &Remotes,
+) -> JoinHandle<()> {
+    let logs = logs.clone();
+    let remotes = remotes.clone();
+    tokio::spawn(async move {
+        while let Some(t) = tracks.recv().await {
+            let logs = logs.clone();
+            let remotes = remotes.clone();
+            tokio::spawn(async move {
+                let video = t.kind().await == RtpCodecKind::Video;
+                let ssrc = t.ssrcs().await.first().copied().unwrap_or(0);
+                let stream_id = t.stream_id().await.to_string();
+                if let Ok(mut r) = remotes.lock() {
+                    r.push((video, ssrc, t.clone()));
+                }
+                while let Some(ev) = t.poll().await {
+                    match ev {
+                        TrackRemoteEvent::OnRtpPacket(p) => {
+                            let rp = ReceivedPacket {
+                                seq: p.header.sequence_number,
+                                timestamp: p.header.timestamp,
+                                payload_type: p.header.payload_type,
+                                payload: p.payload,
+                                at: Instant::now(),
+                            };
+                            if let Ok(mut l) = logs.lock() {
+                                let log = l.entry(ssrc).or_default();
+                                log.video = video;
+                                log.stream_id.clone_from(&stream_id);
+                                log.packets.push(rp);
+                            }
+                        }
+                        TrackRemoteEvent::OnEnded => break,
+                        _ => {}
+                    }
+                }
+            });
+        }
+    })
+}
+
+impl Subscriber {
     /// Reads the log of the first track that `pick` accepts.
     fn with_log<T>(
         &self,
@@ -303,8 +390,15 @@ impl Subscriber {
         Err(ClientError::Timeout("packets to arrive"))
     }
 
-    /// Leaves and closes the connection.
+    /// Leaves and closes the connection (a WHEP player DELETEs its resource first).
     pub async fn close(self) {
+        if let Some((url, token)) = &self.whep {
+            let _ = reqwest::Client::new()
+                .delete(url)
+                .bearer_auth(token)
+                .send()
+                .await;
+        }
         let _ = self.pc.close().await;
         for t in self.tasks {
             t.abort();

@@ -10,6 +10,7 @@ use tongbu_media::{MediaKind, ParticipantId, ProducerId, RouterStats};
 
 use crate::forward_latency::LatencyHistogram;
 use crate::link_stats::LinkStats;
+use crate::participant::Receiving;
 
 /// Where the edge listens and what it tells peers.
 #[derive(Debug, Clone, Copy)]
@@ -220,8 +221,7 @@ pub(crate) enum Command {
         participant: ParticipantId,
         session: i64,
         role: MediaRole,
-        /// `false`: it only publishes (a WHIP encoder).
-        receives: bool,
+        receiving: Receiving,
         events: mpsc::Sender<EdgeEvent>,
         reply: oneshot::Sender<Vec<PublishedTrackInfo>>,
     },
@@ -235,6 +235,11 @@ pub(crate) enum Command {
         participant: ParticipantId,
         sdp: String,
         reply: oneshot::Sender<Result<(), EdgeError>>,
+    },
+    Watch {
+        participant: ParticipantId,
+        sdp: String,
+        reply: oneshot::Sender<Result<String, EdgeError>>,
     },
     Leave {
         participant: ParticipantId,
@@ -340,7 +345,7 @@ impl EdgeHandle {
         role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
     ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
-        self.join_receiving(participant, session, role, true, events)
+        self.join_receiving(participant, session, role, Receiving::Offered, events)
             .await
     }
 
@@ -353,8 +358,36 @@ impl EdgeHandle {
         role: MediaRole,
         events: mpsc::Sender<EdgeEvent>,
     ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
-        self.join_receiving(participant, session, role, false, events)
+        self.join_receiving(participant, session, role, Receiving::Nothing, events)
             .await
+    }
+
+    /// [`Edge::join`] for a player that receives on the media lines of its own offer (WHEP):
+    /// nothing is offered to it; [`Edge::watch`] answers its offer.
+    pub async fn join_watching(
+        &self,
+        participant: ParticipantId,
+        session: i64,
+        events: mpsc::Sender<EdgeEvent>,
+    ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
+        let lines = Receiving::ClientLines(Vec::new());
+        self.join_receiving(participant, session, MediaRole::Observer, lines, events)
+            .await
+    }
+
+    /// A WHEP player's offer (receive-only media lines): its `recv` transport is built from it;
+    /// returns the answer. The speaker's camera and microphone go to its lines as they come.
+    pub async fn watch(
+        &self,
+        participant: ParticipantId,
+        sdp: String,
+    ) -> Result<String, EdgeError> {
+        self.call(self.worker_of(participant), |reply| Command::Watch {
+            participant,
+            sdp,
+            reply,
+        })
+        .await?
     }
 
     async fn join_receiving(
@@ -362,14 +395,14 @@ impl EdgeHandle {
         participant: ParticipantId,
         session: i64,
         role: MediaRole,
-        receives: bool,
+        receiving: Receiving,
         events: mpsc::Sender<EdgeEvent>,
     ) -> Result<Vec<PublishedTrackInfo>, EdgeError> {
         self.call(self.worker_of(participant), |reply| Command::Join {
             participant,
             session,
             role,
-            receives,
+            receiving,
             events,
             reply,
         })

@@ -3,7 +3,8 @@
 //! Owns the media sockets (one UDP port, and TCP on the same port for schools that block UDP),
 //! every transport (one str0m [`str0m::Rtc`] each, RTP mode, ICE-lite), the demultiplexing of
 //! datagrams to transports ([`demux`]), timers ([`timers`]), the negotiation of each
-//! participant's `send` and `recv` transports ([`negotiation`], [`participant`]), and the
+//! participant's `send` and `recv` transports ([`negotiation`], [`participant`]; a WHEP
+//! player's `recv` transport on the lines of its own offer, [`client_lines`]), and the
 //! subscribers' egress: Tongbu, not str0m, protects and sends what subscribers receive
 //! ([`forward`]: each copy written by its consumer's [`send_stream`], protected with our own
 //! [`srtp`] using the keys the DTLS handshake exported ([`key_capture`]) into a pooled
@@ -21,6 +22,7 @@
 pub mod allocation;
 pub mod bandwidth_estimator;
 pub mod batch_send;
+pub mod client_lines;
 pub mod demux;
 pub mod dynacast;
 pub mod edge;

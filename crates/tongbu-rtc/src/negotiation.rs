@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::edge::{EdgeError, EdgeEvent, MediaRole, PublishedTrackInfo};
 use crate::handoff::Handoff;
-use crate::participant::{OutState, OutTrack, Participant};
+use crate::participant::{OutState, OutTrack, Participant, Receiving};
 use crate::sdp_rewrite;
 use crate::send_stream::{Extensions, Rtx, SendStream};
 use crate::transport::{Transport, TransportId, TransportRole};
@@ -29,7 +29,7 @@ impl Worker {
         id: ParticipantId,
         session: i64,
         role: MediaRole,
-        receives: bool,
+        receiving: Receiving,
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
@@ -38,7 +38,7 @@ impl Worker {
         }
         let mut p = Participant::new(id, session, events);
         p.role = role;
-        p.receives = receives;
+        p.receiving = receiving;
         let members = self.sessions.get(&session).cloned().unwrap_or_default();
         let mut existing = Vec::new();
         for other in &members {
@@ -192,6 +192,10 @@ impl Worker {
             }
             let router = &self.router;
             p.out.retain(|o| router.producer(o.producer).is_some());
+            if let Receiving::ClientLines(lines) = &mut p.receiving {
+                // A player's lines went with its transport; it offers anew or leaves.
+                lines.clear();
+            }
             self.renegotiate(pid, now);
         }
     }
@@ -353,8 +357,16 @@ impl Worker {
     }
 
     /// Sends a new `recv` offer if the participant's outgoing tracks changed and no offer is
-    /// pending.
+    /// pending (or, for a player on its own lines, binds tracks to free ones).
     pub(crate) fn renegotiate(&mut self, pid: ParticipantId, now: Instant) {
+        if self
+            .participants
+            .get(&pid)
+            .is_some_and(|p| matches!(p.receiving, Receiving::ClientLines(_)))
+        {
+            self.bind_client_lines(pid, now);
+            return;
+        }
         let needs = self.participants.get(&pid).is_some_and(|p| p.needs_offer());
         if !needs {
             return;

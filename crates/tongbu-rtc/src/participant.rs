@@ -30,6 +30,19 @@ pub enum OutState {
     NegotiatingStop(Mid),
 }
 
+/// How a participant receives the session's tracks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Receiving {
+    /// The server offers a media line per track on its `recv` transport (a page, the load tool).
+    #[default]
+    Offered,
+    /// Nothing (an encoder that only publishes, over WHIP).
+    Nothing,
+    /// On the media lines of the client's own offer, never renegotiated (a WHEP player): the
+    /// speaker's camera and microphone are bound to free lines of their kind as they come.
+    ClientLines(Vec<(Mid, MediaKind)>),
+}
+
 /// One producer delivered (or to be delivered) to this participant.
 #[derive(Debug, Clone)]
 pub struct OutTrack {
@@ -65,9 +78,8 @@ pub struct Participant {
     pub role: MediaRole,
     /// The allocator found no picture fits its link: all its video is paused.
     pub bandwidth_paused: bool,
-    /// Whether it receives the session's tracks (`false`: an encoder that only publishes, over
-    /// WHIP: nothing is offered to it).
-    pub receives: bool,
+    /// How it receives the session's tracks.
+    pub receiving: Receiving,
 }
 
 impl Participant {
@@ -86,7 +98,7 @@ impl Participant {
             max_layer: Layer(MAX_LAYERS - 1),
             role: MediaRole::default(),
             bandwidth_paused: false,
-            receives: true,
+            receiving: Receiving::Offered,
         }
     }
 
@@ -100,7 +112,7 @@ impl Participant {
 
     /// Whether the `recv` transport needs a new offer.
     pub fn needs_offer(&self) -> bool {
-        self.receives
+        self.receiving == Receiving::Offered
             && self.pending.is_none()
             && self
                 .out
@@ -127,8 +139,10 @@ impl Participant {
         opened
     }
 
-    /// The producer is gone. Returns the consumer that was live on it.
+    /// The producer is gone. Returns the consumer that was live on it. (On a client's own lines
+    /// the line is simply free again: nothing is renegotiated.)
     pub fn producer_gone(&mut self, producer: ProducerId) -> Option<ConsumerId> {
+        let fixed = matches!(self.receiving, Receiving::ClientLines(_));
         let mut live = None;
         self.out.retain_mut(|o| {
             if o.producer != producer {
@@ -143,7 +157,7 @@ impl Participant {
                 OutState::Open(m) => {
                     live = o.consumer.take();
                     o.state = OutState::ToStop(m);
-                    true
+                    !fixed
                 }
                 OutState::ToStop(_) | OutState::NegotiatingStop(_) => true,
             }
@@ -193,5 +207,20 @@ mod tests {
         p.out.push(o);
         assert_eq!(p.producer_gone(ProducerId(5)), Some(ConsumerId(7)));
         assert_eq!(p.out[0].state, OutState::ToStop(m));
+    }
+
+    #[test]
+    fn a_players_own_line_is_freed_not_stopped_and_never_offered() {
+        let (tx, _rx) = tokio::sync::mpsc::channel(4);
+        let mut p = Participant::new(ParticipantId(2), 1, tx);
+        let m: Mid = "1".into();
+        p.receiving = Receiving::ClientLines(vec![(m, MediaKind::Video)]);
+        let mut o = out(5, OutState::Open(m));
+        o.consumer = Some(ConsumerId(7));
+        p.out.push(o);
+        p.out.push(out(6, OutState::ToOpen));
+        assert_eq!(p.producer_gone(ProducerId(5)), Some(ConsumerId(7)));
+        assert_eq!(p.out.len(), 1, "the line is free for the next track");
+        assert!(!p.needs_offer(), "a player's lines are never renegotiated");
     }
 }

@@ -403,15 +403,11 @@ fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
             participant,
             session,
             role,
-            receives,
+            receiving,
             events,
             reply,
         } => {
-            let joined = if receives {
-                worker.handle_join(participant, session, role, events, now)
-            } else {
-                worker.handle_join_publishing_only(participant, session, role, events, now)
-            };
+            let joined = worker.handle_join_as(participant, session, role, receiving, events, now);
             let _ = reply.send(joined);
         }
         Command::Spotlight {
@@ -432,6 +428,13 @@ fn on_command(worker: &mut Worker, io: &mut Io, cmd: Command, now: Instant) {
             reply,
         } => {
             let _ = reply.send(worker.handle_answer(participant, &sdp, now));
+        }
+        Command::Watch {
+            participant,
+            sdp,
+            reply,
+        } => {
+            let _ = reply.send(worker.handle_watch(participant, &sdp, now));
         }
         Command::Leave { participant } => worker.handle_leave(participant, now),
         Command::Stats { reply } => {

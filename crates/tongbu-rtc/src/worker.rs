@@ -32,7 +32,7 @@ use crate::edge::{
 };
 use crate::handoff::Handoff;
 use crate::outbox::Outbox;
-use crate::participant::Participant;
+use crate::participant::{Participant, Receiving};
 use crate::rtcp::is_rtp_or_rtcp;
 use crate::send_stream::{ntp_time, SendStream};
 use crate::timers::Timers;
@@ -231,7 +231,7 @@ impl Worker {
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
-        self.handle_join_as(participant, session, role, true, events, now)
+        self.handle_join_as(participant, session, role, Receiving::Offered, events, now)
     }
 
     /// [`Worker::handle_join`] for a participant that only publishes (a WHIP encoder): it is
@@ -244,20 +244,21 @@ impl Worker {
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
-        self.handle_join_as(participant, session, role, false, events, now)
+        self.handle_join_as(participant, session, role, Receiving::Nothing, events, now)
     }
 
-    fn handle_join_as(
+    /// A participant joins, receiving as `receiving` says.
+    pub fn handle_join_as(
         &mut self,
         participant: ParticipantId,
         session: i64,
         role: MediaRole,
-        receives: bool,
+        receiving: Receiving,
         events: mpsc::Sender<EdgeEvent>,
         now: Instant,
     ) -> Vec<PublishedTrackInfo> {
         let _s = info_span!("participant", id = participant.0, session).entered();
-        let existing = self.join(participant, session, role, receives, events, now);
+        let existing = self.join(participant, session, role, receiving, events, now);
         self.drive_dirty(now);
         existing
     }
@@ -285,6 +286,19 @@ impl Worker {
     ) -> Result<(), EdgeError> {
         let _s = info_span!("participant", id = participant.0).entered();
         let r = self.answer(participant, sdp, now);
+        self.drive_dirty(now);
+        r
+    }
+
+    /// A WHEP player's offer; returns the answer.
+    pub fn handle_watch(
+        &mut self,
+        participant: ParticipantId,
+        sdp: &str,
+        now: Instant,
+    ) -> Result<String, EdgeError> {
+        let _s = info_span!("participant", id = participant.0).entered();
+        let r = self.watch(participant, sdp, now);
         self.drive_dirty(now);
         r
     }

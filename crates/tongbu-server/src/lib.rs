@@ -39,6 +39,7 @@ pub mod tickets;
 pub mod tls;
 pub mod turn;
 pub mod web;
+pub mod whep;
 pub mod whip;
 pub mod ws;
 

@@ -83,6 +83,8 @@ pub struct AppState {
     pub signin: Option<Arc<crate::signin::Platform>>,
     /// Streams published by encoders over WHIP (see `whip`).
     pub whip: crate::whip::Ingests,
+    /// Players receiving over WHEP (see `whep`).
+    pub whep: crate::whip::Ingests,
     /// Sessions being recorded, and the recordings on disk (see `recording`).
     pub recordings: crate::recording::Recordings,
 }
@@ -249,6 +251,7 @@ impl Server {
             tickets: crate::tickets::Tickets::default(),
             backoff: crate::credential_backoff::CredentialBackoff::default(),
             whip: crate::whip::Ingests::default(),
+            whep: crate::whip::Ingests::default(),
             recordings: crate::recording::Recordings::new(recordings_dir),
         });
         let app = Router::new()
@@ -261,6 +264,14 @@ impl Server {
             .route(
                 "/whip/{session}/{resource}",
                 axum::routing::delete(crate::whip::stop).patch(crate::whip::no_trickle),
+            )
+            .route(
+                "/whep/{session}",
+                axum::routing::post(crate::whep::play).options(crate::whip::options),
+            )
+            .route(
+                "/whep/{session}/{resource}",
+                axum::routing::delete(crate::whep::stop).patch(crate::whip::no_trickle),
             )
             .route("/api/demo", get(web::demo))
             .route("/api/health", get(web::health))

@@ -37,13 +37,13 @@ pub struct Ingests {
     streams: Mutex<HashMap<String, Stream>>,
 }
 
-struct Stream {
-    session: SessionId,
-    stop: oneshot::Sender<()>,
+pub(crate) struct Stream {
+    pub session: SessionId,
+    pub stop: oneshot::Sender<()>,
 }
 
 impl Ingests {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -76,7 +76,7 @@ impl IntoResponse for WhipError {
     }
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> WhipError {
+pub(crate) fn refuse(status: StatusCode, message: impl Into<String>) -> WhipError {
     WhipError {
         status,
         message: message.into(),
@@ -126,15 +126,8 @@ fn authorize(
     Ok((claims, token.to_string()))
 }
 
-/// `POST /whip/{session}`: an encoder's offer; answers and starts ingesting.
-pub async fn publish(
-    State(app): State<Arc<AppState>>,
-    Path(session): Path<i64>,
-    headers: HeaderMap,
-    offer: Bytes,
-) -> Result<Response, WhipError> {
-    let sid = SessionId(session);
-    let (claims, token) = authorize(&app, &headers, sid)?;
+/// The request's SDP offer: `application/sdp`, UTF-8 (WHIP and WHEP alike).
+pub(crate) fn sdp_offer(headers: &HeaderMap, body: &Bytes) -> Result<String, WhipError> {
     let sdp_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -145,33 +138,66 @@ pub async fn publish(
             "send the SDP offer as Content-Type: application/sdp",
         ));
     }
-    let Ok(offer) = String::from_utf8(offer.to_vec()) else {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "the SDP offer is not UTF-8 text",
-        ));
-    };
-    let pass = Pass::of(&claims, &token);
-    let session = match crate::ws::admit(&app, &claims, pass.as_ref()).await {
-        Ok(s) => s,
-        Err((code, message)) => {
+    String::from_utf8(body.to_vec())
+        .map_err(|_| refuse(StatusCode::BAD_REQUEST, "the SDP offer is not UTF-8 text"))
+}
+
+/// The join window and removals, as for a page's join, answered in HTTP terms.
+pub(crate) async fn admit(
+    app: &Arc<AppState>,
+    claims: &JoinClaims,
+    token: &str,
+) -> Result<tongbu_schedule::Session, WhipError> {
+    let pass = Pass::of(claims, token);
+    crate::ws::admit(app, claims, pass.as_ref())
+        .await
+        .map_err(|(code, message)| {
             let status = match code {
                 ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
                 ErrorCode::Removed => StatusCode::FORBIDDEN,
                 ErrorCode::SessionClosed | ErrorCode::NotYetOpen => StatusCode::CONFLICT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            return Err(refuse(status, message));
-        }
-    };
+            refuse(status, message)
+        })
+}
+
+/// A new stream resource's id: 128 random bits in hex.
+pub(crate) fn resource_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A `201 Created` with the SDP answer and the stream's `Location`.
+pub(crate) fn created(answer: String, location: &str) -> Response {
+    let mut r = (StatusCode::CREATED, answer).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sdp"),
+    );
+    if let Ok(v) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// `POST /whip/{session}`: an encoder's offer; answers and starts ingesting.
+pub async fn publish(
+    State(app): State<Arc<AppState>>,
+    Path(session): Path<i64>,
+    headers: HeaderMap,
+    offer: Bytes,
+) -> Result<Response, WhipError> {
+    let sid = SessionId(session);
+    let (claims, token) = authorize(&app, &headers, sid)?;
+    let offer = sdp_offer(&headers, &offer)?;
+    let session = admit(&app, &claims, &token).await?;
     let id = app
         .next_participant
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let span = info_span!("whip", id, session = sid.0);
-    let resource = {
-        let bytes: [u8; 16] = rand::random();
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    let resource = resource_id();
     // In the room as the host, without the host's seat (classroom: none), so the teacher's own
     // page stays; its pages show the encoder as the speaker.
     let info = ParticipantInfo {
@@ -221,23 +247,15 @@ pub async fn publish(
         .lock()
         .insert(resource.clone(), Stream { session: sid, stop });
     info!(parent: &span, name = %claims.name, "WHIP stream started");
-    let ingest = Ingest {
+    let ingest = HttpStream {
         app: app.clone(),
         session: sid,
         id,
         resource: resource.clone(),
+        plays: false,
     };
     tokio::spawn(ingest.run(erx, outbox, stopped).instrument(span));
-    let mut r = (StatusCode::CREATED, answer).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/sdp"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("/whip/{}/{resource}", sid.0)) {
-        h.insert(header::LOCATION, v);
-    }
-    Ok(r)
+    Ok(created(answer, &format!("/whip/{}/{resource}", sid.0)))
 }
 
 /// `DELETE /whip/{session}/{resource}`: the encoder stops; subscribers are told.
@@ -248,10 +266,19 @@ pub async fn stop(
 ) -> Result<StatusCode, WhipError> {
     let sid = SessionId(session);
     authorize(&app, &headers, sid)?;
+    end(&app.whip, sid, &resource)
+}
+
+/// Ends stream `resource` of session `sid` in `streams` (its task tells the room and the edge).
+pub(crate) fn end(
+    streams: &Ingests,
+    sid: SessionId,
+    resource: &str,
+) -> Result<StatusCode, WhipError> {
     let stream = {
-        let mut streams = app.whip.lock();
-        match streams.get(&resource) {
-            Some(s) if s.session == sid => streams.remove(&resource),
+        let mut streams = streams.lock();
+        match streams.get(resource) {
+            Some(s) if s.session == sid => streams.remove(resource),
             _ => None,
         }
     };
@@ -289,16 +316,26 @@ pub async fn options() -> Response {
     r
 }
 
-/// One ingested stream, owned by its task.
-struct Ingest {
-    app: Arc<AppState>,
-    session: SessionId,
-    id: u64,
-    resource: String,
+/// One stream over HTTP signaling — ingested (WHIP) or played (WHEP) — owned by its task.
+pub(crate) struct HttpStream {
+    pub app: Arc<AppState>,
+    pub session: SessionId,
+    pub id: u64,
+    pub resource: String,
+    /// A player's (WHEP): it receives; else an encoder's (WHIP): it publishes.
+    pub plays: bool,
 }
 
-impl Ingest {
-    async fn run(
+impl HttpStream {
+    fn streams(&self) -> &Ingests {
+        if self.plays {
+            &self.app.whep
+        } else {
+            &self.app.whip
+        }
+    }
+
+    pub(crate) async fn run(
         self,
         mut events: mpsc::Receiver<EdgeEvent>,
         outbox: Arc<Outbox>,
@@ -307,21 +344,22 @@ impl Ingest {
         let mut stopping = self.app.stopping.subscribe();
         let why = loop {
             tokio::select! {
-                _ = &mut stopped => break "deleted by the encoder",
+                _ = &mut stopped => break "deleted by its client",
                 _ = crate::ws::stopped(&mut stopping) => break "the server is stopping",
                 e = events.recv() => match e {
-                    Some(EdgeEvent::Connection { send: true, state: "closed" }) | None => {
-                        break "the encoder's connection closed";
+                    Some(EdgeEvent::Connection { send, state: "closed" }) if send != self.plays => {
+                        break "its connection closed";
                     }
+                    None => break "its connection closed",
                     Some(_) => {}
                 },
-                // What the room says to its members means nothing to an encoder.
+                // What the room says to its members means nothing to an encoder or a player.
                 m = outbox.next() => if m.is_none() { break "the room closed" },
             }
         };
-        self.app.whip.lock().remove(&self.resource);
+        self.streams().lock().remove(&self.resource);
         self.app.rooms.leave(self.session, self.id);
         self.app.edge.leave(ParticipantId(self.id)).await;
-        info!(why, "WHIP stream ended");
+        info!(why, plays = self.plays, "stream over HTTP ended");
     }
 }
