@@ -28,6 +28,9 @@ pub struct Encoding {
     pub(crate) cache: Option<PacketCache>,
     /// The publisher's clock from this stream's last sender report.
     pub(crate) sender_clock: Option<SenderClock>,
+    /// H.264: the stream sends its parameter sets before each IDR (browsers do), so a decoder
+    /// may start only at the packet carrying them, never at the IDR after.
+    pub(crate) sends_parameter_sets: bool,
     /// Packets and bytes at the last measurement, and when it was.
     measured: (u64, u64, Option<Instant>),
     bitrate_bps: Option<f64>,
@@ -50,6 +53,7 @@ impl Encoding {
             continuity: Continuity::new(kind),
             cache: (kind == MediaKind::Video).then(|| PacketCache::new(VIDEO_SLOTS)),
             sender_clock: None,
+            sends_parameter_sets: false,
             measured: (0, 0, None),
             bitrate_bps: None,
             recent: [0; RECENT],

@@ -18,22 +18,49 @@ fn nal_type(header: u8) -> u8 {
     header & 0x1f
 }
 
+/// Where a payload stands in a keyframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyframeStart {
+    No,
+    /// It carries the SPS (alone or in a STAP-A): a decoder can start here.
+    ParameterSets,
+    /// An IDR slice's first packet without an SPS: a decoder starts here only if the stream
+    /// never sends its parameter sets in band (else they went in the packet before).
+    Idr,
+}
+
 /// Whether this H.264 RTP payload begins a keyframe: an SPS or an IDR slice as a single NAL
 /// unit, inside a STAP-A aggregate, or as the first fragment (S bit) of an FU-A.
 ///
 /// Returns `false` for malformed payloads rather than failing: the caller only uses this to
 /// decide when a stream may start.
 pub fn is_keyframe_start(payload: &[u8]) -> bool {
+    keyframe_start(payload) != KeyframeStart::No
+}
+
+/// [`is_keyframe_start`], telling a packet with the SPS from an IDR's first packet.
+pub fn keyframe_start(payload: &[u8]) -> KeyframeStart {
     let Some(&header) = payload.first() else {
-        return false;
+        return KeyframeStart::No;
     };
-    match nal_type(header) {
-        IDR | SPS => true,
-        STAP_A => aggregated(&payload[1..]).any(|nal| matches!(nal_type(nal), IDR | SPS)),
-        FU_A => payload
-            .get(1)
-            .is_some_and(|&fu| fu & 0x80 != 0 && nal_type(fu) == IDR),
-        _ => false,
+    let (sps, idr) = match nal_type(header) {
+        SPS => (true, false),
+        IDR => (false, true),
+        STAP_A => aggregated(&payload[1..]).fold((false, false), |(s, i), nal| {
+            (s || nal_type(nal) == SPS, i || nal_type(nal) == IDR)
+        }),
+        FU_A => (
+            false,
+            payload
+                .get(1)
+                .is_some_and(|&fu| fu & 0x80 != 0 && nal_type(fu) == IDR),
+        ),
+        _ => (false, false),
+    };
+    match (sps, idr) {
+        (true, _) => KeyframeStart::ParameterSets,
+        (false, true) => KeyframeStart::Idr,
+        _ => KeyframeStart::No,
     }
 }
 
@@ -69,6 +96,17 @@ mod tests {
         assert!(is_keyframe_start(&[0x7c, 0x85, 0xb8, 0x00]));
         assert!(!is_keyframe_start(&[0x7c, 0x05, 0xb8, 0x00]));
         assert!(!is_keyframe_start(&[0x5c, 0x81, 0x9a, 0x00]));
+    }
+
+    #[test]
+    fn the_packet_with_the_parameter_sets_is_told_from_the_idr() {
+        use KeyframeStart::*;
+        assert_eq!(keyframe_start(&[0x67, 0x42, 0xc0, 0x1e]), ParameterSets);
+        let stap = [0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce];
+        assert_eq!(keyframe_start(&stap), ParameterSets);
+        assert_eq!(keyframe_start(&[0x65, 0x88, 0x84]), Idr);
+        assert_eq!(keyframe_start(&[0x7c, 0x85, 0xb8, 0x00]), Idr);
+        assert_eq!(keyframe_start(&[0x41, 0x9a, 0x02]), No);
     }
 
     #[test]

@@ -82,10 +82,14 @@ impl Codec {
                 keyframe_start: vp8::is_keyframe_start(payload),
                 ..Descriptor::default()
             },
-            Codec::H264 => Descriptor {
-                keyframe_start: h264::is_keyframe_start(payload),
-                ..Descriptor::default()
-            },
+            Codec::H264 => {
+                let start = h264::keyframe_start(payload);
+                Descriptor {
+                    keyframe_start: start != h264::KeyframeStart::No,
+                    parameter_sets: start == h264::KeyframeStart::ParameterSets,
+                    ..Descriptor::default()
+                }
+            }
             Codec::Opus => Descriptor::default(),
         }
     }

@@ -446,7 +446,11 @@ impl Router {
         e.packets += 1;
         e.bytes += packet.payload.len() as u64;
         // Read once, for every consumer.
-        let descriptor = p.codec.descriptor(&packet.payload, simulcast);
+        let mut descriptor = p.codec.descriptor(&packet.payload, simulcast);
+        e.sends_parameter_sets |= descriptor.parameter_sets;
+        // An IDR whose SPS went in the packet before is no place to start: a consumer that
+        // switches (or starts) there would lack the parameter sets until the next keyframe.
+        descriptor.keyframe_start &= descriptor.parameter_sets || !e.sends_parameter_sets;
         let keyframe = descriptor.keyframe_start;
         if keyframe {
             e.keyframes.keyframe_received();

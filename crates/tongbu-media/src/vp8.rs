@@ -89,6 +89,9 @@ impl PictureId {
 pub struct Descriptor {
     /// The first packet of a keyframe.
     pub keyframe_start: bool,
+    /// H.264: the packet carries a sequence parameter set (the start of a keyframe that brings
+    /// its parameter sets).
+    pub parameter_sets: bool,
     pub picture_id: Option<PictureId>,
     pub tl0picidx: Option<u8>,
 }
@@ -98,6 +101,7 @@ pub fn descriptor(payload: &[u8]) -> Descriptor {
     let (picture_id, tl0picidx) = ids(payload);
     Descriptor {
         keyframe_start: is_keyframe_start(payload),
+        parameter_sets: false,
         picture_id,
         tl0picidx,
     }

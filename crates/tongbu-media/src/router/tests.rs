@@ -243,6 +243,45 @@ fn an_h264_subscription_starts_at_the_keyframes_parameter_sets() {
     assert_eq!(r.stats().dropped_waiting_keyframe, 2);
 }
 
+/// A subscriber that arrives between the packet with the SPS and the IDR's first packet waits
+/// for the next keyframe's SPS: starting at the IDR, its decoder would lack the parameter sets.
+/// A stream that never sends them in band starts at its IDRs.
+#[test]
+fn an_h264_start_never_lands_on_an_idr_whose_parameter_sets_went_before() {
+    let now = Instant::now();
+    let mut r = Router::new();
+    r.add_producer(ProducerId(1), ParticipantId(1), Codec::H264)
+        .unwrap();
+    let sps_pps = [0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce];
+    let idr_first = [0x7c, 0x85, 0xb8, 0x00];
+    let p_slice = [0x41, 0x9a, 0x02];
+    let mut out = Vec::new();
+    r.forward(ProducerId(1), &pkt(1, &sps_pps), now, &mut out)
+        .unwrap();
+    r.add_consumer(ProducerId(1), ParticipantId(2), ConsumerId(1), 102, now)
+        .unwrap();
+    for (seq, payload) in [(2, &idr_first[..]), (3, &p_slice[..])] {
+        r.forward(ProducerId(1), &pkt(seq, payload), now, &mut out)
+            .unwrap();
+    }
+    assert!(out.is_empty(), "not at the IDR after the SPS it missed");
+    r.forward(ProducerId(1), &pkt(4, &sps_pps), now, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 1, "at the next keyframe's parameter sets");
+
+    // An encoder that sends no SPS in band: its IDRs are where a decoder starts.
+    r.add_producer(ProducerId(2), ParticipantId(3), Codec::H264)
+        .unwrap();
+    r.add_consumer(ProducerId(2), ParticipantId(2), ConsumerId(2), 102, now)
+        .unwrap();
+    out.clear();
+    for (seq, payload) in [(1, &p_slice[..]), (2, &idr_first[..])] {
+        r.forward(ProducerId(2), &pkt(seq, payload), now, &mut out)
+            .unwrap();
+    }
+    assert_eq!(out.len(), 1, "the IDR starts it");
+}
+
 #[test]
 fn keyframe_requests_from_many_subscribers_are_aggregated() {
     let t0 = Instant::now();
