@@ -3,7 +3,7 @@
 #   dist/tongbu        the binary to install (no DWARF; symbols kept, so backtraces name functions)
 #   dist/tongbu.debug  its line tables, kept beside it or in a symbol store; gdb and perf find it
 #                      through the binary's .gnu_debuglink
-# The web client is not inside the binary: install web-client/ with it (TONGBU_HTTP_WEB_DIR).
+# The web client is inside the binary (rust-embed): nothing else to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin tongbu

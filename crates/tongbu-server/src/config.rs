@@ -52,8 +52,9 @@ pub struct Config {
     /// Whether a session whose schedule says nothing about recording is recorded from the
     /// moment it goes live.
     pub recording_default: bool,
-    /// The web client's files. `TONGBU_HTTP_WEB_DIR`.
-    pub web_dir: PathBuf,
+    /// The web client's files from this directory instead of those built into the binary (for
+    /// working on the web client without rebuilding). `TONGBU_HTTP_WEB_DIR`.
+    pub web_dir: Option<PathBuf>,
     /// Open HTTP and WebSocket connections the server holds at once. `TONGBU_HTTP_MAX_CONNECTIONS`;
     /// 0 (the default): three quarters of the open-files limit, which the server raises to its
     /// hard limit at start.
@@ -105,7 +106,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             recording_min_free_mb: 1024,
             recording_default: false,
-            web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web-client")),
+            web_dir: None,
             http_max_connections: 0,
             http_max_per_source: 512,
             tls: None,
@@ -275,7 +276,7 @@ impl Config {
         c.media_bind_ip = c.http_addr.ip();
         c.demo = c.http_addr.ip().is_loopback();
         if let Some(v) = pick("TONGBU_HTTP_WEB_DIR", f.http.web_dir) {
-            c.web_dir = PathBuf::from(v);
+            c.web_dir = Some(PathBuf::from(v)).filter(|d| !d.as_os_str().is_empty());
         }
         let count = |key: &'static str, v: String, min: usize| -> Result<usize, ConfigError> {
             v.trim()

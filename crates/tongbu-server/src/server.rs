@@ -282,7 +282,7 @@ impl Server {
             // The browser session of a platform sign-in (teachers; operators by role). A
             // request that never reads it costs a cookie lookup.
             .layer(crate::signin::session_layer(sessions, secure_cookie))
-            .fallback(get(web::static_file))
+            .fallback(get(web::static_file).layer(tower_http::compression::CompressionLayer::new()))
             // A body that stalls (a client that declared more than it sends) ends the request.
             .layer(RequestBodyTimeoutLayer::new(BODY_STALL))
             .layer(axum::middleware::from_fn(crate::http_headers::secure))

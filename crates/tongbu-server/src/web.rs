@@ -3,11 +3,12 @@
 use std::path::{Component, Path};
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use tower::ServiceExt;
 
 use crate::api::schedule_link;
 use crate::links::session_links;
@@ -153,40 +154,73 @@ pub async fn metrics(
         .into_response()
 }
 
-/// Any other `GET`: a file of the web client.
-pub async fn static_file(State(app): State<Arc<AppState>>, uri: Uri) -> Response {
-    let rel = uri.path().trim_start_matches('/');
-    let rel = if rel.is_empty() { "index.html" } else { rel };
-    let path = Path::new(rel);
+/// The web client, built into the binary (rust-embed; in every build, so tests serve what a
+/// release serves): one file to deploy.
+#[derive(rust_embed::Embed)]
+#[folder = "../../web-client/"]
+struct WebClient;
+
+/// Any other `GET`: a file of the web client — the binary's own, or from `TONGBU_HTTP_WEB_DIR`
+/// when set (tower-http's `ServeDir`: ranges, `Last-Modified`). Answers are compressed (gzip,
+/// brotli) as the browser accepts, by the layer around this handler.
+pub async fn static_file(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    if let Some(dir) = &app.config.web_dir {
+        let serve = tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true);
+        return match serve.oneshot(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        };
+    }
+    let rel = req.uri().path().trim_start_matches('/');
+    let rel = if rel.is_empty() || rel.ends_with('/') {
+        format!("{rel}index.html")
+    } else {
+        rel.to_string()
+    };
+    let path = Path::new(&rel);
     if path
         .components()
         .any(|c| !matches!(c, Component::Normal(_)))
     {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     }
-    let full = app.config.web_dir.join(path);
-    match tokio::fs::read(&full).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, content_type(&full)),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+    let Some(file) = WebClient::get(&rel) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    // The content's hash names its version: a page revalidates (no-cache) and gets 304.
+    let hash = file.metadata.sha256_hash();
+    let etag = format!(
+        "\"{}\"",
+        hash[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            content_type(path, file.metadata.mimetype()),
+        ),
+        (header::CACHE_CONTROL, "no-cache".to_string()),
+        (header::ETAG, etag),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
+    (headers, file.data.into_owned()).into_response()
 }
 
-fn content_type(p: &Path) -> &'static str {
+/// The text types in UTF-8 (the pages are Chinese), the rest as guessed from the name.
+fn content_type(p: &Path, guessed: &str) -> String {
     match p.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        _ => "application/octet-stream",
+        "html" => "text/html; charset=utf-8".into(),
+        "js" | "mjs" => "text/javascript; charset=utf-8".into(),
+        "css" => "text/css; charset=utf-8".into(),
+        _ => guessed.into(),
     }
 }
