@@ -41,6 +41,49 @@ const WAKE: Token = Token(1);
 #[derive(Debug)]
 pub struct MediaPlane {
     pub threads: Vec<std::thread::JoinHandle<()>>,
+    /// Each worker says here when its thread ends (returns or panics).
+    ended: tokio::sync::mpsc::UnboundedReceiver<WorkerEnded>,
+}
+
+/// A media worker's thread ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerEnded {
+    pub worker: usize,
+    pub panicked: bool,
+}
+
+impl std::fmt::Display for WorkerEnded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = if self.panicked { "panicked" } else { "stopped" };
+        write!(f, "media worker {} {how}", self.worker)
+    }
+}
+
+impl MediaPlane {
+    /// Waits until a worker's thread ends. While the server holds its [`EdgeHandle`] none
+    /// should: the server stops (and is restarted whole) rather than go on with a worker whose
+    /// participants hang.
+    pub async fn ended(&mut self) -> WorkerEnded {
+        match self.ended.recv().await {
+            Some(e) => e,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Tells the plane when its thread ends, however it ends (on unwinding too).
+struct EndGuard {
+    worker: usize,
+    tell: tokio::sync::mpsc::UnboundedSender<WorkerEnded>,
+}
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        let _ = self.tell.send(WorkerEnded {
+            worker: self.worker,
+            panicked: std::thread::panicking(),
+        });
+    }
 }
 
 fn bind_error(addr: SocketAddr) -> impl Fn(std::io::Error) -> EdgeError {
@@ -144,6 +187,7 @@ pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, MediaPlane), EdgeE
     let gso = config.gso;
     let mut inboxes = Vec::with_capacity(k);
     let mut threads = Vec::with_capacity(k);
+    let (tell, ended) = tokio::sync::mpsc::unbounded_channel();
     for (i, ((socket, poll), mesh)) in sockets.into_iter().zip(polls).zip(meshes).enumerate() {
         let (tx, rx) = mpsc::channel(1024);
         inboxes.push(Inbox {
@@ -153,9 +197,14 @@ pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, MediaPlane), EdgeE
         let mut worker = Worker::new(candidate, Instant::now());
         worker.set_place(i, k);
         worker.set_tcp(tcp);
+        let guard = EndGuard {
+            worker: i,
+            tell: tell.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("tongbu-media-{i}"))
             .spawn(move || {
+                let _guard = guard;
                 pin_to_cpu(i);
                 run(worker, poll, socket, rx, mesh, gso);
             })
@@ -177,7 +226,7 @@ pub async fn start(config: EdgeConfig) -> Result<(EdgeHandle, MediaPlane), EdgeE
             workers: inboxes,
             local,
         },
-        MediaPlane { threads },
+        MediaPlane { threads, ended },
     ))
 }
 
@@ -489,5 +538,51 @@ mod tests {
         };
         assert!(rcv >= want(cap("rmem_max")), "receive buffer {rcv}");
         assert!(snd >= want(cap("wmem_max")), "send buffer {snd}");
+    }
+
+    #[tokio::test]
+    async fn a_worker_thread_that_ends_or_panics_is_reported() {
+        let (tell, ended) = tokio::sync::mpsc::unbounded_channel();
+        let mut plane = MediaPlane {
+            threads: Vec::new(),
+            ended,
+        };
+        for (worker, fails) in [(1, true), (0, false)] {
+            let guard = EndGuard {
+                worker,
+                tell: tell.clone(),
+            };
+            let t = std::thread::spawn(move || {
+                let _guard = guard;
+                assert!(!fails, "a bug in worker {worker}");
+            });
+            let _ = t.join();
+            let e = plane.ended().await;
+            assert_eq!((e.worker, e.panicked), (worker, fails));
+        }
+        assert_eq!(
+            WorkerEnded {
+                worker: 1,
+                panicked: true
+            }
+            .to_string(),
+            "media worker 1 panicked"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_running_plane_reports_nothing() {
+        let (edge, mut plane) = start(EdgeConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            public_ip: "127.0.0.1".parse().unwrap(),
+            workers: 2,
+            gso: false,
+        })
+        .await
+        .unwrap();
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(200), plane.ended()).await;
+        assert!(waited.is_err(), "its workers run");
+        drop(edge);
     }
 }

@@ -199,7 +199,7 @@ impl Server {
         } else {
             None
         };
-        let (edge, _media) = tongbu_rtc::socket_loop::start(EdgeConfig {
+        let (edge, mut media) = tongbu_rtc::socket_loop::start(EdgeConfig {
             bind: SocketAddr::new(config.media_bind_ip, config.media_udp_port),
             public_ip: config.public_ip,
             workers: config.media_workers,
@@ -301,6 +301,10 @@ impl Server {
         background.spawn("the timetable", follow_timetable(state.clone()));
         background.spawn("audience counts", tell_audiences(state.clone()));
         background.spawn("health sampling", sample_forever(state.clone()));
+        background.spawn("the media workers", async move {
+            let ended = media.ended().await;
+            tracing::error!("{ended}: its participants' media would hang; stopping the server");
+        });
 
         let mut stopping = state.stopping.subscribe();
         let limits = crate::listener::Limits {
