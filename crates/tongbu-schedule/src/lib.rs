@@ -22,6 +22,7 @@ pub mod import;
 pub mod pair;
 pub mod removal;
 pub mod report;
+pub mod report_merge;
 pub mod role;
 pub mod school;
 pub mod session;

@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_local_accounts.sql"),
     include_str!("../migrations/0008_lecture_audience.sql"),
     include_str!("../migrations/0009_session_record.sql"),
+    include_str!("../migrations/0010_report_drafts.sql"),
 ];
 
 /// Connections that only read, beside the one writer: a page's query never waits behind a
@@ -199,6 +200,12 @@ impl Store for SqliteStore {
     }
     fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError> {
         self.write(|db| db.save_report(r))
+    }
+    fn save_report_draft(&self, r: &QualityReport, saved_utc: i64) -> Result<(), ScheduleError> {
+        self.write(|db| db.save_report_draft(r, saved_utc))
+    }
+    fn report_drafts(&self) -> Result<Vec<QualityReport>, ScheduleError> {
+        self.read(|db| db.report_drafts())
     }
     fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError> {
         self.read(|db| db.report(id))
@@ -422,6 +429,12 @@ impl Store for Db<'_> {
     }
     fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError> {
         Db::save_report(self, r)
+    }
+    fn save_report_draft(&self, r: &QualityReport, saved_utc: i64) -> Result<(), ScheduleError> {
+        Db::save_report_draft(self, r, saved_utc)
+    }
+    fn report_drafts(&self) -> Result<Vec<QualityReport>, ScheduleError> {
+        Db::report_drafts(self)
     }
     fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError> {
         Db::report(self, id)

@@ -103,8 +103,13 @@ pub trait Store {
     /// A page's image by its digest (`None`: no deck holds it).
     fn page_image(&self, digest: &str) -> Result<Option<PageImage>, ScheduleError>;
 
-    /// Keeps the quality report of an ended session (replacing an earlier one).
+    /// Keeps the quality report of an ended session (replacing an earlier one); its draft goes.
     fn save_report(&self, r: &QualityReport) -> Result<(), ScheduleError>;
+    /// Keeps the report of a running session as sampled so far (replacing the last draft), so
+    /// that a restart continues it.
+    fn save_report_draft(&self, r: &QualityReport, saved_utc: i64) -> Result<(), ScheduleError>;
+    /// The drafts of sessions that have no report yet.
+    fn report_drafts(&self) -> Result<Vec<QualityReport>, ScheduleError>;
     /// The quality report of a session; `NotFound` until the session has ended.
     fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError>;
     /// The most recent reports first, at most `limit`.

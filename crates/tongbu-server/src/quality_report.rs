@@ -40,7 +40,7 @@ impl PersonKey {
 const CONNECT_GRACE_SECS: f64 = 5.0;
 
 /// A session's samples so far.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ReportBuilder {
     session: SessionId,
     first_utc: i64,
@@ -50,7 +50,7 @@ pub struct ReportBuilder {
 }
 
 /// One person's running totals.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Person {
     name: String,
     role: Role,
@@ -353,7 +353,13 @@ const FINISHED_KEPT: usize = 4096;
 pub struct Reports {
     building: HashMap<SessionId, (ReportBuilder, std::time::Instant)>,
     finished: HashSet<SessionId>,
+    /// What was sampled before this server started (a restart), continued by the builders.
+    earlier: HashMap<SessionId, QualityReport>,
 }
+
+/// How often a running session's report so far is written to the store: a restart, even a
+/// kill -9, loses at most this much of it.
+pub const DRAFT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Reports {
     /// Records one sample of a session; `now` gives the time since its first sample.
@@ -381,7 +387,34 @@ impl Reports {
     /// The session was cancelled: forget what was sampled.
     pub fn discard(&mut self, session: SessionId) {
         self.building.remove(&session);
+        self.earlier.remove(&session);
         self.mark_finished(session);
+    }
+
+    /// Reports that continue the drafts a previous run of the server left (sessions it did
+    /// not finish).
+    pub fn restored(drafts: Vec<QualityReport>) -> Self {
+        Self {
+            earlier: drafts.into_iter().map(|d| (d.session, d)).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Every running session's report so far (what came before a restart included), as of
+    /// `now_utc`, for the store.
+    pub fn drafts(&self, now_utc: i64) -> Vec<QualityReport> {
+        self.building
+            .iter()
+            .map(|(&session, (b, _))| self.continued(session, b.clone().finish(now_utc)))
+            .collect()
+    }
+
+    /// `later` after what was sampled before this server started, if anything was.
+    fn continued(&self, session: SessionId, later: QualityReport) -> QualityReport {
+        match self.earlier.get(&session) {
+            Some(e) => e.clone().continued_by(later),
+            None => later,
+        }
     }
 
     /// Remembers that the session is over, keeping the memory bounded: samples of a session
@@ -393,25 +426,57 @@ impl Reports {
         self.finished.insert(session);
     }
 
-    /// Takes the session's builder out (an empty one when nobody ever joined).
-    fn take(&mut self, session: SessionId) -> ReportBuilder {
+    /// The session's report as of `ended_utc` (what came before a restart included); its
+    /// builder is done.
+    fn take(&mut self, session: SessionId, ended_utc: i64) -> QualityReport {
         self.mark_finished(session);
-        self.building
+        let report = self
+            .building
             .remove(&session)
             .map(|(b, _)| b)
-            .unwrap_or_else(|| ReportBuilder::new(session, now_utc()))
+            .unwrap_or_else(|| ReportBuilder::new(session, ended_utc))
+            .finish(ended_utc);
+        match self.earlier.remove(&session) {
+            Some(e) => e.continued_by(report),
+            None => report,
+        }
+    }
+}
+
+/// Writes every running session's report so far to the store (see [`DRAFT_EVERY`]).
+pub async fn save_drafts(app: &Arc<AppState>) {
+    let drafts = app
+        .reports
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drafts(now_utc());
+    if drafts.is_empty() {
+        return;
+    }
+    let store = app.store.clone();
+    let saved = tokio::task::spawn_blocking(move || {
+        let now = now_utc();
+        for d in &drafts {
+            store.save_report_draft(d, now)?;
+        }
+        Ok::<_, tongbu_schedule::ScheduleError>(drafts.len())
+    })
+    .await;
+    match saved {
+        Ok(Ok(n)) => tracing::debug!(sessions = n, "report drafts saved"),
+        Ok(Err(e)) => tracing::warn!("report drafts not saved: {e}"),
+        Err(e) => tracing::warn!("report draft task failed: {e}"),
     }
 }
 
 /// The session ended: its report is built from what was sampled and kept with the session.
 /// Called once the `ended` state is persisted, wherever the end came from.
 pub async fn finish(app: &Arc<AppState>, session: SessionId) {
-    let builder = app
+    let report = app
         .reports
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take(session);
-    let report = builder.finish(now_utc());
+        .take(session, now_utc());
     let people = report.participants.len();
     let store = app.store.clone();
     match tokio::task::spawn_blocking(move || store.save_report(&report)).await {
@@ -531,10 +596,30 @@ mod tests {
         let now = std::time::Instant::now();
         let s = SessionId(9);
         reports.add(s, now, 0.25, &[sample(1, "a", 0.0, Health::Good)]);
-        let b = reports.take(s);
-        assert_eq!(b.finish(0).participants.len(), 1);
+        assert_eq!(reports.take(s, 0).participants.len(), 1);
         reports.add(s, now, 0.25, &[sample(1, "a", 0.0, Health::Good)]);
         assert!(reports.building.is_empty());
-        assert_eq!(reports.take(SessionId(10)).finish(0).participants.len(), 0);
+        assert_eq!(reports.take(SessionId(10), 0).participants.len(), 0);
+    }
+
+    #[test]
+    fn drafts_carry_what_came_before_a_restart() {
+        let mut before = ReportBuilder::new(SessionId(9), 1_000);
+        before.add(1_000, 0.0, 10.0, &sample(1, "初二(1)班", 0.0, Health::Good));
+        let mut reports = Reports::restored(vec![before.finish(1_010)]);
+        let now = std::time::Instant::now();
+        reports.add(
+            SessionId(9),
+            now,
+            5.0,
+            &[sample(2, "初二(1)班", 0.0, Health::Good)],
+        );
+        let drafts = reports.drafts(now_utc());
+        assert_eq!(drafts.len(), 1);
+        let row = &drafts[0].participants[0];
+        assert_eq!((row.joins, row.connected_secs), (2, 15.0), "{row:?}");
+        let done = reports.take(SessionId(9), now_utc());
+        assert_eq!(done.participants[0].connected_secs, 15.0);
+        assert!(reports.drafts(now_utc()).is_empty(), "nothing left running");
     }
 }

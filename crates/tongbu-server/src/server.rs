@@ -171,6 +171,8 @@ impl Server {
         })?;
         let store: Arc<dyn Store + Send + Sync> =
             Arc::new(SqliteStore::open(&config.data_dir.join("tongbu.sqlite"))?);
+        // Sessions a previous run did not finish: their reports continue from these.
+        let drafts = store.report_drafts()?;
         let tokens = match &config.token_secret {
             Some(secret) => TokenKey::from_secret(secret.as_bytes()),
             None => TokenKey::load_or_create(&config.data_dir.join("token.key"))?,
@@ -244,7 +246,7 @@ impl Server {
             demo,
             metrics: Metrics::new(),
             health: Mutex::default(),
-            reports: Mutex::default(),
+            reports: Mutex::new(crate::quality_report::Reports::restored(drafts)),
             link_notices: Mutex::default(),
             audio_first: Mutex::default(),
             stopping: tokio::sync::watch::Sender::new(false),
@@ -358,6 +360,9 @@ impl Server {
     /// itself; the connections get `within` to close before the server returns anyway.
     pub async fn stop(mut self, within: Duration) {
         info!("stopping: telling every participant");
+        // The running sessions' reports so far, before anyone leaves: the restarted server
+        // continues them.
+        crate::quality_report::save_drafts(&self.state).await;
         self.state.stopping.send_replace(true);
         let deadline = tokio::time::Instant::now() + within;
         while self.state.rooms.total() > 0 && tokio::time::Instant::now() < deadline {

@@ -162,6 +162,7 @@ pub struct SessionHealth {
 pub async fn sample_forever(app: Arc<AppState>) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     let mut reported = Instant::now();
+    let mut drafted = Instant::now();
     // Who speaks in each session: this task alone decides it.
     let mut speakers = crate::active_speaker::ActiveSpeakers::default();
     loop {
@@ -250,6 +251,10 @@ pub async fn sample_forever(app: Arc<AppState>) {
             for (sid, h) in &sessions {
                 reports.add(*sid, now, dt, &h.participants);
             }
+        }
+        if now.saturating_duration_since(drafted) >= crate::quality_report::DRAFT_EVERY {
+            drafted = now;
+            crate::quality_report::save_drafts(&app).await;
         }
         let notices = app
             .link_notices

@@ -32,7 +32,39 @@ impl Db<'_> {
                  ON CONFLICT(session_id) DO UPDATE SET ended_utc = ?2, body = ?3, summary = ?4",
             )?
             .execute(params![r.session.0, r.ended_utc, body, summary])?;
+        self.0
+            .prepare_cached("DELETE FROM report_drafts WHERE session_id = ?1")?
+            .execute(params![r.session.0])?;
         Ok(())
+    }
+
+    pub(super) fn save_report_draft(
+        &self,
+        r: &QualityReport,
+        saved_utc: i64,
+    ) -> Result<(), ScheduleError> {
+        self.state_of(r.session)?;
+        let body = report_json(r)?;
+        self.0
+            .prepare_cached(
+                "INSERT INTO report_drafts (session_id, saved_utc, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(session_id) DO UPDATE SET saved_utc = ?2, body = ?3",
+            )?
+            .execute(params![r.session.0, saved_utc, body])?;
+        Ok(())
+    }
+
+    pub(super) fn report_drafts(&self) -> Result<Vec<QualityReport>, ScheduleError> {
+        let bodies = self
+            .0
+            .prepare_cached(
+                "SELECT d.body FROM report_drafts d
+                 WHERE NOT EXISTS (SELECT 1 FROM session_reports r
+                                   WHERE r.session_id = d.session_id)",
+            )?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        bodies.iter().map(|b| parse_report(b)).collect()
     }
 
     pub(super) fn report(&self, id: SessionId) -> Result<QualityReport, ScheduleError> {

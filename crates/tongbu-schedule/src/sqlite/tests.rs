@@ -359,8 +359,18 @@ fn a_report_is_kept_with_its_session() {
         timeline_step_secs: 5,
         participants: Vec::new(),
     };
+    // While it runs, a draft: listed, replaced, and gone once the report is written.
+    store.save_report_draft(&report, 2_000).unwrap();
+    let later = QualityReport {
+        last_sample_utc: Some(3_000),
+        ..report.clone()
+    };
+    store.save_report_draft(&later, 3_000).unwrap();
+    assert_eq!(store.report_drafts().unwrap(), [later]);
+    assert!(store.report(s).is_err(), "a draft is not the report");
     store.save_report(&report).unwrap();
     assert_eq!(store.report(s).unwrap(), report);
+    assert!(store.report_drafts().unwrap().is_empty());
     let again = QualityReport {
         ended_utc: 3_600,
         ..report.clone()
