@@ -103,6 +103,20 @@ export function classroomNetwork() {
 `;
       execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
     },
+    /** The link goes down both ways: everything in and out of the namespace is dropped
+     * silently (nftables), as when a rural line fails. */
+    cut() {
+      const rules = `table inet cut {
+  chain in { type filter hook input priority 0; policy drop; iifname "lo" accept; }
+  chain out { type filter hook output priority 0; policy drop; oifname "lo" accept; }
+}
+`;
+      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
+    },
+    /** The link comes back. */
+    mend() {
+      ip('netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'cut');
+    },
     /** Takes the cap away. */
     lift() {
       tc('qdisc', 'del', 'dev', outer, 'root');
