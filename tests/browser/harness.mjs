@@ -68,10 +68,11 @@ export async function startServer({ addr = '127.0.0.1', env = {}, port = 0, data
     dataDir,
     // The server's log, its terminal colours taken out.
     log: () => log.replace(/\x1b\[[0-9;]*m/g, ''),
-    /** SIGTERM, as systemd sends: a graceful stop; resolves with the exit code. */
-    async stop({ keepData = false } = {}) {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const code = await new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', r)));
+    /** SIGTERM, as systemd sends: a graceful stop (or `signal`: SIGKILL, a crash); resolves
+     * with the exit code (null when killed by a signal). */
+    async stop({ keepData = false, signal = 'SIGTERM' } = {}) {
+      if (child.exitCode === null) child.kill(signal);
+      const code = await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(child.exitCode) : child.once('exit', r)));
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },

@@ -570,15 +570,31 @@ client.addEventListener('connection', (e) => {
   if (s === 'connected') setConn('connected');
   else if (s === 'disconnected' || s === 'failed') setConn('reconnecting');
 });
-/** Rejoins with the same link, waiting longer after each failure (with jitter, so that a
+/** Rejoins with the same link, waiting longer after each failed join (with jitter, so that a
  *  restarted server is not hit by every classroom at once). */
 function reconnectLater() {
   if (ui.ended) return;
   setConn('reconnecting');
   const n = Number(sessionStorage.getItem('tongbu.retries') || 0);
   sessionStorage.setItem('tongbu.retries', String(n + 1));
-  const delay = Math.min(30000, 1000 * 2 ** n) * (0.5 + Math.random());
-  setTimeout(() => location.reload(), delay);
+  const delay = Math.min(8000, 1000 * 2 ** n) * (0.5 + Math.random());
+  setTimeout(reloadWhenReachable, delay);
+}
+
+/** Reloads once the server answers again; until then asks every 1–2 s. A reload while the
+ *  server is down (killed, restarting) would leave the browser's error page, which never
+ *  comes back by itself. */
+async function reloadWhenReachable() {
+  try {
+    const r = await fetch(location.href, { method: 'HEAD', cache: 'no-store' });
+    if (r.ok) {
+      location.reload();
+      return;
+    }
+  } catch {
+    // Not reachable yet.
+  }
+  setTimeout(reloadWhenReachable, 1000 + Math.random() * 1000);
 }
 
 client.addEventListener('close', (e) => {
