@@ -4,6 +4,7 @@
 #   benches/load.sh                 W1 at N = 50, 200, 500, 1000, then W2 (12 participants)
 #   benches/load.sh w1 100 300      W1 at the given N only
 #   benches/load.sh w2 12           W2 with the given numbers of participants
+#   benches/load.sh storm 2000      the join storm (JOIN= and LEAVE= seconds, default 60 each)
 #
 # RECORD=1 records the lecture during each W1 run (what recording costs the forwarding path).
 # SERVER_BIN (default target/release/tongbu) runs another server build, for same-run A/B
@@ -106,9 +107,20 @@ w2() {
   stop_server
 }
 
+# The join storm: N listeners (default 2000) arrive over JOIN seconds (default 60) and leave over
+# LEAVE seconds (default 60), while the speaker moves the spotlight every 250 ms.
+storm() {
+  start_server
+  taskset -c "$tool_cpu" target/release/tongbu-load storm --publisher "$(link lecture host)" \
+    --subscriber "$(link lecture observer)" --n "$1" --join-seconds "${JOIN:-60}" \
+    --leave-seconds "${LEAVE:-60}" --seconds "$SECS" --server-pid "$server_pid" --settle 120
+  stop_server
+}
+
 case "$mode" in
   all) for n in 50 200 500 1000; do w1 "$n"; done; w2 12 ;;
+  storm) for n in "${ns[@]:-2000}"; do storm "$n"; done ;;
   w1) for n in "${ns[@]:-50}"; do w1 "$n"; done ;;
   w2) for n in "${ns[@]:-12}"; do w2 "$n"; done ;;
-  *) echo "usage: benches/load.sh [all | w1 N… | w2 N…]" >&2; exit 2 ;;
+  *) echo "usage: benches/load.sh [all | w1 N… | w2 N… | storm N…]" >&2; exit 2 ;;
 esac

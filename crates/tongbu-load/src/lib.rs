@@ -19,6 +19,7 @@ pub mod probe;
 pub mod procstat;
 pub mod publisher;
 pub mod signal;
+pub mod storm;
 pub mod subscriber;
 pub mod swarm;
 pub mod workload;

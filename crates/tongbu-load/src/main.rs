@@ -5,6 +5,7 @@
 //!   every N-th incoming packet, stays S seconds (default 60), and prints one JSON line of what it
 //!   received. It lets an operator rehearse a weak rural link and watch the dashboard react, and
 //!   the browser tests use it to put a weak classroom in front of the dashboard.
+//! - `tongbu-load storm …`: a lecture's audience arriving and leaving at once ([`tongbu_load::storm`]).
 //! - `tongbu-load w1 …` and `tongbu-load w2 …` are the load workloads (lecture: one publisher,
 //!   N subscribers; meeting: N participants all to all) on sans-I/O clients, one JSON line each
 //!   (see [`tongbu_load::workload`]).
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tongbu_load::media::{IvfFrames, VideoClip};
+use tongbu_load::storm::StormConfig;
 use tongbu_load::workload::{self, LoadConfig, Workload};
 use tongbu_load::{Publisher, Subscriber};
 
@@ -24,6 +26,7 @@ const USAGE: &str = "usage:
   tongbu-load w1 --publisher URL --subscriber URL [--n N] [--seconds S] [--clip FILE.ivf] [--server-pid PID] [--decrypt first|all]
   tongbu-load w2 --url URL [--url URL …] [--n N] [--seconds S] [--clip FILE.ivf] [--server-pid PID] [--decrypt first|all]
   tongbu-load whip --endpoint URL --token TOKEN [--clip FILE.h264|FILE.ivf] [--fps F] [--seconds S]
+  tongbu-load storm --publisher URL --subscriber URL [--n N] [--join-seconds S] [--seconds S] [--leave-seconds S] [--server-pid PID]
 
   classroom     join as one receiving classroom (webrtc-rs), print what arrived
     --url         the signaling URL of a classroom's join link (/ws?token=…)
@@ -39,6 +42,10 @@ const USAGE: &str = "usage:
     --publisher   join URL of a participant that may publish (host or classroom)
     --subscriber  join URL the N subscribers share (an observer or classroom link)
     --n           subscribers (default 50)
+  storm         a lecture's audience arriving and leaving at once: N listeners (default 2000) join
+                evenly over --join-seconds (default 60), every stream is counted for --seconds,
+                they leave over --leave-seconds (default 60); the speaker moves the spotlight
+                every 250 ms throughout, and each listener notes when each change reached it
   w2            meeting: N participants (default 12), each publishing and receiving all others
     --url         join URL(s) of participants that may publish, used in turn
   common to w1 and w2:
@@ -62,6 +69,7 @@ enum Args {
         seconds: u64,
     },
     Load(LoadConfig),
+    Storm(StormConfig),
     Whip {
         endpoint: String,
         token: String,
@@ -93,7 +101,7 @@ fn whole<T: std::str::FromStr + PartialOrd>(
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let command = match args.next() {
-        Some(c) if ["classroom", "w1", "w2", "whip"].contains(&c.as_str()) => c,
+        Some(c) if ["classroom", "w1", "w2", "whip", "storm"].contains(&c.as_str()) => c,
         Some(h) if h == "-h" || h == "--help" => return Err(String::new()),
         None => return Err(String::new()),
         Some(other) => return Err(format!("unknown command {other:?}")),
@@ -103,6 +111,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut publisher, mut subscriber, mut n, mut clip, mut server_pid, mut settle) =
         (None, None, None, None, None, 30u64);
     let mut decrypt_all = false;
+    let (mut join_secs, mut leave_secs) = (60u64, 60u64);
     let (mut endpoint, mut token, mut fps) = (None, None, 15.0);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -120,7 +129,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--clip" if whip => {
                 clip = Some(std::fs::read(&value).map_err(|e| format!("--clip: {value}: {e}"))?)
             }
-            "--url" if command != "w1" => url.push(ws_url("--url", value)?),
+            "--url" if !matches!(command.as_str(), "w1" | "storm") => {
+                url.push(ws_url("--url", value)?)
+            }
             "--drop-every" if classroom => {
                 drop_every = Some(whole(&flag, &value, 2..=u32::MAX, "a whole number ≥ 2")?)
             }
@@ -132,8 +143,18 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     "a whole number from 1 to 3600",
                 )?)
             }
-            "--publisher" if command == "w1" => publisher = Some(ws_url(&flag, value)?),
-            "--subscriber" if command == "w1" => subscriber = Some(ws_url(&flag, value)?),
+            "--publisher" if matches!(command.as_str(), "w1" | "storm") => {
+                publisher = Some(ws_url(&flag, value)?)
+            }
+            "--subscriber" if matches!(command.as_str(), "w1" | "storm") => {
+                subscriber = Some(ws_url(&flag, value)?)
+            }
+            "--join-seconds" if command == "storm" => {
+                join_secs = whole(&flag, &value, 1..=3600u64, "a whole number from 1 to 3600")?
+            }
+            "--leave-seconds" if command == "storm" => {
+                leave_secs = whole(&flag, &value, 1..=3600u64, "a whole number from 1 to 3600")?
+            }
             "--n" if !classroom && !whip => {
                 n = Some(whole(
                     &flag,
@@ -178,6 +199,20 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 drop_every,
                 seconds: seconds.unwrap_or(60),
             });
+        }
+        "storm" => {
+            return Ok(Args::Storm(StormConfig {
+                publisher_url: publisher.ok_or("--publisher is required")?,
+                listener_url: subscriber.ok_or("--subscriber is required")?,
+                n: n.unwrap_or(2000),
+                join_secs: join_secs as f64,
+                hold_secs: seconds.unwrap_or(10) as f64,
+                leave_secs: leave_secs as f64,
+                clip: clip.unwrap_or_else(|| CLIP.to_vec()),
+                server_pid,
+                settle: Duration::from_secs(settle),
+                decrypt_all,
+            }))
         }
         "w1" => Workload::Lecture {
             publisher_url: publisher.ok_or("--publisher is required")?,
@@ -239,6 +274,18 @@ fn main() -> ExitCode {
             fps,
             seconds,
         } => runtime.block_on(whip(endpoint, token, clip, fps, seconds)),
+        Args::Storm(cfg) => runtime.block_on(async move {
+            match tongbu_load::storm::run(cfg).await {
+                Ok(r) => {
+                    println!("{}", r.to_json());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tongbu-load: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }),
         Args::Load(cfg) => runtime.block_on(async move {
             match workload::run(cfg).await {
                 Ok(r) => {

@@ -75,6 +75,11 @@ impl SignalClient {
         }
     }
 
+    /// A handle that sends on this connection, kept when the client is handed to a task.
+    pub fn sender(&self) -> SignalSender {
+        SignalSender(self.out.clone())
+    }
+
     /// Sends any text frame, valid or not.
     pub fn send_raw(&self, text: impl Into<String>) {
         let _ = self.out.send(Message::Text(text.into().into()));
@@ -139,5 +144,18 @@ impl SignalClient {
         mpsc::UnboundedReceiver<ServerMessage>,
     ) {
         (self.out, self.incoming)
+    }
+}
+
+/// Sends on a [`SignalClient`]'s connection from elsewhere ([`SignalClient::sender`]).
+#[derive(Debug, Clone)]
+pub struct SignalSender(mpsc::UnboundedSender<Message>);
+
+impl SignalSender {
+    /// Sends a message.
+    pub fn send(&self, msg: &ClientMessage) {
+        if let Ok(text) = serde_json::to_string(msg) {
+            let _ = self.0.send(Message::Text(text.into()));
+        }
     }
 }

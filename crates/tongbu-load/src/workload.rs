@@ -163,19 +163,31 @@ impl LoadReport {
 
 /// What the participants' signaling tasks report.
 #[derive(Clone)]
-struct Signaling {
-    errors: mpsc::UnboundedSender<String>,
-    video_paused: Arc<AtomicU64>,
+pub(crate) struct Signaling {
+    pub(crate) errors: mpsc::UnboundedSender<String>,
+    pub(crate) video_paused: Arc<AtomicU64>,
+}
+
+/// Spotlight changes and when they were sent or seen.
+pub(crate) type SpotlightLog = Arc<std::sync::Mutex<Vec<(Instant, Option<u64>)>>>;
+
+/// What a listener of the join storm notes (see [`crate::storm`]): when each spotlight change
+/// reached it, and whether the server closed its connection.
+#[derive(Clone, Default)]
+pub(crate) struct Probe {
+    pub(crate) spotlights: SpotlightLog,
+    pub(crate) closed_by_server: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One participant's signaling: answers the server's offers on its receiving client, applies
 /// the answer to its publishing client, counts errors and the pauses of its own video.
-fn participant_task(
+pub(crate) fn participant_task(
     swarm: Arc<SwarmHandle>,
     signal: SignalClient,
     me: u64,
     publisher: Option<ClientId>,
     report: Signaling,
+    probe: Option<Probe>,
 ) -> JoinHandle<()> {
     let errors = report.errors;
     let (out, mut incoming) = signal.into_parts();
@@ -233,8 +245,17 @@ fn participant_task(
                 } if participant == me => {
                     report.video_paused.fetch_add(1, Ordering::Relaxed);
                 }
+                ServerMessage::Spotlight { participant } => {
+                    if let Some(Ok(mut s)) = probe.as_ref().map(|p| p.spotlights.lock()) {
+                        s.push((Instant::now(), participant));
+                    }
+                }
                 _ => {}
             }
+        }
+        // The server closed the connection (this task is aborted when the tool leaves).
+        if let Some(p) = &probe {
+            p.closed_by_server.store(true, Ordering::Relaxed);
         }
         drop(out);
     })
@@ -262,7 +283,9 @@ async fn join(
     } else {
         None
     };
-    Ok(participant_task(swarm, signal, you.id, publisher, report))
+    Ok(participant_task(
+        swarm, signal, you.id, publisher, report, None,
+    ))
 }
 
 /// Joins `urls` (with `publish` each) at most 32 at a time.
