@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod link_notices;
 pub mod links;
 pub mod listener;
+pub mod memory;
 pub mod metrics;
 pub mod network_check;
 pub mod operator;

@@ -303,6 +303,10 @@ impl Server {
         background.spawn("the timetable", follow_timetable(state.clone()));
         background.spawn("audience counts", tell_audiences(state.clone()));
         background.spawn("health sampling", sample_forever(state.clone()));
+        background.spawn(
+            "returning freed memory",
+            crate::memory::return_freed(state.clone()),
+        );
         background.spawn("the media workers", async move {
             let ended = media.ended().await;
             tracing::error!("{ended}: its participants' media would hang; stopping the server");
