@@ -15,6 +15,7 @@ pub mod active_speaker;
 pub mod api;
 pub mod audio_first;
 pub mod background;
+pub mod budgets;
 pub mod cli;
 pub mod config;
 pub mod credential_backoff;

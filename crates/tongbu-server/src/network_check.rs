@@ -62,6 +62,22 @@ async fn check(mut socket: WebSocket, app: Arc<AppState>, token: String) {
             return;
         }
     };
+    // A school checks a classroom's PC, not hundreds of them at once on one link.
+    let Some(_place) = app.budgets.start_check(classroom) else {
+        let _ = send(
+            &mut socket,
+            &ServerMessage::error(
+                ErrorCode::InvalidMessage,
+                format!(
+                    "{} network checks of this classroom are running already; try again when one has ended",
+                    crate::budgets::MAX_CHECKS
+                ),
+            ),
+        )
+        .await;
+        let _ = socket.send(Message::Close(None)).await;
+        return;
+    };
     let id = app.next_participant.fetch_add(1, Ordering::Relaxed);
     // A session of its own, which no real session id (positive) can be.
     let session = -(id as i64) - 1;

@@ -85,6 +85,8 @@ pub struct AppState {
     pub whip: crate::whip::Ingests,
     /// Players receiving over WHEP (see `whep`).
     pub whep: crate::whip::Ingests,
+    /// What a link, a session and a classroom may spend across their sockets.
+    pub budgets: Arc<crate::budgets::Budgets>,
     /// Sessions being recorded, and the recordings on disk (see `recording`).
     pub recordings: crate::recording::Recordings,
 }
@@ -254,6 +256,7 @@ impl Server {
             backoff: crate::credential_backoff::CredentialBackoff::default(),
             whip: crate::whip::Ingests::default(),
             whep: crate::whip::Ingests::default(),
+            budgets: Arc::default(),
             recordings: crate::recording::Recordings::new(recordings_dir),
         });
         let app = Router::new()

@@ -18,6 +18,7 @@ use tongbu_signal::{
 };
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::budgets::RateLimit;
 use crate::lifecycle::{self, Cause};
 use crate::outbox::{Outbox, Then};
 use crate::room::RoomShape;
@@ -243,6 +244,7 @@ async fn connection(socket: WebSocket, app: Arc<AppState>, token: Option<String>
         id,
         title: session.spec.title,
         talk: RateLimit::new(10.0, 2.0),
+        link: token,
     }
     .run(socket)
     .instrument(span)
@@ -256,40 +258,11 @@ struct Participant {
     pass: Option<Pass>,
     id: u64,
     title: String,
-    /// Chat and hand messages a participant may send: a burst, then a steady rate.
+    /// Chat and hand messages a participant may send: a burst, then a steady rate (and its
+    /// link's and session's budgets, shared with their other sockets: [`crate::budgets`]).
     talk: RateLimit,
-}
-
-/// A token bucket.
-struct RateLimit {
-    tokens: f64,
-    capacity: f64,
-    per_second: f64,
-    at: std::time::Instant,
-}
-
-impl RateLimit {
-    fn new(capacity: f64, per_second: f64) -> Self {
-        Self {
-            tokens: capacity,
-            capacity,
-            per_second,
-            at: std::time::Instant::now(),
-        }
-    }
-
-    fn allow(&mut self) -> bool {
-        let now = std::time::Instant::now();
-        let refill = now.duration_since(self.at).as_secs_f64() * self.per_second;
-        self.tokens = (self.tokens + refill).min(self.capacity);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+    /// Its link's token, which names the link's shared budget.
+    link: String,
 }
 
 impl Participant {
@@ -573,7 +546,7 @@ impl Participant {
         if matches!(
             msg,
             ClientMessage::Chat { .. } | ClientMessage::RaiseHand { .. }
-        ) && !self.talk.allow()
+        ) && !(self.talk.allow() && self.app.budgets.talk(&self.link, self.sid()))
         {
             return Some(ServerMessage::error(
                 ErrorCode::InvalidMessage,
