@@ -12,6 +12,7 @@
 
 pub mod clear_header;
 pub mod h264_clip;
+mod http_signaling;
 pub mod latency;
 pub mod media;
 pub mod peer;

@@ -158,31 +158,15 @@ impl Publisher {
         frames: VideoClip,
     ) -> Result<Self, ClientError> {
         let prepared = Prepared::new(frames, PublishOptions::default()).await?;
-        let res = reqwest::Client::new()
-            .post(endpoint)
-            .bearer_auth(token)
-            .header("content-type", "application/sdp")
-            .body(prepared.offer.clone())
-            .send()
-            .await
-            .map_err(|e| ClientError::Refused(e.to_string()))?;
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        let body = res.text().await.unwrap_or_default();
-        if status != 201 {
-            let _ = prepared.pc.close().await;
-            return Err(ClientError::Http(status, body));
-        }
-        let location =
-            location.ok_or_else(|| ClientError::Refused("201 without a Location".into()))?;
-        let resource = reqwest::Url::parse(endpoint)
-            .and_then(|base| base.join(&location))
-            .map_err(|e| ClientError::Refused(e.to_string()))?
-            .to_string();
+        let offer = prepared.offer.clone();
+        let (body, resource) = match crate::http_signaling::post_offer(endpoint, token, offer).await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = prepared.pc.close().await;
+                return Err(e);
+            }
+        };
         let (_none, messages) = mpsc::unbounded_channel();
         prepared
             .start(body, 0, messages, None, Some((resource, token.to_string())))
@@ -510,11 +494,7 @@ impl Publisher {
     pub async fn close(self) {
         self.running.store(false, Ordering::SeqCst);
         if let Some((url, token)) = &self.whip {
-            let _ = reqwest::Client::new()
-                .delete(url)
-                .bearer_auth(token)
-                .send()
-                .await;
+            crate::http_signaling::delete(url, token).await;
         }
         let _ = self.pc.close().await;
         for t in self.tasks {

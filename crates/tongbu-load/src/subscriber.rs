@@ -179,29 +179,14 @@ impl Subscriber {
             .await
             .ok_or(ClientError::Timeout("a local description"))?
             .sdp;
-        let res = reqwest::Client::new()
-            .post(endpoint)
-            .bearer_auth(token)
-            .header("content-type", "application/sdp")
-            .body(offer)
-            .send()
-            .await
-            .map_err(|e| ClientError::Refused(e.to_string()))?;
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        let body = res.text().await.unwrap_or_default();
-        if status != 201 {
-            let _ = pc.close().await;
-            return Err(ClientError::Http(status, body));
-        }
-        let resource = location
-            .and_then(|l| reqwest::Url::parse(endpoint).and_then(|b| b.join(&l)).ok())
-            .ok_or_else(|| ClientError::Refused("201 without a usable Location".into()))?
-            .to_string();
+        let (body, resource) = match crate::http_signaling::post_offer(endpoint, token, offer).await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = pc.close().await;
+                return Err(e);
+            }
+        };
         pc.set_remote_description(
             RTCSessionDescription::answer(body).map_err(ClientError::webrtc)?,
         )
@@ -393,11 +378,7 @@ impl Subscriber {
     /// Leaves and closes the connection (a WHEP player DELETEs its resource first).
     pub async fn close(self) {
         if let Some((url, token)) = &self.whep {
-            let _ = reqwest::Client::new()
-                .delete(url)
-                .bearer_auth(token)
-                .send()
-                .await;
+            crate::http_signaling::delete(url, token).await;
         }
         let _ = self.pc.close().await;
         for t in self.tasks {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tokio::sync::{mpsc, oneshot};
 use tongbu_media::ParticipantId;
@@ -27,7 +27,9 @@ use crate::outbox::Outbox;
 use crate::room::RoomShape;
 use crate::server::AppState;
 use crate::whip::WhipError;
-use crate::whip::{admit, created, end, refuse, resource_id, sdp_offer, HttpStream, Stream};
+use crate::whip::{
+    admit, bearer_claims, created, end, refuse, resource_id, sdp_offer, HttpStream, Stream,
+};
 
 /// The bearer token's claims: a listener's of this session.
 fn authorize(
@@ -35,34 +37,13 @@ fn authorize(
     headers: &HeaderMap,
     sid: SessionId,
 ) -> Result<(JoinClaims, String), WhipError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then_some(rest)
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "send a listener's join token as `Authorization: Bearer <token>` (the token of the session's observer or audience link)",
-            )
-        })?;
-    let claims = app
-        .tokens
-        .verify(token)
-        .map_err(|e| refuse(StatusCode::UNAUTHORIZED, e.to_string()))?;
-    if claims.sid != sid {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            format!(
-                "this token is for session {}, not {}; use that session's WHEP URL",
-                claims.sid.0, sid.0
-            ),
-        ));
-    }
+    let (claims, token) = bearer_claims(
+        app,
+        headers,
+        sid,
+        "send a listener's join token as `Authorization: Bearer <token>` (the token of the session's observer or audience link)",
+        "WHEP",
+    )?;
     if claims.role != Role::Observer {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -72,7 +53,7 @@ fn authorize(
             ),
         ));
     }
-    Ok((claims, token.to_string()))
+    Ok((claims, token))
 }
 
 /// `POST /whep/{session}`: a player's offer; answers and starts sending it the speaker.

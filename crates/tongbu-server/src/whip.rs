@@ -83,24 +83,25 @@ pub(crate) fn refuse(status: StatusCode, message: impl Into<String>) -> WhipErro
     }
 }
 
-/// The bearer token's claims, checked for this session and for publishing.
-fn authorize(
+/// The bearer token (any case of the scheme) and its claims, checked for session `sid`;
+/// `missing` says what to send when there is none, `endpoint` names the protocol's URL.
+pub(crate) fn bearer_claims(
     app: &AppState,
     headers: &HeaderMap,
     sid: SessionId,
+    missing: &str,
+    endpoint: &str,
 ) -> Result<(JoinClaims, String), WhipError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "send the stream's token as `Authorization: Bearer <token>` (tongbu token --whip prints it)",
-            )
-        })?;
+        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, missing))?;
     let claims = app
         .tokens
         .verify(token)
@@ -109,11 +110,27 @@ fn authorize(
         return Err(refuse(
             StatusCode::FORBIDDEN,
             format!(
-                "this token is for session {}, not {}; use that session's WHIP URL",
+                "this token is for session {}, not {}; use that session's {endpoint} URL",
                 claims.sid.0, sid.0
             ),
         ));
     }
+    Ok((claims, token.to_string()))
+}
+
+/// The bearer token's claims, checked for this session and for publishing.
+fn authorize(
+    app: &AppState,
+    headers: &HeaderMap,
+    sid: SessionId,
+) -> Result<(JoinClaims, String), WhipError> {
+    let (claims, token) = bearer_claims(
+        app,
+        headers,
+        sid,
+        "send the stream's token as `Authorization: Bearer <token>` (tongbu token --whip prints it)",
+        "WHIP",
+    )?;
     if claims.role != Role::Host {
         return Err(refuse(
             StatusCode::FORBIDDEN,
@@ -123,7 +140,7 @@ fn authorize(
             ),
         ));
     }
-    Ok((claims, token.to_string()))
+    Ok((claims, token))
 }
 
 /// The request's SDP offer: `application/sdp`, UTF-8 (WHIP and WHEP alike).
