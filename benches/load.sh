@@ -5,6 +5,7 @@
 #   benches/load.sh w1 100 300      W1 at the given N only
 #   benches/load.sh w2 12           W2 with the given numbers of participants
 #   benches/load.sh storm 2000      the join storm (JOIN= and LEAVE= seconds, default 60 each)
+#   benches/load.sh soak            W1 (200) and W2 (12) together for SOAK= seconds (default 3600)
 #
 # RECORD=1 records the lecture during each W1 run (what recording costs the forwarding path).
 # SERVER_BIN (default target/release/tongbu) runs another server build, for same-run A/B
@@ -117,10 +118,40 @@ storm() {
   stop_server
 }
 
+# The soak: a lecture of 200 subscribers (W1) and a 12-person meeting (W2) together for SOAK
+# seconds (default 3600); every 30 s the server's RSS (KiB), open files and threads go to
+# SOAK_CSV (default soak.csv); each workload's JSON line at the end (loss over the whole time).
+soak() {
+  start_server
+  local secs=${SOAK:-3600} out=${SOAK_CSV:-soak.csv}
+  echo "t_s,rss_kib,open_files,threads" >"$out"
+  (
+    t=0
+    while [ "$t" -le "$secs" ]; do
+      printf '%s,%s,%s,%s\n' "$t" "$(awk '/^VmRSS/{print $2}' "/proc/$server_pid/status")" \
+        "$(ls "/proc/$server_pid/fd" | wc -l)" "$(awk '/^Threads/{print $2}' "/proc/$server_pid/status")" >>"$out"
+      sleep 30
+      t=$((t + 30))
+    done
+  ) &
+  local sampler=$!
+  taskset -c "$tool_cpu" target/release/tongbu-load w1 --publisher "$(link lecture host)" \
+    --subscriber "$(link lecture observer)" --n 200 --seconds "$secs" --server-pid "$server_pid" &
+  local lecture=$!
+  # shellcheck disable=SC2046 # one --url word pair per participant
+  taskset -c "$tool_cpu" target/release/tongbu-load w2 $(meeting_urls 12) --n 12 \
+    --seconds "$secs" --server-pid "$server_pid" &
+  local meeting=$!
+  wait "$lecture" "$meeting"
+  kill "$sampler" 2>/dev/null || true
+  stop_server
+}
+
 case "$mode" in
   all) for n in 50 200 500 1000; do w1 "$n"; done; w2 12 ;;
+  soak) soak ;;
   storm) for n in "${ns[@]:-2000}"; do storm "$n"; done ;;
   w1) for n in "${ns[@]:-50}"; do w1 "$n"; done ;;
   w2) for n in "${ns[@]:-12}"; do w2 "$n"; done ;;
-  *) echo "usage: benches/load.sh [all | w1 N… | w2 N… | storm N…]" >&2; exit 2 ;;
+  *) echo "usage: benches/load.sh [all | w1 N… | w2 N… | storm N… | soak]" >&2; exit 2 ;;
 esac
