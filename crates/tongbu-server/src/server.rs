@@ -173,8 +173,12 @@ impl Server {
         })?;
         let store: Arc<dyn Store + Send + Sync> =
             Arc::new(SqliteStore::open(&config.data_dir.join("tongbu.sqlite"))?);
-        // Sessions a previous run did not finish: their reports continue from these.
-        let drafts = store.report_drafts()?;
+        // Sessions a previous run did not finish: their reports continue from these. A draft
+        // that cannot be read costs its report's first part, never the start.
+        let drafts = store.report_drafts().unwrap_or_else(|e| {
+            warn!("report drafts not read ({e}); running sessions' reports start afresh");
+            Vec::new()
+        });
         let tokens = match &config.token_secret {
             Some(secret) => TokenKey::from_secret(secret.as_bytes()),
             None => TokenKey::load_or_create(&config.data_dir.join("token.key"))?,
