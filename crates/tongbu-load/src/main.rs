@@ -274,30 +274,26 @@ fn main() -> ExitCode {
             fps,
             seconds,
         } => runtime.block_on(whip(endpoint, token, clip, fps, seconds)),
-        Args::Storm(cfg) => runtime.block_on(async move {
-            match tongbu_load::storm::run(cfg).await {
-                Ok(r) => {
-                    println!("{}", r.to_json());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tongbu-load: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }),
-        Args::Load(cfg) => runtime.block_on(async move {
-            match workload::run(cfg).await {
-                Ok(r) => {
-                    println!("{}", r.to_json());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tongbu-load: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }),
+        Args::Storm(cfg) => print_report(
+            runtime
+                .block_on(tongbu_load::storm::run(cfg))
+                .map(|r| r.to_json()),
+        ),
+        Args::Load(cfg) => print_report(runtime.block_on(workload::run(cfg)).map(|r| r.to_json())),
+    }
+}
+
+/// A run's one JSON line on stdout, or its error on stderr.
+fn print_report(report: Result<serde_json::Value, tongbu_load::ClientError>) -> ExitCode {
+    match report {
+        Ok(r) => {
+            println!("{r}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tongbu-load: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

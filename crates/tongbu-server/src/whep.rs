@@ -16,20 +16,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tongbu_media::ParticipantId;
 use tongbu_rtc::EdgeEvent;
 use tongbu_schedule::{JoinClaims, Role, SessionId};
 use tongbu_signal::ParticipantInfo;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{info, info_span, warn};
 
 use crate::outbox::Outbox;
 use crate::room::RoomShape;
 use crate::server::AppState;
 use crate::whip::WhipError;
-use crate::whip::{
-    admit, bearer_claims, created, end, refuse, resource_id, sdp_offer, HttpStream, Stream,
-};
+use crate::whip::{admit, bearer_claims, end, refuse, resource_id, sdp_offer, HttpStream};
 
 /// The bearer token's claims: a listener's of this session.
 fn authorize(
@@ -107,21 +105,15 @@ pub async fn play(
             ));
         }
     };
-    let resource = resource_id();
-    let (stop, stopped) = oneshot::channel();
-    app.whep
-        .lock()
-        .insert(resource.clone(), Stream { session: sid, stop });
     info!(parent: &span, name = %claims.name, "WHEP player started");
     let player = HttpStream {
         app: app.clone(),
         session: sid,
         id,
-        resource: resource.clone(),
+        resource: resource_id(),
         plays: true,
     };
-    tokio::spawn(player.run(erx, outbox, stopped).instrument(span));
-    Ok(created(answer, &format!("/whep/{}/{resource}", sid.0)))
+    Ok(player.start(erx, outbox, span, answer))
 }
 
 /// `DELETE /whep/{session}/{resource}`: the player stops.

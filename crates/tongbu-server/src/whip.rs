@@ -37,13 +37,13 @@ pub struct Ingests {
     streams: Mutex<HashMap<String, Stream>>,
 }
 
-pub(crate) struct Stream {
-    pub session: SessionId,
-    pub stop: oneshot::Sender<()>,
+struct Stream {
+    session: SessionId,
+    stop: oneshot::Sender<()>,
 }
 
 impl Ingests {
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -186,7 +186,7 @@ pub(crate) fn resource_id() -> String {
 }
 
 /// A `201 Created` with the SDP answer and the stream's `Location`.
-pub(crate) fn created(answer: String, location: &str) -> Response {
+fn created(answer: String, location: &str) -> Response {
     let mut r = (StatusCode::CREATED, answer).into_response();
     let h = r.headers_mut();
     h.insert(
@@ -259,20 +259,15 @@ pub async fn publish(
             ));
         }
     };
-    let (stop, stopped) = oneshot::channel();
-    app.whip
-        .lock()
-        .insert(resource.clone(), Stream { session: sid, stop });
     info!(parent: &span, name = %claims.name, "WHIP stream started");
     let ingest = HttpStream {
         app: app.clone(),
         session: sid,
         id,
-        resource: resource.clone(),
+        resource,
         plays: false,
     };
-    tokio::spawn(ingest.run(erx, outbox, stopped).instrument(span));
-    Ok(created(answer, &format!("/whip/{}/{resource}", sid.0)))
+    Ok(ingest.start(erx, outbox, span, answer))
 }
 
 /// `DELETE /whip/{session}/{resource}`: the encoder stops; subscribers are told.
@@ -352,7 +347,28 @@ impl HttpStream {
         }
     }
 
-    pub(crate) async fn run(
+    /// Registers the stream under its resource, runs its task, and answers `201` with the
+    /// SDP answer and the stream's `Location`.
+    pub(crate) fn start(
+        self,
+        events: mpsc::Receiver<EdgeEvent>,
+        outbox: Arc<Outbox>,
+        span: tracing::Span,
+        answer: String,
+    ) -> Response {
+        let (stop, stopped) = oneshot::channel();
+        let stream = Stream {
+            session: self.session,
+            stop,
+        };
+        self.streams().lock().insert(self.resource.clone(), stream);
+        let path = if self.plays { "whep" } else { "whip" };
+        let location = format!("/{path}/{}/{}", self.session.0, self.resource);
+        tokio::spawn(self.run(events, outbox, stopped).instrument(span));
+        created(answer, &location)
+    }
+
+    async fn run(
         self,
         mut events: mpsc::Receiver<EdgeEvent>,
         outbox: Arc<Outbox>,
