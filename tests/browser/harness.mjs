@@ -271,12 +271,18 @@ export async function receivedVideoCodecs(page) {
 
 /** Decoded-frame count and size of a <video> in the page. */
 export async function videoState(page, selector) {
-  return page.evaluate((sel) => {
-    const v = document.querySelector(sel);
-    if (!v) return null;
-    const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : { totalVideoFrames: 0 };
-    return { width: v.videoWidth, height: v.videoHeight, frames: q.totalVideoFrames };
-  }, selector);
+  try {
+    return await page.evaluate((sel) => {
+      const v = document.querySelector(sel);
+      if (!v) return null;
+      const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : { totalVideoFrames: 0 };
+      return { width: v.videoWidth, height: v.videoHeight, frames: q.totalVideoFrames };
+    }, selector);
+  } catch (e) {
+    // A page that reloads itself (after a server restart) has no video while it navigates.
+    if (/context was destroyed|navigation/i.test(String(e.message))) return null;
+    throw e;
+  }
 }
 
 /** Waits until the video has a size and its decoded-frame count rises. */
@@ -287,7 +293,8 @@ export async function waitForLiveVideo(page, selector, timeoutMs = 15000) {
   while (Date.now() < deadline) {
     last = await videoState(page, selector);
     if (last && last.width > 0 && last.frames > 0) {
-      if (first === null) first = last.frames;
+      // A reloaded page's new <video> counts from zero again: start over from it.
+      if (first === null || last.frames < first) first = last.frames;
       else if (last.frames > first) return last;
     }
     await new Promise((r) => setTimeout(r, 250));
