@@ -110,6 +110,34 @@ test('a recorded lesson replays from its link, and two lessons side by side', { 
     for (const v of both) assert.ok(v.width > 0 && v.at > 1, JSON.stringify(v));
     assert.ok(Math.abs(both[0].at - both[1].at) < 0.4, 'one seek bar: both at the same moment of their lessons');
     await page.screenshot({ path: join(artifacts, 'replay-compare.png') });
+
+    // The lesson recorded again (as after a restart mid-lesson): its parts offered in order,
+    // the first shown first, the second playing when chosen.
+    await record(server, browser, lesson, demo.links.find((l) => l.role === 'host'), null, 3);
+    await page.goto(server.url + link.url);
+    await page.waitForFunction(() => !document.querySelector('#play').disabled, null, { timeout: 15000 });
+    const parts = await page.$$eval('.replay-parts button', (bs) => bs.map((b) => ({ text: b.textContent, pressed: b.getAttribute('aria-pressed') })));
+    console.log('parts:', JSON.stringify(parts));
+    assert.equal(parts.length, 2, 'two parts offered');
+    assert.deepEqual(parts.map((p) => p.pressed), ['true', 'false'], 'the first part first');
+    const first = await page.evaluate(() => window.tongbuReplay.duration());
+    assert.ok(first > 5, `part 1 lasts ${first} s`);
+    await page.click('.replay-parts button:nth-child(2)');
+    await page.waitForFunction(() => window.tongbuReplay.media.every((m) => m.el.readyState >= 1), null, { timeout: 15000 });
+    const second = await page.evaluate(() => window.tongbuReplay.duration());
+    assert.ok(second > 2 && second < 5, `part 2 lasts ${second} s`);
+    await page.click('#play');
+    const teacherAt = () => page.evaluate(() => {
+      const v = document.querySelector('.replay-stage video[data-role="host"]');
+      return v && v.videoWidth > 0 && v.currentTime > 0 ? { at: v.currentTime, files: window.tongbuReplay.media.length } : null;
+    });
+    const { value: p0 } = await until(teacherAt, 'the teacher of part 2', 10000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const p1 = await teacherAt();
+    console.log(`part 1 ${first.toFixed(2)} s, part 2 ${second.toFixed(2)} s; part 2 plays ${p0.at.toFixed(2)} → ${p1.at.toFixed(2)} with ${p1.files} files`);
+    assert.ok(p1.at > p0.at + 0.5, 'part 2 plays');
+    assert.equal(p1.files, 2, 'part 2 holds the teacher alone (camera and microphone)');
+    await page.screenshot({ path: join(artifacts, 'replay-parts.png') });
   } finally {
     await page.close();
   }

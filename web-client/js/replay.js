@@ -2,7 +2,9 @@
 // the classrooms' cameras below, every microphone heard, all on one timeline. 同课异构: two
 // lessons side by side (`&compare=<session>&ctoken=<token>`), one seek bar for both, each from
 // its own recording's start. The files come from the recordings API with the replay link's
-// token (an operator without one gets a day's link first), served with byte ranges.
+// token (an operator without one gets a day's link first), served with byte ranges. A lesson
+// recorded in parts (the host stopped and started again, or the server restarted mid-lesson)
+// offers its parts in order, the first shown first.
 
 import { applyI18n, t, toggleLang } from './i18n.js';
 import { h } from './dom.js';
@@ -18,6 +20,8 @@ const q = new URLSearchParams(location.search);
  * bar's 0 there; `from` and `to` are the file's own first and last frame (s).
  */
 const media = [];
+/** The lessons shown: `{ view, tok, body, duration, recording }` each. */
+const panes = [];
 let duration = 0;
 let playing = false;
 let base = { at: 0, t: 0 };
@@ -43,20 +47,66 @@ async function listing(session, tok) {
   return body;
 }
 
-/** One lesson's pane: its latest recording's files, laid out. */
+/** The recordings (their `recording_utc`) in a session's listing, oldest first. */
+const partsOf = (view) => [...new Set(view.files.map((f) => f.recording_utc))].sort((a, b) => a - b);
+
+/** When a recording began, the viewer's local HH:MM (24-hour, as timetables are written). */
+const clock = (utc) => {
+  const d = new Date(utc * 1000);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+};
+
+/** One lesson's pane: a part chooser when it was recorded in parts, then the part's files. */
 function pane(view, session, tok) {
-  const latest = Math.max(...view.files.map((f) => f.recording_utc));
-  const files = view.files.filter((f) => f.recording_utc === latest);
-  const start = Math.min(...files.map((f) => f.start_ms ?? 0));
-  const end = Math.max(...files.map((f) => f.end_ms ?? 0));
-  duration = Math.max(duration, (end - start) / 1000);
   const root = h('section', 'card replay-pane');
   root.dataset.session = String(session);
   root.append(h('h2', null, view.session_title || `#${session}`));
+  const parts = partsOf(view);
+  const body = h('div', 'replay-body');
+  const p = { view, tok, body, duration: 0 };
+  if (parts.length > 1) {
+    const nav = h('nav', 'replay-parts');
+    nav.setAttribute('aria-label', t('replay_parts'));
+    parts.forEach((utc, i) => {
+      const b = h('button', 'ghost', `${t('replay_part').replace('{n}', i + 1)} · ${clock(utc)}`);
+      b.type = 'button';
+      b.dataset.recording = String(utc);
+      b.addEventListener('click', () => {
+        for (const o of nav.children) o.setAttribute('aria-pressed', String(o === b));
+        showPart(p, utc);
+        recomputeDuration();
+        sync(true);
+      });
+      b.setAttribute('aria-pressed', String(i === 0));
+      nav.append(b);
+    });
+    root.append(nav);
+  }
+  root.append(body);
+  panes.push(p);
+  showPart(p, parts[0]);
+  return root;
+}
+
+/** Lays out pane `p`'s recording `utc` (replacing what it showed), its files on the timeline. */
+function showPart(p, utc) {
+  for (let i = media.length - 1; i >= 0; i--) {
+    if (media[i].pane === p) {
+      media[i].el.pause();
+      media[i].el.removeAttribute('src');
+      media.splice(i, 1);
+    }
+  }
+  p.body.replaceChildren();
+  const files = p.view.files.filter((f) => f.recording_utc === utc);
+  const start = Math.min(...files.map((f) => f.start_ms ?? 0));
+  const end = Math.max(...files.map((f) => f.end_ms ?? 0));
+  p.duration = (end - start) / 1000;
+  p.recording = utc;
   const stage = h('div', 'replay-stage');
   const thumbs = h('div', 'replay-thumbs');
-  root.append(stage, thumbs);
-  const src = (f) => `${f.url}?token=${encodeURIComponent(tok)}`;
+  p.body.append(stage, thumbs);
+  const src = (f) => `${f.url}?token=${encodeURIComponent(p.tok)}`;
   const who = (f) => f.track?.name || f.name;
   // A camera's later parts (its picture's size changed) follow its first; the first is shown.
   const first = new Map();
@@ -66,12 +116,12 @@ function pane(view, session, tok) {
   }
   for (const f of first.values()) {
     const source = f.track?.source || (f.name.includes('microphone') ? 'microphone' : 'camera');
-    const place = { start: start / 1000, from: (f.start_ms ?? start) / 1000, to: (f.end_ms ?? end) / 1000 };
+    const place = { pane: p, start: start / 1000, from: (f.start_ms ?? start) / 1000, to: (f.end_ms ?? end) / 1000 };
     if (source === 'microphone') {
       const a = h('audio');
       a.src = src(f);
       a.preload = 'auto';
-      root.append(a);
+      p.body.append(a);
       media.push({ el: a, ...place });
       continue;
     }
@@ -88,7 +138,12 @@ function pane(view, session, tok) {
     (main ? stage : thumbs).append(fig);
     media.push({ el: v, ...place });
   }
-  return root;
+}
+
+/** The seek bar spans the longest pane's part. */
+function recomputeDuration() {
+  duration = Math.max(0, ...panes.map((p) => p.duration));
+  $('seek').max = String(duration);
 }
 
 /** The timeline now, s. */
@@ -154,7 +209,7 @@ async function main() {
     return;
   }
   $('panes').classList.toggle('replay-compare', sessions.length > 1);
-  $('seek').max = String(duration);
+  recomputeDuration();
   for (const id of ['play', 'seek']) $(id).disabled = false;
   $('play').addEventListener('click', () => setPlaying(!playing));
   $('seek').addEventListener('input', () => {
@@ -165,5 +220,5 @@ async function main() {
   sync(true);
 }
 
-window.tongbuReplay = { media, now, wantOf, duration: () => duration, setPlaying };
+window.tongbuReplay = { media, panes, now, wantOf, duration: () => duration, setPlaying };
 main();
