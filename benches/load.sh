@@ -119,17 +119,20 @@ storm() {
 }
 
 # The soak: a lecture of 200 subscribers (W1) and a 12-person meeting (W2) together for SOAK
-# seconds (default 3600); every 30 s the server's RSS (KiB), open files and threads go to
-# SOAK_CSV (default soak.csv); each workload's JSON line at the end (loss over the whole time).
+# seconds (default 3600); every 30 s the server's RSS (KiB), open files, threads and async
+# tasks (from /metrics) go to SOAK_CSV (default soak.csv); each workload's JSON line at the end
+# (loss over the whole time).
 soak() {
   start_server
   local secs=${SOAK:-3600} out=${SOAK_CSV:-soak.csv}
-  echo "t_s,rss_kib,open_files,threads" >"$out"
+  echo "t_s,rss_kib,open_files,threads,tasks" >"$out"
   (
     t=0
     while [ "$t" -le "$secs" ]; do
-      printf '%s,%s,%s,%s\n' "$t" "$(awk '/^VmRSS/{print $2}' "/proc/$server_pid/status")" \
-        "$(ls "/proc/$server_pid/fd" | wc -l)" "$(awk '/^Threads/{print $2}' "/proc/$server_pid/status")" >>"$out"
+      printf '%s,%s,%s,%s,%s\n' "$t" "$(awk '/^VmRSS/{print $2}' "/proc/$server_pid/status")" \
+        "$(ls "/proc/$server_pid/fd" | wc -l)" "$(awk '/^Threads/{print $2}' "/proc/$server_pid/status")" \
+        "$(curl -fs -H "Authorization: Bearer $(cat "$data/operator.token")" "http://127.0.0.1:$PORT/metrics" |
+          awk '/^tongbu_runtime_tasks /{print $2}')" >>"$out"
       sleep 30
       t=$((t + 30))
     done

@@ -193,6 +193,8 @@ async fn a_lesson_shows_every_participants_link_and_the_metrics_parse() {
         "forwarding latency observed"
     );
     assert!(value("tongbu_process_resident_memory_bytes", None) > 1e6);
+    // Three connections each hold a task (more: the edge, the sampler, the listeners).
+    assert!(value("tongbu_runtime_tasks", None) >= 3.0);
     assert!(
         !text.contains("participant=\""),
         "no per-participant labels"

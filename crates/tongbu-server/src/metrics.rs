@@ -32,6 +32,7 @@ pub struct Metrics {
     loss: Histogram,
     cpu_seconds: prometheus::Counter,
     resident_bytes: IntGauge,
+    tasks: IntGauge,
     /// Edge totals already counted, to turn them into counter increments.
     seen: Mutex<Seen>,
 }
@@ -160,6 +161,10 @@ impl Metrics {
                 "tongbu_process_resident_memory_bytes",
                 "Resident memory of the server",
             ),
+            tasks: gauge(
+                "tongbu_runtime_tasks",
+                "Tasks alive in the server's async runtime (one per connection and a few more)",
+            ),
             registry: r,
             seen: Mutex::default(),
         }
@@ -186,6 +191,11 @@ impl Metrics {
                 .with_label_values(&[health])
                 .set(*n);
         }
+    }
+
+    /// The async runtime's tasks alive now (a soak watches that they do not grow).
+    pub fn set_tasks(&self, alive: usize) {
+        self.tasks.set(alive as i64);
     }
 
     /// The edge's totals now: counters advance by what is new since the last call.

@@ -144,6 +144,11 @@ pub async fn metrics(
     if let Ok(s) = app.edge.stats().await {
         app.metrics.set_edge(&s);
     }
+    app.metrics.set_tasks(
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+    );
     (
         [(
             header::CONTENT_TYPE,
