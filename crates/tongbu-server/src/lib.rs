@@ -19,6 +19,7 @@ pub mod budgets;
 pub mod cli;
 pub mod config;
 pub mod credential_backoff;
+pub mod distribution;
 pub mod health;
 pub mod http_headers;
 pub mod lifecycle;

@@ -6,15 +6,23 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tongbu_schedule::report::{HealthTime, ParticipantReport, ReportPoint, Spread, VideoTime};
+use tongbu_schedule::report::{HealthTime, ParticipantReport, ReportPoint, VideoTime};
 use tongbu_schedule::{QualityReport, Role, SessionId};
 
+use crate::distribution::Distribution;
 use crate::health::{Connection, Health};
 use crate::server::{now_utc, AppState};
 use crate::session_health::{ParticipantHealth, VideoState};
 
-/// Seconds per point of the report's timelines.
+/// Seconds per point of the report's timelines (the finest: see [`TIMELINE_POINTS`]).
 pub const TIMELINE_STEP_SECS: u32 = 5;
+
+/// Points a participant's timeline holds at most: at this many, neighbouring points merge and
+/// its step doubles (5 s for the first 20 minutes, 10 s to 40, …), so that what a session
+/// keeps of each participant does not grow with its length — a 45-minute lesson's chart has
+/// 135 points a line, and a lecture's listeners cost the same in its second hour as in its
+/// first.
+pub const TIMELINE_POINTS: usize = 240;
 
 /// Who a participant is across rejoins: a classroom (or the host) by its school and name; a
 /// person on a shared link (the audience of a lecture) by their connection, since many people
@@ -65,15 +73,17 @@ struct Person {
     video: VideoTime,
     /// Seconds its video flowed at the top layer (or without layers).
     top_layer_secs: f64,
-    bwe_down: Vec<f32>,
+    bwe_down: Distribution,
     health: HealthTime,
-    loss_up: Vec<f32>,
-    loss_down: Vec<f32>,
-    rtt: Vec<f32>,
-    jitter: Vec<f32>,
+    loss_up: Distribution,
+    loss_down: Distribution,
+    rtt: Distribution,
+    jitter: Distribution,
     kbps_in: (f64, f64),
     kbps_out: (f64, f64),
     timeline: Vec<Bucket>,
+    /// Seconds per point of `timeline` (a multiple of [`TIMELINE_STEP_SECS`]).
+    step: u32,
     /// The codecs of the video it published, in the order first seen.
     video_codecs: Vec<&'static str>,
 }
@@ -122,6 +132,23 @@ struct Bucket {
     rtt: (f32, u32),
     kbps_in: f32,
     kbps_out: f32,
+}
+
+impl Bucket {
+    /// Adds `other`'s sums to this point's.
+    fn absorb(&mut self, other: &Bucket) {
+        self.n += other.n;
+        for (into, from) in [
+            (&mut self.loss_up, other.loss_up),
+            (&mut self.loss_down, other.loss_down),
+            (&mut self.rtt, other.rtt),
+        ] {
+            into.0 += from.0;
+            into.1 += from.1;
+        }
+        self.kbps_in += other.kbps_in;
+        self.kbps_out += other.kbps_out;
+    }
 }
 
 impl ReportBuilder {
@@ -173,15 +200,16 @@ impl Person {
             connected_secs: 0.0,
             video: VideoTime::default(),
             top_layer_secs: 0.0,
-            bwe_down: Vec::new(),
+            bwe_down: Distribution::default(),
             health: HealthTime::default(),
-            loss_up: Vec::new(),
-            loss_down: Vec::new(),
-            rtt: Vec::new(),
-            jitter: Vec::new(),
+            loss_up: Distribution::default(),
+            loss_down: Distribution::default(),
+            rtt: Distribution::default(),
+            jitter: Distribution::default(),
             kbps_in: (0.0, 0.0),
             kbps_out: (0.0, 0.0),
             timeline: Vec::new(),
+            step: TIMELINE_STEP_SECS,
             video_codecs: Vec::new(),
         }
     }
@@ -242,14 +270,21 @@ impl Person {
             (p.jitter_ms, &mut self.jitter),
             (p.bwe_down_kbps, &mut self.bwe_down),
         ] {
-            into.extend(v);
+            if let Some(v) = v {
+                into.add(v);
+            }
         }
         // Bitrates only count once the link reports them.
         self.kbps_in.0 += f64::from(p.kbps_in) * dt;
         self.kbps_in.1 += dt;
         self.kbps_out.0 += f64::from(p.kbps_out) * dt;
         self.kbps_out.1 += dt;
-        let t = (elapsed.max(0.0) as u32 / TIMELINE_STEP_SECS) * TIMELINE_STEP_SECS;
+        let mut t = (elapsed.max(0.0) as u32 / self.step) * self.step;
+        // A new point when the timeline is full: merge the old ones first.
+        if self.timeline.len() >= TIMELINE_POINTS && self.timeline.last().is_none_or(|b| b.t != t) {
+            self.coarsen();
+            t = (elapsed.max(0.0) as u32 / self.step) * self.step;
+        }
         if self.timeline.last().is_none_or(|b| b.t != t) {
             self.timeline.push(Bucket {
                 t,
@@ -271,6 +306,25 @@ impl Person {
             b.kbps_in += p.kbps_in;
             b.kbps_out += p.kbps_out;
         }
+    }
+
+    /// Doubles the timeline's step, merging its points in place (their sums add up).
+    fn coarsen(&mut self) {
+        self.step *= 2;
+        let step = self.step;
+        let mut kept: usize = 0;
+        for i in 0..self.timeline.len() {
+            let b = self.timeline[i];
+            let t = b.t / step * step;
+            match kept.checked_sub(1).map(|last| &mut self.timeline[last]) {
+                Some(last) if last.t == t => last.absorb(&b),
+                _ => {
+                    self.timeline[kept] = Bucket { t, ..b };
+                    kept += 1;
+                }
+            }
+        }
+        self.timeline.truncate(kept);
     }
 
     fn finish(self) -> ParticipantReport {
@@ -298,13 +352,13 @@ impl Person {
             freezes_up: total(|c| c.freezes_up),
             nacks: total(|c| c.nacks),
             plis: total(|c| c.plis),
-            loss_up_pct: spread(self.loss_up),
-            loss_down_pct: spread(self.loss_down),
-            rtt_ms: spread(self.rtt),
-            jitter_ms: spread(self.jitter),
+            loss_up_pct: self.loss_up.spread(),
+            loss_down_pct: self.loss_down.spread(),
+            rtt_ms: self.rtt.spread(),
+            jitter_ms: self.jitter.spread(),
             kbps_in_mean: mean(self.kbps_in),
             kbps_out_mean: mean(self.kbps_out),
-            bwe_down_kbps: spread(self.bwe_down),
+            bwe_down_kbps: self.bwe_down.spread(),
             health_secs: self.health,
             timeline: self
                 .timeline
@@ -327,20 +381,6 @@ impl Person {
             school: self.school,
             video_codecs: self.video_codecs.iter().map(|c| c.to_string()).collect(),
         }
-    }
-}
-
-/// Mean and 95th percentile (nearest rank) of the samples.
-fn spread(mut v: Vec<f32>) -> Spread {
-    if v.is_empty() {
-        return Spread::default();
-    }
-    let mean = v.iter().sum::<f32>() / v.len() as f32;
-    v.sort_by(f32::total_cmp);
-    let rank = ((0.95 * v.len() as f32).ceil() as usize).clamp(1, v.len());
-    Spread {
-        mean: Some(mean),
-        p95: Some(v[rank - 1]),
     }
 }
 
@@ -547,6 +587,39 @@ mod tests {
         assert_eq!(weak.timeline[7].loss_down_pct, Some(0.0));
         assert_eq!(r.first_sample_utc, Some(1_000));
         assert_eq!(r.last_sample_utc, Some(1_039));
+    }
+
+    #[test]
+    fn a_long_lesson_keeps_a_bounded_timeline_whose_points_still_add_up() {
+        let mut b = ReportBuilder::new(SessionId(5), 0);
+        // Two hours at four samples a second; the link loses 10 % in the first hour, none after.
+        let samples = 2 * 3600 * 4;
+        for i in 0..samples {
+            let t = f64::from(i) * 0.25;
+            let loss = if t < 3600.0 { 10.0 } else { 0.0 };
+            b.add(
+                t as i64,
+                t,
+                0.25,
+                &sample(1, "初二(1)班", loss, Health::Good),
+            );
+            let person = &b.people[0];
+            assert!(person.timeline.len() <= TIMELINE_POINTS);
+            assert!(person.timeline.capacity() <= 2 * TIMELINE_POINTS);
+        }
+        let r = b.finish(7200);
+        let p = &r.participants[0];
+        assert_eq!(p.loss_down_pct.mean, Some(5.0));
+        assert_eq!(p.loss_down_pct.p95, Some(10.0));
+        // 7,200 s: the step doubled to 40 s (a 20-s step would need 360 points).
+        let step = p.timeline[1].t - p.timeline[0].t;
+        assert_eq!(step, 40);
+        assert_eq!(p.timeline.len(), 180);
+        assert!(p.timeline.windows(2).all(|w| w[1].t - w[0].t == step));
+        assert_eq!(p.timeline[0].loss_down_pct, Some(10.0));
+        assert_eq!(p.timeline[89].loss_down_pct, Some(10.0));
+        assert_eq!(p.timeline[90].loss_down_pct, Some(0.0));
+        assert!(p.timeline.iter().all(|pt| pt.kbps_out == 1200.0));
     }
 
     #[test]
