@@ -6,6 +6,15 @@ use std::process::ExitCode;
 
 use tongbu_server::{Config, Server};
 
+/// jemalloc rather than glibc's malloc, for a measured reason: with glibc, a lecture of 200
+/// listeners plus a 12-person meeting (`benches/load.sh soak`) grew the server's RSS by 4–5 MiB
+/// a minute while its live heap grew by little and only up to a bound (heaptrack) — freed
+/// memory held in the arenas of the threads that allocate and free it in turn, which neither
+/// `malloc_trim` nor two arenas cured. With jemalloc the same load levels off, at the same CPU
+/// (BENCHMARKS.md, "Soak").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const USAGE: &str = "usage: tongbu [--config tongbu.toml] [--http-addr ADDR] [--media-udp-port PORT] [--data-dir DIR]
        tongbu [--config tongbu.toml] [--data-dir DIR] token --session ID --role ROLE --name NAME [--classroom ID]
        tongbu [--config tongbu.toml] [--data-dir DIR] schedule import FILE.csv|FILE.json [--dry-run] [--json]
