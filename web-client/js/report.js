@@ -98,18 +98,20 @@ function render() {
     bars.append(li);
   }
 
-  const series = (key) => people.map((p) => ({ name: fullName(p), points: p.timeline.map((pt) => [pt.t, key(pt)]) }));
+  // The charts follow the rooms: listeners and observers are summed up without a timeline.
+  const charted = people.filter((p) => p.timeline.length > 0);
+  const series = (key) => charted.map((p) => ({ name: fullName(p), points: p.timeline.map((pt) => [pt.t, key(pt)]) }));
   const worstLoss = (pt) => {
     const v = [pt.loss_up_pct, pt.loss_down_pct].filter((x) => x != null);
     return v.length ? Math.max(...v) : null;
   };
   $('loss-chart').replaceChildren(
     lineChart(series(worstLoss), { label: t('report_loss_over_time'), unit: '%', floor: 5 }),
-    legend(people.map(fullName)),
+    legend(charted.map(fullName)),
   );
   $('rtt-chart').replaceChildren(
     lineChart(series((pt) => pt.rtt_ms), { label: t('report_rtt_over_time'), unit: ' ms', floor: 50 }),
-    legend(people.map(fullName)),
+    legend(charted.map(fullName)),
   );
 
   const cols = [

@@ -16,7 +16,8 @@ pub struct QualityReport {
     pub last_sample_utc: Option<i64>,
     /// When the session ended (UTC seconds).
     pub ended_utc: i64,
-    /// Seconds per point of each participant's timeline.
+    /// Seconds per point of the participants' timelines at the finest: a long session's
+    /// points are merged (the step doubled) so that each timeline keeps at most 240.
     pub timeline_step_secs: u32,
     pub participants: Vec<ParticipantReport>,
 }
@@ -93,7 +94,8 @@ pub struct ParticipantReport {
     /// it published none.
     #[serde(default)]
     pub video_codecs: Vec<String>,
-    /// The session, point by point, for charts.
+    /// The session, point by point, for charts: the host's and the classrooms' (a listener's or
+    /// an observer's is empty).
     pub timeline: Vec<ReportPoint>,
 }
 

@@ -81,6 +81,10 @@ struct Person {
     jitter: Distribution,
     kbps_in: (f64, f64),
     kbps_out: (f64, f64),
+    /// Whether it has a timeline: the rooms (host and classrooms) do; a lecture's listeners
+    /// and a lesson's observers are summed up without one — the charts follow the rooms, and
+    /// 2,000 listeners' timelines would make every 10-s draft tens of megabytes.
+    charted: bool,
     timeline: Vec<Bucket>,
     /// Seconds per point of `timeline` (a multiple of [`TIMELINE_STEP_SECS`]).
     step: u32,
@@ -208,6 +212,7 @@ impl Person {
             jitter: Distribution::default(),
             kbps_in: (0.0, 0.0),
             kbps_out: (0.0, 0.0),
+            charted: matches!(p.role, Role::Host | Role::Classroom),
             timeline: Vec::new(),
             step: TIMELINE_STEP_SECS,
             video_codecs: Vec::new(),
@@ -279,6 +284,9 @@ impl Person {
         self.kbps_in.1 += dt;
         self.kbps_out.0 += f64::from(p.kbps_out) * dt;
         self.kbps_out.1 += dt;
+        if !self.charted {
+            return;
+        }
         let mut t = (elapsed.max(0.0) as u32 / self.step) * self.step;
         // A new point when the timeline is full: merge the old ones first.
         if self.timeline.len() >= TIMELINE_POINTS && self.timeline.last().is_none_or(|b| b.t != t) {
@@ -658,6 +666,10 @@ mod tests {
         assert_eq!(r.participants.len(), 4);
         assert_eq!(r.participants[1].joins, 1);
         assert_eq!(r.participants[2].joins, 1);
+        // Listeners are summed up without a timeline; the rooms have one.
+        assert!(r.participants[1].timeline.is_empty());
+        assert_eq!(r.participants[1].connected_secs, 1.0);
+        assert!(!room.timeline.is_empty());
         let blocked = &r.participants[3];
         assert_eq!(blocked.connected_secs, 0.0);
         assert_eq!(blocked.health_secs.lost, 5.0);
