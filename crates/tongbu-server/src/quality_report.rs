@@ -19,9 +19,8 @@ pub const TIMELINE_STEP_SECS: u32 = 5;
 
 /// Points a participant's timeline holds at most: at this many, neighbouring points merge and
 /// its step doubles (5 s for the first 20 minutes, 10 s to 40, …), so that what a session
-/// keeps of each participant does not grow with its length — a 45-minute lesson's chart has
-/// 135 points a line, and a lecture's listeners cost the same in its second hour as in its
-/// first.
+/// keeps of each room does not grow with its length — a 45-minute lesson's chart has 135
+/// points a line, and a classroom costs the same in a lesson's second hour as in its first.
 pub const TIMELINE_POINTS: usize = 240;
 
 /// Who a participant is across rejoins: a classroom (or the host) by its school and name; a
